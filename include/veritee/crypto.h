@@ -1,0 +1,75 @@
+/*
+ * veritee/crypto.h — thin wrappers over OpenSSL 3.  No primitive is
+ * implemented here; these only convert formats and report errors.
+ *
+ * Keys are OpenSSL EVP_PKEY objects; functions returning one hand the caller
+ * a reference to free with EVP_PKEY_free.
+ */
+#ifndef VERITEE_CRYPTO_H
+#define VERITEE_CRYPTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "veritee/err.h"
+
+/* Key types for vt_key_generate. */
+typedef enum vt_key_type {
+	VT_KEY_P256,
+	VT_KEY_P384,
+	VT_KEY_P521,
+	VT_KEY_ED25519,
+	VT_KEY_RSA2048,
+	VT_KEY_RSA3072,
+} vt_key_type;
+
+VT_API VT_MUST_USE vt_status vt_key_generate(vt_key_type type, EVP_PKEY **out, struct vt_err *err);
+
+/* PEM in memory or in a file; `priv` selects private (PKCS#8 or traditional)
+ * versus public (SubjectPublicKeyInfo) keys. */
+VT_API VT_MUST_USE vt_status vt_key_from_pem(const char *pem, size_t len, bool priv, EVP_PKEY **out, struct vt_err *err);
+VT_API VT_MUST_USE vt_status vt_key_load_pem(const char *path, bool priv, EVP_PKEY **out, struct vt_err *err);
+/* Write PEM atomically with `mode` (use 0600 for private keys). */
+VT_API VT_MUST_USE vt_status vt_key_save_pem(const char *path, EVP_PKEY *key, bool priv, unsigned mode, struct vt_err *err);
+/* Public key as PEM (SPKI), malloc'd NUL-terminated string. */
+VT_API char *vt_key_public_pem(EVP_PKEY *key);
+
+/* Curve size in bytes of one coordinate (32, 48, 66) or 0 if not an EC key. */
+VT_API size_t vt_ec_coord_size(const EVP_PKEY *key);
+
+/*
+ * ECDSA with raw signatures: r || s, each big-endian, left-padded to the
+ * curve's coordinate size (the JOSE and most hardware layout).  `md` is e.g.
+ * EVP_sha256() / EVP_sha384().  sign: *sig_size in = capacity, out = length.
+ * verify: VT_E_REJECTED (step signature) when the signature is wrong.
+ */
+VT_API VT_MUST_USE vt_status vt_ecdsa_sign_raw(EVP_PKEY *key, const EVP_MD *md, const uint8_t *msg, size_t msg_size,
+					       uint8_t *sig, size_t *sig_size, struct vt_err *err);
+VT_API VT_MUST_USE vt_status vt_ecdsa_verify_raw(EVP_PKEY *key, const EVP_MD *md, const uint8_t *msg, size_t msg_size,
+						 const uint8_t *sig, size_t sig_size, struct vt_err *err);
+
+/* Digest into out (at least EVP_MAX_MD_SIZE); *out_size = digest length. */
+VT_API VT_MUST_USE vt_status vt_digest(const EVP_MD *md, const void *msg, size_t msg_size, uint8_t *out,
+				       size_t *out_size, struct vt_err *err);
+
+/* Random bytes from the OS CSPRNG (RAND_bytes). */
+VT_API VT_MUST_USE vt_status vt_random(void *out, size_t n, struct vt_err *err);
+
+/* X.509: PEM or DER certificate from memory/file.  *out to free with X509_free. */
+VT_API VT_MUST_USE vt_status vt_x509_from_bytes(const uint8_t *p, size_t n, X509 **out, struct vt_err *err);
+VT_API VT_MUST_USE vt_status vt_x509_load(const char *path, X509 **out, struct vt_err *err);
+/* SHA-256 of the DER encoding. */
+VT_API VT_MUST_USE vt_status vt_x509_fingerprint_sha256(X509 *cert, uint8_t out[32], struct vt_err *err);
+/*
+ * Verify `leaf` (with optional untrusted intermediates) up to exactly the
+ * given trusted root, at time `now` (seconds since the epoch).  Failures are
+ * VT_E_REJECTED, step chain, with OpenSSL's reason in the detail.
+ */
+VT_API VT_MUST_USE vt_status vt_x509_verify_chain(X509 *leaf, STACK_OF(X509) *intermediates, X509 *root, int64_t now,
+						  struct vt_err *err);
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * veritee/evidence.h — the TEE registry: one entry per evidence format.
+ * Adding a TEE = one folder under src/evidence/<tee>/ + one line in the
+ * registry table (src/evidence/registry.c).
+ */
+#ifndef VERITEE_EVIDENCE_H
+#define VERITEE_EVIDENCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <openssl/x509.h>
+
+#include "veritee/err.h"
+
+/* Trust anchors and inputs shared by all verifiers.  Borrowed pointers. */
+struct vt_verify_ctx {
+	int64_t now;              /* verification time (seconds since the epoch) */
+	X509 *sim_root_insecure;  /* the sim root; NULL means sim evidence is refused */
+};
+
+/*
+ * Expected binding of the evidence to the caller: the digest of the KBS
+ * runtime data (or any nonce).  NULL / 0 = do not check (CLI only, says so).
+ */
+struct vt_binding {
+	const uint8_t *report_data;
+	size_t report_data_size;
+};
+
+struct vt_tee {
+	const char *name;      /* wire name in the KBS protocol, e.g. "sim" */
+	bool insecure;         /* evidence is not rooted in hardware */
+	/*
+	 * Verify `evidence` (the primary_evidence JSON of this TEE) and return
+	 * its claims (new reference), named as in Trustee where a name exists.
+	 * Must put the hex report data under claims["report_data"].
+	 */
+	vt_status (*verify)(const struct vt_verify_ctx *ctx, const json_t *evidence, const struct vt_binding *binding,
+			    json_t **claims_out, struct vt_err *err);
+};
+
+/* Look up by wire name; NULL when unknown. */
+VT_API const struct vt_tee *vt_tee_find(const char *name);
+/* Comma-separated list of supported names (static string). */
+VT_API const char *vt_tee_names(void);
+
+#endif

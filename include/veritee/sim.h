@@ -1,0 +1,86 @@
+/*
+ * veritee/sim.h — the simulated TEE "sim".  INSECURE: its evidence is signed
+ * by a local key on the same machine; it proves nothing about hardware.  It
+ * exists so the whole trust path runs on a laptop, and is labelled insecure
+ * wherever it appears (claims, EAR, broker config, CLI output).
+ *
+ * Report layout (256 bytes, little-endian integers, shaped like hardware
+ * reports):
+ *   off size field
+ *     0    4 magic "VTSM"
+ *     4    2 version (1)
+ *     6    2 flags (bit 0: debug; other bits must be zero)
+ *     8    4 svn
+ *    12    4 reserved (zero)
+ *    16   48 measurement
+ *    64   64 report_data
+ *   128   32 platform_id (SHA-256 of the platform key's SubjectPublicKeyInfo DER)
+ *   160   96 signature: ECDSA P-384 over SHA-384 of bytes 0..159, r || s big-endian
+ *
+ * Evidence JSON (the KBS primary_evidence for tee "sim"):
+ *   {"report": "<std base64 of the 256 bytes>",
+ *    "platform_cert": "<std base64 of the platform certificate DER>"}
+ */
+#ifndef VERITEE_SIM_H
+#define VERITEE_SIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <openssl/x509.h>
+
+#include "veritee/err.h"
+#include "veritee/evidence.h"
+
+#define VT_SIM_REPORT_SIZE 256
+#define VT_SIM_SIGNED_SIZE 160
+#define VT_SIM_VERSION 1
+#define VT_SIM_FLAG_DEBUG 0x0001u
+
+struct vt_sim_report {
+	uint16_t version;
+	uint16_t flags;
+	uint32_t svn;
+	uint8_t measurement[48];
+	uint8_t report_data[64];
+	uint8_t platform_id[32];
+	uint8_t signature[96];
+};
+
+/* Parse exactly VT_SIM_REPORT_SIZE bytes through the bounded reader. */
+VT_API VT_MUST_USE vt_status vt_sim_report_parse(const uint8_t *buf, size_t size, struct vt_sim_report *out,
+						 struct vt_err *err);
+
+/*
+ * Attester side.  `dir` holds the sim root and platform keys:
+ *   sim-root.pem / sim-root.key (self-signed P-384 CA, 10 years),
+ *   platform.pem / platform.key (P-384, signed by the root).
+ * vt_sim_ensure_keys creates any that are missing (keys 0600, dir 0700).
+ */
+VT_API VT_MUST_USE vt_status vt_sim_ensure_keys(const char *dir, struct vt_err *err);
+
+struct vt_sim_attest_opts {
+	uint8_t measurement[48];
+	uint32_t svn;
+	bool debug;
+};
+/* Default options: measurement = SHA-384("veritee sim default workload"), svn 1, no debug. */
+VT_API void vt_sim_attest_opts_default(struct vt_sim_attest_opts *opts);
+
+/* Produce evidence JSON (new reference) for the given 64-byte report data. */
+VT_API VT_MUST_USE vt_status vt_sim_attest(const char *dir, const struct vt_sim_attest_opts *opts,
+					   const uint8_t report_data[64], json_t **evidence_out, struct vt_err *err);
+
+/*
+ * Verifier side: the registry entry (tee "sim").  Steps, in order:
+ *   parse (evidence JSON, base64, report) -> chain (platform cert to
+ *   ctx->sim_root_insecure at ctx->now; refused when that is NULL) ->
+ *   signature (report) -> platform_id matches the cert key -> binding
+ *   (report_data == binding padded with zeros to 64).
+ * Claims: {"version":1,"svn":N,"debug":bool,"measurement":hex,
+ *          "report_data":hex,"platform_id":hex,"insecure":true}
+ */
+VT_API extern const struct vt_tee vt_tee_sim;
+
+#endif

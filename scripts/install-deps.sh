@@ -1,0 +1,34 @@
+#!/bin/sh
+# Install the Debian 12 packages veritee needs to build, test and run the
+# demo, but only those that are missing.  Uses sudo when not root.
+# Usage: scripts/install-deps.sh [build|test]
+set -eu
+want=${1:-build}
+
+# Build: compiler, OpenSSL 3, jansson, libmicrohttpd, libcurl (OpenSSL
+# flavour), SQLite, pkg-config.
+pkgs="gcc make pkg-config libssl-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev libsqlite3-dev"
+if [ "$want" = test ]; then
+	# Tests: cmocka; Debian's python3 with jwcrypto and cryptography as
+	# independent JOSE oracles; clang + compiler-rt for libFuzzer and the
+	# sanitizer build; openssl for fixtures.
+	pkgs="$pkgs libcmocka-dev python3 python3-jwcrypto python3-cryptography clang libclang-rt-14-dev openssl"
+fi
+
+missing=""
+for p in $pkgs; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "veritee: installing missing Debian packages:$missing" >&2
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+	if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else
+		echo "veritee: need root or sudo to install:$missing" >&2; exit 1
+	fi
+fi
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null

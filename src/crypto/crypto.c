@@ -1,0 +1,279 @@
+/* Thin OpenSSL 3 wrappers: keys, raw ECDSA, digests, X.509 chains. */
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509_vfy.h>
+
+#include "veritee/crypto.h"
+#include "veritee/util.h"
+
+static vt_status ossl_fail(struct vt_err *err, const char *what)
+{
+	unsigned long e = ERR_get_error();
+	char buf[160] = "";
+	if (e)
+		ERR_error_string_n(e, buf, sizeof(buf));
+	ERR_clear_error();
+	return vt_fail(err, VT_E_CRYPTO, VT_STEP_CRYPTO, "", "%s failed%s%s", what, buf[0] ? ": " : "", buf);
+}
+
+vt_status vt_key_generate(vt_key_type type, EVP_PKEY **out, struct vt_err *err)
+{
+	EVP_PKEY *k = NULL;
+	switch (type) {
+	case VT_KEY_P256: k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"); break;
+	case VT_KEY_P384: k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384"); break;
+	case VT_KEY_P521: k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-521"); break;
+	case VT_KEY_ED25519: k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"); break;
+	case VT_KEY_RSA2048: k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048); break;
+	case VT_KEY_RSA3072: k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)3072); break;
+	}
+	if (k == NULL)
+		return ossl_fail(err, "key generation");
+	*out = k;
+	return VT_OK;
+}
+
+vt_status vt_key_from_pem(const char *pem, size_t len, bool priv, EVP_PKEY **out, struct vt_err *err)
+{
+	if (len > INT32_MAX)
+		return vt_fail(err, VT_E_LIMIT, VT_STEP_PARSE, "pem", "PEM too large");
+	BIO *bio = BIO_new_mem_buf(pem, (int)len);
+	if (bio == NULL)
+		return ossl_fail(err, "BIO_new_mem_buf");
+	EVP_PKEY *k = priv ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	if (k == NULL) {
+		ERR_clear_error();
+		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "pem", "not a PEM %s key", priv ? "private" : "public");
+	}
+	*out = k;
+	return VT_OK;
+}
+
+vt_status vt_key_load_pem(const char *path, bool priv, EVP_PKEY **out, struct vt_err *err)
+{
+	uint8_t *p;
+	size_t n;
+	vt_status rc = vt_file_read(path, 1u << 20, &p, &n, err);
+	if (rc != VT_OK)
+		return rc;
+	rc = vt_key_from_pem((const char *)p, n, priv, out, err);
+	vt_wipe(p, n);
+	free(p);
+	if (rc != VT_OK && err)
+		snprintf(err->field, sizeof(err->field), "%s", path);
+	return rc;
+}
+
+static char *key_pem(EVP_PKEY *key, bool priv, size_t *len)
+{
+	BIO *bio = BIO_new(BIO_s_secmem());
+	if (bio == NULL)
+		return NULL;
+	int ok = priv ? PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) : PEM_write_bio_PUBKEY(bio, key);
+	char *s = NULL;
+	if (ok) {
+		char *data;
+		long n = BIO_get_mem_data(bio, &data);
+		s = malloc((size_t)n + 1);
+		if (s) {
+			memcpy(s, data, (size_t)n);
+			s[n] = 0;
+			*len = (size_t)n;
+		}
+	}
+	BIO_free(bio);
+	return s;
+}
+
+char *vt_key_public_pem(EVP_PKEY *key)
+{
+	size_t n;
+	return key_pem(key, false, &n);
+}
+
+vt_status vt_key_save_pem(const char *path, EVP_PKEY *key, bool priv, unsigned mode, struct vt_err *err)
+{
+	size_t n = 0;
+	char *s = key_pem(key, priv, &n);
+	if (s == NULL)
+		return ossl_fail(err, "PEM encoding");
+	vt_status rc = vt_file_write(path, s, n, mode, err);
+	vt_wipe(s, n);
+	free(s);
+	return rc;
+}
+
+size_t vt_ec_coord_size(const EVP_PKEY *key)
+{
+	if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC)
+		return 0;
+	return ((size_t)EVP_PKEY_get_bits(key) + 7) / 8;
+}
+
+vt_status vt_ecdsa_sign_raw(EVP_PKEY *key, const EVP_MD *md, const uint8_t *msg, size_t msg_size, uint8_t *sig,
+			    size_t *sig_size, struct vt_err *err)
+{
+	size_t cs = vt_ec_coord_size(key);
+	if (cs == 0 || *sig_size < 2 * cs)
+		return vt_fail(err, VT_E_USAGE, VT_STEP_CRYPTO, "key", "not an EC key or signature buffer too small");
+	vt_status rc = VT_OK;
+	unsigned char der[160];
+	size_t der_len = sizeof(der);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	ECDSA_SIG *es = NULL;
+	if (ctx == NULL || EVP_DigestSignInit(ctx, NULL, md, NULL, key) != 1 ||
+	    EVP_DigestSign(ctx, der, &der_len, msg, msg_size) != 1) {
+		rc = ossl_fail(err, "ECDSA signing");
+		goto out;
+	}
+	const unsigned char *p = der;
+	es = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
+	if (es == NULL || BN_bn2binpad(ECDSA_SIG_get0_r(es), sig, (int)cs) != (int)cs ||
+	    BN_bn2binpad(ECDSA_SIG_get0_s(es), sig + cs, (int)cs) != (int)cs) {
+		rc = ossl_fail(err, "ECDSA signature conversion");
+		goto out;
+	}
+	*sig_size = 2 * cs;
+out:
+	ECDSA_SIG_free(es);
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+vt_status vt_ecdsa_verify_raw(EVP_PKEY *key, const EVP_MD *md, const uint8_t *msg, size_t msg_size,
+			      const uint8_t *sig, size_t sig_size, struct vt_err *err)
+{
+	size_t cs = vt_ec_coord_size(key);
+	if (cs == 0)
+		return vt_fail(err, VT_E_USAGE, VT_STEP_SIGNATURE, "key", "not an EC key");
+	if (sig_size != 2 * cs)
+		return vt_fail(err, VT_E_REJECTED, VT_STEP_SIGNATURE, "signature",
+			       "ECDSA signature must be %zu bytes, got %zu", 2 * cs, sig_size);
+	vt_status rc = VT_OK;
+	unsigned char *der = NULL;
+	EVP_MD_CTX *ctx = NULL;
+	ECDSA_SIG *es = ECDSA_SIG_new();
+	BIGNUM *r = BN_bin2bn(sig, (int)cs, NULL), *s = BN_bin2bn(sig + cs, (int)cs, NULL);
+	if (es == NULL || r == NULL || s == NULL || ECDSA_SIG_set0(es, r, s) != 1) {
+		BN_free(r);
+		BN_free(s);
+		rc = ossl_fail(err, "ECDSA signature conversion");
+		goto out;
+	}
+	int der_len = i2d_ECDSA_SIG(es, &der);
+	ctx = EVP_MD_CTX_new();
+	if (der_len <= 0 || ctx == NULL || EVP_DigestVerifyInit(ctx, NULL, md, NULL, key) != 1) {
+		rc = ossl_fail(err, "ECDSA verification setup");
+		goto out;
+	}
+	if (EVP_DigestVerify(ctx, der, (size_t)der_len, msg, msg_size) != 1) {
+		ERR_clear_error();
+		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_SIGNATURE, "signature", "ECDSA signature does not verify");
+	}
+out:
+	OPENSSL_free(der);
+	EVP_MD_CTX_free(ctx);
+	ECDSA_SIG_free(es);
+	return rc;
+}
+
+vt_status vt_digest(const EVP_MD *md, const void *msg, size_t msg_size, uint8_t *out, size_t *out_size,
+		    struct vt_err *err)
+{
+	unsigned int n = 0;
+	if (EVP_Digest(msg, msg_size, out, &n, md, NULL) != 1)
+		return ossl_fail(err, "digest");
+	*out_size = n;
+	return VT_OK;
+}
+
+vt_status vt_random(void *out, size_t n, struct vt_err *err)
+{
+	if (n > INT32_MAX || RAND_bytes(out, (int)n) != 1)
+		return ossl_fail(err, "RAND_bytes");
+	return VT_OK;
+}
+
+vt_status vt_x509_from_bytes(const uint8_t *p, size_t n, X509 **out, struct vt_err *err)
+{
+	if (n > 1u << 20)
+		return vt_fail(err, VT_E_LIMIT, VT_STEP_PARSE, "certificate", "certificate larger than 1 MiB");
+	X509 *x = NULL;
+	static const char pem_tag[] = "-----BEGIN CERTIFICATE-----";
+	if (n >= sizeof(pem_tag) - 1 && memmem(p, n, pem_tag, sizeof(pem_tag) - 1) != NULL) {
+		BIO *bio = BIO_new_mem_buf(p, (int)n);
+		if (bio)
+			x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+		BIO_free(bio);
+	} else {
+		const unsigned char *q = p;
+		x = d2i_X509(NULL, &q, (long)n);
+		if (x != NULL && q != p + n) { /* trailing bytes after the DER */
+			X509_free(x);
+			x = NULL;
+		}
+	}
+	if (x == NULL) {
+		ERR_clear_error();
+		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "certificate", "not a DER or PEM X.509 certificate");
+	}
+	*out = x;
+	return VT_OK;
+}
+
+vt_status vt_x509_load(const char *path, X509 **out, struct vt_err *err)
+{
+	uint8_t *p;
+	size_t n;
+	vt_status rc = vt_file_read(path, 1u << 20, &p, &n, err);
+	if (rc != VT_OK)
+		return rc;
+	rc = vt_x509_from_bytes(p, n, out, err);
+	free(p);
+	if (rc != VT_OK && err)
+		snprintf(err->field, sizeof(err->field), "%s", path);
+	return rc;
+}
+
+vt_status vt_x509_fingerprint_sha256(X509 *cert, uint8_t out[32], struct vt_err *err)
+{
+	unsigned int n = 32;
+	if (X509_digest(cert, EVP_sha256(), out, &n) != 1 || n != 32)
+		return ossl_fail(err, "certificate digest");
+	return VT_OK;
+}
+
+vt_status vt_x509_verify_chain(X509 *leaf, STACK_OF(X509) *intermediates, X509 *root, int64_t now,
+			       struct vt_err *err)
+{
+	vt_status rc = VT_OK;
+	X509_STORE *store = X509_STORE_new();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	if (store == NULL || ctx == NULL || X509_STORE_add_cert(store, root) != 1 ||
+	    X509_STORE_CTX_init(ctx, store, leaf, intermediates) != 1) {
+		rc = ossl_fail(err, "X.509 store setup");
+		goto out;
+	}
+	X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(ctx);
+	X509_VERIFY_PARAM_set_time(param, (time_t)now);
+	/* Only the one configured root is trusted: no default paths, and the
+	 * chain must end at it (partial chains are not accepted). */
+	X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_X509_STRICT);
+	if (X509_verify_cert(ctx) != 1) {
+		int e = X509_STORE_CTX_get_error(ctx);
+		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_CHAIN, "certificate", "certificate chain: %s (depth %d)",
+			     X509_verify_cert_error_string(e), X509_STORE_CTX_get_error_depth(ctx));
+		ERR_clear_error();
+	}
+out:
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	return rc;
+}

@@ -1,0 +1,170 @@
+/* Hex and base64 (standard and url-safe), strict decoders. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "veritee/util.h"
+
+char *vt_hex_encode(const uint8_t *p, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	if (n > (SIZE_MAX - 1) / 2)
+		return NULL;
+	char *s = malloc(2 * n + 1);
+	if (s == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		s[2 * i] = digits[p[i] >> 4];
+		s[2 * i + 1] = digits[p[i] & 15];
+	}
+	s[2 * n] = '\0';
+	return s;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static vt_status hex_into(const char *s, size_t slen, uint8_t *out, struct vt_err *err)
+{
+	for (size_t i = 0; i < slen / 2; i++) {
+		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "hex", "invalid hex character at %zu", 2 * i);
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return VT_OK;
+}
+
+vt_status vt_hex_decode(const char *s, uint8_t **out, size_t *out_len, struct vt_err *err)
+{
+	size_t slen = strlen(s);
+	if (slen % 2)
+		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "hex", "odd number of hex digits");
+	uint8_t *p = malloc(slen / 2 + 1);
+	if (p == NULL)
+		return vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");
+	vt_status rc = hex_into(s, slen, p, err);
+	if (rc != VT_OK) {
+		free(p);
+		return rc;
+	}
+	*out = p;
+	*out_len = slen / 2;
+	return VT_OK;
+}
+
+vt_status vt_hex_decode_fixed(const char *s, uint8_t *out, size_t n, struct vt_err *err)
+{
+	size_t slen = strlen(s);
+	if (slen != 2 * n)
+		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "hex", "expected %zu hex digits, got %zu", 2 * n, slen);
+	return hex_into(s, slen, out, err);
+}
+
+static const char B64_STD[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char B64_URL[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static char *b64_encode(const uint8_t *p, size_t n, const char *alpha, int pad)
+{
+	if (n > (SIZE_MAX / 4) * 3 - 3)
+		return NULL;
+	size_t olen = 4 * ((n + 2) / 3) + 1;
+	char *s = malloc(olen), *o = s;
+	if (s == NULL)
+		return NULL;
+	size_t i = 0;
+	for (; n - i >= 3; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+		*o++ = alpha[v >> 18 & 63];
+		*o++ = alpha[v >> 12 & 63];
+		*o++ = alpha[v >> 6 & 63];
+		*o++ = alpha[v & 63];
+	}
+	if (n - i == 1) {
+		uint32_t v = (uint32_t)p[i] << 16;
+		*o++ = alpha[v >> 18 & 63];
+		*o++ = alpha[v >> 12 & 63];
+		if (pad) {
+			*o++ = '=';
+			*o++ = '=';
+		}
+	} else if (n - i == 2) {
+		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
+		*o++ = alpha[v >> 18 & 63];
+		*o++ = alpha[v >> 12 & 63];
+		*o++ = alpha[v >> 6 & 63];
+		if (pad)
+			*o++ = '=';
+	}
+	*o = '\0';
+	return s;
+}
+
+char *vt_b64_encode(const uint8_t *p, size_t n) { return b64_encode(p, n, B64_STD, 1); }
+char *vt_b64url_encode(const uint8_t *p, size_t n) { return b64_encode(p, n, B64_URL, 0); }
+
+/* padmode: 1 = padding required (standard), 0 = padding forbidden (url). */
+static vt_status b64_decode(const char *s, size_t slen, const char *alpha, int padmode, uint8_t **out,
+			    size_t *out_len, struct vt_err *err)
+{
+	const char *field = padmode ? "base64" : "base64url";
+	int8_t map[256];
+	memset(map, -1, sizeof(map));
+	for (int i = 0; i < 64; i++)
+		map[(uint8_t)alpha[i]] = (int8_t)i;
+	size_t npad = 0;
+	if (padmode) {
+		if (slen % 4)
+			return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, field, "length %zu is not a multiple of 4", slen);
+		while (npad < 2 && slen - npad > 0 && s[slen - npad - 1] == '=')
+			npad++;
+	}
+	size_t dlen = slen - npad; /* data characters */
+	if (dlen % 4 == 1)
+		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, field, "invalid length");
+	size_t olen = dlen / 4 * 3 + (dlen % 4 ? dlen % 4 - 1 : 0);
+	uint8_t *o = malloc(olen + 1);
+	if (o == NULL)
+		return vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");
+	uint32_t acc = 0;
+	size_t bits = 0, k = 0;
+	for (size_t i = 0; i < dlen; i++) {
+		int8_t v = map[(uint8_t)s[i]];
+		if (v < 0) {
+			free(o);
+			return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, field, "invalid character at %zu", i);
+		}
+		acc = acc << 6 | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			o[k++] = (uint8_t)(acc >> bits);
+			acc &= (1u << bits) - 1;
+		}
+	}
+	if (acc != 0) { /* non-zero trailing bits: not canonical */
+		free(o);
+		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, field, "non-canonical trailing bits");
+	}
+	o[k] = 0;
+	*out = o;
+	*out_len = k;
+	return VT_OK;
+}
+
+vt_status vt_b64_decode(const char *s, size_t slen, uint8_t **out, size_t *out_len, struct vt_err *err)
+{
+	return b64_decode(s, slen, B64_STD, 1, out, out_len, err);
+}
+
+vt_status vt_b64url_decode(const char *s, size_t slen, uint8_t **out, size_t *out_len, struct vt_err *err)
+{
+	return b64_decode(s, slen, B64_URL, 0, out, out_len, err);
+}
