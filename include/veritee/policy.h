@@ -12,7 +12,7 @@
  *      {"name": "measurement-approved", "claim": "/sim/measurement",
  *       "in_reference": "sim_measurement",
  *       "on_pass": {"executables": 2}, "on_fail": {"executables": 33},
- *       "resources": ["default/*"]}
+ *       "resources": ["default/key/prod-*"]}
  *    ]}
  *
  * Operators (exactly one per rule): equals, not_equals, one_of (array),
@@ -34,6 +34,11 @@
 #include "veritee/err.h"
 
 #define VT_TRUST_CLAIMS 8
+/* Limits: policy text size, rules per policy, and the bytes of one value
+ * (or rule name / pointer) printed by vt_appraisal_explain before "…". */
+#define VT_POLICY_MAX_TEXT (1u << 20)
+#define VT_POLICY_MAX_RULES 256
+#define VT_POLICY_EXPLAIN_CAP 200
 /* Index order of the AR4SI trust vector. */
 extern const char *const vt_trust_claim_names[VT_TRUST_CLAIMS];
 /* "instance-identity","configuration","executables","file-system","hardware",

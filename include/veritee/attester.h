@@ -1,0 +1,30 @@
+/*
+ * veritee/attester.h — evidence producers, one per TEE, behind one call.
+ */
+#ifndef VERITEE_ATTESTER_H
+#define VERITEE_ATTESTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "veritee/err.h"
+
+struct vt_attest_opts {
+	const char *sim_dir;           /* sim keys directory (NULL: default) */
+	const uint8_t *sim_measurement;/* 48 bytes, NULL: default workload */
+	uint32_t sim_svn;              /* 0: default (1) */
+	bool sim_debug;
+};
+
+/* Default sim key directory: $VERITEE_SIM_DIR, else $XDG_DATA_HOME/veritee/sim,
+ * else $HOME/.local/share/veritee/sim.  Returns a malloc'd path. */
+VT_API char *vt_sim_default_dir(void);
+
+/* Produce evidence (the KBS primary_evidence JSON) binding 64 bytes of
+ * report data.  Unknown or unavailable TEE: VT_E_USAGE. */
+VT_API VT_MUST_USE vt_status vt_attest(const char *tee, const struct vt_attest_opts *opts, const uint8_t report_data[64],
+				       json_t **evidence_out, struct vt_err *err);
+
+#endif

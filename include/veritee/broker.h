@@ -1,0 +1,86 @@
+/*
+ * veritee/broker.h — the Key Broker Service (KBS protocol 0.4.0, RCAR).
+ *
+ * Request handling is transport-independent (vt_broker_handle), so tests
+ * and the fuzzer drive it directly; vt_broker_start puts it behind
+ * libmicrohttpd.  See docs/broker.md for the configuration file.
+ */
+#ifndef VERITEE_BROKER_H
+#define VERITEE_BROKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "veritee/err.h"
+
+struct vt_broker_config {
+	char *listen_host;          /* default "127.0.0.1" */
+	uint16_t port;              /* default 8080; 0 = pick a free port */
+	char *tls_cert;             /* PEM file; with tls_key => HTTPS */
+	char *tls_key;
+	bool insecure_http;         /* allow plain HTTP on a non-loopback address */
+	char *db_path;              /* SQLite file (created) */
+	char *master_key_path;      /* 32-byte key, 0600, created on first start */
+	char *token_key_path;       /* EAR signing key (P-256 PEM), created on first start */
+	char **admin_keys;          /* admin public key PEM files */
+	size_t admin_key_count;
+	char *insecure_sim_root;    /* sim root cert: accept INSECURE sim evidence */
+	int64_t session_timeout;    /* seconds, default 300 */
+	int64_t token_lifetime;     /* seconds, default 300 */
+	size_t max_body;            /* bytes, default 2 MiB */
+	size_t max_sessions;        /* default 100000 */
+	bool explain_denials;       /* put the policy explanation in error details (default true) */
+	unsigned threads;           /* HTTP worker threads, default 2 * cores */
+};
+
+/* Defaults for every member (strings NULL except listen_host). */
+VT_API void vt_broker_config_init(struct vt_broker_config *c);
+/* Load a JSON config file over the defaults; relative paths are resolved
+ * against the file's directory.  Unknown members are errors. */
+VT_API VT_MUST_USE vt_status vt_broker_config_load(const char *path, struct vt_broker_config *c, struct vt_err *err);
+VT_API void vt_broker_config_free(struct vt_broker_config *c);
+
+struct vt_broker;
+
+/* Open storage, load or create keys, load policies.  The config is copied. */
+VT_API VT_MUST_USE vt_status vt_broker_new(const struct vt_broker_config *c, struct vt_broker **out, struct vt_err *err);
+VT_API void vt_broker_free(struct vt_broker *b);
+
+/* Injectable clock for tests (seconds since the epoch); NULL = wall clock. */
+VT_API void vt_broker_set_clock(struct vt_broker *b, int64_t (*now)(void *), void *ctx);
+
+struct vt_http_request {
+	const char *method;         /* "GET", "POST", ... */
+	const char *path;           /* "/kbs/v0/auth" (no query) */
+	const char *query;          /* raw query string without '?', or NULL */
+	const char *session_cookie; /* value of the kbs-session-id cookie, or NULL */
+	const char *authorization;  /* Authorization header, or NULL */
+	const uint8_t *body;
+	size_t body_size;
+};
+
+struct vt_http_response {
+	int status;
+	const char *content_type;   /* static string */
+	char *body;                 /* malloc'd (may be NULL) */
+	size_t body_size;
+	char *set_cookie;           /* malloc'd Set-Cookie value, or NULL */
+};
+
+/* Handle one request.  Never fails: errors become KBS error responses. */
+VT_API void vt_broker_handle(struct vt_broker *b, const struct vt_http_request *req, struct vt_http_response *resp);
+VT_API void vt_http_response_free(struct vt_http_response *resp);
+
+/* Start serving in background threads; *port_out gets the bound port. */
+VT_API VT_MUST_USE vt_status vt_broker_start(struct vt_broker *b, uint16_t *port_out, struct vt_err *err);
+VT_API void vt_broker_stop(struct vt_broker *b);
+
+/* Logging: lines go to stderr, each prefixed with `prefix` (may be NULL);
+ * `quiet` silences them.  Logs never carry secrets or evidence bytes. */
+VT_API void vt_broker_set_log(struct vt_broker *b, bool quiet, const char *prefix);
+
+/* Live session count (for metrics and benchmarks). */
+VT_API size_t vt_broker_session_count(struct vt_broker *b);
+
+#endif

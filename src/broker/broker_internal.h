@@ -1,0 +1,54 @@
+/* Broker internals shared by broker.c and server.c. */
+#ifndef VT_BROKER_INTERNAL_H
+#define VT_BROKER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "broker/session.h"
+#include "broker/store.h"
+#include "veritee/broker.h"
+#include "veritee/policy.h"
+
+#define VT_MAX_POLICIES 64
+
+struct vt_policy_slot {
+	char id[64];
+	struct vt_policy *policy;
+};
+
+struct vt_broker_metrics {
+	atomic_ulong requests, auth_ok, attest_ok, attest_fail, resource_released, resource_denied, admin_denied;
+};
+
+struct vt_broker {
+	struct vt_broker_config cfg;   /* owned copies of the strings (admin_keys unused) */
+	struct vt_store *store;
+	struct vt_session_table *sessions;
+	EVP_PKEY *token_key;           /* EAR signing key (P-256) */
+	EVP_PKEY **admin_keys;
+	size_t admin_key_count;
+	X509 *sim_root;                /* INSECURE sim root, or NULL */
+
+	pthread_rwlock_t lock;         /* guards policies and refvals */
+	struct vt_policy_slot policies[VT_MAX_POLICIES];
+	json_t *refvals;               /* id -> JSON value (values never mutated) */
+
+	int64_t (*clock)(void *);
+	void *clock_ctx;
+	struct vt_broker_metrics m;
+
+	void *daemon;                  /* struct MHD_Daemon * */
+	char *tls_cert_pem, *tls_key_pem;
+	bool log_quiet;
+	const char *log_prefix;
+};
+
+int64_t vt_broker_now(struct vt_broker *b);
+void vt_broker_log(struct vt_broker *b, const char *level, const char *fmt, ...) VT_PRINTF(3, 4);
+
+#endif

@@ -1,0 +1,175 @@
+/* Broker configuration: JSON file over safe defaults. */
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "veritee/broker.h"
+#include "veritee/json.h"
+#include "veritee/util.h"
+
+void vt_broker_config_init(struct vt_broker_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->listen_host = strdup("127.0.0.1");
+	c->port = 8080;
+	c->session_timeout = 300;
+	c->token_lifetime = 300;
+	c->max_body = 2u << 20;
+	c->max_sessions = 100000;
+	c->explain_denials = true;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	c->threads = (unsigned)(n > 0 ? 2 * n : 4);
+}
+
+void vt_broker_config_free(struct vt_broker_config *c)
+{
+	free(c->listen_host);
+	free(c->tls_cert);
+	free(c->tls_key);
+	free(c->db_path);
+	free(c->master_key_path);
+	free(c->token_key_path);
+	free(c->insecure_sim_root);
+	for (size_t i = 0; i < c->admin_key_count; i++)
+		free(c->admin_keys[i]);
+	free(c->admin_keys);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Resolve a path from the config relative to the config file's directory. */
+static char *resolve(const char *dir, const char *p)
+{
+	if (p[0] == '/' || dir == NULL)
+		return strdup(p);
+	size_t n = strlen(dir) + strlen(p) + 2;
+	char *s = malloc(n);
+	if (s)
+		snprintf(s, n, "%s/%s", dir, p);
+	return s;
+}
+
+static vt_status set_path(char **slot, const char *dir, json_t *v, const char *key, struct vt_err *err)
+{
+	if (!json_is_string(v))
+		return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, key, "\"%s\" must be a string (a file path)", key);
+	free(*slot);
+	*slot = resolve(dir, json_string_value(v));
+	return *slot ? VT_OK : vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, key, "out of memory");
+}
+
+static vt_status set_int(int64_t *slot, json_t *v, const char *key, int64_t lo, int64_t hi, struct vt_err *err)
+{
+	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+		return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, key, "\"%s\" must be an integer in %lld..%lld", key,
+			       (long long)lo, (long long)hi);
+	*slot = json_integer_value(v);
+	return VT_OK;
+}
+
+vt_status vt_broker_config_load(const char *path, struct vt_broker_config *c, struct vt_err *err)
+{
+	uint8_t *text = NULL;
+	size_t n = 0;
+	json_t *root = NULL;
+	char *dircopy = NULL;
+	vt_status rc = VT_OK;
+	VT_GUARD(vt_file_read(path, 1u << 20, &text, &n, err));
+	VT_GUARD(vt_json_parse((const char *)text, n, 1u << 20, &root, err));
+	if (!json_is_object(root)) {
+		rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, path, "config must be a JSON object");
+		goto out;
+	}
+	dircopy = strdup(path);
+	const char *dir = dircopy ? dirname(dircopy) : ".";
+	const char *key;
+	json_t *v;
+	json_object_foreach(root, key, v) {
+		int64_t x;
+		if (strcmp(key, "listen") == 0) {
+			/* "host:port" (IPv6 as "[::1]:port") */
+			const char *s = json_string_value(v);
+			const char *colon = s ? strrchr(s, ':') : NULL;
+			if (colon == NULL || colon == s) {
+				rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, key, "\"listen\" must be \"host:port\"");
+				goto out;
+			}
+			char *end;
+			long port = strtol(colon + 1, &end, 10);
+			if (*end || port < 0 || port > 65535) {
+				rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, key, "bad port in \"listen\"");
+				goto out;
+			}
+			const char *h = s;
+			size_t hl = (size_t)(colon - s);
+			if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') {
+				h++;
+				hl -= 2;
+			}
+			free(c->listen_host);
+			c->listen_host = strndup(h, hl);
+			c->port = (uint16_t)port;
+		} else if (strcmp(key, "tls_cert") == 0) {
+			VT_GUARD(set_path(&c->tls_cert, dir, v, key, err));
+		} else if (strcmp(key, "tls_key") == 0) {
+			VT_GUARD(set_path(&c->tls_key, dir, v, key, err));
+		} else if (strcmp(key, "database") == 0) {
+			VT_GUARD(set_path(&c->db_path, dir, v, key, err));
+		} else if (strcmp(key, "master_key") == 0) {
+			VT_GUARD(set_path(&c->master_key_path, dir, v, key, err));
+		} else if (strcmp(key, "token_signing_key") == 0) {
+			VT_GUARD(set_path(&c->token_key_path, dir, v, key, err));
+		} else if (strcmp(key, "insecure_sim_root") == 0) {
+			VT_GUARD(set_path(&c->insecure_sim_root, dir, v, key, err));
+		} else if (strcmp(key, "insecure_http") == 0) {
+			if (!json_is_boolean(v)) {
+				rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, key, "\"insecure_http\" must be true or false");
+				goto out;
+			}
+			c->insecure_http = json_is_true(v);
+		} else if (strcmp(key, "explain_denials") == 0) {
+			if (!json_is_boolean(v)) {
+				rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, key, "\"explain_denials\" must be true or false");
+				goto out;
+			}
+			c->explain_denials = json_is_true(v);
+		} else if (strcmp(key, "admin_public_keys") == 0) {
+			if (!json_is_array(v)) {
+				rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, key, "\"admin_public_keys\" must be a list of PEM file paths");
+				goto out;
+			}
+			for (size_t i = 0; i < json_array_size(v); i++) {
+				char **grown = realloc(c->admin_keys, (c->admin_key_count + 1) * sizeof(*grown));
+				if (grown == NULL) {
+					rc = vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, key, "out of memory");
+					goto out;
+				}
+				c->admin_keys = grown;
+				c->admin_keys[c->admin_key_count] = NULL;
+				VT_GUARD(set_path(&c->admin_keys[c->admin_key_count], dir, json_array_get(v, i), key, err));
+				c->admin_key_count++;
+			}
+		} else if (strcmp(key, "session_timeout_seconds") == 0) {
+			VT_GUARD(set_int(&c->session_timeout, v, key, 1, 86400, err));
+		} else if (strcmp(key, "token_lifetime_seconds") == 0) {
+			VT_GUARD(set_int(&c->token_lifetime, v, key, 1, 86400, err));
+		} else if (strcmp(key, "max_body_bytes") == 0) {
+			VT_GUARD(set_int(&x, v, key, 1024, 64 << 20, err));
+			c->max_body = (size_t)x;
+		} else if (strcmp(key, "max_sessions") == 0) {
+			VT_GUARD(set_int(&x, v, key, 1, 10000000, err));
+			c->max_sessions = (size_t)x;
+		} else if (strcmp(key, "threads") == 0) {
+			VT_GUARD(set_int(&x, v, key, 1, 1024, err));
+			c->threads = (unsigned)x;
+		} else {
+			rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, key, "unknown setting \"%.64s\" (see docs/broker.md)", key);
+			goto out;
+		}
+	}
+out:
+	free(dircopy);
+	json_decref(root);
+	free(text);
+	return rc;
+}

@@ -1,0 +1,35 @@
+/* Broker storage: one small interface (SQLite now; PostgreSQL later).
+ * Resources are sealed with AES-256-GCM under the master key before they
+ * reach the backend; the AAD is the resource path, so a ciphertext cannot be
+ * moved to another path. */
+#ifndef VT_BROKER_STORE_H
+#define VT_BROKER_STORE_H
+
+#include <jansson.h>
+
+#include "veritee/err.h"
+#include "veritee/util.h"
+
+struct vt_store;
+
+vt_status vt_store_open_sqlite(const char *path, const struct vt_secret *master_key, struct vt_store **out,
+			       struct vt_err *err);
+void vt_store_close(struct vt_store *s);
+
+vt_status vt_store_resource_put(struct vt_store *s, const char *path, const uint8_t *data, size_t n, struct vt_err *err);
+/* VT_E_NOTFOUND when absent; *out to vt_secret_free. */
+vt_status vt_store_resource_get(struct vt_store *s, const char *path, struct vt_secret **out, struct vt_err *err);
+vt_status vt_store_resource_delete(struct vt_store *s, const char *path, struct vt_err *err);
+
+/* Policies (text) and reference values (JSON text) by id. *out malloc'd. */
+vt_status vt_store_kv_put(struct vt_store *s, const char *ns, const char *key, const char *text, struct vt_err *err);
+vt_status vt_store_kv_get(struct vt_store *s, const char *ns, const char *key, char **out, struct vt_err *err);
+/* Call fn for every (key, text) in a namespace. */
+vt_status vt_store_kv_each(struct vt_store *s, const char *ns, void (*fn)(void *, const char *, const char *),
+			   void *ctx, struct vt_err *err);
+
+/* Load the master key from a 0600 file, creating it (32 random bytes) if
+ * absent.  Refuses a file readable by group or others. */
+vt_status vt_master_key_load(const char *path, struct vt_secret **out, struct vt_err *err);
+
+#endif

@@ -1,0 +1,197 @@
+/* veritee admin: manage a broker over its authenticated admin API. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "veritee/client.h"
+#include "veritee/crypto.h"
+#include "veritee/json.h"
+#include "veritee/kbs.h"
+#include "veritee/util.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: veritee admin keygen KEYFILE\n"
+		"       veritee admin --url URL --key KEYFILE [--cacert PEM] COMMAND ...\n"
+		"\n"
+		"keygen writes a new P-256 admin private key to KEYFILE (0600) and its public key to\n"
+		"KEYFILE.pub; list KEYFILE.pub under \"admin_public_keys\" in the broker config.\n"
+		"Every other command sends a short-lived JWT signed with KEYFILE.\n"
+		"\n"
+		"commands:\n"
+		"  set-resource REPO/TYPE/TAG FILE       store a secret (FILE '-' = stdin)\n"
+		"  delete-resource REPO/TYPE/TAG\n"
+		"  set-resource-policy FILE              JSON policy (docs/policy.md)\n"
+		"  get-resource-policy\n"
+		"  set-attestation-policy FILE           for --id ID (before the command): default_<tee>\n"
+		"                                        (default default_sim) or default_cpu\n"
+		"  add-reference-value NAME VALUE...     register NAME = [VALUE, ...]\n"
+		"  get-reference-value NAME\n");
+}
+
+static int keygen(const char *path)
+{
+	EVP_PKEY *k = NULL;
+	struct vt_err e = {0};
+	char *pub = NULL;
+	int ret = CLI_ERROR;
+	if (vt_key_generate(VT_KEY_P256, &k, &e) != VT_OK || vt_key_save_pem(path, k, true, 0600, &e) != VT_OK ||
+	    asprintf(&pub, "%s.pub", path) < 0 || vt_key_save_pem(pub, k, false, 0644, &e) != VT_OK) {
+		cli_err("admin keygen", &e);
+		goto out;
+	}
+	printf("wrote %s (private, 0600) and %s (public)\n", path, pub);
+	ret = CLI_OK;
+out:
+	free(pub);
+	EVP_PKEY_free(k);
+	return ret;
+}
+
+/* Send one admin request; print the answer.  Returns a CLI exit code. */
+static int send(const char *url, const char *cacert, EVP_PKEY *key, const char *method, const char *path,
+		const void *body, size_t n, const char *ctype)
+{
+	struct vt_err e = {0};
+	char *token = NULL, *resp = NULL;
+	int status = 0;
+	if (cli_admin_token(key, &token, &e) != VT_OK ||
+	    vt_client_request(url, cacert, method, path, token, body, n, ctype, &status, &resp, &e) != VT_OK) {
+		cli_err("admin", &e);
+		free(token);
+		return CLI_ERROR;
+	}
+	free(token);
+	if (status != 200) {
+		fprintf(stderr, "veritee admin: %s %s: HTTP %d %s\n", method, path, status, resp);
+		free(resp);
+		return CLI_REJECTED;
+	}
+	if (resp[0])
+		printf("%s\n", resp);
+	free(resp);
+	return CLI_OK;
+}
+
+static int read_arg_file(const char *path, uint8_t **p, size_t *n)
+{
+	struct vt_err e = {0};
+	if (vt_file_read(strcmp(path, "-") == 0 ? "/dev/stdin" : path, 16u << 20, p, n, &e) != VT_OK) {
+		cli_err("admin", &e);
+		return -1;
+	}
+	return 0;
+}
+
+static int policy_body(const char *path, const char *id, char **out)
+{
+	uint8_t *p;
+	size_t n;
+	if (read_arg_file(path, &p, &n) != 0)
+		return -1;
+	char *b64 = vt_b64url_encode(p, n);
+	free(p);
+	json_t *j = id ? json_pack("{s:s, s:s}", "policy_id", id, "policy", b64)
+		       : json_pack("{s:s}", "policy", b64);
+	free(b64);
+	*out = vt_json_compact(j);
+	json_decref(j);
+	return *out ? 0 : -1;
+}
+
+int cmd_admin(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "keygen") == 0) {
+		if (argc != 3) {
+			usage(stderr);
+			return CLI_ERROR;
+		}
+		return keygen(argv[2]);
+	}
+	static const struct option opts[] = {
+		{"url", required_argument, 0, 'u'}, {"key", required_argument, 0, 'k'},
+		{"cacert", required_argument, 0, 'c'}, {"id", required_argument, 0, 'i'},
+		{"help", no_argument, 0, 'h'},	     {0, 0, 0, 0},
+	};
+	const char *url = NULL, *keyfile = NULL, *cacert = NULL, *id = "default_sim";
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'u': url = optarg; break;
+		case 'k': keyfile = optarg; break;
+		case 'c': cacert = optarg; break;
+		case 'i': id = optarg; break;
+		case 'h': usage(stdout); return CLI_OK;
+		default: usage(stderr); return CLI_ERROR;
+		}
+	}
+	if (url == NULL || keyfile == NULL || optind >= argc) {
+		usage(stderr);
+		return CLI_ERROR;
+	}
+	EVP_PKEY *key = NULL;
+	struct vt_err e = {0};
+	if (vt_key_load_pem(keyfile, true, &key, &e) != VT_OK) {
+		cli_err("admin", &e);
+		return CLI_ERROR;
+	}
+	const char *cmd = argv[optind];
+	int nargs = argc - optind - 1;
+	char **a = argv + optind + 1;
+	char path[512];
+	int ret = CLI_ERROR;
+	if (strcmp(cmd, "set-resource") == 0 && nargs == 2) {
+		uint8_t *p;
+		size_t n;
+		if (!vt_kbs_resource_path_valid(a[0])) {
+			fprintf(stderr, "veritee admin: resource path must be REPO/TYPE/TAG of [A-Za-z0-9_.-]\n");
+		} else if (read_arg_file(a[1], &p, &n) == 0) {
+			snprintf(path, sizeof(path), "%s/resource/%s", VT_KBS_PREFIX, a[0]);
+			ret = send(url, cacert, key, "POST", path, p, n, "application/octet-stream");
+			vt_wipe(p, n);
+			free(p);
+		}
+	} else if (strcmp(cmd, "delete-resource") == 0 && nargs == 1) {
+		snprintf(path, sizeof(path), "%s/resource/%s", VT_KBS_PREFIX, a[0]);
+		ret = send(url, cacert, key, "DELETE", path, NULL, 0, NULL);
+	} else if ((strcmp(cmd, "set-resource-policy") == 0 || strcmp(cmd, "set-attestation-policy") == 0) &&
+		   nargs == 1) {
+		bool att = strcmp(cmd, "set-attestation-policy") == 0;
+		char *body = NULL;
+		if (policy_body(a[0], att ? id : NULL, &body) == 0)
+			ret = send(url, cacert, key, "POST", att ? VT_KBS_PREFIX "/attestation-policy" : VT_KBS_PREFIX "/resource-policy",
+				   body, strlen(body), "application/json");
+		free(body);
+	} else if (strcmp(cmd, "get-resource-policy") == 0 && nargs == 0) {
+		ret = send(url, cacert, key, "GET", VT_KBS_PREFIX "/resource-policy", NULL, 0, NULL);
+	} else if (strcmp(cmd, "add-reference-value") == 0 && nargs >= 2) {
+		json_t *vals = json_array();
+		for (int i = 1; i < nargs; i++)
+			json_array_append_new(vals, json_string(a[i]));
+		json_t *obj = json_pack("{s:o}", a[0], vals);
+		char *payload = vt_json_compact(obj);
+		char *b64 = payload ? vt_b64_encode((const uint8_t *)payload, strlen(payload)) : NULL;
+		json_t *msg = json_pack("{s:s, s:s, s:s}", "version", "0.1.0", "type", "sample", "payload", b64 ? b64 : "");
+		char *body = vt_json_compact(msg);
+		if (body)
+			ret = send(url, cacert, key, "POST", VT_KBS_PREFIX "/reference-value", body, strlen(body),
+				   "application/json");
+		free(body);
+		free(b64);
+		free(payload);
+		json_decref(msg);
+		json_decref(obj);
+	} else if (strcmp(cmd, "get-reference-value") == 0 && nargs == 1) {
+		snprintf(path, sizeof(path), "%s/reference-value/%s", VT_KBS_PREFIX, a[0]);
+		ret = send(url, cacert, key, "GET", path, NULL, 0, NULL);
+	} else {
+		fprintf(stderr, "veritee admin: unknown command or wrong arguments: %s\n\n", cmd);
+		usage(stderr);
+	}
+	EVP_PKEY_free(key);
+	return ret;
+}

@@ -1,0 +1,101 @@
+/* veritee get-resource: the guest side of the KBS flow. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "veritee/client.h"
+#include "veritee/util.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: veritee get-resource URL kbs:///REPO/TYPE/TAG --tee TEE [options]\n"
+		   "\n"
+		   "Attest to the broker at URL (auth -> attest -> resource) and print the released\n"
+		   "secret on stdout, or write it to --out (mode 0600).  On refusal, the broker's\n"
+		   "explanation is printed on stderr and the exit code is 1.\n"
+		   "\n"
+		   "  --tee TEE            sim (INSECURE simulated TEE)\n"
+		   "  --out FILE           write the secret here (0600) instead of stdout\n"
+		   "  --token-out FILE     also save the attestation token (EAR JWT)\n"
+		   "  --cacert PEM         CA bundle that signs the broker's HTTPS certificate\n"
+		   "  --rsa                use an RSA-3072 TEE key (RSA-OAEP-256) instead of P-256\n"
+		   "  --sim-dir DIR        sim key directory\n"
+		   "  --measurement HEX    sim: 48-byte workload measurement to report\n");
+}
+
+int cmd_get_resource(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"tee", required_argument, 0, 't'},	    {"out", required_argument, 0, 'o'},
+		{"token-out", required_argument, 0, 'T'},   {"cacert", required_argument, 0, 'c'},
+		{"rsa", no_argument, 0, 'R'},		    {"sim-dir", required_argument, 0, 'd'},
+		{"measurement", required_argument, 0, 'm'}, {"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0},
+	};
+	struct vt_client_opts o = {0};
+	const char *out_path = NULL, *token_path = NULL;
+	uint8_t meas[48];
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
+		switch (c) {
+		case 't': o.tee = optarg; break;
+		case 'o': out_path = optarg; break;
+		case 'T': token_path = optarg; break;
+		case 'c': o.cacert = optarg; break;
+		case 'R': o.rsa = true; break;
+		case 'd': o.attest.sim_dir = optarg; break;
+		case 'm':
+			if (cli_hex_arg("get-resource", "--measurement", optarg, meas, sizeof(meas), sizeof(meas)) != 0)
+				return CLI_ERROR;
+			o.attest.sim_measurement = meas;
+			break;
+		case 'h': usage(stdout); return CLI_OK;
+		default: usage(stderr); return CLI_ERROR;
+		}
+	}
+	if (argc - optind != 2 || o.tee == NULL) {
+		usage(stderr);
+		return CLI_ERROR;
+	}
+	o.url = argv[optind];
+	const char *uri = argv[optind + 1];
+	static const char scheme[] = "kbs:///";
+	if (strncmp(uri, scheme, sizeof(scheme) - 1) != 0) {
+		fprintf(stderr, "veritee get-resource: resource must be kbs:///REPO/TYPE/TAG\n");
+		return CLI_ERROR;
+	}
+	struct vt_secret *secret = NULL;
+	struct vt_client_refusal refusal;
+	struct vt_err e = {0};
+	char *token = NULL;
+	vt_status rc = vt_client_get_resource(&o, uri + sizeof(scheme) - 1, &secret, &token, &refusal, &e);
+	if (rc != VT_OK) {
+		if (refusal.http_status)
+			fprintf(stderr, "veritee get-resource: refused at %s: HTTP %d %s: %s\n", refusal.stage,
+				refusal.http_status, refusal.type, refusal.detail);
+		else
+			cli_err("get-resource", &e);
+		return refusal.http_status ? CLI_REJECTED : CLI_ERROR;
+	}
+	int ret = CLI_OK;
+	if (token_path && vt_file_write(token_path, token, strlen(token), 0600, &e) != VT_OK) {
+		cli_err("get-resource", &e);
+		ret = CLI_ERROR;
+	}
+	if (ret == CLI_OK && out_path) {
+		if (vt_file_write(out_path, secret->data, secret->len, 0600, &e) != VT_OK) {
+			cli_err("get-resource", &e);
+			ret = CLI_ERROR;
+		}
+	} else if (ret == CLI_OK) {
+		if (fwrite(secret->data, 1, secret->len, stdout) != secret->len || fflush(stdout) != 0)
+			ret = CLI_ERROR;
+	}
+	vt_secret_free(secret);
+	free(token);
+	return ret;
+}

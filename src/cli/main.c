@@ -1,0 +1,125 @@
+/* veritee — attestation, appraisal, EAR tokens and a KBS-compatible broker. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "cli/cli.h"
+#include "veritee/crypto.h"
+#include "veritee/evidence.h"
+#include "veritee/jose.h"
+#include "veritee/json.h"
+#include "veritee/util.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: veritee <command> [options]\n"
+		"\n"
+		"commands:\n"
+		"  demo                               run the whole trust path on this machine (INSECURE sim TEE)\n"
+		"  serve --config FILE                run the key broker (KBS protocol 0.4.0)\n"
+		"  get-resource URL kbs:///R/T/G --tee TEE   attest to a broker and fetch a secret\n"
+		"  attest --tee TEE --report-data HEX produce evidence (JSON) on stdout\n"
+		"  verify TEE EVIDENCE [--nonce HEX] [--json]  verify evidence, print claims\n"
+		"  admin ...                          manage a broker (keygen, resources, policies, reference values)\n"
+		"  help | version\n"
+		"\n"
+		"Run 'veritee <command> --help' for options.  Exit codes: 0 ok, 1 rejected/denied, 2 error.\n"
+		"TEEs: %s ('sim' is a simulated TEE for machines without one: INSECURE).\n",
+		vt_tee_names());
+}
+
+void cli_err(const char *cmd, const struct vt_err *e)
+{
+	char buf[1024];
+	vt_err_format(e, buf, sizeof(buf));
+	fprintf(stderr, "veritee %s: %s\n", cmd, buf);
+}
+
+int cli_exit_code(vt_status rc)
+{
+	switch (rc) {
+	case VT_OK: return CLI_OK;
+	case VT_E_REJECTED:
+	case VT_E_POLICY:
+	case VT_E_AUTH:
+	case VT_E_PARSE: return CLI_REJECTED;
+	default: return CLI_ERROR;
+	}
+}
+
+int cli_hex_arg(const char *cmd, const char *name, const char *hex, uint8_t *out, size_t max, size_t exact)
+{
+	uint8_t *p = NULL;
+	size_t n = 0;
+	struct vt_err e = {0};
+	if (vt_hex_decode(hex, &p, &n, &e) != VT_OK || n > max || (exact && n != exact)) {
+		fprintf(stderr, "veritee %s: %s must be %s%zu bytes of hex\n", cmd, name, exact ? "" : "at most ",
+			exact ? exact : max);
+		free(p);
+		return -1;
+	}
+	memset(out, 0, max);
+	memcpy(out, p, n);
+	free(p);
+	return 0;
+}
+
+vt_status cli_admin_token(EVP_PKEY *key, char **out, struct vt_err *err)
+{
+	const char *alg = EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519 ? "EdDSA"
+			  : vt_ec_coord_size(key) == 48			  ? "ES384"
+			  : vt_ec_coord_size(key) == 32			  ? "ES256"
+									  : "PS256";
+	int64_t now = vt_now();
+	json_t *h = json_pack("{s:s, s:s}", "typ", "JWT", "alg", alg);
+	json_t *c = json_pack("{s:s, s:s, s:I, s:I}", "iss", "veritee-admin", "role", "admin", "iat", (json_int_t)now,
+			      "exp", (json_int_t)(now + 300));
+	char *payload = vt_json_compact(c);
+	vt_status rc = payload ? vt_jws_sign(key, h, (const uint8_t *)payload, strlen(payload), out, err)
+			       : vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");
+	free(payload);
+	json_decref(h);
+	json_decref(c);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return CLI_ERROR;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+		usage(stdout);
+		return CLI_OK;
+	}
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		printf("veritee 0.1.0 (KBS protocol 0.4.0)\n");
+		return CLI_OK;
+	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	int rc;
+	if (strcmp(cmd, "attest") == 0)
+		rc = cmd_attest(argc - 1, argv + 1);
+	else if (strcmp(cmd, "verify") == 0)
+		rc = cmd_verify(argc - 1, argv + 1);
+	else if (strcmp(cmd, "serve") == 0)
+		rc = cmd_serve(argc - 1, argv + 1);
+	else if (strcmp(cmd, "get-resource") == 0)
+		rc = cmd_get_resource(argc - 1, argv + 1);
+	else if (strcmp(cmd, "admin") == 0)
+		rc = cmd_admin(argc - 1, argv + 1);
+	else if (strcmp(cmd, "demo") == 0)
+		rc = cmd_demo(argc - 1, argv + 1);
+	else {
+		fprintf(stderr, "veritee: unknown command \"%s\"\n\n", cmd);
+		usage(stderr);
+		rc = CLI_ERROR;
+	}
+	curl_global_cleanup();
+	return rc;
+}

@@ -1,0 +1,272 @@
+/* KBS client over libcurl: RCAR (auth -> attest -> resource). */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "veritee/client.h"
+#include "veritee/crypto.h"
+#include "veritee/jose.h"
+#include "veritee/json.h"
+#include "veritee/kbs.h"
+
+#define MAX_RESPONSE (16u << 20)
+
+struct http {
+	CURL *curl;
+	const char *url;
+	const char *cacert;
+	long timeout_ms;
+	char cookie[80];    /* session id from Set-Cookie */
+	struct vt_buf body; /* last response body */
+};
+
+static size_t on_body(char *p, size_t size, size_t n, void *ctx)
+{
+	struct http *h = ctx;
+	struct vt_err e;
+	if (vt_buf_append(&h->body, p, size * n, &e) != VT_OK)
+		return 0; /* aborts the transfer */
+	return size * n;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ctx)
+{
+	struct http *h = ctx;
+	size_t len = size * n;
+	static const char name[] = "set-cookie:";
+	if (len > sizeof(name) && strncasecmp(p, name, sizeof(name) - 1) == 0) {
+		const char *v = p + sizeof(name) - 1;
+		const char *end = p + len;
+		while (v < end && *v == ' ')
+			v++;
+		size_t cl = strlen(VT_KBS_COOKIE);
+		if ((size_t)(end - v) > cl + 1 && strncmp(v, VT_KBS_COOKIE, cl) == 0 && v[cl] == '=') {
+			v += cl + 1;
+			size_t k = 0;
+			while (v + k < end && v[k] != ';' && v[k] != '\r' && v[k] != '\n' && k < sizeof(h->cookie) - 1)
+				k++;
+			memcpy(h->cookie, v, k);
+			h->cookie[k] = '\0';
+		}
+	}
+	return len;
+}
+
+static vt_status http_init(struct http *h, const char *url, const char *cacert, long timeout_ms, struct vt_err *err)
+{
+	memset(h, 0, sizeof(*h));
+	h->url = url;
+	h->cacert = cacert;
+	h->timeout_ms = timeout_ms > 0 ? timeout_ms : 30000;
+	vt_buf_init(&h->body, MAX_RESPONSE);
+	h->curl = curl_easy_init();
+	if (h->curl == NULL)
+		return vt_fail(err, VT_E_NOMEM, VT_STEP_IO, "", "curl_easy_init failed");
+	return VT_OK;
+}
+
+static void http_free(struct http *h)
+{
+	if (h->curl)
+		curl_easy_cleanup(h->curl);
+	vt_buf_free(&h->body);
+}
+
+static vt_status http_do(struct http *h, const char *method, const char *path, const char *bearer, const void *body,
+			 size_t body_size, const char *content_type, int *status, struct vt_err *err)
+{
+	CURL *c = h->curl;
+	curl_easy_reset(c);
+	h->body.len = 0;
+	char url[2048];
+	size_t ul = strlen(h->url);
+	while (ul > 0 && h->url[ul - 1] == '/')
+		ul--;
+	if ((size_t)snprintf(url, sizeof(url), "%.*s%s", (int)ul, h->url, path) >= sizeof(url))
+		return vt_fail(err, VT_E_USAGE, VT_STEP_IO, "url", "URL too long");
+	struct curl_slist *hdrs = NULL;
+	char line[8192];
+	if (content_type) {
+		snprintf(line, sizeof(line), "Content-Type: %s", content_type);
+		hdrs = curl_slist_append(hdrs, line);
+	}
+	if (bearer) {
+		if ((size_t)snprintf(line, sizeof(line), "Authorization: Bearer %s", bearer) >= sizeof(line))
+			return vt_fail(err, VT_E_USAGE, VT_STEP_IO, "token", "token too long for a header");
+		hdrs = curl_slist_append(hdrs, line);
+	}
+	if (h->cookie[0]) {
+		snprintf(line, sizeof(line), "%s=%s", VT_KBS_COOKIE, h->cookie);
+		curl_easy_setopt(c, CURLOPT_COOKIE, line);
+	}
+	hdrs = curl_slist_append(hdrs, "Expect:");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, h);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, h);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->timeout_ms);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (h->cacert)
+		curl_easy_setopt(c, CURLOPT_CAINFO, h->cacert);
+	if (strcmp(method, "GET") == 0) {
+		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+	} else if (body != NULL) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_size);
+	}
+	CURLcode cr = curl_easy_perform(c);
+	curl_slist_free_all(hdrs);
+	if (cr != CURLE_OK)
+		return vt_fail(err, VT_E_IO, VT_STEP_IO, "http", "%s %s: %s", method, path, curl_easy_strerror(cr));
+	long code = 0;
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	*status = (int)code;
+	struct vt_err e;
+	if (vt_buf_nul_terminate(&h->body, &e) != VT_OK)
+		return vt_fail(err, VT_E_NOMEM, VT_STEP_IO, "", "out of memory");
+	return VT_OK;
+}
+
+/* Fill `refusal` from a KBS ErrorInformation body. */
+static vt_status refused(struct http *h, int status, const char *stage, struct vt_client_refusal *refusal,
+			 struct vt_err *err)
+{
+	json_t *j = NULL;
+	const char *type = "", *detail = (const char *)h->body.data;
+	if (vt_json_parse((const char *)h->body.data, h->body.len, MAX_RESPONSE, &j, NULL) == VT_OK) {
+		const char *t = json_string_value(json_object_get(j, "type"));
+		const char *d = json_string_value(json_object_get(j, "detail"));
+		if (t) {
+			const char *slash = strrchr(t, '/');
+			type = slash ? slash + 1 : t;
+		}
+		if (d)
+			detail = d;
+	}
+	if (refusal) {
+		refusal->http_status = status;
+		snprintf(refusal->type, sizeof(refusal->type), "%s", type);
+		snprintf(refusal->detail, sizeof(refusal->detail), "%s", detail ? detail : "");
+		snprintf(refusal->stage, sizeof(refusal->stage), "%s", stage);
+	}
+	vt_status code = strcmp(type, "PolicyDeny") == 0 ? VT_E_POLICY : VT_E_REJECTED;
+	vt_status rc = vt_fail(err, code, strcmp(type, "PolicyDeny") == 0 ? VT_STEP_POLICY : VT_STEP_NONE, stage,
+			       "broker refused %s (HTTP %d %s): %.400s", stage, status, type, detail ? detail : "");
+	json_decref(j);
+	return rc;
+}
+
+vt_status vt_client_get_resource(const struct vt_client_opts *o, const char *resource_path, struct vt_secret **secret_out,
+				 char **token_out, struct vt_client_refusal *refusal, struct vt_err *err)
+{
+	vt_status rc = VT_OK;
+	struct http h;
+	json_t *req = NULL, *resp = NULL, *jwk = NULL, *evidence = NULL, *att = NULL, *jwe = NULL;
+	EVP_PKEY *key = NULL;
+	char *text = NULL, *token = NULL;
+	int status = 0;
+	if (refusal)
+		memset(refusal, 0, sizeof(*refusal));
+	if (!vt_kbs_resource_path_valid(resource_path))
+		return vt_fail(err, VT_E_USAGE, VT_STEP_NONE, "resource", "resource path must be repo/type/tag");
+	VT_GUARD(http_init(&h, o->url, o->cacert, o->timeout_ms, err));
+
+	/* 1. Request -> Challenge */
+	req = json_pack("{s:s, s:s, s:{s:[ssss]}}", "version", VT_KBS_VERSION, "tee", o->tee, "extra-params",
+			"supported-hash-algorithms", "sha256", "sha384", "sha512", "sm3");
+	text = vt_json_compact(req);
+	VT_GUARD(http_do(&h, "POST", VT_KBS_PREFIX "/auth", NULL, text, strlen(text), "application/json", &status, err));
+	if (status != 200) {
+		rc = refused(&h, status, "auth", refusal, err);
+		goto out;
+	}
+	const char *nonce;
+	VT_GUARD(vt_json_parse((const char *)h.body.data, h.body.len, MAX_RESPONSE, &resp, err));
+	VT_GUARD(vt_json_get_string(resp, "nonce", &nonce, err));
+	if (h.cookie[0] == '\0') {
+		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_SESSION, "Set-Cookie", "broker sent no kbs-session-id cookie");
+		goto out;
+	}
+
+	/* 2. Ephemeral TEE key, bound with the nonce into the evidence. */
+	VT_GUARD(vt_key_generate(o->rsa ? VT_KEY_RSA3072 : VT_KEY_P256, &key, err));
+	jwk = vt_key_to_jwk(key, o->rsa ? "RSA-OAEP-256" : "ECDH-ES+A256KW", false);
+	if (jwk == NULL) {
+		rc = vt_fail(err, VT_E_CRYPTO, VT_STEP_CRYPTO, "tee-pubkey", "cannot export TEE key");
+		goto out;
+	}
+	uint8_t digest[48], rd[64] = {0};
+	VT_GUARD(vt_kbs_runtime_digest(jwk, nonce, "", NULL, digest, err));
+	memcpy(rd, digest, sizeof(digest));
+	VT_GUARD(vt_attest(o->tee, &o->attest, rd, &evidence, err));
+
+	/* 3. Attestation -> token */
+	att = json_pack("{s:{s:s, s:O}, s:{s:O, s:s}}", "runtime-data", "nonce", nonce, "tee-pubkey", jwk,
+			"tee-evidence", "primary_evidence", evidence, "additional_evidence", "");
+	free(text);
+	text = vt_json_compact(att);
+	VT_GUARD(http_do(&h, "POST", VT_KBS_PREFIX "/attest", NULL, text, strlen(text), "application/json", &status, err));
+	if (status != 200) {
+		rc = refused(&h, status, "attest", refusal, err);
+		goto out;
+	}
+	json_decref(resp);
+	resp = NULL;
+	const char *tok;
+	VT_GUARD(vt_json_parse((const char *)h.body.data, h.body.len, MAX_RESPONSE, &resp, err));
+	VT_GUARD(vt_json_get_string(resp, "token", &tok, err));
+	token = strdup(tok);
+
+	/* 4. Resource, with the session cookie; JWE addressed to our key. */
+	char path[256];
+	snprintf(path, sizeof(path), "%s/resource/%s", VT_KBS_PREFIX, resource_path);
+	VT_GUARD(http_do(&h, "GET", path, NULL, NULL, 0, NULL, &status, err));
+	if (status != 200) {
+		rc = refused(&h, status, "resource", refusal, err);
+		goto out;
+	}
+	VT_GUARD(vt_json_parse((const char *)h.body.data, h.body.len, MAX_RESPONSE, &jwe, err));
+	VT_GUARD(vt_jwe_decrypt(key, jwe, secret_out, err));
+	if (token_out) {
+		*token_out = token;
+		token = NULL;
+	}
+out:
+	if (h.body.data)
+		vt_wipe(h.body.data, h.body.len);
+	http_free(&h);
+	free(text);
+	free(token);
+	json_decref(req);
+	json_decref(resp);
+	json_decref(jwk);
+	json_decref(evidence);
+	json_decref(att);
+	json_decref(jwe);
+	EVP_PKEY_free(key);
+	return rc;
+}
+
+vt_status vt_client_request(const char *url, const char *cacert, const char *method, const char *path,
+			    const char *bearer, const void *body, size_t body_size, const char *content_type,
+			    int *status_out, char **body_out, struct vt_err *err)
+{
+	struct http h;
+	vt_status rc = http_init(&h, url, cacert, 0, err);
+	if (rc == VT_OK)
+		rc = http_do(&h, method, path, bearer, body, body_size, content_type, status_out, err);
+	if (rc == VT_OK) {
+		*body_out = strdup(h.body.data ? (const char *)h.body.data : "");
+		if (*body_out == NULL)
+			rc = vt_fail(err, VT_E_NOMEM, VT_STEP_IO, "", "out of memory");
+	}
+	http_free(&h);
+	return rc;
+}
