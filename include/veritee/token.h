@@ -37,14 +37,18 @@ struct vt_ear_params {
 VT_API VT_MUST_USE vt_status vt_ear_issue(EVP_PKEY *key, const struct vt_ear_params *p, char **out,
 					  struct vt_err *err);
 
+/* vt_ear_verify flags */
+#define VT_EAR_REQUIRE_EXP 0x1u /* reject tokens without "exp" (the broker's tokens always have one) */
+
 /*
  * Verify an EAR JWT with `key` (the issuer's public key; the header's `jwk`
- * is NOT trusted).  Checks ES256, exp (required, with `leeway` seconds),
- * iat not in the future, and the EAR shape (eat_profile, submods with a
- * valid ear.status).  *claims_out: new reference to the payload.
+ * is NOT trusted).  Checks ES256, exp (when present, or always with
+ * VT_EAR_REQUIRE_EXP; `leeway` seconds), iat not in the future, and the EAR
+ * shape (eat_profile, submods with a valid ear.status).
+ * *claims_out: new reference to the payload.
  * Failures: VT_E_PARSE / VT_E_REJECTED with step token or signature.
  */
-VT_API VT_MUST_USE vt_status vt_ear_verify(const char *jwt, EVP_PKEY *key, int64_t now, int64_t leeway,
+VT_API VT_MUST_USE vt_status vt_ear_verify(const char *jwt, EVP_PKEY *key, int64_t now, int64_t leeway, unsigned flags,
 					   json_t **claims_out, struct vt_err *err);
 
 /* The TEE public key JWK in verified claims (borrowed), at

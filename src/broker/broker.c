@@ -532,7 +532,7 @@ static void handle_resource_get(struct vt_broker *b, const struct vt_http_reques
 		respond_error(r, "TokenNotFound", "Attestation Token not found");
 		goto out;
 	}
-	if (vt_ear_verify(token, b->token_key, now, 0, &claims, &e) != VT_OK) {
+	if (vt_ear_verify(token, b->token_key, now, 0, VT_EAR_REQUIRE_EXP, &claims, &e) != VT_OK) {
 		log_err(b, "resource", &e);
 		respond_err(r, "TokenVerifierError", "Token verification failed", &e);
 		goto out;

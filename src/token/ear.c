@@ -52,8 +52,8 @@ out:
 
 static const char *const ear_statuses[] = {"none", "affirming", "warning", "contraindicated", NULL};
 
-vt_status vt_ear_verify(const char *jwt, EVP_PKEY *key, int64_t now, int64_t leeway, json_t **claims_out,
-			struct vt_err *err)
+vt_status vt_ear_verify(const char *jwt, EVP_PKEY *key, int64_t now, int64_t leeway, unsigned flags,
+			json_t **claims_out, struct vt_err *err)
 {
 	static const char *const algs[] = {"ES256", NULL};
 	vt_status rc = VT_OK;
@@ -68,11 +68,12 @@ vt_status vt_ear_verify(const char *jwt, EVP_PKEY *key, int64_t now, int64_t lee
 		goto out;
 	}
 	json_t *exp = json_object_get(claims, "exp"), *iat = json_object_get(claims, "iat");
-	if (!json_is_integer(exp)) {
+	if (exp == NULL && !(flags & VT_EAR_REQUIRE_EXP)) {
+		/* no expiry claimed: nothing to check */
+	} else if (!json_is_integer(exp)) {
 		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_TOKEN, "exp", "token has no integer \"exp\" claim");
 		goto out;
-	}
-	if (json_integer_value(exp) + leeway <= now) {
+	} else if (json_integer_value(exp) <= now - leeway) { /* no addition on untrusted values */
 		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_TOKEN, "exp", "token expired at %lld (now %lld)",
 			     (long long)json_integer_value(exp), (long long)now);
 		goto out;
