@@ -53,12 +53,34 @@ VT_API VT_MUST_USE vt_status vt_sim_report_parse(const uint8_t *buf, size_t size
 						 struct vt_err *err);
 
 /*
+ * Inverse of vt_sim_report_parse: write the magic, the fields, a zero
+ * reserved word and `r->signature` as-is into exactly VT_SIM_REPORT_SIZE
+ * bytes.  Bytes 0..VT_SIM_SIGNED_SIZE-1 of `out` are what the signature covers.
+ * Does not check `r->version` or `r->flags` (tests build malformed reports).
+ */
+VT_API void vt_sim_report_serialize(const struct vt_sim_report *r, uint8_t out[VT_SIM_REPORT_SIZE]);
+
+/* platform_id of a platform certificate: SHA-256 of its public key's
+ * SubjectPublicKeyInfo DER (i2d_PUBKEY).  VT_E_CRYPTO on library failure. */
+VT_API VT_MUST_USE vt_status vt_sim_platform_id(X509 *cert, uint8_t out[32], struct vt_err *err);
+
+/*
  * Attester side.  `dir` holds the sim root and platform keys:
  *   sim-root.pem / sim-root.key (self-signed P-384 CA, 10 years),
  *   platform.pem / platform.key (P-384, signed by the root).
  * vt_sim_ensure_keys creates any that are missing (keys 0600, dir 0700).
  */
 VT_API VT_MUST_USE vt_status vt_sim_ensure_keys(const char *dir, struct vt_err *err);
+
+/*
+ * File names inside the sim key directory.  When the root pair is (re)made,
+ * the platform pair is made again under it.  First use is serialized between
+ * processes by flock on "<dir>/.lock"; every file is written atomically.
+ */
+#define VT_SIM_ROOT_CERT_FILE "sim-root.pem"
+#define VT_SIM_ROOT_KEY_FILE "sim-root.key"
+#define VT_SIM_PLATFORM_CERT_FILE "platform.pem"
+#define VT_SIM_PLATFORM_KEY_FILE "platform.key"
 
 struct vt_sim_attest_opts {
 	uint8_t measurement[48];
