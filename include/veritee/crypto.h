@@ -72,4 +72,14 @@ VT_API VT_MUST_USE vt_status vt_x509_fingerprint_sha256(X509 *cert, uint8_t out[
 VT_API VT_MUST_USE vt_status vt_x509_verify_chain(X509 *leaf, STACK_OF(X509) *intermediates, X509 *root, int64_t now,
 						  struct vt_err *err);
 
+/*
+ * Like vt_x509_verify_chain without intermediates, with a process-wide
+ * cache of successful verifications: a (leaf, root) pair seen before costs
+ * no signature check.  Entries are keyed by the SHA-256 of both DER
+ * encodings and hold the window in which both certificates are valid; a hit
+ * counts only when `now` is inside that window (otherwise the chain is
+ * verified again).  Failures are never cached.  Thread-safe.
+ */
+VT_API VT_MUST_USE vt_status vt_x509_verify_chain_cached(X509 *leaf, X509 *root, int64_t now, struct vt_err *err);
+
 #endif

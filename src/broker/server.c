@@ -10,6 +10,13 @@
 #include "broker/broker_internal.h"
 #include "veritee/util.h"
 
+/* Per-connection header memory.  Request bodies are buffered separately
+ * (capped by max_body), so this only needs to hold the request line and
+ * headers, including a bearer token of a few KiB.  libmicrohttpd mmaps pools
+ * larger than 32 KiB afresh for every connection, which costs page faults on
+ * every request; 32 KiB stays on the malloc heap. */
+#define CONN_MEMORY_LIMIT (32 * 1024)
+
 struct conn {
 	struct vt_buf body;
 	bool too_big;
@@ -152,7 +159,7 @@ vt_status vt_broker_start(struct vt_broker *b, uint16_t *port_out, struct vt_err
 		flags, c->port, NULL, NULL, on_request, b, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(c->threads ? c->threads : 4), MHD_OPTION_NOTIFY_COMPLETED,
 		on_completed, b, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-		(size_t)(256 * 1024), MHD_OPTION_ARRAY, tls ? tls_opts : &tls_opts[2], MHD_OPTION_END);
+		(size_t)CONN_MEMORY_LIMIT, MHD_OPTION_ARRAY, tls ? tls_opts : &tls_opts[2], MHD_OPTION_END);
 	if (d == NULL)
 		return vt_fail(err, VT_E_IO, VT_STEP_IO, "listen", "cannot listen on %s:%u (address in use?)", host,
 			       (unsigned)c->port);

@@ -1,5 +1,7 @@
 /* Thin OpenSSL 3 wrappers: keys, raw ECDSA, digests, X.509 chains. */
+#include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -276,4 +278,65 @@ out:
 	X509_STORE_CTX_free(ctx);
 	X509_STORE_free(store);
 	return rc;
+}
+
+/* ------------------------------------------------------- chain cache */
+
+#define CHAIN_CACHE_SLOTS 64
+
+struct chain_entry {
+	uint8_t leaf[32], root[32];
+	int64_t not_before, not_after;
+	bool used;
+};
+
+static struct chain_entry chain_cache[CHAIN_CACHE_SLOTS];
+static size_t chain_cache_next;
+static pthread_mutex_t chain_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool asn1_time_to_epoch(const ASN1_TIME *t, int64_t *out)
+{
+	struct tm tm;
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+		return false;
+	*out = (int64_t)timegm(&tm);
+	return true;
+}
+
+vt_status vt_x509_verify_chain_cached(X509 *leaf, X509 *root, int64_t now, struct vt_err *err)
+{
+	uint8_t lf[32], rf[32];
+	vt_status rc = vt_x509_fingerprint_sha256(leaf, lf, err);
+	if (rc == VT_OK)
+		rc = vt_x509_fingerprint_sha256(root, rf, err);
+	if (rc != VT_OK)
+		return rc;
+	pthread_mutex_lock(&chain_cache_lock);
+	for (size_t i = 0; i < CHAIN_CACHE_SLOTS; i++) {
+		const struct chain_entry *c = &chain_cache[i];
+		if (c->used && memcmp(c->leaf, lf, 32) == 0 && memcmp(c->root, rf, 32) == 0 && now >= c->not_before &&
+		    now <= c->not_after) {
+			pthread_mutex_unlock(&chain_cache_lock);
+			return VT_OK;
+		}
+	}
+	pthread_mutex_unlock(&chain_cache_lock);
+
+	rc = vt_x509_verify_chain(leaf, NULL, root, now, err);
+	if (rc != VT_OK)
+		return rc;
+	int64_t lnb, lna, rnb, rna;
+	if (!asn1_time_to_epoch(X509_get0_notBefore(leaf), &lnb) || !asn1_time_to_epoch(X509_get0_notAfter(leaf), &lna) ||
+	    !asn1_time_to_epoch(X509_get0_notBefore(root), &rnb) || !asn1_time_to_epoch(X509_get0_notAfter(root), &rna))
+		return VT_OK; /* verified; just not cacheable */
+	pthread_mutex_lock(&chain_cache_lock);
+	struct chain_entry *c = &chain_cache[chain_cache_next];
+	chain_cache_next = (chain_cache_next + 1) % CHAIN_CACHE_SLOTS;
+	memcpy(c->leaf, lf, 32);
+	memcpy(c->root, rf, 32);
+	c->not_before = lnb > rnb ? lnb : rnb;
+	c->not_after = lna < rna ? lna : rna;
+	c->used = true;
+	pthread_mutex_unlock(&chain_cache_lock);
+	return VT_OK;
 }

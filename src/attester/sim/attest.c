@@ -3,6 +3,7 @@
  * key certified by it, and reports signed by the platform key.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -290,6 +291,58 @@ out:
 	return rc;
 }
 
+/* ------------------------------------------------------------ key cache */
+
+/* The last platform pair loaded, so an attesting process does not parse
+ * PEM for every report (a real TEE keeps its key in hardware).  Reloaded
+ * when either file is replaced (inode or mtime changes). */
+static struct {
+	char key_path[PATH_MAX];
+	struct stat key_st, cert_st;
+	EVP_PKEY *key;
+	X509 *cert;
+} pair_cache;
+static pthread_mutex_t pair_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec && a->st_size == b->st_size;
+}
+
+static vt_status load_pair_cached(const char *key_path, const char *cert_path, EVP_PKEY **key_out, X509 **cert_out,
+				  struct vt_err *err)
+{
+	struct stat ks, cs;
+	if (stat(key_path, &ks) != 0 || stat(cert_path, &cs) != 0)
+		return load_pair(key_path, cert_path, key_out, cert_out, err); /* reports the error */
+	vt_status rc = VT_OK;
+	pthread_mutex_lock(&pair_cache_lock);
+	if (pair_cache.key == NULL || strcmp(pair_cache.key_path, key_path) != 0 || !same_file(&pair_cache.key_st, &ks) ||
+	    !same_file(&pair_cache.cert_st, &cs)) {
+		EVP_PKEY *k = NULL;
+		X509 *c = NULL;
+		rc = load_pair(key_path, cert_path, &k, &c, err);
+		if (rc == VT_OK) {
+			EVP_PKEY_free(pair_cache.key);
+			X509_free(pair_cache.cert);
+			pair_cache.key = k;
+			pair_cache.cert = c;
+			pair_cache.key_st = ks;
+			pair_cache.cert_st = cs;
+			snprintf(pair_cache.key_path, sizeof(pair_cache.key_path), "%s", key_path);
+		}
+	}
+	if (rc == VT_OK) {
+		EVP_PKEY_up_ref(pair_cache.key);
+		X509_up_ref(pair_cache.cert);
+		*key_out = pair_cache.key;
+		*cert_out = pair_cache.cert;
+	}
+	pthread_mutex_unlock(&pair_cache_lock);
+	return rc;
+}
+
 /* ------------------------------------------------------------------ report */
 
 vt_status vt_sim_attest(const char *dir, const struct vt_sim_attest_opts *opts, const uint8_t report_data[64],
@@ -314,7 +367,7 @@ vt_status vt_sim_attest(const char *dir, const struct vt_sim_attest_opts *opts, 
 	VT_GUARD(vt_sim_ensure_keys(dir, err));
 	VT_GUARD(join(dir, VT_SIM_PLATFORM_KEY_FILE, key_path, err));
 	VT_GUARD(join(dir, VT_SIM_PLATFORM_CERT_FILE, pem_path, err));
-	VT_GUARD(load_pair(key_path, pem_path, &key, &cert, err));
+	VT_GUARD(load_pair_cached(key_path, pem_path, &key, &cert, err));
 
 	memset(&rep, 0, sizeof(rep));
 	rep.version = VT_SIM_VERSION;

@@ -185,7 +185,7 @@ static vt_status sim_verify(const struct vt_verify_ctx *ctx, const json_t *evide
 			     "sim evidence refused: no sim root configured (insecure_sim_root)");
 		goto out;
 	}
-	VT_GUARD(vt_x509_verify_chain(cert, NULL, ctx->sim_root_insecure, ctx->now, err));
+	VT_GUARD(vt_x509_verify_chain_cached(cert, ctx->sim_root_insecure, ctx->now, err));
 	if (X509_check_ca(cert) != 0) { /* only a leaf may speak for the platform */
 		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_CHAIN, "platform_cert", "platform certificate is a CA certificate");
 		goto out;
