@@ -48,7 +48,7 @@ static int init(void)
 	if (vt_broker_new(&c, &broker, NULL) != VT_OK)
 		return -1;
 	free(c.listen_host);
-	vt_broker_set_log(broker, true, NULL);
+	vt_broker_set_log(broker, true, NULL, NULL);
 	json_t *h = json_pack("{s:s}", "alg", "ES256");
 	const char payload[] = "{\"exp\":4102444800}";
 	if (vt_jws_sign(admin, h, (const uint8_t *)payload, strlen(payload), &admin_token, NULL) != VT_OK)

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "veritee/err.h"
 
@@ -76,9 +77,10 @@ VT_API void vt_http_response_free(struct vt_http_response *resp);
 VT_API VT_MUST_USE vt_status vt_broker_start(struct vt_broker *b, uint16_t *port_out, struct vt_err *err);
 VT_API void vt_broker_stop(struct vt_broker *b);
 
-/* Logging: lines go to stderr, each prefixed with `prefix` (may be NULL);
- * `quiet` silences them.  Logs never carry secrets or evidence bytes. */
-VT_API void vt_broker_set_log(struct vt_broker *b, bool quiet, const char *prefix);
+/* Logging: lines go to `stream` (NULL = stderr), each prefixed with
+ * `prefix` (may be NULL); `quiet` silences them.  Logs never carry secrets,
+ * evidence bytes or tokens. */
+VT_API void vt_broker_set_log(struct vt_broker *b, bool quiet, const char *prefix, FILE *stream);
 
 /* Live session count (for metrics and benchmarks). */
 VT_API size_t vt_broker_session_count(struct vt_broker *b);

@@ -73,6 +73,16 @@ VT_API VT_MUST_USE vt_status vt_x509_verify_chain(X509 *leaf, STACK_OF(X509) *in
 						  struct vt_err *err);
 
 /*
+ * Strict DER certificate (no trailing bytes) with a process-wide cache of
+ * parsed certificates keyed by the SHA-256 of the DER: a TEE sends the same
+ * platform certificate with every report, and OpenSSL 3 spends more time
+ * setting up its key decoder than hashing the bytes.  *out is a new
+ * reference (X509_free).  Errors are VT_E_PARSE naming `field`.  Thread-safe.
+ */
+VT_API VT_MUST_USE vt_status vt_x509_from_der_cached(const uint8_t *der, size_t der_size, const char *field, X509 **out,
+						     struct vt_err *err);
+
+/*
  * Like vt_x509_verify_chain without intermediates, with a process-wide
  * cache of successful verifications: a (leaf, root) pair seen before costs
  * no signature check.  Entries are keyed by the SHA-256 of both DER

@@ -60,7 +60,11 @@ void vt_broker_log(struct vt_broker *b, const char *level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "%s%s %s %s\n", b->log_prefix ? b->log_prefix : "", ts, level, line);
+	FILE *f = b->log_stream ? b->log_stream : stderr;
+	pthread_mutex_lock(&b->log_lock);
+	fprintf(f, "%s%s %s %s\n", b->log_prefix ? b->log_prefix : "", ts, level, line);
+	fflush(f);
+	pthread_mutex_unlock(&b->log_lock);
 }
 
 /* The error record as a log line: status, step and field only.  The detail
@@ -84,10 +88,11 @@ void vt_broker_set_clock(struct vt_broker *b, int64_t (*now)(void *), void *ctx)
 	b->clock_ctx = ctx;
 }
 
-void vt_broker_set_log(struct vt_broker *b, bool quiet, const char *prefix)
+void vt_broker_set_log(struct vt_broker *b, bool quiet, const char *prefix, FILE *stream)
 {
 	b->log_quiet = quiet;
 	b->log_prefix = prefix;
+	b->log_stream = stream;
 }
 
 size_t vt_broker_session_count(struct vt_broker *b)
@@ -913,6 +918,7 @@ vt_status vt_broker_new(const struct vt_broker_config *c, struct vt_broker **out
 	if (b == NULL)
 		return vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, "", "out of memory");
 	pthread_rwlock_init(&b->lock, NULL);
+	pthread_mutex_init(&b->log_lock, NULL);
 	b->cfg = *c;
 	b->cfg.listen_host = dup_or_null(c->listen_host);
 	b->cfg.tls_cert = dup_or_null(c->tls_cert);
@@ -997,5 +1003,6 @@ void vt_broker_free(struct vt_broker *b)
 	free(c->token_key_path);
 	free(c->insecure_sim_root);
 	pthread_rwlock_destroy(&b->lock);
+	pthread_mutex_destroy(&b->log_lock);
 	free(b);
 }

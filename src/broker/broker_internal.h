@@ -46,6 +46,8 @@ struct vt_broker {
 	char *tls_cert_pem, *tls_key_pem;
 	bool log_quiet;
 	const char *log_prefix;
+	FILE *log_stream;
+	pthread_mutex_t log_lock;
 };
 
 int64_t vt_broker_now(struct vt_broker *b);

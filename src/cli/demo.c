@@ -123,7 +123,7 @@ int cmd_demo(int argc, char **argv)
 		cli_err("demo", &e);
 		goto out;
 	}
-	vt_broker_set_log(b, false, "      broker| ");
+	vt_broker_set_log(b, false, "      broker| ", stdout);
 	printf("[1/5] broker: starting on loopback, SQLite store and keys in %s\n", dir);
 	fflush(stdout);
 	if (vt_broker_start(b, &port, &e) != VT_OK) {

@@ -340,3 +340,60 @@ vt_status vt_x509_verify_chain_cached(X509 *leaf, X509 *root, int64_t now, struc
 	pthread_mutex_unlock(&chain_cache_lock);
 	return VT_OK;
 }
+
+/* ------------------------------------------------------ parsed-cert cache */
+
+#define CERT_CACHE_SLOTS 64
+
+struct cert_entry {
+	uint8_t hash[32];
+	X509 *cert;
+};
+
+static struct cert_entry cert_cache[CERT_CACHE_SLOTS];
+static size_t cert_cache_next;
+static pthread_mutex_t cert_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+vt_status vt_x509_from_der_cached(const uint8_t *der, size_t der_size, const char *field, X509 **out,
+				  struct vt_err *err)
+{
+	if (der_size == 0 || der_size > 1u << 20)
+		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, field, "certificate is %zu bytes", der_size);
+	uint8_t h[32];
+	size_t hn = 0;
+	vt_status rc = vt_digest(EVP_sha256(), der, der_size, h, &hn, err);
+	if (rc != VT_OK)
+		return rc;
+	pthread_mutex_lock(&cert_cache_lock);
+	for (size_t i = 0; i < CERT_CACHE_SLOTS; i++) {
+		if (cert_cache[i].cert && memcmp(cert_cache[i].hash, h, 32) == 0) {
+			X509_up_ref(cert_cache[i].cert);
+			*out = cert_cache[i].cert;
+			pthread_mutex_unlock(&cert_cache_lock);
+			return VT_OK;
+		}
+	}
+	pthread_mutex_unlock(&cert_cache_lock);
+
+	const unsigned char *p = der;
+	X509 *cert = d2i_X509(NULL, &p, (long)der_size);
+	if (cert == NULL) {
+		ERR_clear_error();
+		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, field, "not a DER X.509 certificate");
+	}
+	if ((size_t)(p - der) != der_size) {
+		X509_free(cert);
+		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, field, "%zu trailing bytes after certificate",
+			       der_size - (size_t)(p - der));
+	}
+	pthread_mutex_lock(&cert_cache_lock);
+	struct cert_entry *c = &cert_cache[cert_cache_next];
+	cert_cache_next = (cert_cache_next + 1) % CERT_CACHE_SLOTS;
+	X509_free(c->cert);
+	memcpy(c->hash, h, 32);
+	c->cert = cert;
+	X509_up_ref(cert);
+	pthread_mutex_unlock(&cert_cache_lock);
+	*out = cert;
+	return VT_OK;
+}

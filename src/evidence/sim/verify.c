@@ -24,8 +24,11 @@ vt_status vt_sim_platform_id(X509 *cert, uint8_t out[32], struct vt_err *err)
 	EVP_PKEY *pub = cert ? X509_get0_pubkey(cert) : NULL;
 	if (pub == NULL)
 		return vt_fail(err, VT_E_CRYPTO, VT_STEP_CRYPTO, "platform_cert", "certificate has no usable public key");
+	/* The SubjectPublicKeyInfo exactly as the certificate encodes it:
+	 * i2d_X509_PUBKEY re-emits the parsed ASN.1, where i2d_PUBKEY would set
+	 * up OpenSSL 3's key encoder (a measurable cost per report). */
 	unsigned char *der = NULL;
-	int der_size = i2d_PUBKEY(pub, &der);
+	int der_size = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
 	if (der_size <= 0)
 		return vt_fail(err, VT_E_CRYPTO, VT_STEP_CRYPTO, "platform_cert", "cannot encode SubjectPublicKeyInfo");
 	uint8_t md[EVP_MAX_MD_SIZE];
@@ -78,19 +81,7 @@ static vt_status parse_cert(const uint8_t *der, size_t der_size, X509 **out, str
 {
 	if (der_size == 0 || der_size > (size_t)SIM_MAX_CERT_B64)
 		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "platform_cert", "certificate is %zu bytes", der_size);
-	const unsigned char *p = der;
-	X509 *cert = d2i_X509(NULL, &p, (long)der_size);
-	if (cert == NULL) {
-		ERR_clear_error(); /* a malformed input is not a library failure to report later */
-		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "platform_cert", "not a DER X.509 certificate");
-	}
-	if ((size_t)(p - der) != der_size) {
-		X509_free(cert);
-		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "platform_cert", "%zu trailing bytes after certificate",
-			       der_size - (size_t)(p - der));
-	}
-	*out = cert;
-	return VT_OK;
+	return vt_x509_from_der_cached(der, der_size, "platform_cert", out, err);
 }
 
 static vt_status check_binding(const struct vt_sim_report *rep, const struct vt_binding *binding,
