@@ -56,7 +56,7 @@ for b in $BUILDS; do
 done
 
 if [ "$mode" = all ]; then
-	for t in tests/integration/*.py tests/interop/*.py; do
+	for t in tests/integration/test_*.py tests/interop/test_*.py; do
 		[ -f "$t" ] || continue
 		for b in $BUILDS; do
 			VERITEE_BIN="$PWD/$b/veritee" run_tap "$(basename "$(dirname "$t")")[$b] $(basename "$t")" /usr/bin/python3 "$t"
