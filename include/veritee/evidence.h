@@ -15,10 +15,13 @@
 
 #include "veritee/err.h"
 
+struct vt_snp_sources;
+
 /* Trust anchors and inputs shared by all verifiers.  Borrowed pointers. */
 struct vt_verify_ctx {
 	int64_t now;              /* verification time (seconds since the epoch) */
 	X509 *sim_root_insecure;  /* the sim root; NULL means sim evidence is refused */
+	const struct vt_snp_sources *snp; /* SNP certificate sources; NULL = only what the evidence carries */
 };
 
 /*
@@ -40,6 +43,12 @@ struct vt_tee {
 	 */
 	vt_status (*verify)(const struct vt_verify_ctx *ctx, const json_t *evidence, const struct vt_binding *binding,
 			    json_t **claims_out, struct vt_err *err);
+	/*
+	 * Optional, for `veritee verify TEE FILE`: turn the bytes of a file as
+	 * a user has it (raw binary, hex text, or the JSON evidence itself) into
+	 * the evidence JSON `verify` takes.  NULL: the file must be that JSON.
+	 */
+	vt_status (*load_file)(const uint8_t *bytes, size_t size, json_t **evidence_out, struct vt_err *err);
 };
 
 /* Look up by wire name; NULL when unknown. */
