@@ -32,6 +32,10 @@ struct vt_broker_config {
 	size_t max_body;            /* bytes, default 2 MiB */
 	size_t max_sessions;        /* default 100000 */
 	bool explain_denials;       /* put the policy explanation in error details (default true) */
+	char *amd_certs;            /* SNP: file or directory of AMD certificates (VCEK/VLEK, ASK/ASVK, ARK) */
+	char *collateral_cache;     /* directory for fetched vendor certificates (created) */
+	char *amd_kds_url;          /* SNP: AMD KDS base URL (default https://kdsintf.amd.com) */
+	bool offline;               /* never fetch collateral from the network */
 	unsigned threads;           /* HTTP worker threads, default 2 * cores */
 };
 

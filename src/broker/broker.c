@@ -38,6 +38,33 @@ static const char default_sim_policy[] =
 	"\"on_pass\":{\"executables\":2},\"on_fail\":{\"executables\":33}}"
 	"]}";
 
+/* Trustee's default_cpu branch for snp, declaratively: the verifier
+ * passing gives hardware 2, and any reported TCB component outside its
+ * reference values takes it back to 97; executables 3 when the launch
+ * measurement is a reference value; configuration 3 unless debug, a
+ * migration agent or a VMPL other than 0 is allowed (96). */
+static const char default_snp_policy[] =
+	"{\"version\":1,\"id\":\"default_snp\","
+	"\"trust_defaults\":{\"hardware\":97,\"executables\":33,\"configuration\":36},"
+	"\"rules\":["
+	"{\"name\":\"snp-report-verified\",\"claim\":\"/snp/chip_id\",\"exists\":true,\"on_pass\":{\"hardware\":2}},"
+	"{\"name\":\"tcb-bootloader\",\"claim\":\"/snp/reported_tcb_bootloader\",\"in_reference\":\"snp_bootloader\","
+	"\"on_fail\":{\"hardware\":97}},"
+	"{\"name\":\"tcb-tee\",\"claim\":\"/snp/reported_tcb_tee\",\"in_reference\":\"snp_tee_svn\","
+	"\"on_fail\":{\"hardware\":97}},"
+	"{\"name\":\"tcb-snp\",\"claim\":\"/snp/reported_tcb_snp\",\"in_reference\":\"snp_snp_svn\","
+	"\"on_fail\":{\"hardware\":97}},"
+	"{\"name\":\"tcb-microcode\",\"claim\":\"/snp/reported_tcb_microcode\",\"in_reference\":\"snp_microcode\","
+	"\"on_fail\":{\"hardware\":97}},"
+	"{\"name\":\"launch-measurement\",\"claim\":\"/snp/measurement\",\"in_reference\":\"snp_launch_measurement\","
+	"\"on_pass\":{\"executables\":3},\"on_fail\":{\"executables\":33}},"
+	"{\"name\":\"debug-disabled\",\"claim\":\"/snp/policy_debug_allowed\",\"equals\":false,"
+	"\"on_pass\":{\"configuration\":3},\"on_fail\":{\"configuration\":96}},"
+	"{\"name\":\"no-migration-agent\",\"claim\":\"/snp/policy_migrate_ma\",\"equals\":false,"
+	"\"on_fail\":{\"configuration\":96}},"
+	"{\"name\":\"vmpl-0\",\"claim\":\"/snp/vmpl\",\"equals\":0,\"on_fail\":{\"configuration\":96}}"
+	"]}";
+
 static const char default_cpu_policy[] =
 	"{\"version\":1,\"id\":\"default_cpu\","
 	"\"trust_defaults\":{\"hardware\":97,\"executables\":33,\"configuration\":36},\"rules\":[]}";
@@ -366,7 +393,7 @@ static void handle_attest(struct vt_broker *b, const struct vt_http_request *req
 		goto fail;
 
 	const struct vt_tee *t = vt_tee_find(tee_name);
-	struct vt_verify_ctx vctx = {.now = now, .sim_root_insecure = b->sim_root};
+	struct vt_verify_ctx vctx = {.now = now, .sim_root_insecure = b->sim_root, .snp = &b->snp};
 	struct vt_binding bind = {.report_data = digest, .report_data_size = sizeof(digest)};
 	if (t == NULL || t->verify(&vctx, primary, &bind, &claims, &e) != VT_OK) {
 		if (t == NULL)
@@ -927,6 +954,13 @@ vt_status vt_broker_new(const struct vt_broker_config *c, struct vt_broker **out
 	b->cfg.master_key_path = dup_or_null(c->master_key_path);
 	b->cfg.token_key_path = dup_or_null(c->token_key_path);
 	b->cfg.insecure_sim_root = dup_or_null(c->insecure_sim_root);
+	b->cfg.amd_certs = dup_or_null(c->amd_certs);
+	b->cfg.collateral_cache = dup_or_null(c->collateral_cache);
+	b->cfg.amd_kds_url = dup_or_null(c->amd_kds_url);
+	b->snp.certs_path = b->cfg.amd_certs;
+	b->snp.cache_dir = b->cfg.collateral_cache;
+	b->snp.kds_url = b->cfg.amd_kds_url;
+	b->snp.offline = c->offline;
 	b->cfg.admin_keys = NULL;
 	b->cfg.admin_key_count = 0;
 	b->refvals = json_object();
@@ -963,6 +997,7 @@ vt_status vt_broker_new(const struct vt_broker_config *c, struct vt_broker **out
 
 	/* Shipped defaults first; stored (uploaded) policies override them. */
 	VT_GUARD(install_default(b, "default_sim", default_sim_policy, err));
+	VT_GUARD(install_default(b, "default_snp", default_snp_policy, err));
 	VT_GUARD(install_default(b, "default_cpu", default_cpu_policy, err));
 	VT_GUARD(install_default(b, "resource-policy", default_resource_policy, err));
 	struct policy_load_ctx plc = {b, VT_OK, err};
@@ -1002,6 +1037,9 @@ void vt_broker_free(struct vt_broker *b)
 	free(c->master_key_path);
 	free(c->token_key_path);
 	free(c->insecure_sim_root);
+	free(c->amd_certs);
+	free(c->collateral_cache);
+	free(c->amd_kds_url);
 	pthread_rwlock_destroy(&b->lock);
 	pthread_mutex_destroy(&b->log_lock);
 	free(b);

@@ -31,6 +31,9 @@ void vt_broker_config_free(struct vt_broker_config *c)
 	free(c->master_key_path);
 	free(c->token_key_path);
 	free(c->insecure_sim_root);
+	free(c->amd_certs);
+	free(c->collateral_cache);
+	free(c->amd_kds_url);
 	for (size_t i = 0; i < c->admin_key_count; i++)
 		free(c->admin_keys[i]);
 	free(c->admin_keys);
@@ -121,6 +124,23 @@ vt_status vt_broker_config_load(const char *path, struct vt_broker_config *c, st
 			VT_GUARD(set_path(&c->token_key_path, dir, v, key, err));
 		} else if (strcmp(key, "insecure_sim_root") == 0) {
 			VT_GUARD(set_path(&c->insecure_sim_root, dir, v, key, err));
+		} else if (strcmp(key, "amd_certs") == 0) {
+			VT_GUARD(set_path(&c->amd_certs, dir, v, key, err));
+		} else if (strcmp(key, "collateral_cache") == 0) {
+			VT_GUARD(set_path(&c->collateral_cache, dir, v, key, err));
+		} else if (strcmp(key, "amd_kds_url") == 0) {
+			if (!json_is_string(v) || strncmp(json_string_value(v), "http", 4) != 0) {
+				rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, key, "\"amd_kds_url\" must be an http(s) URL");
+				goto out;
+			}
+			free(c->amd_kds_url);
+			c->amd_kds_url = strdup(json_string_value(v));
+		} else if (strcmp(key, "offline") == 0) {
+			if (!json_is_boolean(v)) {
+				rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, key, "\"offline\" must be true or false");
+				goto out;
+			}
+			c->offline = json_is_true(v);
 		} else if (strcmp(key, "insecure_http") == 0) {
 			if (!json_is_boolean(v)) {
 				rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, key, "\"insecure_http\" must be true or false");
