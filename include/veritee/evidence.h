@@ -16,12 +16,14 @@
 #include "veritee/err.h"
 
 struct vt_snp_sources;
+struct vt_dcap_sources;
 
 /* Trust anchors and inputs shared by all verifiers.  Borrowed pointers. */
 struct vt_verify_ctx {
 	int64_t now;              /* verification time (seconds since the epoch) */
 	X509 *sim_root_insecure;  /* the sim root; NULL means sim evidence is refused */
 	const struct vt_snp_sources *snp; /* SNP certificate sources; NULL = only what the evidence carries */
+	const struct vt_dcap_sources *dcap; /* DCAP collateral sources; NULL = none (TDX/SGX then fail closed) */
 };
 
 /*
