@@ -11,8 +11,9 @@ pkgs="gcc make pkg-config libssl-dev libjansson-dev libmicrohttpd-dev libcurl4-o
 if [ "$want" = test ]; then
 	# Tests: cmocka; Debian's python3 with jwcrypto and cryptography as
 	# independent JOSE oracles; clang + compiler-rt for libFuzzer and the
-	# sanitizer build; openssl for fixtures.
-	pkgs="$pkgs libcmocka-dev python3 python3-jwcrypto python3-cryptography clang libclang-rt-14-dev openssl"
+	# sanitizer build; openssl for fixtures; ovmf (Debian's SEV-capable
+	# firmware) for launch-measurement known answers.
+	pkgs="$pkgs libcmocka-dev python3 python3-jwcrypto python3-cryptography clang libclang-rt-14-dev openssl ovmf"
 fi
 
 missing=""

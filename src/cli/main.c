@@ -23,6 +23,7 @@ static void usage(FILE *f)
 		"  get-resource URL kbs:///R/T/G --tee TEE   attest to a broker and fetch a secret\n"
 		"  attest --tee TEE --report-data HEX produce evidence (JSON) on stdout\n"
 		"  verify TEE EVIDENCE [--nonce HEX] [--json]  verify evidence, print claims\n"
+		"  measure snp --ovmf FILE --vcpus N --vcpu-type NAME   expected SEV-SNP launch measurement\n"
 		"  admin ...                          manage a broker (keygen, resources, policies, reference values)\n"
 		"  help | version\n"
 		"\n"
@@ -113,6 +114,8 @@ int main(int argc, char **argv)
 		rc = cmd_get_resource(argc - 1, argv + 1);
 	else if (strcmp(cmd, "admin") == 0)
 		rc = cmd_admin(argc - 1, argv + 1);
+	else if (strcmp(cmd, "measure") == 0)
+		rc = cmd_measure(argc - 1, argv + 1);
 	else if (strcmp(cmd, "demo") == 0)
 		rc = cmd_demo(argc - 1, argv + 1);
 	else {
