@@ -16,6 +16,9 @@ struct vt_attest_opts {
 	const uint8_t *sim_measurement;/* 48 bytes, NULL: default workload */
 	uint32_t sim_svn;              /* 0: default (1) */
 	bool sim_debug;
+	const char *snp_configfs_root; /* SNP configfs-tsm report root (NULL: default; for tests) */
+	const char *tdx_configfs_root; /* TDX configfs-tsm report root (NULL: /sys/kernel/config/tsm/report) */
+	const char *tdx_ccel_path;     /* CC event log data (NULL: /sys/firmware/acpi/tables/data/CCEL) */
 };
 
 /* Default sim key directory: $VERITEE_SIM_DIR, else $XDG_DATA_HOME/veritee/sim,

@@ -36,6 +36,9 @@ struct vt_broker_config {
 	char *collateral_cache;     /* directory for fetched vendor certificates (created) */
 	char *amd_kds_url;          /* SNP: AMD KDS base URL (default https://kdsintf.amd.com) */
 	bool offline;               /* never fetch collateral from the network */
+	char *dcap_collateral;      /* TDX/SGX: collateral file (dcap-qvl JSON) or PCS-response directory */
+	char *pccs_url;             /* TDX/SGX: PCS/PCCS base URL to fetch collateral from */
+	int64_t collateral_grace;   /* seconds collateral may be used past nextUpdate (default 0) */
 	unsigned threads;           /* HTTP worker threads, default 2 * cores */
 };
 

@@ -179,6 +179,64 @@ struct vt_dcap_result {
 	bool collateral_expired;        /* nextUpdate passed but within grace */
 };
 
+/*
+ * Verify a parsed quote against collateral at time `now`, in the order of
+ * tdx-sgx-dcap.md §4 (implemented in src/evidence/dcap/verify.c): PCK chain
+ * to the pinned Intel SGX Root CA and the two CRLs (step chain; revoked:
+ * VT_E_REJECTED "revoked"), QE report signature (signature), attestation-key
+ * binding (binding), TCB Info / QE Identity signatures, freshness and
+ * FMSPC / PCE-ID / id agreement (collateral), QE identity (tcb), quote
+ * signature (signature), QE vendor and TDX module identity (tcb), TCB level
+ * (tcb: "TCB level not supported", Revoked).  Collateral past nextUpdate is
+ * accepted for `grace_seconds` and then sets res->collateral_expired.  *res
+ * is filled as far as verification got (status, advisories, dates on
+ * success and on a tcb rejection).
+ */
+VT_API VT_MUST_USE vt_status vt_dcap_verify(const struct vt_dcap_quote *q, const struct vt_dcap_collateral *c,
+					    int64_t now, int64_t grace_seconds, struct vt_dcap_result *res,
+					    struct vt_err *err);
+
+/*
+ * One CRL check: `der` must be a DER CRL issued (name and signature) by
+ * `issuer`, valid at `now` (thisUpdate <= now <= nextUpdate + grace; a CRL
+ * used within the grace sets *expired), and must not list `subject`'s serial.
+ * Revoked, bad signature or wrong issuer: VT_E_REJECTED step chain;
+ * expired / missing: step collateral.  `field` names the CRL in errors.
+ */
+VT_API VT_MUST_USE vt_status vt_dcap_crl_check(const uint8_t *der, size_t der_size, X509 *issuer, X509 *subject,
+					       int64_t now, int64_t grace_seconds, bool *expired, const char *field,
+					       struct vt_err *err);
+
+/*
+ * Shared by the tdx and sgx registry entries (src/evidence/dcap/verify.c).
+ *
+ * vt_dcap_verify_evidence: decode evidence["quote"] (std base64) into
+ * *quote_buf (malloc'd, backs q's views; freed by the caller, NULL on
+ * failure), parse it, require `tee_type`, get the collateral from ctx->dcap
+ * (collateral_path; else PCS/PCCS or its cache through the fetcher unless
+ * offline without a cache; ctx->dcap NULL or nothing usable: VT_E_REJECTED
+ * step collateral "no collateral: ..."), run vt_dcap_verify at
+ * ctx->now, then compare the report data with `binding` (zero-padded to 64;
+ * NULL = not checked).
+ */
+VT_API VT_MUST_USE vt_status vt_dcap_verify_evidence(const struct vt_verify_ctx *ctx, const json_t *evidence,
+						     uint32_t tee_type, const struct vt_binding *binding,
+						     uint8_t **quote_buf, struct vt_dcap_quote *q,
+						     struct vt_dcap_result *res, struct vt_err *err);
+/* evidence[key] as std base64 of at most max_chars characters, decoded (malloc'd). */
+VT_API VT_MUST_USE vt_status vt_dcap_evidence_b64(const json_t *evidence, const char *key, size_t max_chars,
+						  uint8_t **out, size_t *out_size, struct vt_err *err);
+/* Add tcb_status, qe_tcb_status, advisory_ids (array), tcb_date, latest_tcb_date and
+ * collateral_expiration_status ("0" fresh, "1" used within the grace) to `claims`. */
+VT_API VT_MUST_USE vt_status vt_dcap_result_claims(const struct vt_dcap_result *res, json_t *claims,
+						   struct vt_err *err);
+/* claims[key] = lowercase hex of n bytes. */
+VT_API VT_MUST_USE vt_status vt_dcap_claim_hex(json_t *o, const char *key, const void *p, size_t n,
+					       struct vt_err *err);
+/* The tee load_file hook: evidence JSON as is, or a quote (raw bytes or hex text) as {"quote": b64}. */
+VT_API VT_MUST_USE vt_status vt_dcap_load_file(const uint8_t *bytes, size_t size, json_t **evidence_out,
+					       struct vt_err *err);
+
 /* The two registry entries.  Evidence JSON (Trustee's forms):
  *   tdx: {"quote": "<std base64>", "cc_eventlog": "<std base64>" | null}
  *   sgx: {"quote": "<std base64>"} */

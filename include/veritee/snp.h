@@ -178,4 +178,26 @@ struct vt_snp_sources {
  * table>", "cert_table": "<std base64>"?} so raw guest output can be sent as is. */
 VT_API extern const struct vt_tee vt_tee_snp;
 
+/* ---------------------------------------------------------------------------
+ * Guest side (attester).  Where the guest interfaces live; NULL members mean
+ * the defaults.  See docs/attester-snp.md.
+ */
+struct vt_snp_attest_paths {
+	const char *configfs_root;   /* default /sys/kernel/config/tsm/report */
+	const char *sev_guest_dev;   /* default /dev/sev-guest */
+};
+
+/*
+ * Ask the SEV-SNP firmware (inside a guest) for a report binding
+ * `report_data` at privilege level `vmpl` (0..3).  configfs-tsm first; when
+ * its root is absent, the /dev/sev-guest SNP_GET_EXT_REPORT ioctl (then
+ * SNP_GET_REPORT).  *report (malloc'd, *report_size >= VT_SNP_REPORT_SIZE)
+ * is the raw report; *certs the certificate table (§5), or NULL / 0 when the
+ * host supplied none.  `paths` may be NULL.  Neither interface present:
+ * VT_E_USAGE.
+ */
+VT_API VT_MUST_USE vt_status vt_snp_attest_raw(const struct vt_snp_attest_paths *paths, const uint8_t report_data[64],
+					       uint32_t vmpl, uint8_t **report, size_t *report_size, uint8_t **certs,
+					       size_t *certs_size, struct vt_err *err);
+
 #endif

@@ -4,6 +4,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "attester/snp/snp_attester.h"
+#include "attester/tdx/tdx_attester.h"
 #include "veritee/attester.h"
 #include "veritee/sim.h"
 
@@ -59,6 +61,15 @@ vt_status vt_attest(const char *tee, const struct vt_attest_opts *opts, const ui
 		free(dir);
 		return rc;
 	}
+	if (strcmp(tee, "snp") == 0) {
+		struct vt_snp_attest_paths paths = {.configfs_root = opts ? opts->snp_configfs_root : NULL};
+		return vt_snp_attest_evidence(&paths, report_data, evidence_out, err);
+	}
+	if (strcmp(tee, "tdx") == 0) {
+		struct vt_tdx_attest_paths paths = {.configfs_root = opts ? opts->tdx_configfs_root : NULL,
+						    .ccel_path = opts ? opts->tdx_ccel_path : NULL};
+		return vt_tdx_attest_evidence(&paths, report_data, evidence_out, err);
+	}
 	return vt_fail(err, VT_E_USAGE, VT_STEP_NONE, "tee",
-		       "no attester for tee \"%.32s\" on this machine (available: sim)", tee);
+		       "no attester for tee \"%.32s\" (attesters: sim, snp, tdx)", tee);
 }

@@ -65,6 +65,48 @@ static const char default_snp_policy[] =
 	"{\"name\":\"vmpl-0\",\"claim\":\"/snp/vmpl\",\"equals\":0,\"on_fail\":{\"configuration\":96}}"
 	"]}";
 
+/* Trustee's default_cpu branch for tdx, declaratively.  hardware: 2 when
+ * the quote verified, 32 (genuine, known vulnerabilities) when the TCB is
+ * not UpToDate or the collateral was used past nextUpdate, 97 when mr_td is
+ * not a reference value.  executables 3 when rtmr_1 and rtmr_2 are
+ * reference values.  configuration 2 without debug and with a known xfam. */
+static const char default_tdx_policy[] =
+	"{\"version\":1,\"id\":\"default_tdx\","
+	"\"trust_defaults\":{\"hardware\":97,\"executables\":33,\"configuration\":36},"
+	"\"rules\":["
+	"{\"name\":\"tdx-quote-verified\",\"claim\":\"/tdx/quote/header/tee_type\",\"equals\":\"81000000\","
+	"\"on_pass\":{\"hardware\":2}},"
+	"{\"name\":\"tcb-up-to-date\",\"claim\":\"/tdx/tcb_status\",\"equals\":\"UpToDate\",\"on_fail\":{\"hardware\":32}},"
+	"{\"name\":\"collateral-fresh\",\"claim\":\"/tdx/collateral_expiration_status\",\"equals\":\"0\","
+	"\"on_fail\":{\"hardware\":32}},"
+	"{\"name\":\"mr-td\",\"claim\":\"/tdx/quote/body/mr_td\",\"in_reference\":\"mr_td\",\"on_fail\":{\"hardware\":97}},"
+	"{\"name\":\"rtmr-1\",\"claim\":\"/tdx/quote/body/rtmr_1\",\"in_reference\":\"rtmr_1\","
+	"\"on_pass\":{\"executables\":3},\"on_fail\":{\"executables\":33}},"
+	"{\"name\":\"rtmr-2\",\"claim\":\"/tdx/quote/body/rtmr_2\",\"in_reference\":\"rtmr_2\","
+	"\"on_fail\":{\"executables\":33}},"
+	"{\"name\":\"debug-disabled\",\"claim\":\"/tdx/td_attributes/debug\",\"equals\":false,"
+	"\"on_pass\":{\"configuration\":2},\"on_fail\":{\"configuration\":96}},"
+	"{\"name\":\"xfam\",\"claim\":\"/tdx/quote/body/xfam\",\"in_reference\":\"xfam\","
+	"\"on_fail\":{\"configuration\":36}}"
+	"]}";
+
+/* SGX enclaves: the same shape on mr_enclave / mr_signer. */
+static const char default_sgx_policy[] =
+	"{\"version\":1,\"id\":\"default_sgx\","
+	"\"trust_defaults\":{\"hardware\":97,\"executables\":33,\"configuration\":36},"
+	"\"rules\":["
+	"{\"name\":\"sgx-quote-verified\",\"claim\":\"/sgx/body/mr_enclave\",\"exists\":true,\"on_pass\":{\"hardware\":2}},"
+	"{\"name\":\"tcb-up-to-date\",\"claim\":\"/sgx/tcb_status\",\"equals\":\"UpToDate\",\"on_fail\":{\"hardware\":32}},"
+	"{\"name\":\"collateral-fresh\",\"claim\":\"/sgx/collateral_expiration_status\",\"equals\":\"0\","
+	"\"on_fail\":{\"hardware\":32}},"
+	"{\"name\":\"mr-enclave\",\"claim\":\"/sgx/body/mr_enclave\",\"in_reference\":\"sgx_mr_enclave\","
+	"\"on_pass\":{\"executables\":3},\"on_fail\":{\"executables\":33}},"
+	"{\"name\":\"mr-signer\",\"claim\":\"/sgx/body/mr_signer\",\"in_reference\":\"sgx_mr_signer\","
+	"\"on_fail\":{\"executables\":33}},"
+	"{\"name\":\"debug-disabled\",\"claim\":\"/sgx/debug\",\"equals\":false,"
+	"\"on_pass\":{\"configuration\":2},\"on_fail\":{\"configuration\":96}}"
+	"]}";
+
 static const char default_cpu_policy[] =
 	"{\"version\":1,\"id\":\"default_cpu\","
 	"\"trust_defaults\":{\"hardware\":97,\"executables\":33,\"configuration\":36},\"rules\":[]}";
@@ -393,7 +435,7 @@ static void handle_attest(struct vt_broker *b, const struct vt_http_request *req
 		goto fail;
 
 	const struct vt_tee *t = vt_tee_find(tee_name);
-	struct vt_verify_ctx vctx = {.now = now, .sim_root_insecure = b->sim_root, .snp = &b->snp};
+	struct vt_verify_ctx vctx = {.now = now, .sim_root_insecure = b->sim_root, .snp = &b->snp, .dcap = &b->dcap};
 	struct vt_binding bind = {.report_data = digest, .report_data_size = sizeof(digest)};
 	if (t == NULL || t->verify(&vctx, primary, &bind, &claims, &e) != VT_OK) {
 		if (t == NULL)
@@ -961,6 +1003,13 @@ vt_status vt_broker_new(const struct vt_broker_config *c, struct vt_broker **out
 	b->snp.cache_dir = b->cfg.collateral_cache;
 	b->snp.kds_url = b->cfg.amd_kds_url;
 	b->snp.offline = c->offline;
+	b->cfg.dcap_collateral = dup_or_null(c->dcap_collateral);
+	b->cfg.pccs_url = dup_or_null(c->pccs_url);
+	b->dcap.collateral_path = b->cfg.dcap_collateral;
+	b->dcap.pccs_url = b->cfg.pccs_url;
+	b->dcap.cache_dir = b->cfg.collateral_cache;
+	b->dcap.offline = c->offline;
+	b->dcap.grace_seconds = c->collateral_grace;
 	b->cfg.admin_keys = NULL;
 	b->cfg.admin_key_count = 0;
 	b->refvals = json_object();
@@ -998,6 +1047,8 @@ vt_status vt_broker_new(const struct vt_broker_config *c, struct vt_broker **out
 	/* Shipped defaults first; stored (uploaded) policies override them. */
 	VT_GUARD(install_default(b, "default_sim", default_sim_policy, err));
 	VT_GUARD(install_default(b, "default_snp", default_snp_policy, err));
+	VT_GUARD(install_default(b, "default_tdx", default_tdx_policy, err));
+	VT_GUARD(install_default(b, "default_sgx", default_sgx_policy, err));
 	VT_GUARD(install_default(b, "default_cpu", default_cpu_policy, err));
 	VT_GUARD(install_default(b, "resource-policy", default_resource_policy, err));
 	struct policy_load_ctx plc = {b, VT_OK, err};
@@ -1040,6 +1091,8 @@ void vt_broker_free(struct vt_broker *b)
 	free(c->amd_certs);
 	free(c->collateral_cache);
 	free(c->amd_kds_url);
+	free(c->dcap_collateral);
+	free(c->pccs_url);
 	pthread_rwlock_destroy(&b->lock);
 	pthread_mutex_destroy(&b->log_lock);
 	free(b);

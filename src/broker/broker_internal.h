@@ -13,6 +13,7 @@
 #include "broker/store.h"
 #include "veritee/broker.h"
 #include "veritee/policy.h"
+#include "veritee/dcap.h"
 #include "veritee/snp.h"
 
 #define VT_MAX_POLICIES 64
@@ -35,6 +36,7 @@ struct vt_broker {
 	size_t admin_key_count;
 	X509 *sim_root;                /* INSECURE sim root, or NULL */
 	struct vt_snp_sources snp;     /* points into cfg */
+	struct vt_dcap_sources dcap;   /* points into cfg */
 
 	pthread_rwlock_t lock;         /* guards policies and refvals */
 	struct vt_policy_slot policies[VT_MAX_POLICIES];

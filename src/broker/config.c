@@ -34,6 +34,8 @@ void vt_broker_config_free(struct vt_broker_config *c)
 	free(c->amd_certs);
 	free(c->collateral_cache);
 	free(c->amd_kds_url);
+	free(c->dcap_collateral);
+	free(c->pccs_url);
 	for (size_t i = 0; i < c->admin_key_count; i++)
 		free(c->admin_keys[i]);
 	free(c->admin_keys);
@@ -135,6 +137,17 @@ vt_status vt_broker_config_load(const char *path, struct vt_broker_config *c, st
 			}
 			free(c->amd_kds_url);
 			c->amd_kds_url = strdup(json_string_value(v));
+		} else if (strcmp(key, "dcap_collateral") == 0) {
+			VT_GUARD(set_path(&c->dcap_collateral, dir, v, key, err));
+		} else if (strcmp(key, "pccs_url") == 0) {
+			if (!json_is_string(v) || strncmp(json_string_value(v), "http", 4) != 0) {
+				rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, key, "\"pccs_url\" must be an http(s) URL");
+				goto out;
+			}
+			free(c->pccs_url);
+			c->pccs_url = strdup(json_string_value(v));
+		} else if (strcmp(key, "collateral_grace_seconds") == 0) {
+			VT_GUARD(set_int(&c->collateral_grace, v, key, 0, 90 * 86400, err));
 		} else if (strcmp(key, "offline") == 0) {
 			if (!json_is_boolean(v)) {
 				rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, key, "\"offline\" must be true or false");

@@ -7,22 +7,40 @@
 #include "cli/cli.h"
 #include "veritee/attester.h"
 #include "veritee/crypto.h"
+#include "veritee/dcap.h"
 #include "veritee/evidence.h"
 #include "veritee/json.h"
+#include "veritee/snp.h"
 #include "veritee/util.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: veritee verify TEE EVIDENCE [--nonce HEX] [--at RFC3339] [--json] [--sim-root PEM]\n"
+		   "                      [--certs FILE|DIR] [--cache DIR] [--kds-url URL] [--offline]\n"
+		   "                      [--collateral FILE|DIR] [--pccs-url URL] [--grace SECONDS]\n"
 		   "\n"
 		   "Verify evidence (a file holding the JSON 'veritee attest' prints; '-' = stdin).\n"
+		   "snp also takes the raw 1184-byte report (optionally followed by its certificate\n"
+		   "table), the report as hex text, or an Azure HCL report.\n"
 		   "Exit 0 verified, 1 rejected (the failing step is printed), 2 usage or internal error.\n"
 		   "\n"
 		   "  --nonce HEX       expected report data (up to 64 bytes, zero-padded); without it the\n"
 		   "                    binding is NOT checked and a warning says so\n"
 		   "  --at TIME         verify as of this time (RFC 3339), default now\n"
 		   "  --json            print the claims as JSON on stdout\n"
-		   "  --sim-root PEM    sim: the trusted sim root (default: the local sim directory's)\n");
+		   "  --sim-root PEM    sim: the trusted sim root (default: the local sim directory's)\n"
+		   "  --certs PATH      snp: a file or directory of PEM/DER certificates (VCEK/VLEK,\n"
+		   "                    ASK/ASVK, ARK, CRL); only an ARK with a pinned fingerprint is trusted\n"
+		   "  --cache DIR       snp: certificates fetched before (<DIR>/amd/<Product>/...); what is\n"
+		   "                    fetched from AMD KDS is written there\n"
+		   "  --kds-url URL     snp: AMD KDS base URL (default https://kdsintf.amd.com)\n"
+		   "  --offline         snp: never contact AMD KDS\n"
+		   "  --collateral PATH tdx/sgx: DCAP collateral, a dcap-qvl JSON bundle or a directory of\n"
+		   "                    PCS responses (tcbinfo.json, qeidentity.json, *_issuer_chain.pem,\n"
+		   "                    pckcrl.der, rootcrl.der)\n"
+		   "  --pccs-url URL    tdx/sgx: without --collateral, fetch from this PCS/PCCS (default\n"
+		   "                    Intel PCS); --cache keeps what was fetched, --offline uses only it\n"
+		   "  --grace SECONDS   tdx/sgx: accept collateral this long past its nextUpdate (default 0)\n");
 }
 
 int cmd_verify(int argc, char **argv)
@@ -30,10 +48,16 @@ int cmd_verify(int argc, char **argv)
 	static const struct option opts[] = {
 		{"nonce", required_argument, 0, 'n'},	{"at", required_argument, 0, 'a'},
 		{"json", no_argument, 0, 'j'},		{"sim-root", required_argument, 0, 'r'},
+		{"certs", required_argument, 0, 'C'},	{"cache", required_argument, 0, 'K'},
+		{"kds-url", required_argument, 0, 'U'},	{"offline", no_argument, 0, 'O'},
+		{"collateral", required_argument, 0, 'L'}, {"pccs-url", required_argument, 0, 'P'},
+		{"grace", required_argument, 0, 'G'},
 		{"help", no_argument, 0, 'h'},		{0, 0, 0, 0},
 	};
 	const char *nonce = NULL, *at = NULL, *root_path = NULL;
 	bool json_out = false;
+	struct vt_snp_sources snp_src = {0};
+	struct vt_dcap_sources dcap_src = {0};
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -42,6 +66,22 @@ int cmd_verify(int argc, char **argv)
 		case 'a': at = optarg; break;
 		case 'j': json_out = true; break;
 		case 'r': root_path = optarg; break;
+		case 'C': snp_src.certs_path = optarg; break;
+		case 'K': snp_src.cache_dir = optarg; break;
+		case 'U': snp_src.kds_url = optarg; break;
+		case 'O': snp_src.offline = true; break;
+		case 'L': dcap_src.collateral_path = optarg; break;
+		case 'P': dcap_src.pccs_url = optarg; break;
+		case 'G': {
+			char *end = NULL;
+			long long g = strtoll(optarg, &end, 10);
+			if (end == optarg || *end != '\0' || g < 0) {
+				fprintf(stderr, "veritee verify: --grace takes a number of seconds >= 0\n");
+				return CLI_ERROR;
+			}
+			dcap_src.grace_seconds = (int64_t)g;
+			break;
+		}
 		case 'h': usage(stdout); return CLI_OK;
 		default: usage(stderr); return CLI_ERROR;
 		}
@@ -57,7 +97,9 @@ int cmd_verify(int argc, char **argv)
 		return CLI_ERROR;
 	}
 	struct vt_err e = {0};
-	struct vt_verify_ctx ctx = {.now = vt_now()};
+	dcap_src.cache_dir = snp_src.cache_dir; /* --cache and --offline are shared with snp */
+	dcap_src.offline = snp_src.offline;
+	struct vt_verify_ctx ctx = {.now = vt_now(), .snp = &snp_src, .dcap = &dcap_src};
 	if (at && vt_time_parse_rfc3339(at, &ctx.now, &e) != VT_OK) {
 		cli_err("verify", &e);
 		return CLI_ERROR;
@@ -99,7 +141,10 @@ int cmd_verify(int argc, char **argv)
 		cli_err("verify", &e);
 		goto out;
 	}
-	rc = vt_json_parse((const char *)text, n, 16u << 20, &ev, &e);
+	if (tee->load_file != NULL)
+		rc = tee->load_file(text, n, &ev, &e);
+	else
+		rc = vt_json_parse((const char *)text, n, 16u << 20, &ev, &e);
 	if (rc == VT_OK)
 		rc = tee->verify(&ctx, ev, &bind, &claims, &e);
 	if (rc != VT_OK) {
@@ -112,6 +157,18 @@ int cmd_verify(int argc, char **argv)
 		char *s = json_dumps(claims, JSON_INDENT(2));
 		printf("%s\n", s ? s : "{}");
 		free(s);
+	}
+	const char *tcb = json_string_value(json_object_get(claims, "tcb_status"));
+	if (tcb != NULL) { /* tdx / sgx: say how current the platform is */
+		fprintf(stderr, "veritee verify: TCB status %s", tcb);
+		json_t *ids = json_object_get(claims, "advisory_ids"), *id;
+		size_t i;
+		json_array_foreach (ids, i, id)
+			fprintf(stderr, "%s%s", i == 0 ? ", advisories " : ",", json_string_value(id));
+		const char *exp = json_string_value(json_object_get(claims, "collateral_expiration_status"));
+		if (exp != NULL && strcmp(exp, "1") == 0)
+			fprintf(stderr, " (collateral past nextUpdate, accepted within --grace)");
+		fprintf(stderr, "\n");
 	}
 	fprintf(stderr, "veritee verify: verified (%s)\n", tee->name);
 	ret = CLI_OK;

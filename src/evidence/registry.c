@@ -3,11 +3,16 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "veritee/dcap.h"
 #include "veritee/evidence.h"
 #include "veritee/sim.h"
+#include "veritee/snp.h"
 
 static const struct vt_tee *const TEES[] = {
 	&vt_tee_sim,
+	&vt_tee_snp,
+	&vt_tee_tdx,
+	&vt_tee_sgx,
 };
 
 #define TEE_COUNT (sizeof(TEES) / sizeof(TEES[0]))

@@ -8,6 +8,7 @@
 #include "veritee/json.h"
 #include "veritee/kbs.h"
 #include "veritee/sim.h"
+#include "veritee/snp.h"
 
 static int64_t fake_now = 1800000000;
 static int64_t clock_fn(void *ctx)
@@ -251,6 +252,148 @@ static void test_routing_and_metrics(void **state)
 	vt_http_response_free(&resp);
 }
 
+/* Real SEV-SNP evidence through /attest: the AMD chain (from the configured
+ * amd_certs directory, offline) and the report signature pass; the binding
+ * fails, because a recorded report cannot carry this session's nonce.  A
+ * flipped byte fails earlier.  Needs ../shared/vectors. */
+static void test_snp_evidence_reaches_binding(void **state)
+{
+	struct fixture *f = *state;
+	const char *vec = vt_test_vectors_dir();
+	if (vec == NULL) {
+		printf("# SKIP: ../shared/vectors not present\n");
+		skip();
+	}
+	/* a second broker with AMD certificates, offline */
+	char *certs = path_in(f->dir, "amd"), cmd[2048];
+	snprintf(cmd, sizeof(cmd),
+		 "mkdir -p '%s' && cp '%s/snp/trustee_milan_v2_vcek.der' '%s/roots/amd/ark_milan.pem' "
+		 "'%s/roots/amd/ask_milan.pem' '%s/'",
+		 certs, vec, vec, vec, certs);
+	assert_int_equal(system(cmd), 0);
+	struct vt_broker_config c;
+	vt_broker_config_init(&c);
+	c.db_path = path_in(f->dir, "kbs2.db");
+	c.master_key_path = path_in(f->dir, "master2.key");
+	c.amd_certs = certs;
+	c.offline = true;
+	struct vt_broker *saved = f->b, *b = NULL;
+	assert_int_equal(vt_broker_new(&c, &b, NULL), VT_OK);
+	vt_broker_config_free(&c);
+	vt_broker_set_log(b, true, NULL, NULL);
+	vt_broker_set_clock(b, clock_fn, NULL);
+	f->b = b;
+	assert_int_equal(vt_time_parse_rfc3339("2025-12-08T00:00:00Z", &fake_now, NULL), VT_OK);
+
+	char path[600];
+	snprintf(path, sizeof(path), "%s/snp/trustee_milan_v2_report.bin", vec);
+	uint8_t *rep = NULL;
+	size_t rep_size = 0;
+	assert_int_equal(vt_file_read(path, 1u << 20, &rep, &rep_size, NULL), VT_OK);
+	assert_int_equal(rep_size, VT_SNP_REPORT_SIZE);
+	for (int flip = 0; flip < 2; flip++) {
+		json_t *j = NULL;
+		char *cookie = NULL;
+		assert_int_equal(call(f, "POST", "/kbs/v0/auth", NULL, NULL,
+				      "{\"version\":\"0.4.0\",\"tee\":\"snp\",\"extra-params\":\"\"}", &j, &cookie),
+				 200);
+		const char *nonce = json_string_value(json_object_get(j, "nonce"));
+		EVP_PKEY *k = NULL;
+		assert_int_equal(vt_key_generate(VT_KEY_P256, &k, NULL), VT_OK);
+		json_t *jwk = vt_key_to_jwk(k, "ECDH-ES+A256KW", false), *serde = NULL;
+		if (flip)
+			rep[0x90] ^= 0xff; /* a measurement byte, inside the signed region */
+		assert_int_equal(vt_snp_report_to_json(rep, &serde, NULL), VT_OK);
+		json_t *att = json_pack("{s:{s:s, s:O}, s:{s:{s:o, s:n}, s:s}}", "runtime-data", "nonce", nonce,
+					"tee-pubkey", jwk, "tee-evidence", "primary_evidence", "attestation_report",
+					serde, "cert_chain", "additional_evidence", "");
+		char *body = vt_json_compact(att);
+		json_t *resp = NULL;
+		assert_int_equal(call(f, "POST", "/kbs/v0/attest", cookie, NULL, body, &resp, NULL), 401);
+		const char *detail = json_string_value(json_object_get(resp, "detail"));
+		if (strstr(detail, flip ? "step signature" : "step binding") == NULL)
+			fail_msg("flip=%d: %s", flip, detail);
+		free(body);
+		json_decref(resp);
+		json_decref(att);
+		json_decref(jwk);
+		json_decref(j);
+		EVP_PKEY_free(k);
+		free(cookie);
+	}
+	free(rep);
+	f->b = saved;
+	vt_broker_free(b);
+}
+
+/* The same for a real TDX quote with its collateral (dcap-qvl JSON bundle)
+ * at the README's pinned time: chain, collateral, signatures and TCB pass,
+ * the binding cannot. */
+static void test_tdx_evidence_reaches_binding(void **state)
+{
+	struct fixture *f = *state;
+	const char *vec = vt_test_vectors_dir();
+	if (vec == NULL) {
+		printf("# SKIP: ../shared/vectors not present\n");
+		skip();
+	}
+	struct vt_broker_config c;
+	vt_broker_config_init(&c);
+	c.db_path = path_in(f->dir, "kbs3.db");
+	c.master_key_path = path_in(f->dir, "master3.key");
+	char coll[600], quote_path[600];
+	snprintf(coll, sizeof(coll), "%s/tdx/phala_v5_quote_no_matching_tcb_level_collateral.json", vec);
+	snprintf(quote_path, sizeof(quote_path), "%s/tdx/go-tdx-guest_v5_td15_quote.dat", vec);
+	c.dcap_collateral = strdup(coll);
+	c.offline = true;
+	struct vt_broker *saved = f->b, *b = NULL;
+	struct vt_err e = {0};
+	if (vt_broker_new(&c, &b, &e) != VT_OK)
+		fail_msg("broker: %s", e.detail);
+	vt_broker_config_free(&c);
+	vt_broker_set_log(b, true, NULL, NULL);
+	vt_broker_set_clock(b, clock_fn, NULL);
+	f->b = b;
+	assert_int_equal(vt_time_parse_rfc3339("2026-03-01T00:00:00Z", &fake_now, NULL), VT_OK);
+	uint8_t *q = NULL;
+	size_t qn = 0;
+	assert_int_equal(vt_file_read(quote_path, 1u << 20, &q, &qn, NULL), VT_OK);
+	for (int flip = 0; flip < 2; flip++) {
+		json_t *j = NULL;
+		char *cookie = NULL;
+		assert_int_equal(call(f, "POST", "/kbs/v0/auth", NULL, NULL,
+				      "{\"version\":\"0.4.0\",\"tee\":\"tdx\",\"extra-params\":\"\"}", &j, &cookie),
+				 200);
+		const char *nonce = json_string_value(json_object_get(j, "nonce"));
+		EVP_PKEY *k = NULL;
+		assert_int_equal(vt_key_generate(VT_KEY_P256, &k, NULL), VT_OK);
+		json_t *jwk = vt_key_to_jwk(k, "ECDH-ES+A256KW", false);
+		if (flip)
+			q[184 + 6] ^= 0xff; /* mr_td (v5: +6), inside the signed region */
+		char *b64 = vt_b64_encode(q, qn);
+		json_t *att = json_pack("{s:{s:s, s:O}, s:{s:{s:s, s:n}, s:s}}", "runtime-data", "nonce", nonce,
+					"tee-pubkey", jwk, "tee-evidence", "primary_evidence", "quote", b64, "cc_eventlog",
+					"additional_evidence", "");
+		char *body = vt_json_compact(att);
+		json_t *resp = NULL;
+		assert_int_equal(call(f, "POST", "/kbs/v0/attest", cookie, NULL, body, &resp, NULL), 401);
+		const char *detail = json_string_value(json_object_get(resp, "detail"));
+		if (strstr(detail, flip ? "step signature" : "step binding") == NULL)
+			fail_msg("flip=%d: %s", flip, detail);
+		free(b64);
+		free(body);
+		json_decref(resp);
+		json_decref(att);
+		json_decref(jwk);
+		json_decref(j);
+		EVP_PKEY_free(k);
+		free(cookie);
+	}
+	free(q);
+	f->b = saved;
+	vt_broker_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -258,6 +401,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_token_lifetime_pinned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_admin_token_expiry_pinned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_routing_and_metrics, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_snp_evidence_reaches_binding, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tdx_evidence_reaches_binding, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("broker", tests, NULL, NULL);
 }

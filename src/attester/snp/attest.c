@@ -1,0 +1,623 @@
+/*
+ * SEV-SNP attester: ask the firmware, from inside the guest, for a report
+ * binding 64 bytes of report data, plus the host's certificate table.
+ *
+ *   1. configfs-tsm (Linux >= 6.7): a fresh entry under
+ *      /sys/kernel/config/tsm/report, inblob in, outblob/auxblob out, the
+ *      generation counter checked against concurrent writers.
+ *   2. /dev/sev-guest ioctls, when the configfs-tsm root is absent:
+ *      SNP_GET_EXT_REPORT, then SNP_GET_REPORT when that is unsupported.
+ *
+ * Everything the kernel hands back is untrusted and read through the
+ * bounded reader.  Reports are public: nothing here is wiped.
+ * Layouts: shared/docs/formats/sev-snp.md §5, §6; docs/attester-snp.md.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "attester/snp/snp_attester.h"
+#include "veritee/crypto.h"
+#include "veritee/snp.h"
+#include "veritee/util.h"
+
+#define DEFAULT_CONFIGFS_ROOT "/sys/kernel/config/tsm/report"
+#define DEFAULT_SEV_GUEST_DEV "/dev/sev-guest"
+
+#define OUTBLOB_MAX ((size_t)16 * 1024)        /* a report is 1184 bytes */
+#define AUXBLOB_MAX ((size_t)16 * 1024 * 1024) /* the kernel's largest blob */
+#define ATTR_TEXT_MAX ((size_t)64)             /* provider, generation */
+#define REPORT_DATA_OFFSET 0x50u
+
+static const char NO_INTERFACE[] = "no SEV-SNP guest interface (configfs-tsm or /dev/sev-guest) on this machine";
+
+/* ------------------------------------------------------------ shared */
+
+/* The report must carry the report data we asked for (a stale or foreign
+ * report would otherwise go out under our name). */
+static vt_status check_report(const uint8_t *rep, size_t size, const uint8_t report_data[64], const char *src,
+			      struct vt_err *err)
+{
+	struct vt_reader r;
+	const uint8_t *rd;
+	vt_status rc;
+	vt_reader_init(&r, rep, size);
+	if (vt_reader_remaining(&r) < VT_SNP_REPORT_SIZE)
+		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, src, "%zu bytes, a report is at least %u", size,
+			       VT_SNP_REPORT_SIZE);
+	rc = vt_reader_skip(&r, REPORT_DATA_OFFSET, src, err);
+	if (rc == VT_OK)
+		rc = vt_reader_view(&r, &rd, 64, src, err);
+	if (rc != VT_OK)
+		return rc;
+	if (memcmp(rd, report_data, 64) != 0)
+		return vt_fail(err, VT_E_REJECTED, VT_STEP_BINDING, "report.report_data",
+			       "the report from %s does not carry the requested report data", src);
+	return VT_OK;
+}
+
+/* --------------------------------------------------------- configfs-tsm */
+
+static vt_status join(const char *dir, const char *name, char out[PATH_MAX], struct vt_err *err)
+{
+	int n = snprintf(out, PATH_MAX, "%s/%s", dir, name);
+	if (n < 0 || n >= PATH_MAX)
+		return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "configfs_root", "configfs-tsm path is too long");
+	return VT_OK;
+}
+
+/*
+ * Read a whole attribute, at most `max` bytes.  `absent` (may be NULL):
+ * ENOENT is not an error, the attribute is simply not there.
+ */
+static vt_status read_attr(const char *path, size_t max, bool *absent, struct vt_buf *out, struct vt_err *err)
+{
+	vt_buf_init(out, max);
+	if (absent)
+		*absent = false;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT && absent) {
+			*absent = true;
+			return VT_OK;
+		}
+		return vt_fail(err, VT_E_IO, VT_STEP_IO, path, "cannot open %s: %s", path, strerror(errno));
+	}
+	vt_status rc = VT_OK;
+	uint8_t chunk[4096];
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = vt_fail(err, errno == EFBIG ? VT_E_LIMIT : VT_E_IO, VT_STEP_IO, path, "cannot read %s: %s",
+				     path, strerror(errno));
+			break;
+		}
+		if (n == 0)
+			break;
+		if ((size_t)n > out->max - out->len) {
+			rc = vt_fail(err, VT_E_LIMIT, VT_STEP_IO, path, "%s is larger than %zu bytes", path, out->max);
+			break;
+		}
+		rc = vt_buf_append(out, chunk, (size_t)n, err);
+		if (rc != VT_OK)
+			break;
+	}
+	close(fd);
+	if (rc != VT_OK)
+		vt_buf_free(out);
+	return rc;
+}
+
+/* Write an attribute in one go.  configfs commits binary attributes
+ * (inblob) when the file is released, so close() reports their errors. */
+static vt_status write_attr(const char *path, const void *p, size_t n, struct vt_err *err)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return vt_fail(err, VT_E_IO, VT_STEP_IO, path, "cannot open %s: %s", path, strerror(errno));
+	const uint8_t *b = p;
+	size_t done = 0;
+	while (done < n) {
+		ssize_t w = write(fd, b + done, n - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			int e = w < 0 ? errno : EIO;
+			close(fd);
+			return vt_fail(err, VT_E_IO, VT_STEP_IO, path, "cannot write %s: %s", path, strerror(e));
+		}
+		done += (size_t)w;
+	}
+	if (close(fd) != 0)
+		return vt_fail(err, VT_E_IO, VT_STEP_IO, path, "writing %s failed: %s", path, strerror(errno));
+	return VT_OK;
+}
+
+/* Text attribute without its trailing newline, printable ASCII only. */
+static vt_status read_text_attr(const char *path, char *out, size_t out_size, struct vt_err *err)
+{
+	struct vt_buf b;
+	vt_status rc = read_attr(path, ATTR_TEXT_MAX, NULL, &b, err);
+	if (rc != VT_OK)
+		return rc;
+	size_t len = b.len;
+	if (len > 0 && b.data[len - 1] == '\n')
+		len--;
+	for (size_t i = 0; i < len; i++) {
+		if (b.data[i] < 0x20 || b.data[i] > 0x7e) {
+			vt_buf_free(&b);
+			return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, path, "%s holds non-printable bytes", path);
+		}
+	}
+	if (len >= out_size) {
+		vt_buf_free(&b);
+		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, path, "%s is too long (%zu bytes)", path, len);
+	}
+	if (len > 0)
+		memcpy(out, b.data, len);
+	out[len] = '\0';
+	vt_buf_free(&b);
+	return VT_OK;
+}
+
+static vt_status read_generation(const char *path, uint64_t *out, struct vt_err *err)
+{
+	char text[32];
+	vt_status rc = read_text_attr(path, text, sizeof(text), err);
+	if (rc != VT_OK)
+		return rc;
+	uint64_t v = 0;
+	size_t i = 0;
+	for (; text[i] >= '0' && text[i] <= '9'; i++) {
+		unsigned d = (unsigned)(text[i] - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			break;
+		v = v * 10 + d;
+	}
+	if (i == 0 || text[i] != '\0')
+		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, path, "%s is not a decimal counter: \"%s\"", path, text);
+	*out = v;
+	return VT_OK;
+}
+
+/* A name no other requester uses: pid, a per-process counter and 64 random bits. */
+static vt_status entry_name(char *out, size_t size, struct vt_err *err)
+{
+	static atomic_uint counter;
+	uint64_t rnd;
+	vt_status rc = vt_random(&rnd, sizeof(rnd), err);
+	if (rc != VT_OK)
+		return rc;
+	unsigned c = atomic_fetch_add(&counter, 1u);
+	int n = snprintf(out, size, "veritee-%ld-%u-%016llx", (long)getpid(), c, (unsigned long long)rnd);
+	if (n < 0 || (size_t)n >= size)
+		return vt_fail(err, VT_E_INTERNAL, VT_STEP_NONE, "configfs", "entry name does not fit");
+	return VT_OK;
+}
+
+static vt_status configfs_attest(const char *root, const uint8_t report_data[64], uint32_t vmpl, struct vt_buf *rep,
+				 struct vt_buf *aux, struct vt_err *err)
+{
+	vt_status rc;
+	char name[80], dir[PATH_MAX], path[PATH_MAX], provider[ATTR_TEXT_MAX];
+	bool made = false, aux_absent = false;
+	uint64_t gen0 = 0, gen1 = 0, writes = 0;
+
+	vt_buf_init(rep, OUTBLOB_MAX);
+	vt_buf_init(aux, AUXBLOB_MAX);
+	VT_GUARD(entry_name(name, sizeof(name), err));
+	VT_GUARD(join(root, name, dir, err));
+	if (mkdir(dir, 0700) != 0) {
+		rc = vt_fail(err, VT_E_IO, VT_STEP_IO, "configfs", "cannot create configfs-tsm entry %s: %s", dir,
+			     strerror(errno));
+		goto out;
+	}
+	made = true;
+
+	VT_GUARD(join(dir, "provider", path, err));
+	VT_GUARD(read_text_attr(path, provider, sizeof(provider), err));
+	if (strcmp(provider, "sev_guest") != 0) {
+		rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "provider",
+			     "configfs-tsm provider is \"%s\", not \"sev_guest\": this is not an SEV-SNP guest", provider);
+		goto out;
+	}
+	char gen_path[PATH_MAX];
+	VT_GUARD(join(dir, "generation", gen_path, err));
+	VT_GUARD(read_generation(gen_path, &gen0, err));
+
+	if (vmpl != 0) {
+		char lvl[16];
+		int n = snprintf(lvl, sizeof(lvl), "%u\n", vmpl);
+		VT_GUARD(join(dir, "privlevel", path, err));
+		VT_GUARD(write_attr(path, lvl, (size_t)n, err));
+		writes++;
+	}
+	VT_GUARD(join(dir, "inblob", path, err));
+	VT_GUARD(write_attr(path, report_data, 64, err));
+	writes++;
+
+	VT_GUARD(join(dir, "outblob", path, err));
+	VT_GUARD(read_attr(path, OUTBLOB_MAX, NULL, rep, err));
+	VT_GUARD(join(dir, "auxblob", path, err));
+	VT_GUARD(read_attr(path, AUXBLOB_MAX, &aux_absent, aux, err));
+
+	/* Every write of ours advanced the counter by one; anything more means
+	 * another process wrote to this entry and the blobs may be its. */
+	VT_GUARD(read_generation(gen_path, &gen1, err));
+	if (gen1 < gen0 || gen1 - gen0 != writes) {
+		rc = vt_fail(err, VT_E_IO, VT_STEP_IO, gen_path,
+			     "generation went from %llu to %llu around %llu write(s) of ours: a concurrent writer "
+			     "changed %s; retry",
+			     (unsigned long long)gen0, (unsigned long long)gen1, (unsigned long long)writes, dir);
+		goto out;
+	}
+	VT_GUARD(check_report(rep->data, rep->len, report_data, "outblob", err));
+	rc = VT_OK;
+out:
+	if (made && rmdir(dir) != 0 && rc == VT_OK)
+		rc = vt_fail(err, VT_E_IO, VT_STEP_IO, "configfs", "cannot remove configfs-tsm entry %s: %s", dir,
+			     strerror(errno));
+	if (rc != VT_OK) {
+		vt_buf_free(rep);
+		vt_buf_free(aux);
+	}
+	return rc;
+}
+
+/* ------------------------------------------------------ /dev/sev-guest
+ *
+ * Only real SEV-SNP hardware exercises this part.  The structures mirror
+ * the kernel uapi <linux/sev-guest.h> (not included: it may be missing).
+ */
+struct sg_report_req {
+	uint8_t user_data[64];
+	uint32_t vmpl;
+	uint8_t rsvd[28];
+};
+
+struct sg_report_resp {
+	uint8_t data[4000];
+};
+
+struct sg_ext_report_req {
+	struct sg_report_req data;
+	uint64_t certs_address;
+	uint32_t certs_len;
+};
+
+struct sg_guest_request_ioctl {
+	uint8_t msg_version;
+	uint64_t req_data;
+	uint64_t resp_data;
+	union {
+		uint64_t exitinfo2;
+		struct {
+			uint32_t fw_error;
+			uint32_t vmm_error;
+		};
+	};
+};
+
+_Static_assert(sizeof(struct sg_report_req) == 96, "snp_report_req layout");
+_Static_assert(sizeof(struct sg_ext_report_req) == 112, "snp_ext_report_req layout");
+_Static_assert(sizeof(struct sg_guest_request_ioctl) == 32, "snp_guest_request_ioctl layout");
+
+#define SG_GET_REPORT 0xC0205300ul     /* _IOWR('S', 0x0, struct snp_guest_request_ioctl) */
+#define SG_GET_EXT_REPORT 0xC0205302ul /* _IOWR('S', 0x2, struct snp_guest_request_ioctl) */
+#define SG_VMM_ERR_INVALID_LEN 1u
+#define SG_PAGE ((size_t)4096)
+#define SG_RESP_REPORT_OFFSET 0x20u
+
+static const char *fw_status_name(uint32_t s)
+{
+	switch (s) {
+	case 0x16:
+		return " (invalid parameters)";
+	case 0x27:
+		return " (invalid key)";
+	default:
+		return "";
+	}
+}
+
+/* MSG_REPORT_RSP: status, report_size, 24 reserved bytes, the report. */
+static vt_status parse_report_resp(const struct sg_report_resp *resp, const char *dev, struct vt_buf *rep,
+				   struct vt_err *err)
+{
+	struct vt_reader r;
+	uint32_t status, size;
+	const uint8_t *p;
+	vt_status rc;
+	vt_reader_init(&r, resp->data, sizeof(resp->data));
+	VT_GUARD(vt_reader_u32le(&r, &status, "report_rsp.status", err));
+	VT_GUARD(vt_reader_u32le(&r, &size, "report_rsp.report_size", err));
+	VT_GUARD(vt_reader_skip(&r, SG_RESP_REPORT_OFFSET - 8, "report_rsp.reserved", err));
+	if (status != 0)
+		return vt_fail(err, VT_E_IO, VT_STEP_IO, "report_rsp.status", "firmware status 0x%x%s from %s", status,
+			       fw_status_name(status), dev);
+	if (size < VT_SNP_REPORT_SIZE)
+		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "report_rsp.report_size",
+			       "report of %u bytes from %s, at least %u expected", size, dev, VT_SNP_REPORT_SIZE);
+	VT_GUARD(vt_reader_view(&r, &p, size, "report_rsp.report", err));
+	VT_GUARD(vt_buf_append(rep, p, size, err));
+out:
+	return rc;
+}
+
+static vt_status ioctl_fail(const char *what, const char *dev, int e, const struct sg_guest_request_ioctl *g,
+			    struct vt_err *err)
+{
+	return vt_fail(err, VT_E_IO, VT_STEP_IO, dev, "%s on %s failed: %s (fw_error 0x%x, vmm_error 0x%x)", what, dev,
+		       strerror(e), g->fw_error, g->vmm_error);
+}
+
+/* The host's certificate table, or nothing when its first entry is the
+ * terminator (the host has no certificates to give). */
+static vt_status keep_certs(const uint8_t *certs, size_t len, struct vt_buf *aux, struct vt_err *err)
+{
+	struct vt_reader r;
+	const uint8_t *first;
+	vt_reader_init(&r, certs, len);
+	vt_status rc = vt_reader_view(&r, &first, 24, "cert_table", err);
+	if (rc != VT_OK)
+		return rc;
+	for (size_t i = 0; i < 24; i++)
+		if (first[i] != 0)
+			return vt_buf_append(aux, certs, len, err);
+	return VT_OK;
+}
+
+static vt_status ioctl_attest(int fd, const char *dev, const uint8_t report_data[64], uint32_t vmpl,
+			      struct vt_buf *rep, struct vt_buf *aux, struct vt_err *err)
+{
+	vt_status rc;
+	struct sg_report_resp *resp = calloc(1, sizeof(*resp));
+	size_t certs_len = 4 * SG_PAGE;
+	uint8_t *certs = NULL;
+	struct sg_ext_report_req ext;
+	struct sg_guest_request_ioctl g;
+	bool retried = false;
+
+	if (resp == NULL)
+		return vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");
+	for (;;) {
+		free(certs);
+		certs = aligned_alloc(SG_PAGE, certs_len);
+		if (certs == NULL) {
+			rc = vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");
+			goto out;
+		}
+		memset(certs, 0, certs_len);
+		memset(resp, 0, sizeof(*resp));
+		memset(&ext, 0, sizeof(ext));
+		memcpy(ext.data.user_data, report_data, 64);
+		ext.data.vmpl = vmpl;
+		ext.certs_address = (uint64_t)(uintptr_t)certs;
+		ext.certs_len = (uint32_t)certs_len;
+		memset(&g, 0, sizeof(g));
+		g.msg_version = 1;
+		g.req_data = (uint64_t)(uintptr_t)&ext;
+		g.resp_data = (uint64_t)(uintptr_t)resp;
+		if (ioctl(fd, SG_GET_EXT_REPORT, &g) == 0) {
+			VT_GUARD(parse_report_resp(resp, dev, rep, err));
+			VT_GUARD(keep_certs(certs, certs_len, aux, err));
+			goto out;
+		}
+		int e = errno;
+		if (e == EINTR)
+			continue;
+		if (e == EIO && g.vmm_error == SG_VMM_ERR_INVALID_LEN && !retried) {
+			/* The kernel wrote back the size the host needs. */
+			size_t need = ext.certs_len;
+			if (need <= certs_len || need > AUXBLOB_MAX || need % SG_PAGE != 0) {
+				rc = vt_fail(err, VT_E_IO, VT_STEP_IO, dev,
+					     "SNP_GET_EXT_REPORT on %s asks for a certificate buffer of %zu bytes", dev,
+					     need);
+				goto out;
+			}
+			certs_len = need;
+			retried = true;
+			continue;
+		}
+		if (e == ENOTTY || e == EINVAL)
+			break; /* no extended requests here: plain report */
+		rc = ioctl_fail("SNP_GET_EXT_REPORT", dev, e, &g, err);
+		goto out;
+	}
+
+	struct sg_report_req req;
+	for (;;) {
+		memset(&req, 0, sizeof(req));
+		memcpy(req.user_data, report_data, 64);
+		req.vmpl = vmpl;
+		memset(resp, 0, sizeof(*resp));
+		memset(&g, 0, sizeof(g));
+		g.msg_version = 1;
+		g.req_data = (uint64_t)(uintptr_t)&req;
+		g.resp_data = (uint64_t)(uintptr_t)resp;
+		if (ioctl(fd, SG_GET_REPORT, &g) == 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		rc = ioctl_fail("SNP_GET_REPORT", dev, errno, &g, err);
+		goto out;
+	}
+	rc = parse_report_resp(resp, dev, rep, err);
+out:
+	free(certs);
+	free(resp);
+	return rc;
+}
+
+static vt_status dev_attest(const char *dev, const uint8_t report_data[64], uint32_t vmpl, struct vt_buf *rep,
+			    struct vt_buf *aux, struct vt_err *err)
+{
+	vt_buf_init(rep, OUTBLOB_MAX);
+	vt_buf_init(aux, AUXBLOB_MAX);
+	int fd = open(dev, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT || errno == ENODEV || errno == ENXIO || errno == ENOTDIR)
+			return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "tee", "%s", NO_INTERFACE);
+		return vt_fail(err, VT_E_IO, VT_STEP_IO, dev, "cannot open %s: %s", dev, strerror(errno));
+	}
+	vt_status rc = ioctl_attest(fd, dev, report_data, vmpl, rep, aux, err);
+	close(fd);
+	if (rc == VT_OK)
+		rc = check_report(rep->data, rep->len, report_data, dev, err);
+	if (rc != VT_OK) {
+		vt_buf_free(rep);
+		vt_buf_free(aux);
+	}
+	return rc;
+}
+
+/* ------------------------------------------------------------ entry */
+
+vt_status vt_snp_attest_raw(const struct vt_snp_attest_paths *paths, const uint8_t report_data[64], uint32_t vmpl,
+			    uint8_t **report, size_t *report_size, uint8_t **certs, size_t *certs_size,
+			    struct vt_err *err)
+{
+	if (report_data == NULL || report == NULL || report_size == NULL || certs == NULL || certs_size == NULL)
+		return vt_fail(err, VT_E_USAGE, VT_STEP_NONE, "", "missing argument");
+	*report = NULL;
+	*certs = NULL;
+	*report_size = *certs_size = 0;
+	if (vmpl > 3)
+		return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "vmpl", "VMPL %u is not 0..3", vmpl);
+	const char *root = paths && paths->configfs_root ? paths->configfs_root : DEFAULT_CONFIGFS_ROOT;
+	const char *dev = paths && paths->sev_guest_dev ? paths->sev_guest_dev : DEFAULT_SEV_GUEST_DEV;
+
+	struct vt_buf rep, aux;
+	vt_status rc;
+	struct stat st;
+	if (stat(root, &st) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "configfs_root", "%s is not a directory", root);
+		rc = configfs_attest(root, report_data, vmpl, &rep, &aux, err);
+	} else if (errno == ENOENT || errno == ENOTDIR) {
+		rc = dev_attest(dev, report_data, vmpl, &rep, &aux, err);
+	} else {
+		return vt_fail(err, VT_E_IO, VT_STEP_IO, "configfs_root", "cannot stat %s: %s", root, strerror(errno));
+	}
+	if (rc != VT_OK)
+		return rc;
+	*report = rep.data;
+	*report_size = rep.len;
+	if (aux.len > 0) {
+		*certs = aux.data;
+		*certs_size = aux.len;
+	} else {
+		vt_buf_free(&aux);
+	}
+	return VT_OK;
+}
+
+/* ------------------------------------------------------------ evidence */
+
+static const char *cert_type_name(vt_snp_cert_kind k)
+{
+	switch (k) {
+	case VT_SNP_CERT_ARK:
+		return "ARK";
+	case VT_SNP_CERT_ASK:
+		return "ASK";
+	case VT_SNP_CERT_VCEK:
+		return "VCEK";
+	case VT_SNP_CERT_VLEK:
+		return "VLEK";
+	case VT_SNP_CERT_CRL:
+		return "CRL";
+	case VT_SNP_CERT_OTHER:
+	default:
+		return NULL;
+	}
+}
+
+/* Trustee's cert_chain array from a certificate table; json_null() when
+ * no entry is of a known kind.  NULL on allocation failure or bad table. */
+static vt_status cert_chain_json(const uint8_t *table, size_t size, json_t **out, struct vt_err *err)
+{
+	struct vt_snp_cert_entry ent[VT_SNP_CERT_TABLE_MAX];
+	size_t count = 0;
+	vt_status rc = vt_snp_cert_table_parse(table, size, ent, &count, err);
+	if (rc != VT_OK)
+		return rc;
+	json_t *arr = json_array();
+	if (arr == NULL)
+		return vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");
+	for (size_t i = 0; i < count && i < VT_SNP_CERT_TABLE_MAX; i++) {
+		const char *type = cert_type_name(ent[i].kind);
+		if (type == NULL)
+			continue;
+		/* The parser checked offset + length against size; re-read the
+		 * bytes through the reader all the same. */
+		struct vt_reader r;
+		const uint8_t *data;
+		vt_reader_init(&r, table, size);
+		rc = vt_reader_skip(&r, ent[i].offset, "cert_table.offset", err);
+		if (rc == VT_OK)
+			rc = vt_reader_view(&r, &data, ent[i].length, "cert_table.data", err);
+		if (rc != VT_OK) {
+			json_decref(arr);
+			return rc;
+		}
+		json_t *bytes = json_array();
+		bool ok = bytes != NULL;
+		for (uint32_t j = 0; ok && j < ent[i].length; j++)
+			ok = json_array_append_new(bytes, json_integer(data[j])) == 0;
+		json_t *obj = ok ? json_pack("{s:s, s:o}", "cert_type", type, "data", bytes) : NULL;
+		if (!ok)
+			json_decref(bytes);
+		if (obj == NULL || json_array_append_new(arr, obj) != 0) {
+			json_decref(arr);
+			return vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");
+		}
+	}
+	if (json_array_size(arr) == 0) {
+		json_decref(arr);
+		arr = json_null();
+	}
+	*out = arr;
+	return VT_OK;
+}
+
+vt_status vt_snp_attest_evidence(const struct vt_snp_attest_paths *paths, const uint8_t report_data[64],
+				 json_t **evidence_out, struct vt_err *err)
+{
+	vt_status rc;
+	uint8_t *report = NULL, *certs = NULL;
+	size_t report_size = 0, certs_size = 0;
+	json_t *rep_json = NULL, *chain = NULL;
+
+	if (evidence_out == NULL)
+		return vt_fail(err, VT_E_USAGE, VT_STEP_NONE, "", "missing argument");
+	VT_GUARD(vt_snp_attest_raw(paths, report_data, 0, &report, &report_size, &certs, &certs_size, err));
+	/* report_size >= VT_SNP_REPORT_SIZE: vt_snp_attest_raw checked it. */
+	VT_GUARD(vt_snp_report_to_json(report, &rep_json, err));
+	if (certs != NULL)
+		VT_GUARD(cert_chain_json(certs, certs_size, &chain, err));
+	else
+		chain = json_null();
+	json_t *ev = json_pack("{s:O, s:O}", "attestation_report", rep_json, "cert_chain", chain);
+	if (ev == NULL) {
+		rc = vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");
+		goto out;
+	}
+	*evidence_out = ev;
+	rc = VT_OK;
+out:
+	json_decref(rep_json);
+	json_decref(chain);
+	free(report);
+	free(certs);
+	return rc;
+}

@@ -1,0 +1,463 @@
+/*
+ * DCAP collateral: the exact signed JSON text of tcbInfo / enclaveIdentity,
+ * and loading a collateral bundle (dcap-qvl JSON file or a PCS directory).
+ *
+ * The signatures cover the value's bytes as they appear in the response body,
+ * so vt_dcap_signed_json_split never re-serialises: a bounded scanner locates
+ * the top-level member and returns its raw bytes.  jansson additionally
+ * validates the whole body (syntax, duplicate keys), and the extracted text is
+ * re-parsed and compared with jansson's view of the member as a cross-check.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+
+#include "veritee/dcap.h"
+#include "veritee/json.h"
+#include "veritee/util.h"
+
+#define BODY_MAX (1u << 20)      /* a PCS response body */
+#define FILE_MAX (4u << 20)      /* a dcap-qvl collateral bundle */
+#define PEM_MAX (64u << 10)
+#define CRL_MAX (1u << 20)
+#define MAX_NESTING 64
+
+static vt_status coll_fail(struct vt_err *err, vt_status code, const char *field, const char *msg)
+{
+	return vt_fail(err, code, VT_STEP_COLLATERAL, field, "%s", msg);
+}
+
+/* ------------------------------------------------------------ scanner */
+
+struct scan {
+	const char *s;
+	size_t n;
+	size_t i;
+};
+
+static bool is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static void skip_ws(struct scan *sc)
+{
+	while (sc->i < sc->n && is_ws(sc->s[sc->i]))
+		sc->i++;
+}
+
+/* At '"': advance past the closing quote.  Escapes are skipped pairwise
+ * (full validation is jansson's job).  Raw content is s[*start, *end). */
+static bool scan_string(struct scan *sc, size_t *start, size_t *end)
+{
+	if (sc->i >= sc->n || sc->s[sc->i] != '"')
+		return false;
+	sc->i++;
+	*start = sc->i;
+	while (sc->i < sc->n) {
+		char c = sc->s[sc->i];
+		if (c == '"') {
+			*end = sc->i;
+			sc->i++;
+			return true;
+		}
+		if (c == '\\') {
+			if (sc->n - sc->i < 2)
+				return false;
+			sc->i += 2;
+			continue;
+		}
+		if ((unsigned char)c < 0x20)
+			return false;
+		sc->i++;
+	}
+	return false;
+}
+
+/* Skip one JSON value (object, array, string or scalar), iteratively with a
+ * bounded nesting stack. */
+static bool scan_value(struct scan *sc)
+{
+	char stack[MAX_NESTING];
+	size_t depth = 0;
+	size_t a, b;
+	skip_ws(sc);
+	do {
+		if (sc->i >= sc->n)
+			return false;
+		char c = sc->s[sc->i];
+		if (c == '"') {
+			if (!scan_string(sc, &a, &b))
+				return false;
+		} else if (c == '{' || c == '[') {
+			if (depth == MAX_NESTING)
+				return false;
+			stack[depth++] = c == '{' ? '}' : ']';
+			sc->i++;
+		} else if (c == '}' || c == ']') {
+			if (depth == 0 || stack[depth - 1] != c)
+				return false;
+			depth--;
+			sc->i++;
+		} else if (c == ',' || c == ':' || is_ws(c)) {
+			if (depth == 0)
+				return false;
+			sc->i++;
+		} else {
+			/* scalar: literal or number; runs until a delimiter */
+			size_t st = sc->i;
+			while (sc->i < sc->n && !is_ws(sc->s[sc->i]) && sc->s[sc->i] != ',' && sc->s[sc->i] != '}' &&
+			       sc->s[sc->i] != ']' && sc->s[sc->i] != ':' && sc->s[sc->i] != '"' &&
+			       sc->s[sc->i] != '{' && sc->s[sc->i] != '[')
+				sc->i++;
+			if (sc->i == st)
+				return false;
+		}
+	} while (depth > 0);
+	return true;
+}
+
+static bool raw_key_is(const struct scan *sc, size_t a, size_t b, const char *key)
+{
+	size_t kl = strlen(key);
+	return b - a == kl && memcmp(sc->s + a, key, kl) == 0;
+}
+
+vt_status vt_dcap_signed_json_split(const char *body, size_t size, const char *member, char **value_out,
+				    uint8_t sig_out[64], struct vt_err *err)
+{
+	vt_status rc;
+	json_t *doc = NULL, *check = NULL;
+	char *val = NULL;
+
+	if (body == NULL || member == NULL || value_out == NULL || sig_out == NULL)
+		return vt_fail(err, VT_E_USAGE, VT_STEP_COLLATERAL, "collateral", "NULL argument");
+	*value_out = NULL;
+	if (size > BODY_MAX)
+		return vt_fail(err, VT_E_LIMIT, VT_STEP_COLLATERAL, member, "body of %zu bytes exceeds %u", size,
+			       BODY_MAX);
+	if (memchr(body, '\0', size) != NULL)
+		return coll_fail(err, VT_E_PARSE, member, "NUL byte in JSON body");
+
+	/* 1. jansson: valid JSON, no duplicate keys, the expected member types. */
+	VT_GUARD(vt_json_parse(body, size, BODY_MAX, &doc, err));
+	json_t *jm = NULL;
+	const char *sig_hex = NULL;
+	if (!json_is_object(doc)) {
+		rc = coll_fail(err, VT_E_PARSE, member, "body is not a JSON object");
+		goto out;
+	}
+	VT_GUARD(vt_json_get_object(doc, member, &jm, err));
+	VT_GUARD(vt_json_get_string(doc, "signature", &sig_hex, err));
+	if (strlen(sig_hex) != 128) {
+		rc = vt_fail(err, VT_E_PARSE, VT_STEP_COLLATERAL, "signature", "signature must be 128 hex chars, got %zu",
+			     strlen(sig_hex));
+		goto out;
+	}
+	VT_GUARD(vt_hex_decode_fixed(sig_hex, sig_out, 64, err));
+
+	/* 2. scanner: the raw bytes of the top-level member's value. */
+	struct scan sc = {body, size, 0};
+	size_t vstart = 0, vend = 0;
+	bool found = false;
+	skip_ws(&sc);
+	if (sc.i >= sc.n || sc.s[sc.i] != '{')
+		goto bad;
+	sc.i++;
+	skip_ws(&sc);
+	if (sc.i < sc.n && sc.s[sc.i] == '}') {
+		sc.i++;
+	} else {
+		for (;;) {
+			size_t ka, kb;
+			skip_ws(&sc);
+			if (!scan_string(&sc, &ka, &kb))
+				goto bad;
+			skip_ws(&sc);
+			if (sc.i >= sc.n || sc.s[sc.i] != ':')
+				goto bad;
+			sc.i++;
+			skip_ws(&sc);
+			size_t st = sc.i;
+			if (!scan_value(&sc))
+				goto bad;
+			if (raw_key_is(&sc, ka, kb, member)) {
+				if (found)
+					goto bad; /* duplicate (also rejected by jansson) */
+				found = true;
+				vstart = st;
+				vend = sc.i;
+			}
+			skip_ws(&sc);
+			if (sc.i >= sc.n)
+				goto bad;
+			if (sc.s[sc.i] == ',') {
+				sc.i++;
+				continue;
+			}
+			if (sc.s[sc.i] == '}') {
+				sc.i++;
+				break;
+			}
+			goto bad;
+		}
+	}
+	skip_ws(&sc);
+	if (sc.i != sc.n || !found || vend <= vstart || body[vstart] != '{' || body[vend - 1] != '}')
+		goto bad;
+
+	/* 3. cross-check: the raw text means what jansson saw. */
+	VT_GUARD(vt_json_parse(body + vstart, vend - vstart, BODY_MAX, &check, err));
+	if (!json_equal(check, jm))
+		goto bad;
+
+	val = malloc(vend - vstart + 1);
+	if (val == NULL) {
+		rc = vt_fail(err, VT_E_NOMEM, VT_STEP_COLLATERAL, member, "out of memory");
+		goto out;
+	}
+	memcpy(val, body + vstart, vend - vstart);
+	val[vend - vstart] = '\0';
+	*value_out = val;
+	val = NULL;
+	rc = VT_OK;
+	goto out;
+bad:
+	rc = vt_fail(err, VT_E_PARSE, VT_STEP_COLLATERAL, member, "cannot locate the raw \"%s\" value", member);
+out:
+	if (rc != VT_OK)
+		vt_wipe(sig_out, 64);
+	free(val);
+	json_decref(check);
+	json_decref(doc);
+	return rc;
+}
+
+/* ------------------------------------------------------------ loading */
+
+static vt_status dup_string(const char *s, char **out, const char *field, struct vt_err *err)
+{
+	*out = strdup(s);
+	if (*out == NULL)
+		return vt_fail(err, VT_E_NOMEM, VT_STEP_COLLATERAL, field, "out of memory");
+	return VT_OK;
+}
+
+static vt_status json_str(json_t *doc, const char *key, char **out, struct vt_err *err)
+{
+	const char *s = NULL;
+	vt_status rc = vt_json_get_string(doc, key, &s, err);
+	if (rc != VT_OK)
+		return vt_fail(err, rc, VT_STEP_COLLATERAL, key, "bad member");
+	return dup_string(s, out, key, err);
+}
+
+static vt_status json_hex(json_t *doc, const char *key, uint8_t **out, size_t *out_len, struct vt_err *err)
+{
+	const char *s = NULL;
+	vt_status rc = vt_json_get_string(doc, key, &s, err);
+	if (rc == VT_OK)
+		rc = vt_hex_decode(s, out, out_len, err);
+	if (rc == VT_OK && *out_len == 0) {
+		free(*out);
+		*out = NULL;
+		rc = vt_fail(err, VT_E_PARSE, VT_STEP_COLLATERAL, key, "empty value");
+	}
+	if (rc != VT_OK)
+		return vt_fail(err, rc, VT_STEP_COLLATERAL, key, "bad hex member");
+	return VT_OK;
+}
+
+static vt_status json_sig(json_t *doc, const char *key, uint8_t sig[64], struct vt_err *err)
+{
+	const char *s = NULL;
+	vt_status rc = vt_json_get_string(doc, key, &s, err);
+	if (rc == VT_OK)
+		rc = vt_hex_decode_fixed(s, sig, 64, err);
+	if (rc != VT_OK)
+		return vt_fail(err, rc, VT_STEP_COLLATERAL, key, "signature must be 128 hex chars");
+	return VT_OK;
+}
+
+static vt_status load_qvl_json(const char *path, struct vt_dcap_collateral *c, struct vt_err *err)
+{
+	vt_status rc;
+	uint8_t *text = NULL;
+	size_t len = 0;
+	json_t *doc = NULL;
+
+	VT_GUARD(vt_file_read(path, FILE_MAX, &text, &len, err));
+	VT_GUARD(vt_json_parse((const char *)text, len, FILE_MAX, &doc, err));
+	if (!json_is_object(doc)) {
+		rc = coll_fail(err, VT_E_PARSE, "collateral", "collateral JSON is not an object");
+		goto out;
+	}
+	VT_GUARD(json_str(doc, "pck_crl_issuer_chain", &c->pck_crl_issuer_chain, err));
+	VT_GUARD(json_hex(doc, "root_ca_crl", &c->root_ca_crl, &c->root_ca_crl_size, err));
+	VT_GUARD(json_hex(doc, "pck_crl", &c->pck_crl, &c->pck_crl_size, err));
+	VT_GUARD(json_str(doc, "tcb_info_issuer_chain", &c->tcb_info_issuer_chain, err));
+	VT_GUARD(json_str(doc, "tcb_info", &c->tcb_info, err));
+	VT_GUARD(json_sig(doc, "tcb_info_signature", c->tcb_info_signature, err));
+	VT_GUARD(json_str(doc, "qe_identity_issuer_chain", &c->qe_identity_issuer_chain, err));
+	VT_GUARD(json_str(doc, "qe_identity", &c->qe_identity, err));
+	VT_GUARD(json_sig(doc, "qe_identity_signature", c->qe_identity_signature, err));
+	rc = VT_OK;
+out:
+	json_decref(doc);
+	free(text);
+	return rc;
+}
+
+static char *join_path(const char *dir, const char *name)
+{
+	size_t a = strlen(dir), b = strlen(name);
+	char *p = malloc(a + b + 2);
+	if (p == NULL)
+		return NULL;
+	memcpy(p, dir, a);
+	p[a] = '/';
+	memcpy(p + a + 1, name, b + 1);
+	return p;
+}
+
+static bool file_exists(const char *dir, const char *name)
+{
+	char *p = join_path(dir, name);
+	struct stat st;
+	bool ok = p != NULL && stat(p, &st) == 0 && S_ISREG(st.st_mode);
+	free(p);
+	return ok;
+}
+
+static vt_status read_in(const char *dir, const char *name, size_t max, uint8_t **out, size_t *len,
+			 struct vt_err *err)
+{
+	char *p = join_path(dir, name);
+	if (p == NULL)
+		return vt_fail(err, VT_E_NOMEM, VT_STEP_COLLATERAL, name, "out of memory");
+	vt_status rc = vt_file_read(p, max, out, len, err);
+	free(p);
+	if (rc != VT_OK)
+		return vt_fail(err, rc, VT_STEP_COLLATERAL, name, "cannot read collateral file");
+	return VT_OK;
+}
+
+static vt_status read_text(const char *dir, const char *name, char **out, struct vt_err *err)
+{
+	uint8_t *d = NULL;
+	size_t n = 0;
+	vt_status rc = read_in(dir, name, PEM_MAX, &d, &n, err);
+	if (rc != VT_OK)
+		return rc;
+	if (memchr(d, '\0', n) != NULL) {
+		free(d);
+		return coll_fail(err, VT_E_PARSE, name, "NUL byte in text file");
+	}
+	*out = (char *)d; /* vt_file_read NUL-terminates */
+	return VT_OK;
+}
+
+/* A PEM "X509 CRL" block's DER bytes exactly as encoded (no re-serialisation). */
+static vt_status pem_crl_to_der(const uint8_t *pem, size_t n, uint8_t **der, size_t *der_len, struct vt_err *err)
+{
+	vt_status rc = VT_OK;
+	if (n > CRL_MAX || n > (size_t)INT32_MAX)
+		return coll_fail(err, VT_E_LIMIT, "pckcrl.pem", "file too large");
+	BIO *bio = BIO_new_mem_buf(pem, (int)n);
+	char *name = NULL, *header = NULL;
+	unsigned char *data = NULL;
+	long len = 0;
+	if (bio == NULL)
+		return coll_fail(err, VT_E_NOMEM, "pckcrl.pem", "out of memory");
+	if (PEM_read_bio(bio, &name, &header, &data, &len) != 1 || strcmp(name, "X509 CRL") != 0 || len <= 0) {
+		rc = coll_fail(err, VT_E_PARSE, "pckcrl.pem", "not a PEM X509 CRL");
+		goto out;
+	}
+	*der = malloc((size_t)len);
+	if (*der == NULL) {
+		rc = coll_fail(err, VT_E_NOMEM, "pckcrl.pem", "out of memory");
+		goto out;
+	}
+	memcpy(*der, data, (size_t)len);
+	*der_len = (size_t)len;
+out:
+	OPENSSL_free(name);
+	OPENSSL_free(header);
+	OPENSSL_free(data);
+	BIO_free(bio);
+	return rc;
+}
+
+static vt_status load_signed(const char *dir, const char *name, const char *member, char **value, uint8_t sig[64],
+			     struct vt_err *err)
+{
+	uint8_t *d = NULL;
+	size_t n = 0;
+	vt_status rc = read_in(dir, name, BODY_MAX, &d, &n, err);
+	if (rc == VT_OK)
+		rc = vt_dcap_signed_json_split((const char *)d, n, member, value, sig, err);
+	free(d);
+	return rc;
+}
+
+static vt_status load_dir(const char *dir, struct vt_dcap_collateral *c, struct vt_err *err)
+{
+	vt_status rc;
+	uint8_t *tmp = NULL;
+	size_t tmp_len = 0;
+
+	VT_GUARD(load_signed(dir, "tcbinfo.json", "tcbInfo", &c->tcb_info, c->tcb_info_signature, err));
+	VT_GUARD(read_text(dir, "tcbinfo_issuer_chain.pem", &c->tcb_info_issuer_chain, err));
+	VT_GUARD(load_signed(dir, "qeidentity.json", "enclaveIdentity", &c->qe_identity, c->qe_identity_signature,
+			     err));
+	VT_GUARD(read_text(dir, "qeidentity_issuer_chain.pem", &c->qe_identity_issuer_chain, err));
+	VT_GUARD(read_text(dir, "pckcrl_issuer_chain.pem", &c->pck_crl_issuer_chain, err));
+	if (file_exists(dir, "pckcrl.der")) {
+		VT_GUARD(read_in(dir, "pckcrl.der", CRL_MAX, &c->pck_crl, &c->pck_crl_size, err));
+	} else {
+		VT_GUARD(read_in(dir, "pckcrl.pem", CRL_MAX, &tmp, &tmp_len, err));
+		VT_GUARD(pem_crl_to_der(tmp, tmp_len, &c->pck_crl, &c->pck_crl_size, err));
+	}
+	VT_GUARD(read_in(dir, "rootcrl.der", CRL_MAX, &c->root_ca_crl, &c->root_ca_crl_size, err));
+	if (c->pck_crl_size == 0 || c->root_ca_crl_size == 0) {
+		rc = coll_fail(err, VT_E_PARSE, "collateral", "empty CRL file");
+		goto out;
+	}
+	rc = VT_OK;
+out:
+	free(tmp);
+	return rc;
+}
+
+vt_status vt_dcap_collateral_load(const char *path, struct vt_dcap_collateral *out, struct vt_err *err)
+{
+	if (path == NULL || out == NULL)
+		return vt_fail(err, VT_E_USAGE, VT_STEP_COLLATERAL, "collateral", "NULL argument");
+	memset(out, 0, sizeof(*out));
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return vt_fail(err, errno == ENOENT ? VT_E_NOTFOUND : VT_E_IO, VT_STEP_COLLATERAL, "collateral",
+			       "cannot stat collateral path");
+	vt_status rc = S_ISDIR(st.st_mode) ? load_dir(path, out, err) : load_qvl_json(path, out, err);
+	if (rc != VT_OK)
+		vt_dcap_collateral_free(out);
+	return rc;
+}
+
+void vt_dcap_collateral_free(struct vt_dcap_collateral *c)
+{
+	if (c == NULL)
+		return;
+	free(c->pck_crl_issuer_chain);
+	free(c->root_ca_crl);
+	free(c->pck_crl);
+	free(c->tcb_info_issuer_chain);
+	free(c->tcb_info);
+	free(c->qe_identity_issuer_chain);
+	free(c->qe_identity);
+	memset(c, 0, sizeof(*c));
+}

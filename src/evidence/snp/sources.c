@@ -1,0 +1,793 @@
+/*
+ * SEV-SNP certificate sources: the pool of untrusted certificates gathered
+ * for one verification from the evidence, --certs (file or directory), the
+ * cache directory and AMD KDS (libcurl).  Nothing here decides trust; see
+ * verify.c for the chain check against the pinned ARK.
+ *
+ * Cache layout (everything re-verified on every use):
+ *   <cache>/amd/<Product>/cert_chain.pem        ASK + ARK   (KDS /vcek/v1/<P>/cert_chain)
+ *   <cache>/amd/<Product>/vlek_cert_chain.pem   ASVK + ARK  (KDS /vlek/v1/<P>/cert_chain)
+ *   <cache>/amd/<Product>/crl.der               (KDS /vcek/v1/<P>/crl)
+ *   <cache>/amd/<Product>/vlek_crl.der          (KDS /vlek/v1/<P>/crl)
+ *   <cache>/amd/<Product>/vcek/<hwid-hex>/<bl>-<tee>-<snp>-<ucode>[-<fmc>].der
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "evidence/snp/sources.h"
+#include "veritee/crypto.h"
+#include "veritee/util.h"
+
+/* ------------------------------------------------------------ pinned roots */
+
+/* SHA-256 of the DER of AMD's ARK / ASK / ASVK per product
+ * (../shared/docs/formats/sev-snp.md §2). */
+static const struct {
+	vt_snp_product product;
+	uint8_t ark[32], ask[32], asvk[32];
+} PINS[] = {
+	{VT_SNP_PRODUCT_MILAN,
+	 {0x69, 0xd0, 0x63, 0xb4, 0x53, 0x44, 0xd2, 0x6a, 0x2e, 0x94, 0xe1, 0xf4, 0x21, 0x0d, 0xe4, 0x9e,
+	  0xf5, 0x55, 0x30, 0x82, 0x87, 0xd4, 0xc1, 0x74, 0x44, 0x5c, 0x95, 0x63, 0x9a, 0x54, 0x0b, 0xcd},
+	 {0x67, 0xd3, 0x03, 0xbd, 0x39, 0x05, 0xfd, 0x38, 0xdb, 0x8b, 0x20, 0xe0, 0x79, 0x36, 0x99, 0x87,
+	  0x0e, 0x7f, 0xa6, 0x12, 0xea, 0xad, 0x5d, 0xec, 0x35, 0x82, 0x93, 0xfd, 0x8c, 0x0b, 0xac, 0x1b},
+	 {0xc5, 0xe0, 0x81, 0xf5, 0x9b, 0x7e, 0xfa, 0xb1, 0xfe, 0x2f, 0x8b, 0x50, 0x5e, 0x15, 0x97, 0x04,
+	  0xe7, 0x2f, 0x29, 0xca, 0xb7, 0xef, 0x7c, 0xf6, 0x28, 0xa0, 0x5a, 0x42, 0x43, 0x90, 0x82, 0xf5}},
+	{VT_SNP_PRODUCT_GENOA,
+	 {0x4c, 0x65, 0x98, 0xd1, 0x9c, 0x18, 0x71, 0x9c, 0x5d, 0xfd, 0x4a, 0x7d, 0x33, 0x5f, 0x67, 0x4e,
+	  0x5b, 0xfe, 0x1d, 0x8f, 0x80, 0x0c, 0xea, 0x2c, 0xf2, 0x70, 0xc1, 0x0d, 0x10, 0x3d, 0xb2, 0xf1},
+	 {0x54, 0x64, 0x73, 0x8c, 0x15, 0x46, 0xae, 0xd5, 0xf2, 0xce, 0xcf, 0x1d, 0xc9, 0x8c, 0x5c, 0x96,
+	  0x0a, 0x92, 0xe8, 0x91, 0x32, 0x38, 0xa6, 0x17, 0x11, 0xbc, 0x90, 0xec, 0x6e, 0x82, 0x85, 0x21},
+	 {0x19, 0x7e, 0x61, 0x07, 0x43, 0xa9, 0x17, 0xd6, 0xb9, 0xbb, 0x98, 0x2a, 0x5a, 0x92, 0x26, 0xcc,
+	  0xc0, 0xa1, 0x5b, 0x61, 0x1b, 0xe0, 0x61, 0x9e, 0x62, 0x6a, 0xca, 0x91, 0x51, 0x45, 0x73, 0x72}},
+	{VT_SNP_PRODUCT_TURIN,
+	 {0x1f, 0x08, 0x41, 0x61, 0xa4, 0x4b, 0xb6, 0xd9, 0x37, 0x78, 0xa9, 0x04, 0x87, 0x7d, 0x48, 0x19,
+	  0xca, 0xfa, 0x5d, 0x05, 0xef, 0x41, 0x93, 0xb2, 0xde, 0xd9, 0xdd, 0x9c, 0x73, 0xdd, 0x3f, 0x6a},
+	 {0x5b, 0x77, 0xef, 0x5f, 0xe7, 0xa7, 0xa0, 0x04, 0xfd, 0x90, 0x32, 0x66, 0x8f, 0xba, 0x9d, 0x0f,
+	  0xda, 0x22, 0xf8, 0x8c, 0x44, 0x42, 0x06, 0x9a, 0x47, 0x96, 0x36, 0xa6, 0xae, 0x3b, 0x31, 0x85},
+	 {0x10, 0x4e, 0x10, 0xa8, 0xbd, 0x06, 0x0a, 0x3c, 0x20, 0xa4, 0x34, 0x26, 0x1a, 0x57, 0xd0, 0x58,
+	  0x8f, 0xd6, 0x5a, 0x88, 0x91, 0x5b, 0x4f, 0x65, 0xb0, 0x8b, 0xde, 0xca, 0xf8, 0xdf, 0x1a, 0x3c}},
+};
+
+#define PIN_COUNT (sizeof(PINS) / sizeof(PINS[0]))
+
+vt_snp_product snp_pinned_ark_product(const uint8_t fp[32])
+{
+	for (size_t i = 0; i < PIN_COUNT; i++)
+		if (memcmp(PINS[i].ark, fp, 32) == 0)
+			return PINS[i].product;
+	return VT_SNP_PRODUCT_UNKNOWN;
+}
+
+const uint8_t *snp_pinned_ask(vt_snp_product p)
+{
+	for (size_t i = 0; i < PIN_COUNT; i++)
+		if (PINS[i].product == p)
+			return PINS[i].ask;
+	return NULL;
+}
+
+const uint8_t *snp_pinned_asvk(vt_snp_product p)
+{
+	for (size_t i = 0; i < PIN_COUNT; i++)
+		if (PINS[i].product == p)
+			return PINS[i].asvk;
+	return NULL;
+}
+
+vt_snp_product snp_product_from_name(const char *s, size_t len)
+{
+	static const vt_snp_product all[] = {VT_SNP_PRODUCT_MILAN, VT_SNP_PRODUCT_GENOA, VT_SNP_PRODUCT_TURIN};
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		const char *name = vt_snp_product_name(all[i]);
+		if (strlen(name) == len && memcmp(name, s, len) == 0)
+			return all[i];
+	}
+	return VT_SNP_PRODUCT_UNKNOWN;
+}
+
+const char *snp_role_name(snp_role r)
+{
+	switch (r) {
+	case SNP_ROLE_ARK: return "ARK";
+	case SNP_ROLE_ASK: return "ASK";
+	case SNP_ROLE_ASVK: return "ASVK";
+	case SNP_ROLE_VCEK: return "VCEK";
+	case SNP_ROLE_VLEK: return "VLEK";
+	default: return "other";
+	}
+}
+
+/* ------------------------------------------------------------ classification */
+
+/* The (last) common name of a name into buf; false when absent or too long. */
+static bool common_name(const X509_NAME *name, char *buf, size_t size)
+{
+	int idx = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+	if (idx < 0)
+		return false;
+	const ASN1_STRING *s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx));
+	if (s == NULL)
+		return false;
+	int len = ASN1_STRING_length(s);
+	if (len <= 0 || (size_t)len >= size)
+		return false;
+	memcpy(buf, ASN1_STRING_get0_data(s), (size_t)len);
+	buf[len] = '\0';
+	if (strlen(buf) != (size_t)len)
+		return false; /* embedded NUL */
+	return true;
+}
+
+/* "<prefix><Product>" -> product, else UNKNOWN. */
+static vt_snp_product suffix_product(const char *cn, const char *prefix)
+{
+	size_t pl = strlen(prefix);
+	if (strncmp(cn, prefix, pl) != 0)
+		return VT_SNP_PRODUCT_UNKNOWN;
+	return snp_product_from_name(cn + pl, strlen(cn + pl));
+}
+
+static void classify(X509 *x, snp_role *role, vt_snp_product *product)
+{
+	char cn[128], icn[128];
+	*role = SNP_ROLE_OTHER;
+	*product = VT_SNP_PRODUCT_UNKNOWN;
+	bool has_cn = common_name(X509_get_subject_name(x), cn, sizeof(cn));
+	bool has_icn = common_name(X509_get_issuer_name(x), icn, sizeof(icn));
+	if (X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) == 0) {
+		uint8_t fp[32];
+		struct vt_err scratch = {0};
+		*role = SNP_ROLE_ARK;
+		if (vt_x509_fingerprint_sha256(x, fp, &scratch) == VT_OK)
+			*product = snp_pinned_ark_product(fp);
+		return;
+	}
+	if (!has_cn || !has_icn)
+		return;
+	if (strcmp(cn, "SEV-VCEK") == 0) {
+		*role = SNP_ROLE_VCEK;
+		*product = suffix_product(icn, "SEV-");
+		return;
+	}
+	if (strcmp(cn, "SEV-VLEK") == 0) {
+		*role = SNP_ROLE_VLEK;
+		*product = suffix_product(icn, "SEV-VLEK-");
+		return;
+	}
+	vt_snp_product p = suffix_product(cn, "SEV-VLEK-");
+	if (p != VT_SNP_PRODUCT_UNKNOWN && suffix_product(icn, "ARK-") == p) {
+		*role = SNP_ROLE_ASVK;
+		*product = p;
+		return;
+	}
+	p = suffix_product(cn, "SEV-");
+	if (p != VT_SNP_PRODUCT_UNKNOWN && suffix_product(icn, "ARK-") == p) {
+		*role = SNP_ROLE_ASK;
+		*product = p;
+	}
+}
+
+/* ------------------------------------------------------------ the pool */
+
+void snp_pool_free(struct snp_pool *pool)
+{
+	if (pool == NULL)
+		return;
+	for (size_t i = 0; i < pool->n; i++)
+		X509_free(pool->certs[i].x509);
+	for (size_t i = 0; i < pool->ncrl; i++)
+		X509_CRL_free(pool->crls[i]);
+	memset(pool, 0, sizeof(*pool));
+}
+
+vt_status snp_pool_add_x509(struct snp_pool *pool, X509 *x509, const char *origin, struct vt_err *err)
+{
+	for (size_t i = 0; i < pool->n; i++) {
+		if (X509_cmp(pool->certs[i].x509, x509) == 0) {
+			X509_free(x509);
+			return VT_OK;
+		}
+	}
+	if (pool->n >= SNP_POOL_MAX) {
+		X509_free(x509);
+		return vt_fail(err, VT_E_LIMIT, VT_STEP_COLLATERAL, "certificates", "more than %d certificates supplied",
+			       SNP_POOL_MAX);
+	}
+	struct snp_cert *c = &pool->certs[pool->n++];
+	c->x509 = x509;
+	c->origin = origin;
+	classify(x509, &c->role, &c->product);
+	return VT_OK;
+}
+
+static vt_status pool_add_crl(struct snp_pool *pool, X509_CRL *crl, struct vt_err *err)
+{
+	for (size_t i = 0; i < pool->ncrl; i++) {
+		if (X509_CRL_cmp(pool->crls[i], crl) == 0 &&
+		    X509_CRL_match(pool->crls[i], crl) == 0) {
+			X509_CRL_free(crl);
+			return VT_OK;
+		}
+	}
+	if (pool->ncrl >= SNP_CRL_MAX) {
+		X509_CRL_free(crl);
+		return vt_fail(err, VT_E_LIMIT, VT_STEP_COLLATERAL, "crl", "more than %d CRLs supplied", SNP_CRL_MAX);
+	}
+	pool->crls[pool->ncrl++] = crl;
+	return VT_OK;
+}
+
+static bool looks_like_pem(const uint8_t *p, size_t n)
+{
+	static const char tag[] = "-----BEGIN ";
+	if (n < sizeof(tag) - 1)
+		return false;
+	for (size_t i = 0; i + sizeof(tag) - 1 <= n; i++)
+		if (memcmp(p + i, tag, sizeof(tag) - 1) == 0)
+			return true;
+	return false;
+}
+
+vt_status snp_pool_add_bytes(struct snp_pool *pool, const uint8_t *p, size_t n, const char *origin,
+			     const char *field, struct vt_err *err)
+{
+	vt_status rc = VT_OK;
+	size_t added = 0;
+	if (n == 0 || n > SNP_CERT_MAX_BYTES)
+		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, field, "certificate data is %zu bytes", n);
+	if (looks_like_pem(p, n)) {
+		BIO *bio = BIO_new_mem_buf(p, (int)n);
+		if (bio == NULL)
+			return vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, field, "out of memory");
+		STACK_OF(X509_INFO) *infos = PEM_X509_INFO_read_bio(bio, NULL, NULL, NULL);
+		BIO_free(bio);
+		ERR_clear_error();
+		if (infos == NULL)
+			return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, field, "unreadable PEM");
+		for (int i = 0; i < sk_X509_INFO_num(infos) && rc == VT_OK; i++) {
+			X509_INFO *info = sk_X509_INFO_value(infos, i);
+			if (info->x509 != NULL) {
+				X509 *x = info->x509;
+				info->x509 = NULL;
+				rc = snp_pool_add_x509(pool, x, origin, err);
+				added++;
+			}
+			if (info->crl != NULL && rc == VT_OK) {
+				X509_CRL *c = info->crl;
+				info->crl = NULL;
+				rc = pool_add_crl(pool, c, err);
+				added++;
+			}
+		}
+		sk_X509_INFO_pop_free(infos, X509_INFO_free);
+		if (rc == VT_OK && added == 0)
+			rc = vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, field, "no certificate in the PEM data");
+		return rc;
+	}
+	/* DER: exactly one certificate or one CRL, nothing after it. */
+	/* Parsed certificates are cached process-wide: a TEE sends the same
+	 * VEK and chain with every report. */
+	X509 *x = NULL;
+	struct vt_err scratch = {0};
+	if (vt_x509_from_der_cached(p, n, field, &x, &scratch) == VT_OK)
+		return snp_pool_add_x509(pool, x, origin, err);
+	const unsigned char *q = p;
+	X509_CRL *crl = d2i_X509_CRL(NULL, &q, (long)n);
+	if (crl != NULL && q == p + n)
+		return pool_add_crl(pool, crl, err);
+	X509_CRL_free(crl);
+	ERR_clear_error();
+	return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, field, "not a DER or PEM certificate or CRL");
+}
+
+static vt_status add_file(struct snp_pool *pool, const char *path, const char *origin, bool must, struct vt_err *err)
+{
+	uint8_t *data = NULL;
+	size_t n = 0;
+	struct vt_err scratch = {0};
+	vt_status rc = vt_file_read(path, SNP_CERT_MAX_BYTES, &data, &n, must ? err : &scratch);
+	if (rc != VT_OK) {
+		if (!must)
+			return VT_OK;
+		if (err != NULL && err->step == VT_STEP_IO)
+			err->step = VT_STEP_COLLATERAL;
+		return rc;
+	}
+	rc = snp_pool_add_bytes(pool, data, n, origin, path, must ? err : &scratch);
+	free(data);
+	if (rc != VT_OK && !must && (rc == VT_E_PARSE))
+		rc = VT_OK; /* a directory may hold other files */
+	else if (rc != VT_OK && !must)
+		rc = vt_fail(err, scratch.code, scratch.step, scratch.field, "%s", scratch.detail);
+	return rc;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+vt_status snp_pool_add_path(struct snp_pool *pool, const char *path, struct vt_err *err)
+{
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return vt_fail(err, VT_E_IO, VT_STEP_COLLATERAL, "certs", "%s: %s", path, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return add_file(pool, path, "certs", true, err);
+	DIR *d = opendir(path);
+	if (d == NULL)
+		return vt_fail(err, VT_E_IO, VT_STEP_COLLATERAL, "certs", "%s: %s", path, strerror(errno));
+	char *names[SNP_DIR_MAX_FILES];
+	size_t nn = 0;
+	vt_status rc = VT_OK;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (nn >= SNP_DIR_MAX_FILES) {
+			rc = vt_fail(err, VT_E_LIMIT, VT_STEP_COLLATERAL, "certs", "%s: more than %d files", path,
+				     SNP_DIR_MAX_FILES);
+			break;
+		}
+		if (asprintf(&names[nn], "%s/%s", path, de->d_name) < 0) {
+			rc = vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "certs", "out of memory");
+			break;
+		}
+		nn++;
+	}
+	closedir(d);
+	/* Sorted, so that the pool (and any tie between candidates) is stable. */
+	qsort(names, nn, sizeof(names[0]), cmp_names);
+	for (size_t i = 0; i < nn; i++) {
+		if (rc == VT_OK && stat(names[i], &st) == 0 && S_ISREG(st.st_mode))
+			rc = add_file(pool, names[i], "certs", false, err);
+		free(names[i]);
+	}
+	return rc;
+}
+
+int snp_pool_find(const struct snp_pool *pool, snp_role role, vt_snp_product product)
+{
+	for (size_t i = 0; i < pool->n; i++)
+		if (pool->certs[i].role == role && pool->certs[i].product == product)
+			return (int)i;
+	return -1;
+}
+
+int snp_pool_find_vek(const struct snp_pool *pool, const struct vt_snp_report *rep, vt_snp_product product,
+		      bool *matches)
+{
+	unsigned signing = (rep->key_info >> 2) & 7u;
+	snp_role want = signing == VT_SNP_SIGNING_KEY_VLEK ? SNP_ROLE_VLEK : SNP_ROLE_VCEK;
+	int best = -1, best_score = -1;
+	*matches = false;
+	for (size_t i = 0; i < pool->n; i++) {
+		const struct snp_cert *c = &pool->certs[i];
+		if (c->role != SNP_ROLE_VCEK && c->role != SNP_ROLE_VLEK)
+			continue;
+		int score = 0;
+		bool ok = false;
+		if (c->role == want)
+			score += 4;
+		if (product == VT_SNP_PRODUCT_UNKNOWN || c->product == product)
+			score += 2;
+		struct vt_snp_vek_ext ext;
+		struct vt_err scratch = {0};
+		vt_snp_product p = product != VT_SNP_PRODUCT_UNKNOWN ? product : c->product;
+		if (c->role == want && p != VT_SNP_PRODUCT_UNKNOWN && c->product == p &&
+		    vt_snp_vek_ext_parse(c->x509, &ext, &scratch) == VT_OK &&
+		    snp_check_tcb(rep, p, &ext, c->role == SNP_ROLE_VLEK, &scratch) == VT_OK) {
+			score += 8;
+			ok = true;
+		}
+		if (score > best_score) {
+			best = (int)i;
+			best_score = score;
+			*matches = ok;
+		}
+	}
+	return best;
+}
+
+/* ------------------------------------------------------------ TCB check */
+
+static vt_status spl_cmp(const char *name, bool has, uint8_t cert_value, uint8_t report_value, struct vt_err *err)
+{
+	char field[48];
+	snprintf(field, sizeof(field), "reported_tcb.%s", name);
+	if (!has)
+		return vt_fail(err, VT_E_REJECTED, VT_STEP_TCB, field, "the VEK certificate has no %s SPL extension",
+			       name);
+	if (cert_value != report_value)
+		return vt_fail(err, VT_E_REJECTED, VT_STEP_TCB, field,
+			       "VEK certificate %s SPL %u != REPORTED_TCB %s %u (the certificate is for another TCB)",
+			       name, cert_value, name, report_value);
+	return VT_OK;
+}
+
+vt_status snp_check_tcb(const struct vt_snp_report *rep, vt_snp_product product, const struct vt_snp_vek_ext *ext,
+			bool vek_is_vlek, struct vt_err *err)
+{
+	unsigned signing = (rep->key_info >> 2) & 7u;
+	if (signing == VT_SNP_SIGNING_KEY_VCEK) {
+		if (vek_is_vlek || !ext->has_hwid || ext->has_csp_id)
+			return vt_fail(err, VT_E_REJECTED, VT_STEP_TCB, "signing_key",
+				       "report is signed with a VCEK (signing_key 0) but the certificate is not a VCEK "
+				       "(%s, hwID %s, cspId %s)", vek_is_vlek ? "SEV-VLEK" : "SEV-VCEK",
+				       ext->has_hwid ? "present" : "absent", ext->has_csp_id ? "present" : "absent");
+	} else if (signing == VT_SNP_SIGNING_KEY_VLEK) {
+		if (!vek_is_vlek || !ext->has_csp_id || ext->has_hwid)
+			return vt_fail(err, VT_E_REJECTED, VT_STEP_TCB, "signing_key",
+				       "report is signed with a VLEK (signing_key 1) but the certificate is not a VLEK "
+				       "(%s, hwID %s, cspId %s)", vek_is_vlek ? "SEV-VLEK" : "SEV-VCEK",
+				       ext->has_hwid ? "present" : "absent", ext->has_csp_id ? "present" : "absent");
+	} else {
+		return vt_fail(err, VT_E_REJECTED, VT_STEP_TCB, "signing_key", "signing_key %u is not VCEK or VLEK",
+			       signing);
+	}
+	if (signing == VT_SNP_SIGNING_KEY_VCEK) {
+		size_t want = product == VT_SNP_PRODUCT_TURIN ? 8 : 64;
+		if (ext->hwid_size != want || memcmp(ext->hwid, rep->chip_id, want) != 0) {
+			char *hc = vt_hex_encode(ext->hwid, ext->hwid_size <= sizeof(ext->hwid) ? ext->hwid_size : 0);
+			char *hr = vt_hex_encode(rep->chip_id, want);
+			vt_status rc = vt_fail(err, VT_E_REJECTED, VT_STEP_TCB, "chip_id",
+					       "VCEK hwID %s != report CHIP_ID %s (a VCEK of another chip)",
+					       hc ? hc : "?", hr ? hr : "?");
+			free(hc);
+			free(hr);
+			return rc;
+		}
+	}
+	struct vt_snp_tcb t;
+	vt_snp_tcb_decode(rep->reported_tcb, product, &t);
+	vt_status rc = VT_OK;
+	if (product == VT_SNP_PRODUCT_TURIN)
+		rc = spl_cmp("fmc", ext->has_fmc, ext->fmc, t.fmc, err);
+	if (rc == VT_OK)
+		rc = spl_cmp("bootloader", ext->has_bl, ext->bl, t.bootloader, err);
+	if (rc == VT_OK)
+		rc = spl_cmp("tee", ext->has_tee, ext->tee, t.tee, err);
+	if (rc == VT_OK)
+		rc = spl_cmp("snp", ext->has_snp, ext->snp, t.snp, err);
+	if (rc == VT_OK)
+		rc = spl_cmp("microcode", ext->has_ucode, ext->ucode, t.microcode, err);
+	return rc;
+}
+
+/* ------------------------------------------------------------ cache */
+
+static size_t hwid_size(vt_snp_product p)
+{
+	return p == VT_SNP_PRODUCT_TURIN ? 8 : 64;
+}
+
+static char *vcek_dir(const char *cache_dir, vt_snp_product p, const struct vt_snp_report *rep)
+{
+	char *hex = vt_hex_encode(rep->chip_id, hwid_size(p));
+	char *out = NULL;
+	if (hex != NULL && asprintf(&out, "%s/amd/%s/vcek/%s", cache_dir, vt_snp_product_name(p), hex) < 0)
+		out = NULL;
+	free(hex);
+	return out;
+}
+
+char *snp_cache_vcek_path(const char *cache_dir, vt_snp_product p, const struct vt_snp_report *rep)
+{
+	struct vt_snp_tcb t;
+	vt_snp_tcb_decode(rep->reported_tcb, p, &t);
+	char *dir = vcek_dir(cache_dir, p, rep);
+	char *out = NULL;
+	if (dir == NULL)
+		return NULL;
+	int r = p == VT_SNP_PRODUCT_TURIN
+			? asprintf(&out, "%s/%u-%u-%u-%u-%u.der", dir, t.bootloader, t.tee, t.snp, t.microcode, t.fmc)
+			: asprintf(&out, "%s/%u-%u-%u-%u.der", dir, t.bootloader, t.tee, t.snp, t.microcode);
+	if (r < 0)
+		out = NULL;
+	free(dir);
+	return out;
+}
+
+static char *product_file(const char *cache_dir, vt_snp_product p, const char *name)
+{
+	char *out = NULL;
+	if (asprintf(&out, "%s/amd/%s/%s", cache_dir, vt_snp_product_name(p), name) < 0)
+		return NULL;
+	return out;
+}
+
+static bool crl_is_fresh(X509_CRL *crl, int64_t now)
+{
+	const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
+	if (next == NULL)
+		return true;
+	time_t t = (time_t)now;
+	return X509_cmp_time(next, &t) > 0;
+}
+
+vt_status snp_pool_add_cache(struct snp_pool *pool, const char *cache_dir, vt_snp_product product,
+			     const struct vt_snp_report *rep, int64_t now, bool online, struct vt_err *err)
+{
+	static const char *const files[] = {"cert_chain.pem", "vlek_cert_chain.pem", "crl.der", "vlek_crl.der"};
+	vt_status rc = VT_OK;
+	char *vp = snp_cache_vcek_path(cache_dir, product, rep);
+	if (vp == NULL)
+		return vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "cache", "out of memory");
+	if (access(vp, F_OK) == 0)
+		rc = add_file(pool, vp, "cache", false, err);
+	free(vp);
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]) && rc == VT_OK; i++) {
+		char *path = product_file(cache_dir, product, files[i]);
+		if (path == NULL)
+			return vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "cache", "out of memory");
+		if (access(path, F_OK) == 0) {
+			size_t before = pool->ncrl;
+			rc = add_file(pool, path, "cache", false, err);
+			/* A stale cached CRL is dropped when KDS can give a new one. */
+			if (rc == VT_OK && online && pool->ncrl > before && !crl_is_fresh(pool->crls[pool->ncrl - 1], now)) {
+				X509_CRL_free(pool->crls[--pool->ncrl]);
+			}
+		}
+		free(path);
+	}
+	return rc;
+}
+
+/* mkdir -p of the directory part of `path`. */
+static vt_status mkdirs_for(const char *path, struct vt_err *err)
+{
+	char *p = strdup(path);
+	if (p == NULL)
+		return vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "cache", "out of memory");
+	char *slash = strrchr(p, '/');
+	if (slash != NULL && slash != p) {
+		*slash = '\0';
+		for (char *q = p + 1; *q; q++) {
+			if (*q != '/')
+				continue;
+			*q = '\0';
+			if (mkdir(p, 0755) != 0 && errno != EEXIST)
+				goto fail;
+			*q = '/';
+		}
+		if (mkdir(p, 0755) != 0 && errno != EEXIST)
+			goto fail;
+	}
+	free(p);
+	return VT_OK;
+fail:;
+	vt_status rc = vt_fail(err, VT_E_IO, VT_STEP_COLLATERAL, "cache", "cannot create %s: %s", p, strerror(errno));
+	free(p);
+	return rc;
+}
+
+static vt_status cache_write(const char *path, const uint8_t *p, size_t n, struct vt_err *err)
+{
+	vt_status rc = mkdirs_for(path, err);
+	if (rc == VT_OK)
+		rc = vt_file_write(path, p, n, 0644, err);
+	if (rc != VT_OK && err != NULL && err->step == VT_STEP_IO)
+		err->step = VT_STEP_COLLATERAL;
+	return rc;
+}
+
+/* ------------------------------------------------------------ KDS */
+
+#define KDS_DEFAULT "https://kdsintf.amd.com"
+#define KDS_MAX_BODY (256u * 1024u)
+#define KDS_RETRIES 3
+#define KDS_RETRY_CAP_S 5
+
+struct fetch {
+	struct vt_buf body;
+	long retry_after; /* seconds, -1 = none */
+	bool too_big;
+};
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct fetch *f = ud;
+	size_t n = size * nmemb;
+	struct vt_err scratch = {0};
+	if (vt_buf_append(&f->body, ptr, n, &scratch) != VT_OK) {
+		f->too_big = true;
+		return 0;
+	}
+	return n;
+}
+
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct fetch *f = ud;
+	size_t n = size * nmemb;
+	static const char name[] = "retry-after:";
+	if (n > sizeof(name) - 1 && strncasecmp(ptr, name, sizeof(name) - 1) == 0) {
+		char val[32];
+		size_t vl = n - (sizeof(name) - 1);
+		if (vl >= sizeof(val))
+			vl = sizeof(val) - 1;
+		memcpy(val, ptr + sizeof(name) - 1, vl);
+		val[vl] = '\0';
+		char *end;
+		long s = strtol(val, &end, 10);
+		while (*end == ' ' || *end == '\r' || *end == '\n' || *end == '\t')
+			end++;
+		/* An HTTP-date form is not parsed: the default backoff applies. */
+		f->retry_after = (*end == '\0' && s >= 0 && end != val) ? s : -1;
+	}
+	return n;
+}
+
+static void sleep_seconds(long s)
+{
+	struct timespec ts = {.tv_sec = s, .tv_nsec = 0};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* GET url into *out (malloc'd, caller frees).  VT_E_NOTFOUND on 404. */
+static vt_status kds_get(const struct vt_snp_sources *src, const char *url, uint8_t **out, size_t *out_size,
+			 struct vt_err *err)
+{
+	CURL *c = curl_easy_init();
+	if (c == NULL)
+		return vt_fail(err, VT_E_NOMEM, VT_STEP_COLLATERAL, "kds", "curl_easy_init failed");
+	vt_status rc = VT_OK;
+	long timeout = src->timeout_ms > 0 ? src->timeout_ms : 10000;
+	struct fetch f;
+	for (int attempt = 0;; attempt++) {
+		memset(&f, 0, sizeof(f));
+		vt_buf_init(&f.body, KDS_MAX_BODY);
+		f.retry_after = -1;
+		curl_easy_reset(c);
+		curl_easy_setopt(c, CURLOPT_URL, url);
+		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, &f);
+		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+		curl_easy_setopt(c, CURLOPT_HEADERDATA, &f);
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout);
+		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+		curl_easy_setopt(c, CURLOPT_USERAGENT, "veritee");
+		CURLcode cr = curl_easy_perform(c);
+		long code = 0;
+		if (cr == CURLE_OK)
+			curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+		if (cr != CURLE_OK) {
+			rc = vt_fail(err, VT_E_IO, VT_STEP_COLLATERAL, "kds", "GET %s: %s", url,
+				     f.too_big ? "response too large" : curl_easy_strerror(cr));
+		} else if (code == 429 && attempt < KDS_RETRIES) {
+			long wait = f.retry_after >= 0 ? f.retry_after : (1L << attempt);
+			if (wait > KDS_RETRY_CAP_S)
+				wait = KDS_RETRY_CAP_S;
+			vt_buf_free(&f.body);
+			sleep_seconds(wait);
+			continue;
+		} else if (code == 404) {
+			rc = vt_fail(err, VT_E_NOTFOUND, VT_STEP_COLLATERAL, "kds", "GET %s: HTTP 404 (not found)", url);
+		} else if (code != 200) {
+			rc = vt_fail(err, VT_E_IO, VT_STEP_COLLATERAL, "kds", "GET %s: HTTP %ld%s", url, code,
+				     code == 429 ? " (rate limited, retries exhausted)" : "");
+		} else if (f.body.len == 0) {
+			rc = vt_fail(err, VT_E_IO, VT_STEP_COLLATERAL, "kds", "GET %s: empty response", url);
+		}
+		break;
+	}
+	curl_easy_cleanup(c);
+	if (rc != VT_OK) {
+		vt_buf_free(&f.body);
+		return rc;
+	}
+	*out = f.body.data;
+	*out_size = f.body.len;
+	return VT_OK;
+}
+
+/* Fetch, add to the pool, then cache.  `field` names the object. */
+static vt_status fetch_into(struct snp_pool *pool, const struct vt_snp_sources *src, const char *url,
+			    const char *cache_path, bool optional, struct vt_err *err)
+{
+	uint8_t *body = NULL;
+	size_t n = 0;
+	struct vt_err local = {0};
+	vt_status rc = kds_get(src, url, &body, &n, &local);
+	if (rc == VT_E_NOTFOUND && optional)
+		return VT_OK;
+	if (rc != VT_OK)
+		return vt_fail(err, local.code, local.step, local.field, "%s", local.detail);
+	rc = snp_pool_add_bytes(pool, body, n, "kds", "kds", &local);
+	if (rc != VT_OK) {
+		rc = vt_fail(err, VT_E_IO, VT_STEP_COLLATERAL, "kds", "GET %s: unusable response: %s", url, local.detail);
+	} else if (src->cache_dir != NULL && cache_path != NULL) {
+		rc = cache_write(cache_path, body, n, err);
+	}
+	free(body);
+	return rc;
+}
+
+vt_status snp_kds_fetch(struct snp_pool *pool, const struct vt_snp_sources *src, vt_snp_product product,
+			const struct vt_snp_report *rep, bool vlek, const struct snp_needs *needs, struct vt_err *err)
+{
+	const char *base = src->kds_url && src->kds_url[0] ? src->kds_url : KDS_DEFAULT;
+	size_t blen = strlen(base);
+	while (blen > 0 && base[blen - 1] == '/')
+		blen--;
+	const char *pname = vt_snp_product_name(product);
+	const char *kind = vlek ? "vlek" : "vcek";
+	vt_status rc = VT_OK;
+	char *url = NULL, *path = NULL;
+
+	if (product == VT_SNP_PRODUCT_UNKNOWN)
+		return vt_fail(err, VT_E_NOTFOUND, VT_STEP_COLLATERAL, "product",
+			       "cannot fetch from AMD KDS: the product is unknown (a version 2 report without a VCEK); "
+			       "supply the certificates with --certs");
+	if (needs->vlek)
+		return vt_fail(err, VT_E_NOTFOUND, VT_STEP_COLLATERAL, "vlek",
+			       "no VLEK certificate: AMD KDS gives VLEKs only to cloud providers; it must come with "
+			       "the evidence or --certs");
+	if (needs->vcek) {
+		bool zero = true;
+		for (size_t i = 0; i < hwid_size(product); i++)
+			zero = zero && rep->chip_id[i] == 0;
+		if (zero)
+			return vt_fail(err, VT_E_NOTFOUND, VT_STEP_COLLATERAL, "chip_id",
+				       "no VCEK and CHIP_ID is masked (all zero): the VCEK cannot be fetched by hwID");
+		struct vt_snp_tcb t;
+		vt_snp_tcb_decode(rep->reported_tcb, product, &t);
+		char *hex = vt_hex_encode(rep->chip_id, hwid_size(product));
+		int r = -1;
+		if (hex != NULL)
+			r = product == VT_SNP_PRODUCT_TURIN
+				    ? asprintf(&url, "%.*s/vcek/v1/%s/%s?fmcSPL=%u&blSPL=%u&teeSPL=%u&snpSPL=%u&ucodeSPL=%u",
+					       (int)blen, base, pname, hex, t.fmc, t.bootloader, t.tee, t.snp, t.microcode)
+				    : asprintf(&url, "%.*s/vcek/v1/%s/%s?blSPL=%u&teeSPL=%u&snpSPL=%u&ucodeSPL=%u",
+					       (int)blen, base, pname, hex, t.bootloader, t.tee, t.snp, t.microcode);
+		free(hex);
+		if (r < 0) {
+			url = NULL;
+			return vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "kds", "out of memory");
+		}
+		path = src->cache_dir ? snp_cache_vcek_path(src->cache_dir, product, rep) : NULL;
+		rc = fetch_into(pool, src, url, path, false, err);
+		free(url);
+		free(path);
+		url = path = NULL;
+		if (rc != VT_OK)
+			return rc;
+	}
+	if (needs->chain) {
+		if (asprintf(&url, "%.*s/%s/v1/%s/cert_chain", (int)blen, base, kind, pname) < 0)
+			return vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "kds", "out of memory");
+		path = src->cache_dir ? product_file(src->cache_dir, product, vlek ? "vlek_cert_chain.pem" : "cert_chain.pem")
+				      : NULL;
+		rc = fetch_into(pool, src, url, path, false, err);
+		free(url);
+		free(path);
+		url = path = NULL;
+		if (rc != VT_OK)
+			return rc;
+	}
+	if (needs->crl) {
+		if (asprintf(&url, "%.*s/%s/v1/%s/crl", (int)blen, base, kind, pname) < 0)
+			return vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "kds", "out of memory");
+		path = src->cache_dir ? product_file(src->cache_dir, product, vlek ? "vlek_crl.der" : "crl.der") : NULL;
+		rc = fetch_into(pool, src, url, path, true, err);
+		free(url);
+		free(path);
+	}
+	return rc;
+}

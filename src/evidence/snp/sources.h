@@ -1,0 +1,116 @@
+/*
+ * Private to src/evidence/snp: the certificate pool of one SNP verification
+ * and where its certificates come from (evidence, --certs, cache, AMD KDS).
+ *
+ * Every certificate in a pool is untrusted.  Classification only says what a
+ * certificate claims to be (by its subject/issuer common names, and for an
+ * ARK by the pinned SHA-256 of its DER); trust comes from the chain check in
+ * verify.c against the pinned ARK of the report's product.
+ */
+#ifndef VT_SNP_SOURCES_H
+#define VT_SNP_SOURCES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/x509.h>
+
+#include "veritee/err.h"
+#include "veritee/snp.h"
+
+#define SNP_POOL_MAX 32
+#define SNP_CRL_MAX 8
+#define SNP_CERT_MAX_BYTES (64u * 1024u)   /* one certificate file / blob */
+#define SNP_DIR_MAX_FILES 256
+
+/* What a certificate claims to be. */
+typedef enum snp_role {
+	SNP_ROLE_OTHER = 0,
+	SNP_ROLE_ARK,     /* self-signed; product set only when its SHA-256 is a pinned ARK */
+	SNP_ROLE_ASK,     /* CN "SEV-<Product>", issuer "ARK-<Product>" */
+	SNP_ROLE_ASVK,    /* CN "SEV-VLEK-<Product>", issuer "ARK-<Product>" */
+	SNP_ROLE_VCEK,    /* CN "SEV-VCEK", product from issuer "SEV-<Product>" */
+	SNP_ROLE_VLEK,    /* CN "SEV-VLEK", product from issuer "SEV-VLEK-<Product>" */
+} snp_role;
+
+struct snp_cert {
+	X509 *x509;
+	snp_role role;
+	vt_snp_product product;
+	const char *origin;   /* static: "evidence", "certs", "cache", "kds" */
+};
+
+struct snp_pool {
+	struct snp_cert certs[SNP_POOL_MAX];
+	size_t n;
+	X509_CRL *crls[SNP_CRL_MAX];
+	size_t ncrl;
+};
+
+/* Pinned ARK SHA-256 (DER) per product; UNKNOWN when `fp` is not pinned. */
+vt_snp_product snp_pinned_ark_product(const uint8_t fp[32]);
+/* Pinned ASK / ASVK SHA-256 for a product (NULL for UNKNOWN). */
+const uint8_t *snp_pinned_ask(vt_snp_product p);
+const uint8_t *snp_pinned_asvk(vt_snp_product p);
+/* "Milan" -> MILAN etc. (exact KDS spelling); UNKNOWN otherwise.  `len` bytes of `s`. */
+vt_snp_product snp_product_from_name(const char *s, size_t len);
+/* "SEV-VCEK", "ASK", ... for messages. */
+const char *snp_role_name(snp_role r);
+
+void snp_pool_free(struct snp_pool *pool);
+/* Classify and add (takes over the reference on success and failure; duplicates are dropped). */
+vt_status snp_pool_add_x509(struct snp_pool *pool, X509 *x509, const char *origin, struct vt_err *err);
+/*
+ * Add the certificates (and CRLs) in a blob: one DER certificate, one DER
+ * CRL, or PEM text with any number of CERTIFICATE / X509 CRL blocks.
+ * VT_E_PARSE (step parse, naming `field`) when nothing in it is usable.
+ */
+vt_status snp_pool_add_bytes(struct snp_pool *pool, const uint8_t *p, size_t n, const char *origin,
+			     const char *field, struct vt_err *err);
+/* A file (must hold certificates) or a directory (every regular file that
+ * parses is taken, the rest ignored).  Errors: VT_E_IO step collateral. */
+vt_status snp_pool_add_path(struct snp_pool *pool, const char *path, struct vt_err *err);
+
+/* Find the best VEK for the report: the role the report's SIGNING_KEY names,
+ * preferring one whose hwID and TCB extensions match; falls back to a VEK
+ * of the other kind (the tcb step then explains).  -1 when none. */
+int snp_pool_find_vek(const struct snp_pool *pool, const struct vt_snp_report *rep, vt_snp_product product,
+		      bool *matches);
+/* First certificate of `role` for `product`; -1 when none. */
+int snp_pool_find(const struct snp_pool *pool, snp_role role, vt_snp_product product);
+
+/*
+ * TCB / identity consistency between the report and the VEK's AMD
+ * extensions: SIGNING_KEY 0 needs a VCEK (hwID, no cspId), 1 a VLEK (cspId,
+ * no hwID); VCEK hwID == CHIP_ID (Turin: the first 8 bytes); every SPL ==
+ * REPORTED_TCB's component for the product.  VT_E_REJECTED step tcb naming
+ * the component.
+ */
+vt_status snp_check_tcb(const struct vt_snp_report *rep, vt_snp_product product, const struct vt_snp_vek_ext *ext,
+			bool vek_is_vlek, struct vt_err *err);
+
+/* Cache file paths (malloc'd) — exposed for tests. */
+char *snp_cache_vcek_path(const char *cache_dir, vt_snp_product p, const struct vt_snp_report *rep);
+
+/* Add what the cache holds for `product` (VCEK for the report's hwID and
+ * REPORTED_TCB, chains, CRLs).  Missing files are not an error. */
+vt_status snp_pool_add_cache(struct snp_pool *pool, const char *cache_dir, vt_snp_product product,
+			     const struct vt_snp_report *rep, int64_t now, bool online, struct vt_err *err);
+
+/* What the pool still lacks for this report. */
+struct snp_needs {
+	bool vcek, vlek, chain, crl;
+};
+
+/*
+ * Fetch what `needs` lists from AMD KDS (src->kds_url, default
+ * https://kdsintf.amd.com) and add it to the pool; write every fetched
+ * object to src->cache_dir (when set) atomically.  HTTP 429 is retried (at
+ * most 3 times, honouring Retry-After up to 5 s); other failures are VT_E_IO
+ * step collateral with the URL.  A 404 on the CRL is not an error.
+ */
+vt_status snp_kds_fetch(struct snp_pool *pool, const struct vt_snp_sources *src, vt_snp_product product,
+			const struct vt_snp_report *rep, bool vlek, const struct snp_needs *needs, struct vt_err *err);
+
+#endif
