@@ -6,14 +6,17 @@ set -eu
 want=${1:-build}
 
 # Build: compiler, OpenSSL 3, jansson, libmicrohttpd, libcurl (OpenSSL
-# flavour), SQLite, pkg-config.
-pkgs="gcc make pkg-config libssl-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev libsqlite3-dev"
+# flavour), SQLite, tpm2-tss (ESAPI, marshalling), pkg-config.
+pkgs="gcc make pkg-config libssl-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev libsqlite3-dev libtss2-dev"
 if [ "$want" = test ]; then
 	# Tests: cmocka; Debian's python3 with jwcrypto and cryptography as
 	# independent JOSE oracles; clang + compiler-rt for libFuzzer and the
 	# sanitizer build; openssl for fixtures; ovmf (Debian's SEV-capable
-	# firmware) for launch-measurement known answers.
+	# firmware) for launch-measurement known answers; swtpm and tpm2-tools
+	# (a software TPM the tests start on loopback, and an independent quote
+	# checker); nodejs/npm for the DCAP differential test.
 	pkgs="$pkgs libcmocka-dev python3 python3-jwcrypto python3-cryptography clang libclang-rt-14-dev openssl ovmf"
+	pkgs="$pkgs swtpm swtpm-tools tpm2-tools"
 fi
 
 missing=""
@@ -22,6 +25,12 @@ for p in $pkgs; do
 		missing="$missing $p"
 	fi
 done
+# Node.js may come from elsewhere (e.g. NodeSource, which bundles npm and
+# conflicts with Debian's npm package): install by command, not by package.
+if [ "$want" = test ]; then
+	command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+	command -v npm >/dev/null 2>&1 || missing="$missing npm"
+fi
 [ -z "$missing" ] && exit 0
 
 echo "veritee: installing missing Debian packages:$missing" >&2
