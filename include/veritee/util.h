@@ -85,6 +85,8 @@ VT_API void vt_wipe(void *p, size_t n);
  * strict: invalid characters, bad padding or non-canonical trailing bits fail.
  */
 VT_API char *vt_hex_encode(const uint8_t *p, size_t n);
+/* Value of one hex digit (either case), or -1. */
+VT_API int vt_hex_digit(char c);
 VT_API VT_MUST_USE vt_status vt_hex_decode(const char *s, uint8_t **out, size_t *out_len, struct vt_err *err);
 /* Decode into a fixed-size buffer; the string must be exactly 2*n hex chars. */
 VT_API VT_MUST_USE vt_status vt_hex_decode_fixed(const char *s, uint8_t *out, size_t n, struct vt_err *err);

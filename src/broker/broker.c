@@ -1080,19 +1080,7 @@ void vt_broker_free(struct vt_broker *b)
 		EVP_PKEY_free(b->admin_keys[i]);
 	free(b->admin_keys);
 	X509_free(b->sim_root);
-	struct vt_broker_config *c = &b->cfg;
-	free(c->listen_host);
-	free(c->tls_cert);
-	free(c->tls_key);
-	free(c->db_path);
-	free(c->master_key_path);
-	free(c->token_key_path);
-	free(c->insecure_sim_root);
-	free(c->amd_certs);
-	free(c->collateral_cache);
-	free(c->amd_kds_url);
-	free(c->dcap_collateral);
-	free(c->pccs_url);
+	vt_broker_config_free(&b->cfg); /* the broker owns its copies (admin_keys stay NULL) */
 	pthread_rwlock_destroy(&b->lock);
 	pthread_mutex_destroy(&b->log_lock);
 	free(b);

@@ -20,7 +20,7 @@ char *vt_hex_encode(const uint8_t *p, size_t n)
 	return s;
 }
 
-static int hexval(char c)
+int vt_hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -34,7 +34,7 @@ static int hexval(char c)
 static vt_status hex_into(const char *s, size_t slen, uint8_t *out, struct vt_err *err)
 {
 	for (size_t i = 0; i < slen / 2; i++) {
-		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+		int hi = vt_hex_digit(s[2 * i]), lo = vt_hex_digit(s[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "hex", "invalid hex character at %zu", 2 * i);
 		out[i] = (uint8_t)(hi << 4 | lo);

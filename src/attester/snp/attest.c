@@ -24,16 +24,16 @@
 #include <unistd.h>
 
 #include "attester/snp/snp_attester.h"
+#include "attester/tsm.h"
 #include "veritee/crypto.h"
 #include "veritee/snp.h"
 #include "veritee/util.h"
 
-#define DEFAULT_CONFIGFS_ROOT "/sys/kernel/config/tsm/report"
+#define DEFAULT_CONFIGFS_ROOT VT_TSM_DEFAULT_ROOT
 #define DEFAULT_SEV_GUEST_DEV "/dev/sev-guest"
 
 #define OUTBLOB_MAX ((size_t)16 * 1024)        /* a report is 1184 bytes */
 #define AUXBLOB_MAX ((size_t)16 * 1024 * 1024) /* the kernel's largest blob */
-#define ATTR_TEXT_MAX ((size_t)64)             /* provider, generation */
 #define REPORT_DATA_OFFSET 0x50u
 
 static const char NO_INTERFACE[] = "no SEV-SNP guest interface (configfs-tsm or /dev/sev-guest) on this machine";
@@ -65,207 +65,22 @@ static vt_status check_report(const uint8_t *rep, size_t size, const uint8_t rep
 
 /* --------------------------------------------------------- configfs-tsm */
 
-static vt_status join(const char *dir, const char *name, char out[PATH_MAX], struct vt_err *err)
-{
-	int n = snprintf(out, PATH_MAX, "%s/%s", dir, name);
-	if (n < 0 || n >= PATH_MAX)
-		return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "configfs_root", "configfs-tsm path is too long");
-	return VT_OK;
-}
-
-/*
- * Read a whole attribute, at most `max` bytes.  `absent` (may be NULL):
- * ENOENT is not an error, the attribute is simply not there.
- */
-static vt_status read_attr(const char *path, size_t max, bool *absent, struct vt_buf *out, struct vt_err *err)
-{
-	vt_buf_init(out, max);
-	if (absent)
-		*absent = false;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT && absent) {
-			*absent = true;
-			return VT_OK;
-		}
-		return vt_fail(err, VT_E_IO, VT_STEP_IO, path, "cannot open %s: %s", path, strerror(errno));
-	}
-	vt_status rc = VT_OK;
-	uint8_t chunk[4096];
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = vt_fail(err, errno == EFBIG ? VT_E_LIMIT : VT_E_IO, VT_STEP_IO, path, "cannot read %s: %s",
-				     path, strerror(errno));
-			break;
-		}
-		if (n == 0)
-			break;
-		if ((size_t)n > out->max - out->len) {
-			rc = vt_fail(err, VT_E_LIMIT, VT_STEP_IO, path, "%s is larger than %zu bytes", path, out->max);
-			break;
-		}
-		rc = vt_buf_append(out, chunk, (size_t)n, err);
-		if (rc != VT_OK)
-			break;
-	}
-	close(fd);
-	if (rc != VT_OK)
-		vt_buf_free(out);
-	return rc;
-}
-
-/* Write an attribute in one go.  configfs commits binary attributes
- * (inblob) when the file is released, so close() reports their errors. */
-static vt_status write_attr(const char *path, const void *p, size_t n, struct vt_err *err)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return vt_fail(err, VT_E_IO, VT_STEP_IO, path, "cannot open %s: %s", path, strerror(errno));
-	const uint8_t *b = p;
-	size_t done = 0;
-	while (done < n) {
-		ssize_t w = write(fd, b + done, n - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			int e = w < 0 ? errno : EIO;
-			close(fd);
-			return vt_fail(err, VT_E_IO, VT_STEP_IO, path, "cannot write %s: %s", path, strerror(e));
-		}
-		done += (size_t)w;
-	}
-	if (close(fd) != 0)
-		return vt_fail(err, VT_E_IO, VT_STEP_IO, path, "writing %s failed: %s", path, strerror(errno));
-	return VT_OK;
-}
-
-/* Text attribute without its trailing newline, printable ASCII only. */
-static vt_status read_text_attr(const char *path, char *out, size_t out_size, struct vt_err *err)
-{
-	struct vt_buf b;
-	vt_status rc = read_attr(path, ATTR_TEXT_MAX, NULL, &b, err);
-	if (rc != VT_OK)
-		return rc;
-	size_t len = b.len;
-	if (len > 0 && b.data[len - 1] == '\n')
-		len--;
-	for (size_t i = 0; i < len; i++) {
-		if (b.data[i] < 0x20 || b.data[i] > 0x7e) {
-			vt_buf_free(&b);
-			return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, path, "%s holds non-printable bytes", path);
-		}
-	}
-	if (len >= out_size) {
-		vt_buf_free(&b);
-		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, path, "%s is too long (%zu bytes)", path, len);
-	}
-	if (len > 0)
-		memcpy(out, b.data, len);
-	out[len] = '\0';
-	vt_buf_free(&b);
-	return VT_OK;
-}
-
-static vt_status read_generation(const char *path, uint64_t *out, struct vt_err *err)
-{
-	char text[32];
-	vt_status rc = read_text_attr(path, text, sizeof(text), err);
-	if (rc != VT_OK)
-		return rc;
-	uint64_t v = 0;
-	size_t i = 0;
-	for (; text[i] >= '0' && text[i] <= '9'; i++) {
-		unsigned d = (unsigned)(text[i] - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			break;
-		v = v * 10 + d;
-	}
-	if (i == 0 || text[i] != '\0')
-		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, path, "%s is not a decimal counter: \"%s\"", path, text);
-	*out = v;
-	return VT_OK;
-}
-
-/* A name no other requester uses: pid, a per-process counter and 64 random bits. */
-static vt_status entry_name(char *out, size_t size, struct vt_err *err)
-{
-	static atomic_uint counter;
-	uint64_t rnd;
-	vt_status rc = vt_random(&rnd, sizeof(rnd), err);
-	if (rc != VT_OK)
-		return rc;
-	unsigned c = atomic_fetch_add(&counter, 1u);
-	int n = snprintf(out, size, "veritee-%ld-%u-%016llx", (long)getpid(), c, (unsigned long long)rnd);
-	if (n < 0 || (size_t)n >= size)
-		return vt_fail(err, VT_E_INTERNAL, VT_STEP_NONE, "configfs", "entry name does not fit");
-	return VT_OK;
-}
-
 static vt_status configfs_attest(const char *root, const uint8_t report_data[64], uint32_t vmpl, struct vt_buf *rep,
 				 struct vt_buf *aux, struct vt_err *err)
 {
-	vt_status rc;
-	char name[80], dir[PATH_MAX], path[PATH_MAX], provider[ATTR_TEXT_MAX];
-	bool made = false, aux_absent = false;
-	uint64_t gen0 = 0, gen1 = 0, writes = 0;
-
-	vt_buf_init(rep, OUTBLOB_MAX);
-	vt_buf_init(aux, AUXBLOB_MAX);
-	VT_GUARD(entry_name(name, sizeof(name), err));
-	VT_GUARD(join(root, name, dir, err));
-	if (mkdir(dir, 0700) != 0) {
-		rc = vt_fail(err, VT_E_IO, VT_STEP_IO, "configfs", "cannot create configfs-tsm entry %s: %s", dir,
-			     strerror(errno));
-		goto out;
-	}
-	made = true;
-
-	VT_GUARD(join(dir, "provider", path, err));
-	VT_GUARD(read_text_attr(path, provider, sizeof(provider), err));
-	if (strcmp(provider, "sev_guest") != 0) {
-		rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "provider",
-			     "configfs-tsm provider is \"%s\", not \"sev_guest\": this is not an SEV-SNP guest", provider);
-		goto out;
-	}
-	char gen_path[PATH_MAX];
-	VT_GUARD(join(dir, "generation", gen_path, err));
-	VT_GUARD(read_generation(gen_path, &gen0, err));
-
-	if (vmpl != 0) {
-		char lvl[16];
-		int n = snprintf(lvl, sizeof(lvl), "%u\n", vmpl);
-		VT_GUARD(join(dir, "privlevel", path, err));
-		VT_GUARD(write_attr(path, lvl, (size_t)n, err));
-		writes++;
-	}
-	VT_GUARD(join(dir, "inblob", path, err));
-	VT_GUARD(write_attr(path, report_data, 64, err));
-	writes++;
-
-	VT_GUARD(join(dir, "outblob", path, err));
-	VT_GUARD(read_attr(path, OUTBLOB_MAX, NULL, rep, err));
-	VT_GUARD(join(dir, "auxblob", path, err));
-	VT_GUARD(read_attr(path, AUXBLOB_MAX, &aux_absent, aux, err));
-
-	/* Every write of ours advanced the counter by one; anything more means
-	 * another process wrote to this entry and the blobs may be its. */
-	VT_GUARD(read_generation(gen_path, &gen1, err));
-	if (gen1 < gen0 || gen1 - gen0 != writes) {
-		rc = vt_fail(err, VT_E_IO, VT_STEP_IO, gen_path,
-			     "generation went from %llu to %llu around %llu write(s) of ours: a concurrent writer "
-			     "changed %s; retry",
-			     (unsigned long long)gen0, (unsigned long long)gen1, (unsigned long long)writes, dir);
-		goto out;
-	}
-	VT_GUARD(check_report(rep->data, rep->len, report_data, "outblob", err));
-	rc = VT_OK;
-out:
-	if (made && rmdir(dir) != 0 && rc == VT_OK)
-		rc = vt_fail(err, VT_E_IO, VT_STEP_IO, "configfs", "cannot remove configfs-tsm entry %s: %s", dir,
-			     strerror(errno));
+	struct vt_tsm_request req = {
+		.root = root,
+		.provider = "sev_guest",
+		.what = "an SEV-SNP guest",
+		.inblob = report_data,
+		.inblob_size = 64,
+		.privlevel = vmpl,
+		.outblob_max = OUTBLOB_MAX,
+		.auxblob_max = AUXBLOB_MAX,
+	};
+	vt_status rc = vt_tsm_report(&req, rep, aux, err);
+	if (rc == VT_OK)
+		rc = check_report(rep->data, rep->len, report_data, "outblob", err);
 	if (rc != VT_OK) {
 		vt_buf_free(rep);
 		vt_buf_free(aux);

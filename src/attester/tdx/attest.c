@@ -23,139 +23,21 @@
 #include <unistd.h>
 
 #include "attester/tdx/tdx_attester.h"
+#include "attester/tsm.h"
 #include "veritee/crypto.h"
 #include "veritee/util.h"
 
-#define DEFAULT_CONFIGFS_ROOT "/sys/kernel/config/tsm/report"
+#define DEFAULT_CONFIGFS_ROOT VT_TSM_DEFAULT_ROOT
 #define DEFAULT_CCEL_PATH "/sys/firmware/acpi/tables/data/CCEL"
 
 #define QUOTE_MAX ((size_t)16 * 1024 * 1024)
 #define CCEL_MAX ((size_t)16 * 1024 * 1024)
-#define ATTR_TEXT_MAX ((size_t)64)
 #define TEE_TYPE_TDX 0x81u
 #define TD_REPORT_DATA_OFFSET 520u /* inside the TD report body */
 
 static const char NO_INTERFACE[] = "no TDX guest interface (configfs-tsm with provider tdx_guest) on this machine";
 
 /* ------------------------------------------------------------ files */
-
-static vt_status join(const char *dir, const char *name, char out[PATH_MAX], struct vt_err *err)
-{
-	int n = snprintf(out, PATH_MAX, "%s/%s", dir, name);
-	if (n < 0 || n >= PATH_MAX)
-		return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "configfs_root", "configfs-tsm path is too long");
-	return VT_OK;
-}
-
-/* Whole file, at most `max` bytes.  `absent` (may be NULL): ENOENT is not
- * an error, *absent is set instead. */
-static vt_status read_all(const char *path, size_t max, bool *absent, struct vt_buf *out, struct vt_err *err)
-{
-	vt_buf_init(out, max);
-	if (absent)
-		*absent = false;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT && absent) {
-			*absent = true;
-			return VT_OK;
-		}
-		return vt_fail(err, VT_E_IO, VT_STEP_IO, path, "cannot open %s: %s", path, strerror(errno));
-	}
-	vt_status rc = VT_OK;
-	uint8_t chunk[16384];
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = vt_fail(err, VT_E_IO, VT_STEP_IO, path, "cannot read %s: %s", path, strerror(errno));
-			break;
-		}
-		if (n == 0)
-			break;
-		if ((size_t)n > out->max - out->len) {
-			rc = vt_fail(err, VT_E_LIMIT, VT_STEP_IO, path, "%s is larger than %zu bytes", path, out->max);
-			break;
-		}
-		rc = vt_buf_append(out, chunk, (size_t)n, err);
-		if (rc != VT_OK)
-			break;
-	}
-	close(fd);
-	if (rc != VT_OK)
-		vt_buf_free(out);
-	return rc;
-}
-
-/* One write; configfs commits a binary attribute when the file is closed,
- * so close() reports its errors. */
-static vt_status write_all(const char *path, const void *p, size_t n, struct vt_err *err)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return vt_fail(err, VT_E_IO, VT_STEP_IO, path, "cannot open %s: %s", path, strerror(errno));
-	const uint8_t *b = p;
-	size_t done = 0;
-	while (done < n) {
-		ssize_t w = write(fd, b + done, n - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			int e = w < 0 ? errno : EIO;
-			close(fd);
-			return vt_fail(err, VT_E_IO, VT_STEP_IO, path, "cannot write %s: %s", path, strerror(e));
-		}
-		done += (size_t)w;
-	}
-	if (close(fd) != 0)
-		return vt_fail(err, VT_E_IO, VT_STEP_IO, path, "writing %s failed: %s", path, strerror(errno));
-	return VT_OK;
-}
-
-/* A short text attribute without its newline; printable ASCII only. */
-static vt_status read_text(const char *path, char *out, size_t out_size, struct vt_err *err)
-{
-	struct vt_buf b;
-	vt_status rc = read_all(path, ATTR_TEXT_MAX, NULL, &b, err);
-	if (rc != VT_OK)
-		return rc;
-	size_t len = b.len;
-	if (len > 0 && b.data[len - 1] == '\n')
-		len--;
-	for (size_t i = 0; i < len && rc == VT_OK; i++)
-		if (b.data[i] < 0x20 || b.data[i] > 0x7e)
-			rc = vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, path, "%s holds non-printable bytes", path);
-	if (rc == VT_OK && len >= out_size)
-		rc = vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, path, "%s is too long (%zu bytes)", path, len);
-	if (rc == VT_OK) {
-		if (len > 0)
-			memcpy(out, b.data, len);
-		out[len] = '\0';
-	}
-	vt_buf_free(&b);
-	return rc;
-}
-
-static vt_status read_counter(const char *path, uint64_t *out, struct vt_err *err)
-{
-	char text[32];
-	vt_status rc = read_text(path, text, sizeof(text), err);
-	if (rc != VT_OK)
-		return rc;
-	uint64_t v = 0;
-	size_t i = 0;
-	for (; text[i] >= '0' && text[i] <= '9'; i++) {
-		unsigned d = (unsigned)(text[i] - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			break;
-		v = v * 10 + d;
-	}
-	if (i == 0 || text[i] != '\0')
-		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, path, "%s is not a decimal counter: \"%s\"", path, text);
-	*out = v;
-	return VT_OK;
-}
 
 /* ------------------------------------------------------------ the quote */
 
@@ -202,73 +84,24 @@ out:
 	return rc;
 }
 
-/* A name no other requester uses: pid, a per-process counter, 64 random bits. */
-static vt_status entry_name(char *out, size_t size, struct vt_err *err)
-{
-	static atomic_uint counter;
-	uint64_t rnd;
-	vt_status rc = vt_random(&rnd, sizeof(rnd), err);
-	if (rc != VT_OK)
-		return rc;
-	unsigned c = atomic_fetch_add(&counter, 1u);
-	int n = snprintf(out, size, "veritee-tdx-%ld-%u-%016llx", (long)getpid(), c, (unsigned long long)rnd);
-	if (n < 0 || (size_t)n >= size)
-		return vt_fail(err, VT_E_INTERNAL, VT_STEP_NONE, "configfs", "entry name does not fit");
-	return VT_OK;
-}
-
 static vt_status configfs_quote(const char *root, const uint8_t report_data[64], struct vt_buf *quote,
 				struct vt_err *err)
 {
-	vt_status rc;
-	char name[96], dir[PATH_MAX], path[PATH_MAX], gen_path[PATH_MAX], provider[ATTR_TEXT_MAX];
-	bool made = false;
-	uint64_t gen0 = 0, gen1 = 0;
-
-	vt_buf_init(quote, QUOTE_MAX);
-	VT_GUARD(entry_name(name, sizeof(name), err));
-	VT_GUARD(join(root, name, dir, err));
-	if (mkdir(dir, 0700) != 0) {
-		rc = vt_fail(err, VT_E_IO, VT_STEP_IO, "configfs", "cannot create configfs-tsm entry %s: %s", dir,
-			     strerror(errno));
-		goto out;
-	}
-	made = true;
-
-	VT_GUARD(join(dir, "provider", path, err));
-	VT_GUARD(read_text(path, provider, sizeof(provider), err));
-	if (strcmp(provider, "tdx_guest") != 0) {
-		rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "provider",
-			     "configfs-tsm provider is \"%s\", not \"tdx_guest\": this is not a TDX guest", provider);
-		goto out;
-	}
-	VT_GUARD(join(dir, "generation", gen_path, err));
-	VT_GUARD(read_counter(gen_path, &gen0, err));
-	VT_GUARD(join(dir, "inblob", path, err));
-	VT_GUARD(write_all(path, report_data, 64, err));
-	VT_GUARD(join(dir, "outblob", path, err));
-	VT_GUARD(read_all(path, QUOTE_MAX, NULL, quote, err));
-
-	/* Our one write advanced the counter by one; more means another
-	 * process wrote to the entry and the quote may be for its data. */
-	VT_GUARD(read_counter(gen_path, &gen1, err));
-	if (gen1 < gen0 || gen1 - gen0 != 1) {
-		rc = vt_fail(err, VT_E_IO, VT_STEP_IO, gen_path,
-			     "generation went from %llu to %llu around our one write: a concurrent writer changed %s; "
-			     "retry",
-			     (unsigned long long)gen0, (unsigned long long)gen1, dir);
-		goto out;
-	}
-	if (quote->len == 0) {
+	struct vt_tsm_request req = {
+		.root = root,
+		.provider = "tdx_guest",
+		.what = "a TDX guest",
+		.inblob = report_data,
+		.inblob_size = 64,
+		.outblob_max = QUOTE_MAX,
+	};
+	vt_status rc = vt_tsm_report(&req, quote, NULL, err);
+	if (rc != VT_OK)
+		return rc;
+	if (quote->len == 0)
 		rc = vt_fail(err, VT_E_IO, VT_STEP_IO, "outblob", "configfs-tsm returned an empty quote");
-		goto out;
-	}
-	VT_GUARD(check_quote(quote->data, quote->len, report_data, err));
-	rc = VT_OK;
-out:
-	if (made && rmdir(dir) != 0 && rc == VT_OK)
-		rc = vt_fail(err, VT_E_IO, VT_STEP_IO, "configfs", "cannot remove configfs-tsm entry %s: %s", dir,
-			     strerror(errno));
+	else
+		rc = check_quote(quote->data, quote->len, report_data, err);
 	if (rc != VT_OK)
 		vt_buf_free(quote);
 	return rc;
@@ -299,7 +132,7 @@ vt_status vt_tdx_attest_evidence(const struct vt_tdx_attest_paths *paths, const 
 	vt_status rc = configfs_quote(root, report_data, &quote, err);
 	if (rc != VT_OK)
 		return rc;
-	rc = read_all(ccel, CCEL_MAX, &no_log, &log, err);
+	rc = vt_tsm_read_file(ccel, CCEL_MAX, &no_log, &log, err);
 	if (rc != VT_OK) {
 		vt_buf_free(&quote);
 		return rc;

@@ -250,17 +250,6 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decoding ('+' is kept: it is a base64 character in PEM). */
 static char *url_decode(const char *s)
 {
@@ -270,7 +259,7 @@ static char *url_decode(const char *s)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '%') {
-			int a = i + 2 < n ? hexval(s[i + 1]) : -1, b = i + 2 < n ? hexval(s[i + 2]) : -1;
+			int a = i + 2 < n ? vt_hex_digit(s[i + 1]) : -1, b = i + 2 < n ? vt_hex_digit(s[i + 2]) : -1;
 			if (a < 0 || b < 0) {
 				free(o);
 				return NULL;
