@@ -19,6 +19,8 @@ struct vt_attest_opts {
 	const char *snp_configfs_root; /* SNP configfs-tsm report root (NULL: default; for tests) */
 	const char *tdx_configfs_root; /* TDX configfs-tsm report root (NULL: /sys/kernel/config/tsm/report) */
 	const char *tdx_ccel_path;     /* CC event log data (NULL: /sys/firmware/acpi/tables/data/CCEL) */
+	const char *tpm_tcti;          /* tpm2-tss TCTI config (NULL: $VERITEE_TPM_TCTI, else device:/dev/tpmrm0) */
+	const char *tpm_event_log;     /* TPM event log file (NULL: kernel's, device TCTI only; "none": omit) */
 };
 
 /* Default sim key directory: $VERITEE_SIM_DIR, else $XDG_DATA_HOME/veritee/sim,

@@ -6,6 +6,7 @@
 
 #include "attester/snp/snp_attester.h"
 #include "attester/tdx/tdx_attester.h"
+#include "attester/tpm/tpm_attester.h"
 #include "veritee/attester.h"
 #include "veritee/sim.h"
 
@@ -70,6 +71,11 @@ vt_status vt_attest(const char *tee, const struct vt_attest_opts *opts, const ui
 						    .ccel_path = opts ? opts->tdx_ccel_path : NULL};
 		return vt_tdx_attest_evidence(&paths, report_data, evidence_out, err);
 	}
+	if (strcmp(tee, "tpm") == 0) {
+		struct vt_tpm_attest_opts to = {.tcti = opts ? opts->tpm_tcti : NULL,
+						.event_log_path = opts ? opts->tpm_event_log : NULL};
+		return vt_tpm_attest_evidence(&to, report_data, evidence_out, err);
+	}
 	return vt_fail(err, VT_E_USAGE, VT_STEP_NONE, "tee",
-		       "no attester for tee \"%.32s\" (attesters: sim, snp, tdx)", tee);
+		       "no attester for tee \"%.32s\" (attesters: sim, snp, tdx, tpm)", tee);
 }

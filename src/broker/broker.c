@@ -107,6 +107,22 @@ static const char default_sgx_policy[] =
 	"\"on_pass\":{\"configuration\":2},\"on_fail\":{\"configuration\":96}}"
 	"]}";
 
+/* Trustee's default_cpu branch for tpm: hardware 2 for a verified quote;
+ * executables 3 only when PCR 11 is a reference value (tpm_pcr11) AND the
+ * attestation key is a trusted one (trusted_aks: SHA-256 of the AK's DER
+ * SubjectPublicKeyInfo, hex) — the verifier checks the quote, only the
+ * policy can say which AKs are trusted. */
+static const char default_tpm_policy[] =
+	"{\"version\":1,\"id\":\"default_tpm\","
+	"\"trust_defaults\":{\"hardware\":97,\"executables\":33},"
+	"\"rules\":["
+	"{\"name\":\"tpm-quote-verified\",\"claim\":\"/tpm/quote/pcr_digest\",\"exists\":true,\"on_pass\":{\"hardware\":2}},"
+	"{\"name\":\"pcr11\",\"claim\":\"/tpm/pcr11\",\"in_reference\":\"tpm_pcr11\","
+	"\"on_pass\":{\"executables\":3},\"on_fail\":{\"executables\":33}},"
+	"{\"name\":\"trusted-ak\",\"claim\":\"/tpm/ak_digest\",\"in_reference\":\"trusted_aks\","
+	"\"on_fail\":{\"executables\":33}}"
+	"]}";
+
 static const char default_cpu_policy[] =
 	"{\"version\":1,\"id\":\"default_cpu\","
 	"\"trust_defaults\":{\"hardware\":97,\"executables\":33,\"configuration\":36},\"rules\":[]}";
@@ -1049,6 +1065,7 @@ vt_status vt_broker_new(const struct vt_broker_config *c, struct vt_broker **out
 	VT_GUARD(install_default(b, "default_snp", default_snp_policy, err));
 	VT_GUARD(install_default(b, "default_tdx", default_tdx_policy, err));
 	VT_GUARD(install_default(b, "default_sgx", default_sgx_policy, err));
+	VT_GUARD(install_default(b, "default_tpm", default_tpm_policy, err));
 	VT_GUARD(install_default(b, "default_cpu", default_cpu_policy, err));
 	VT_GUARD(install_default(b, "resource-policy", default_resource_policy, err));
 	struct policy_load_ctx plc = {b, VT_OK, err};

@@ -17,7 +17,10 @@ static void usage(FILE *f)
 		   "secret on stdout, or write it to --out (mode 0600).  On refusal, the broker's\n"
 		   "explanation is printed on stderr and the exit code is 1.\n"
 		   "\n"
-		   "  --tee TEE            sim (INSECURE simulated TEE)\n"
+		   "  --tee TEE            snp | tdx (inside a confidential VM, via configfs-tsm),\n"
+		   "                       tpm (a TPM 2.0: --tpm-tcti, default $VERITEE_TPM_TCTI or device:/dev/tpmrm0),\n"
+		   "                       sim (INSECURE simulated TEE)\n"
+		   "  --tpm-tcti TCTI      e.g. swtpm:host=127.0.0.1,port=2321 or device:/dev/tpmrm0\n"
 		   "  --out FILE           write the secret here (0600) instead of stdout\n"
 		   "  --token-out FILE     also save the attestation token (EAR JWT)\n"
 		   "  --cacert PEM         CA bundle that signs the broker's HTTPS certificate\n"
@@ -33,6 +36,7 @@ int cmd_get_resource(int argc, char **argv)
 		{"token-out", required_argument, 0, 'T'},   {"cacert", required_argument, 0, 'c'},
 		{"rsa", no_argument, 0, 'R'},		    {"sim-dir", required_argument, 0, 'd'},
 		{"measurement", required_argument, 0, 'm'}, {"help", no_argument, 0, 'h'},
+		{"tpm-tcti", required_argument, 0, 'C'},
 		{0, 0, 0, 0},
 	};
 	struct vt_client_opts o = {0};
@@ -53,6 +57,7 @@ int cmd_get_resource(int argc, char **argv)
 				return CLI_ERROR;
 			o.attest.sim_measurement = meas;
 			break;
+		case 'C': o.attest.tpm_tcti = optarg; break;
 		case 'h': usage(stdout); return CLI_OK;
 		default: usage(stderr); return CLI_ERROR;
 		}

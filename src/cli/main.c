@@ -102,6 +102,10 @@ int main(int argc, char **argv)
 		printf("veritee 0.1.0 (KBS protocol 0.4.0)\n");
 		return CLI_OK;
 	}
+	/* libtss2 logs every malformed TPM structure to stderr; untrusted
+	 * evidence must not be able to fill the broker's log that way.  Our own
+	 * errors say what failed.  An explicit TSS2_LOG wins. */
+	setenv("TSS2_LOG", "all+none", 0);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	int rc;
 	if (strcmp(cmd, "attest") == 0)

@@ -7,12 +7,14 @@
 #include "veritee/evidence.h"
 #include "veritee/sim.h"
 #include "veritee/snp.h"
+#include "veritee/tpm.h"
 
 static const struct vt_tee *const TEES[] = {
 	&vt_tee_sim,
 	&vt_tee_snp,
 	&vt_tee_tdx,
 	&vt_tee_sgx,
+	&vt_tee_tpm,
 };
 
 #define TEE_COUNT (sizeof(TEES) / sizeof(TEES[0]))

@@ -1,0 +1,613 @@
+/*
+ * TCG PC Client crypto-agile event log: replay of one PCR bank, comparison
+ * with quoted PCRs, events as claims with digest self-checks.  The log is
+ * untrusted: every byte goes through the bounded reader, counts and sizes
+ * are capped, and only events the replay binds to a PCR are reported.
+ * Format and rules: shared/docs/formats/tpm-quote.md §6.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "veritee/crypto.h"
+#include "veritee/tpm.h"
+#include "veritee/util.h"
+
+#define EV_NO_ACTION 0x3u
+#define EV_SEPARATOR 0x4u
+#define EV_S_CRTM_VERSION 0x8u
+#define EV_IPL 0xDu
+#define EV_EFI_VARIABLE_DRIVER_CONFIG 0x80000001u
+#define EV_EFI_BOOT_SERVICES_APPLICATION 0x80000003u
+#define EV_EFI_GPT_EVENT 0x80000006u
+#define EV_EFI_HCRTM_EVENT 0x80000010u
+#define SPEC_ID_MAX_ALGS 16u
+
+struct alg_size {
+	uint16_t alg;
+	uint16_t size;
+};
+
+struct spec_id {
+	struct alg_size algs[SPEC_ID_MAX_ALGS];
+	uint32_t count;
+};
+
+static const struct {
+	uint32_t type;
+	const char *name;
+} EVENT_NAMES[] = {
+	{0x0, "EV_PREBOOT_CERT"},
+	{0x1, "EV_POST_CODE"},
+	{0x2, "EV_UNUSED"},
+	{0x3, "EV_NO_ACTION"},
+	{0x4, "EV_SEPARATOR"},
+	{0x5, "EV_ACTION"},
+	{0x6, "EV_EVENT_TAG"},
+	{0x7, "EV_S_CRTM_CONTENTS"},
+	{0x8, "EV_S_CRTM_VERSION"},
+	{0x9, "EV_CPU_MICROCODE"},
+	{0xA, "EV_PLATFORM_CONFIG_FLAGS"},
+	{0xB, "EV_TABLE_OF_DEVICES"},
+	{0xC, "EV_COMPACT_HASH"},
+	{0xD, "EV_IPL"},
+	{0xE, "EV_IPL_PARTITION_DATA"},
+	{0xF, "EV_NONHOST_CODE"},
+	{0x10, "EV_NONHOST_CONFIG"},
+	{0x11, "EV_NONHOST_INFO"},
+	{0x12, "EV_OMIT_BOOT_DEVICE_EVENTS"},
+	{0x80000001u, "EV_EFI_VARIABLE_DRIVER_CONFIG"},
+	{0x80000002u, "EV_EFI_VARIABLE_BOOT"},
+	{0x80000003u, "EV_EFI_BOOT_SERVICES_APPLICATION"},
+	{0x80000004u, "EV_EFI_BOOT_SERVICES_DRIVER"},
+	{0x80000005u, "EV_EFI_RUNTIME_SERVICES_DRIVER"},
+	{0x80000006u, "EV_EFI_GPT_EVENT"},
+	{0x80000007u, "EV_EFI_ACTION"},
+	{0x80000008u, "EV_EFI_PLATFORM_FIRMWARE_BLOB"},
+	{0x80000009u, "EV_EFI_HANDOFF_TABLES"},
+	{0x8000000Au, "EV_EFI_PLATFORM_FIRMWARE_BLOB2"},
+	{0x8000000Bu, "EV_EFI_HANDOFF_TABLES2"},
+	{0x8000000Cu, "EV_EFI_VARIABLE_BOOT2"},
+	{0x80000010u, "EV_EFI_HCRTM_EVENT"},
+	{0x800000E0u, "EV_EFI_VARIABLE_AUTHORITY"},
+	{0x800000E1u, "EV_EFI_SPDM_FIRMWARE_BLOB"},
+	{0x800000E2u, "EV_EFI_SPDM_FIRMWARE_CONFIG"},
+};
+
+static const char *event_name(uint32_t type)
+{
+	for (size_t i = 0; i < sizeof(EVENT_NAMES) / sizeof(EVENT_NAMES[0]); i++)
+		if (EVENT_NAMES[i].type == type)
+			return EVENT_NAMES[i].name;
+	return NULL;
+}
+
+static bool is_efi_variable(uint32_t type)
+{
+	return type == 0x80000001u || type == 0x80000002u || type == 0x8000000Cu || type == 0x800000E0u;
+}
+
+static bool is_text_event(uint32_t type)
+{
+	return type == EV_IPL || type == 0x5u /* EV_ACTION */ || type == 0x6u /* EV_EVENT_TAG */ ||
+	       type == 0x80000007u /* EV_EFI_ACTION */ || type == EV_S_CRTM_VERSION || type == 0x80000008u ||
+	       type == 0x8000000Au;
+}
+
+/* ------------------------------------------------------------ Spec ID */
+
+static vt_status parse_spec_id(struct vt_reader *r, struct spec_id *sid, struct vt_err *err)
+{
+	uint32_t pcr, type, size, platform_class, nalgs;
+	const uint8_t *data, *sig;
+	uint8_t ver[4], vendor_size;
+	vt_status rc;
+
+	VT_GUARD(vt_reader_u32le(r, &pcr, "event_log.spec_id.pcr_index", err));
+	VT_GUARD(vt_reader_u32le(r, &type, "event_log.spec_id.event_type", err));
+	VT_GUARD(vt_reader_skip(r, 20, "event_log.spec_id.digest", err));
+	VT_GUARD(vt_reader_u32le(r, &size, "event_log.spec_id.event_size", err));
+	if (type != EV_NO_ACTION)
+		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "event_log.spec_id.event_type",
+			       "first event has type 0x%x, not EV_NO_ACTION: not a crypto-agile log", type);
+	if (pcr != 0)
+		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "event_log.spec_id.pcr_index",
+			       "Spec ID event has PCR index %u, not 0", pcr);
+	if (size > VT_TCG_EVENTLOG_MAX_EVENT_SIZE)
+		return vt_fail(err, VT_E_LIMIT, VT_STEP_PARSE, "event_log.spec_id.event_size",
+			       "Spec ID event of %u bytes", size);
+	VT_GUARD(vt_reader_view(r, &data, size, "event_log.spec_id.event", err));
+
+	struct vt_reader e;
+	vt_reader_init(&e, data, size);
+	VT_GUARD(vt_reader_view(&e, &sig, 16, "event_log.spec_id.signature", err));
+	if (memcmp(sig, "Spec ID Event03\0", 16) != 0)
+		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "event_log.spec_id.signature",
+			       "first event is not a \"Spec ID Event03\" event (SHA-1-only logs are not supported)");
+	VT_GUARD(vt_reader_u32le(&e, &platform_class, "event_log.spec_id.platform_class", err));
+	VT_GUARD(vt_reader_copy(&e, ver, sizeof(ver), "event_log.spec_id.version", err));
+	VT_GUARD(vt_reader_u32le(&e, &nalgs, "event_log.spec_id.number_of_algorithms", err));
+	if (nalgs == 0 || nalgs > SPEC_ID_MAX_ALGS)
+		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "event_log.spec_id.number_of_algorithms",
+			       "%u algorithms (1..%u expected)", nalgs, SPEC_ID_MAX_ALGS);
+	for (uint32_t i = 0; i < nalgs; i++) {
+		uint16_t alg, dsize;
+		VT_GUARD(vt_reader_u16le(&e, &alg, "event_log.spec_id.digest_sizes", err));
+		VT_GUARD(vt_reader_u16le(&e, &dsize, "event_log.spec_id.digest_sizes", err));
+		if (dsize == 0 || dsize > EVP_MAX_MD_SIZE)
+			return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "event_log.spec_id.digest_sizes",
+				       "algorithm 0x%04x has digest size %u", alg, dsize);
+		const EVP_MD *md = vt_tpm_alg_md(alg);
+		if (md != NULL && (size_t)EVP_MD_get_size(md) != dsize)
+			return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "event_log.spec_id.digest_sizes",
+				       "algorithm 0x%04x listed with digest size %u", alg, dsize);
+		for (uint32_t j = 0; j < i; j++)
+			if (sid->algs[j].alg == alg)
+				return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "event_log.spec_id.digest_sizes",
+					       "algorithm 0x%04x is listed twice", alg);
+		sid->algs[i].alg = alg;
+		sid->algs[i].size = dsize;
+	}
+	sid->count = nalgs;
+	VT_GUARD(vt_reader_u8(&e, &vendor_size, "event_log.spec_id.vendor_info_size", err));
+	VT_GUARD(vt_reader_skip(&e, vendor_size, "event_log.spec_id.vendor_info", err));
+	rc = VT_OK;
+out:
+	return rc;
+}
+
+static const struct alg_size *find_alg(const struct spec_id *sid, uint16_t alg)
+{
+	for (uint32_t i = 0; i < sid->count; i++)
+		if (sid->algs[i].alg == alg)
+			return &sid->algs[i];
+	return NULL;
+}
+
+/* ------------------------------------------------------------ event JSON */
+
+static bool printable(uint32_t c)
+{
+	return (c >= 0x20 && c < 0x7f) || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* ASCII text (trailing NULs dropped), or UTF-16LE of printable ASCII. */
+static char *decode_text(const uint8_t *p, size_t n, bool utf16_only)
+{
+	size_t len = n;
+	while (len > 0 && p[len - 1] == 0)
+		len--;
+	if (len == 0)
+		return NULL;
+	bool ascii = !utf16_only;
+	for (size_t i = 0; i < len && ascii; i++)
+		ascii = printable(p[i]);
+	if (ascii)
+		return strndup((const char *)p, len);
+	if (n % 2 != 0)
+		return NULL;
+	size_t chars = n / 2;
+	while (chars > 0 && p[2 * chars - 2] == 0 && p[2 * chars - 1] == 0)
+		chars--;
+	if (chars == 0)
+		return NULL;
+	char *s = malloc(chars + 1);
+	if (s == NULL)
+		return NULL;
+	for (size_t i = 0; i < chars; i++) {
+		uint32_t c = (uint32_t)p[2 * i] | ((uint32_t)p[2 * i + 1] << 8);
+		if (!printable(c)) {
+			free(s);
+			return NULL;
+		}
+		s[i] = (char)c;
+	}
+	s[chars] = '\0';
+	return s;
+}
+
+/* UEFI_VARIABLE_DATA: GUID, u64 name length (UTF-16 chars), u64 data length,
+ * name, data.  Adds variable_name / unicode_name / variable_data (hex, for
+ * small values) when it parses; otherwise nothing.  -1 on OOM. */
+static int add_variable_details(json_t *ev, const uint8_t *data, size_t size)
+{
+	struct vt_reader r;
+	uint8_t g[16];
+	uint64_t name_len, data_len;
+	const uint8_t *name, *value;
+	vt_reader_init(&r, data, size);
+	if (vt_reader_copy(&r, g, sizeof(g), "guid", NULL) != VT_OK ||
+	    vt_reader_u64le(&r, &name_len, "name_length", NULL) != VT_OK ||
+	    vt_reader_u64le(&r, &data_len, "data_length", NULL) != VT_OK || name_len > 4096 ||
+	    vt_reader_view(&r, &name, (size_t)name_len * 2, "name", NULL) != VT_OK)
+		return 0;
+	char guid[40];
+	snprintf(guid, sizeof(guid), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", g[3],
+		 g[2], g[1], g[0], g[5], g[4], g[7], g[6], g[8], g[9], g[10], g[11], g[12], g[13], g[14], g[15]);
+	if (json_object_set_new(ev, "variable_name", json_string(guid)) != 0)
+		return -1;
+	char *s = name_len > 0 ? decode_text(name, (size_t)name_len * 2, true) : NULL;
+	if (s != NULL) {
+		int rc = json_object_set_new(ev, "unicode_name", json_string(s));
+		free(s);
+		if (rc != 0)
+			return -1;
+	}
+	if (data_len <= 64 && vt_reader_view(&r, &value, (size_t)data_len, "data", NULL) == VT_OK) {
+		char *h = vt_hex_encode(value, (size_t)data_len);
+		if (h == NULL || json_object_set_new(ev, "variable_data", json_string(h)) != 0) {
+			free(h);
+			return -1;
+		}
+		free(h);
+	}
+	return 0;
+}
+
+static bool digest_is(const EVP_MD *md, const uint8_t *want, const uint8_t *p, size_t n)
+{
+	uint8_t d[EVP_MAX_MD_SIZE];
+	size_t dl = 0;
+	if (vt_digest(md, p, n, d, &dl, NULL) != VT_OK)
+		return false;
+	return memcmp(d, want, dl) == 0;
+}
+
+/* §6.5: 1 = match, 0 = mismatch, -1 = not recomputable from the log. */
+static int self_check(const EVP_MD *md, uint32_t pcr, uint32_t type, const uint8_t *digest, const uint8_t *data,
+		      size_t size)
+{
+	switch (type) {
+	case EV_S_CRTM_VERSION:
+	case EV_SEPARATOR:
+	case EV_EFI_VARIABLE_DRIVER_CONFIG:
+	case EV_EFI_GPT_EVENT:
+		return digest_is(md, digest, data, size);
+	case EV_IPL:
+		if (pcr == 12)
+			return digest_is(md, digest, data, size);
+		if (pcr == 8) {
+			const uint8_t *sp = memchr(data, ' ', size);
+			if (sp == NULL)
+				return digest_is(md, digest, data, size);
+			size_t rest = size - (size_t)(sp + 1 - data);
+			if (digest_is(md, digest, sp + 1, rest))
+				return 1;
+			return rest > 0 && sp[rest] == 0 && digest_is(md, digest, sp + 1, rest - 1);
+		}
+		return -1;
+	default: return -1;
+	}
+}
+
+static json_t *event_json(const EVP_MD *md, size_t dsize, uint32_t pcr, uint32_t type, const uint8_t *digest,
+			  const uint8_t *data, size_t size)
+{
+	const char *name = event_name(type);
+	size_t shown = size < VT_TCG_EVENTLOG_DATA_HEX_MAX ? size : VT_TCG_EVENTLOG_DATA_HEX_MAX;
+	char *dhex = vt_hex_encode(digest, dsize);
+	char *xhex = vt_hex_encode(data, shown);
+	json_t *ev = NULL;
+	if (dhex == NULL || xhex == NULL)
+		goto out;
+	ev = json_pack("{s:I, s:o, s:s, s:s, s:I}", "pcr", (json_int_t)pcr, "type",
+		       name ? json_string(name) : json_integer((json_int_t)type), "digest", dhex, "data", xhex,
+		       "data_size", (json_int_t)size);
+	if (ev == NULL)
+		goto out;
+	if (shown < size && json_object_set_new(ev, "data_truncated", json_true()) != 0)
+		goto fail;
+	if (is_text_event(type)) {
+		char *s = decode_text(data, size, false);
+		int rc = s ? json_object_set_new(ev, "string", json_string(s)) : 0;
+		free(s);
+		if (rc != 0)
+			goto fail;
+	}
+	if (is_efi_variable(type) && add_variable_details(ev, data, size) != 0)
+		goto fail;
+	int chk = self_check(md, pcr, type, digest, data, size);
+	if (chk >= 0 && json_object_set_new(ev, "digest_check", json_string(chk ? "match" : "mismatch")) != 0)
+		goto fail;
+	goto out;
+fail:
+	json_decref(ev);
+	ev = NULL;
+out:
+	free(dhex);
+	free(xhex);
+	return ev;
+}
+
+/* ------------------------------------------------------------ replay */
+
+/* True when the next 4 bytes (or what is left of them) are all 0xFF. */
+static bool at_padding(const struct vt_reader *r)
+{
+	struct vt_reader p = *r;
+	size_t n = vt_reader_remaining(&p) < 4 ? vt_reader_remaining(&p) : 4;
+	const uint8_t *b;
+	if (vt_reader_view(&p, &b, n, "peek", NULL) != VT_OK)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (b[i] != 0xFF)
+			return false;
+	return true;
+}
+
+static vt_status replay(const uint8_t *log, size_t size, uint16_t bank_alg,
+			uint8_t pcr[VT_TPM_NUM_PCRS][VT_TPM_MAX_DIGEST], uint32_t *touched, json_t **events_out,
+			struct vt_err *err)
+{
+	struct vt_reader r;
+	struct spec_id sid;
+	json_t *events = NULL;
+	vt_status rc;
+	uint32_t count = 0, extended = 0;
+	bool locality_seen = false, hcrtm_seen = false;
+
+	memset(pcr, 0, (size_t)VT_TPM_NUM_PCRS * VT_TPM_MAX_DIGEST);
+	*touched = 0;
+	const EVP_MD *md = vt_tpm_alg_md(bank_alg);
+	if (md == NULL)
+		return vt_fail(err, VT_E_USAGE, VT_STEP_NONE, "bank_alg", "unsupported bank 0x%04x", bank_alg);
+	size_t dsize = (size_t)EVP_MD_get_size(md);
+	if (log == NULL || size == 0)
+		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "event_log", "empty event log");
+	if (events_out != NULL) {
+		events = json_array();
+		if (events == NULL)
+			return vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");
+	}
+	vt_reader_init(&r, log, size);
+	memset(&sid, 0, sizeof(sid));
+	VT_GUARD(parse_spec_id(&r, &sid, err));
+	if (find_alg(&sid, bank_alg) == NULL) {
+		rc = vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "event_log.spec_id.digest_sizes",
+			     "the log has no %s bank", vt_tpm_alg_name(bank_alg));
+		goto out;
+	}
+
+	while (vt_reader_remaining(&r) > 0 && !at_padding(&r)) {
+		uint32_t idx, type, ndig, esize;
+		const uint8_t *bank_digest = NULL, *data;
+		size_t start = r.off;
+
+		if (count >= VT_TCG_EVENTLOG_MAX_EVENTS) {
+			rc = vt_fail(err, VT_E_LIMIT, VT_STEP_PARSE, "event_log", "more than %u events",
+				     VT_TCG_EVENTLOG_MAX_EVENTS);
+			goto out;
+		}
+		VT_GUARD(vt_reader_u32le(&r, &idx, "event_log.event.pcr_index", err));
+		VT_GUARD(vt_reader_u32le(&r, &type, "event_log.event.event_type", err));
+		VT_GUARD(vt_reader_u32le(&r, &ndig, "event_log.event.digest_count", err));
+		if (idx >= VT_TPM_NUM_PCRS) {
+			rc = vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "event_log.event.pcr_index",
+				     "event %u at offset %zu has PCR index %u (0..23 expected)", count + 1, start, idx);
+			goto out;
+		}
+		if (ndig > sid.count) {
+			rc = vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "event_log.event.digest_count",
+				     "event %u at offset %zu has %u digests, the log has %u banks", count + 1, start,
+				     ndig, sid.count);
+			goto out;
+		}
+		uint16_t seen[SPEC_ID_MAX_ALGS];
+		for (uint32_t i = 0; i < ndig; i++) {
+			uint16_t alg;
+			const uint8_t *d;
+			VT_GUARD(vt_reader_u16le(&r, &alg, "event_log.event.digest.alg", err));
+			const struct alg_size *as = find_alg(&sid, alg);
+			if (as == NULL) {
+				rc = vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "event_log.event.digest.alg",
+					     "event %u at offset %zu has a digest of algorithm 0x%04x, not in the Spec ID event",
+					     count + 1, start, alg);
+				goto out;
+			}
+			for (uint32_t j = 0; j < i; j++) {
+				if (seen[j] == alg) {
+					rc = vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "event_log.event.digest.alg",
+						     "event %u at offset %zu lists algorithm 0x%04x twice", count + 1,
+						     start, alg);
+					goto out;
+				}
+			}
+			seen[i] = alg;
+			VT_GUARD(vt_reader_view(&r, &d, as->size, "event_log.event.digest", err));
+			if (alg == bank_alg)
+				bank_digest = d;
+		}
+		VT_GUARD(vt_reader_u32le(&r, &esize, "event_log.event.event_size", err));
+		if (esize > VT_TCG_EVENTLOG_MAX_EVENT_SIZE) {
+			rc = vt_fail(err, VT_E_LIMIT, VT_STEP_PARSE, "event_log.event.event_size",
+				     "event %u at offset %zu has %u bytes of data (at most %zu)", count + 1, start,
+				     esize, VT_TCG_EVENTLOG_MAX_EVENT_SIZE);
+			goto out;
+		}
+		VT_GUARD(vt_reader_view(&r, &data, esize, "event_log.event.event", err));
+		count++;
+
+		if (type == EV_NO_ACTION) {
+			if (idx == 0 && esize >= 17 && memcmp(data, "StartupLocality\0", 16) == 0) {
+				if (locality_seen || hcrtm_seen || (extended & 1u)) {
+					rc = vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "event_log.event",
+						     "event %u at offset %zu: StartupLocality after PCR 0 was set",
+						     count, start);
+					goto out;
+				}
+				memset(pcr[0], 0, VT_TPM_MAX_DIGEST);
+				pcr[0][dsize - 1] = data[16];
+				locality_seen = true;
+				*touched |= 1u;
+			}
+			continue;
+		}
+		if (bank_digest == NULL) {
+			rc = vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "event_log.event.digest",
+				     "event %u at offset %zu has no %s digest", count, start, vt_tpm_alg_name(bank_alg));
+			goto out;
+		}
+		if (type == EV_EFI_HCRTM_EVENT && idx == 0 && !hcrtm_seen && !locality_seen && !(extended & 1u)) {
+			memset(pcr[0], 0, VT_TPM_MAX_DIGEST);
+			pcr[0][dsize - 1] = 0x04;
+			hcrtm_seen = true;
+		}
+		uint8_t buf[2 * VT_TPM_MAX_DIGEST], out_md[EVP_MAX_MD_SIZE];
+		size_t out_size = 0;
+		memcpy(buf, pcr[idx], dsize);
+		memcpy(buf + dsize, bank_digest, dsize);
+		VT_GUARD(vt_digest(md, buf, 2 * dsize, out_md, &out_size, err));
+		memcpy(pcr[idx], out_md, dsize);
+		extended |= 1u << idx;
+		*touched |= 1u << idx;
+		if (events != NULL) {
+			json_t *ev = event_json(md, dsize, idx, type, bank_digest, data, esize);
+			if (ev == NULL || json_array_append_new(events, ev) != 0) {
+				rc = vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");
+				goto out;
+			}
+		}
+	}
+	if (events_out != NULL) {
+		*events_out = events;
+		events = NULL;
+	}
+	rc = VT_OK;
+out:
+	json_decref(events);
+	return rc;
+}
+
+vt_status vt_tcg_eventlog_replay(const uint8_t *log, size_t size, uint16_t bank_alg,
+				 uint8_t pcrs_out[VT_TPM_NUM_PCRS][VT_TPM_MAX_DIGEST], json_t **events_out,
+				 struct vt_err *err)
+{
+	uint32_t touched;
+	if (pcrs_out == NULL)
+		return vt_fail(err, VT_E_USAGE, VT_STEP_NONE, "", "missing argument");
+	return replay(log, size, bank_alg, pcrs_out, &touched, events_out, err);
+}
+
+vt_status vt_tcg_eventlog_check(const uint8_t *log, size_t size, uint16_t bank_alg,
+				const uint8_t quoted_pcrs[VT_TPM_NUM_PCRS][VT_TPM_MAX_DIGEST], uint32_t selection,
+				json_t **events_out, struct vt_err *err)
+{
+	uint8_t pcr[VT_TPM_NUM_PCRS][VT_TPM_MAX_DIGEST];
+	uint32_t touched;
+	json_t *events = NULL;
+	if (quoted_pcrs == NULL)
+		return vt_fail(err, VT_E_USAGE, VT_STEP_NONE, "", "missing argument");
+	vt_status rc = replay(log, size, bank_alg, pcr, &touched, events_out ? &events : NULL, err);
+	if (rc != VT_OK)
+		return rc;
+	size_t dsize = (size_t)EVP_MD_get_size(vt_tpm_alg_md(bank_alg));
+	for (unsigned i = 0; i < VT_TPM_NUM_PCRS; i++) {
+		if (!(selection & touched & (1u << i)))
+			continue;
+		if (memcmp(pcr[i], quoted_pcrs[i], dsize) == 0)
+			continue;
+		char *got = vt_hex_encode(pcr[i], dsize);
+		char *want = vt_hex_encode(quoted_pcrs[i], dsize);
+		char field[16];
+		snprintf(field, sizeof(field), "pcr%u", i);
+		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_BINDING, field,
+			     "the event log replays PCR%u to %s, the quote has %s", i, got ? got : "?",
+			     want ? want : "?");
+		free(got);
+		free(want);
+		json_decref(events);
+		return rc;
+	}
+	if (events_out != NULL)
+		*events_out = events;
+	return VT_OK;
+}
+
+/* ------------------------------------------------------------ summary */
+
+static int push_entry(json_t *arr, const json_t *ev, bool with_string)
+{
+	json_t *o = json_pack("{s:O, s:O}", "pcr", json_object_get(ev, "pcr"), "digest", json_object_get(ev, "digest"));
+	if (o == NULL)
+		return -1;
+	json_t *s = json_object_get(ev, "string"), *c = json_object_get(ev, "digest_check");
+	if ((with_string && s != NULL && json_object_set(o, "string", s) != 0) ||
+	    (c != NULL && json_object_set(o, "digest_check", c) != 0) || json_array_append_new(arr, o) != 0) {
+		json_decref(o);
+		return -1;
+	}
+	return 0;
+}
+
+static const char *str_or_empty(const json_t *v)
+{
+	const char *s = json_string_value(v);
+	return s ? s : "";
+}
+
+json_t *vt_tcg_eventlog_summary(const json_t *events)
+{
+	json_t *apps = json_array(), *ipl = json_array(), *ima = json_array(), *sum = json_object();
+	json_int_t separators = 0;
+	size_t i;
+	const json_t *ev;
+	if (apps == NULL || ipl == NULL || ima == NULL || sum == NULL)
+		goto fail;
+	json_array_foreach ((json_t *)events, i, ev) {
+		const char *type = json_string_value(json_object_get(ev, "type"));
+		json_int_t pcr = json_integer_value(json_object_get(ev, "pcr"));
+		if (type == NULL)
+			type = "";
+		if (strcmp(type, "EV_SEPARATOR") == 0)
+			separators++;
+		if (strcmp(type, "EV_EFI_VARIABLE_DRIVER_CONFIG") == 0 &&
+		    strcmp(str_or_empty(json_object_get(ev, "variable_name")),
+			   "8be4df61-93ca-11d2-aa0d-00e098032b8c") == 0 &&
+		    strcmp(str_or_empty(json_object_get(ev, "unicode_name")), "SecureBoot") == 0) {
+			const char *v = json_string_value(json_object_get(ev, "variable_data"));
+			bool on = v != NULL && strspn(v, "0") != strlen(v);
+			json_t *c = json_object_get(ev, "digest_check");
+			if (json_object_set_new(sum, "secure_boot", json_boolean(on)) != 0 ||
+			    (c != NULL && json_object_set(sum, "secure_boot_digest_check", c) != 0))
+				goto fail;
+		}
+		if (strcmp(type, "EV_EFI_BOOT_SERVICES_APPLICATION") == 0 && push_entry(apps, ev, false) != 0)
+			goto fail;
+		if (strcmp(type, "EV_IPL") == 0 && push_entry(ipl, ev, true) != 0)
+			goto fail;
+		if (pcr == 10 && push_entry(ima, ev, true) != 0)
+			goto fail;
+	}
+	if (json_object_set_new(sum, "boot_applications", apps) != 0) {
+		apps = NULL;
+		goto fail;
+	}
+	apps = NULL;
+	if (json_object_set_new(sum, "ipl", ipl) != 0) {
+		ipl = NULL;
+		goto fail;
+	}
+	ipl = NULL;
+	if (json_array_size(ima) > 0) {
+		if (json_object_set_new(sum, "ima", ima) != 0) {
+			ima = NULL;
+			goto fail;
+		}
+	} else {
+		json_decref(ima);
+	}
+	ima = NULL;
+	if (json_object_set_new(sum, "separators", json_integer(separators)) != 0 ||
+	    json_object_set_new(sum, "event_count", json_integer((json_int_t)json_array_size(events))) != 0)
+		goto fail;
+	return sum;
+fail:
+	json_decref(apps);
+	json_decref(ipl);
+	json_decref(ima);
+	json_decref(sum);
+	return NULL;
+}
