@@ -8,6 +8,8 @@
 #ifndef VERITEE_CRYPTO_H
 #define VERITEE_CRYPTO_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -91,5 +93,71 @@ VT_API VT_MUST_USE vt_status vt_x509_from_der_cached(const uint8_t *der, size_t 
  * verified again).  Failures are never cached.  Thread-safe.
  */
 VT_API VT_MUST_USE vt_status vt_x509_verify_chain_cached(X509 *leaf, X509 *root, int64_t now, struct vt_err *err);
+
+/*
+ * Content-keyed caches for verifiers: process-wide, bounded (round-robin
+ * eviction), thread-safe (one mutex per cache).  A key is the SHA-256 of a
+ * domain string and every input that decides the cached result
+ * (vt_cache_key); an entry counts only while `now` lies in its
+ * [not_before, not_after] window (use VT_CACHE_ALWAYS for results that do
+ * not depend on time, such as a parse).  Callers put only successes.
+ *
+ * `obj` is an optional shared object: `ref` returns a new reference to it
+ * for a caller (e.g. X509_up_ref), `release` drops one; entries without an
+ * object are flags ("this check passed").  vt_cache_get hands the caller a
+ * new reference (*obj_out) on a hit; vt_cache_put takes its own reference
+ * (the caller keeps theirs).  Define an instance with VT_CACHE_DEFINE.
+ */
+struct vt_cache_slot {
+	uint8_t key[32];
+	int64_t not_before, not_after;
+	void *obj;
+	bool used;
+};
+
+struct vt_cache {
+	const char *name;
+	pthread_mutex_t lock;
+	size_t capacity, next;
+	struct vt_cache_slot *slots;
+	void (*ref)(void *obj);
+	void (*release)(void *obj);
+	uint64_t hits, misses;
+	struct vt_cache *registered_next;
+	atomic_bool registered;
+};
+
+#define VT_CACHE_ALWAYS_FROM INT64_MIN
+#define VT_CACHE_ALWAYS_TO INT64_MAX
+
+#define VT_CACHE_DEFINE(var, label, n, ref_fn, release_fn)                                                   \
+	static struct vt_cache_slot var##_slots[n];                                                            \
+	static struct vt_cache var = {.name = (label),                                                         \
+				      .lock = PTHREAD_MUTEX_INITIALIZER,                                       \
+				      .capacity = (n),                                                         \
+				      .slots = var##_slots,                                                    \
+				      .ref = (ref_fn),                                                         \
+				      .release = (release_fn)}
+
+/* SHA-256 fetched once (OpenSSL 3 looks EVP_sha256() up again on every use). */
+VT_API const EVP_MD *vt_md_sha256(void);
+
+/* SHA-256 over `domain` (with its NUL) and each part as (64-bit length, bytes). */
+VT_API VT_MUST_USE vt_status vt_cache_key(uint8_t out[32], const char *domain, size_t nparts,
+					  const void *const *parts, const size_t *sizes, struct vt_err *err);
+/* true on a hit valid at `now`; *obj_out (may be NULL) gets a new reference. */
+VT_API bool vt_cache_get(struct vt_cache *c, const uint8_t key[32], int64_t now, void **obj_out);
+/* Remember a success valid in [not_before, not_after] (replaces an entry with the same key). */
+VT_API void vt_cache_put(struct vt_cache *c, const uint8_t key[32], int64_t not_before, int64_t not_after,
+			 void *obj);
+/* The notBefore/notAfter window of a certificate as seconds; false when unreadable. */
+VT_API bool vt_x509_window(X509 *cert, int64_t *not_before, int64_t *not_after);
+/* Intersect [*nb, *na] with the certificate's window; false when unreadable. */
+VT_API bool vt_x509_window_narrow(X509 *cert, int64_t *nb, int64_t *na);
+
+/* For tests and diagnostics: hits/misses of the cache named `name` (false when
+ * it has not been used yet), and emptying every cache. */
+VT_API bool vt_cache_stats(const char *name, uint64_t *hits, uint64_t *misses);
+VT_API void vt_caches_clear(void);
 
 #endif

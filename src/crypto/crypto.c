@@ -397,3 +397,173 @@ vt_status vt_x509_from_der_cached(const uint8_t *der, size_t der_size, const cha
 	*out = cert;
 	return VT_OK;
 }
+
+/* ------------------------------------------------- content-keyed caches */
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct vt_cache *registry_head;
+
+static void cache_register(struct vt_cache *c)
+{
+	pthread_mutex_lock(&registry_lock);
+	if (!atomic_load(&c->registered)) {
+		c->registered_next = registry_head;
+		registry_head = c;
+		atomic_store(&c->registered, true);
+	}
+	pthread_mutex_unlock(&registry_lock);
+}
+
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+}
+
+const EVP_MD *vt_md_sha256(void)
+{
+	pthread_once(&sha256_once, sha256_fetch);
+	return sha256_md != NULL ? sha256_md : EVP_sha256();
+}
+
+vt_status vt_cache_key(uint8_t out[32], const char *domain, size_t nparts, const void *const *parts,
+		       const size_t *sizes, struct vt_err *err)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned int n = 0;
+	int ok = md != NULL && EVP_DigestInit_ex(md, vt_md_sha256(), NULL) == 1 &&
+		 EVP_DigestUpdate(md, domain, strlen(domain) + 1) == 1;
+	for (size_t i = 0; ok && i < nparts; i++) {
+		uint8_t len[8];
+		uint64_t v = sizes[i];
+		for (size_t k = 0; k < 8; k++)
+			len[k] = (uint8_t)(v >> (8 * k));
+		ok = EVP_DigestUpdate(md, len, sizeof(len)) == 1 &&
+		     (sizes[i] == 0 || EVP_DigestUpdate(md, parts[i], sizes[i]) == 1);
+	}
+	ok = ok && EVP_DigestFinal_ex(md, out, &n) == 1 && n == 32;
+	EVP_MD_CTX_free(md);
+	if (!ok)
+		return ossl_fail(err, "cache key digest");
+	return VT_OK;
+}
+
+bool vt_cache_get(struct vt_cache *c, const uint8_t key[32], int64_t now, void **obj_out)
+{
+	if (obj_out != NULL)
+		*obj_out = NULL;
+	if (!atomic_load_explicit(&c->registered, memory_order_acquire))
+		cache_register(c);
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->capacity; i++) {
+		struct vt_cache_slot *s = &c->slots[i];
+		if (!s->used || memcmp(s->key, key, 32) != 0)
+			continue;
+		if (now < s->not_before || now > s->not_after)
+			break; /* the same key is never in two slots */
+		if (obj_out != NULL && s->obj != NULL) {
+			if (c->ref != NULL)
+				c->ref(s->obj);
+			*obj_out = s->obj;
+		}
+		c->hits++;
+		pthread_mutex_unlock(&c->lock);
+		return true;
+	}
+	c->misses++;
+	pthread_mutex_unlock(&c->lock);
+	return false;
+}
+
+void vt_cache_put(struct vt_cache *c, const uint8_t key[32], int64_t not_before, int64_t not_after, void *obj)
+{
+	if (not_before > not_after)
+		return;
+	if (!atomic_load_explicit(&c->registered, memory_order_acquire))
+		cache_register(c);
+	void *old = NULL;
+	pthread_mutex_lock(&c->lock);
+	struct vt_cache_slot *s = NULL;
+	for (size_t i = 0; i < c->capacity && s == NULL; i++)
+		if (c->slots[i].used && memcmp(c->slots[i].key, key, 32) == 0)
+			s = &c->slots[i];
+	if (s == NULL) {
+		s = &c->slots[c->next];
+		c->next = (c->next + 1) % c->capacity;
+	}
+	if (s->used)
+		old = s->obj;
+	if (obj != NULL && c->ref != NULL)
+		c->ref(obj);
+	memcpy(s->key, key, 32);
+	s->not_before = not_before;
+	s->not_after = not_after;
+	s->obj = obj;
+	s->used = true;
+	pthread_mutex_unlock(&c->lock);
+	if (old != NULL && c->release != NULL)
+		c->release(old);
+}
+
+bool vt_x509_window(X509 *cert, int64_t *not_before, int64_t *not_after)
+{
+	return asn1_time_to_epoch(X509_get0_notBefore(cert), not_before) &&
+	       asn1_time_to_epoch(X509_get0_notAfter(cert), not_after);
+}
+
+bool vt_x509_window_narrow(X509 *cert, int64_t *nb, int64_t *na)
+{
+	int64_t b, a;
+	if (!vt_x509_window(cert, &b, &a))
+		return false;
+	if (b > *nb)
+		*nb = b;
+	if (a < *na)
+		*na = a;
+	return true;
+}
+
+bool vt_cache_stats(const char *name, uint64_t *hits, uint64_t *misses)
+{
+	bool found = false;
+	pthread_mutex_lock(&registry_lock);
+	for (struct vt_cache *c = registry_head; c != NULL && !found; c = c->registered_next) {
+		if (strcmp(c->name, name) != 0)
+			continue;
+		pthread_mutex_lock(&c->lock);
+		*hits = c->hits;
+		*misses = c->misses;
+		pthread_mutex_unlock(&c->lock);
+		found = true;
+	}
+	pthread_mutex_unlock(&registry_lock);
+	return found;
+}
+
+void vt_caches_clear(void)
+{
+	pthread_mutex_lock(&registry_lock);
+	for (struct vt_cache *c = registry_head; c != NULL; c = c->registered_next) {
+		pthread_mutex_lock(&c->lock);
+		for (size_t i = 0; i < c->capacity; i++) {
+			struct vt_cache_slot *s = &c->slots[i];
+			if (s->used && s->obj != NULL && c->release != NULL)
+				c->release(s->obj);
+			memset(s, 0, sizeof(*s));
+		}
+		c->next = 0;
+		pthread_mutex_unlock(&c->lock);
+	}
+	pthread_mutex_unlock(&registry_lock);
+	pthread_mutex_lock(&chain_cache_lock);
+	memset(chain_cache, 0, sizeof(chain_cache));
+	pthread_mutex_unlock(&chain_cache_lock);
+	pthread_mutex_lock(&cert_cache_lock);
+	for (size_t i = 0; i < CERT_CACHE_SLOTS; i++) {
+		X509_free(cert_cache[i].cert);
+		cert_cache[i].cert = NULL;
+	}
+	pthread_mutex_unlock(&cert_cache_lock);
+}

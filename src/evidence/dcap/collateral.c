@@ -9,6 +9,7 @@
  * re-parsed and compared with jansson's view of the member as a cross-check.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,6 +17,7 @@
 #include <openssl/bio.h>
 #include <openssl/pem.h>
 
+#include "veritee/crypto.h"
 #include "veritee/dcap.h"
 #include "veritee/json.h"
 #include "veritee/util.h"
@@ -127,8 +129,78 @@ static bool raw_key_is(const struct scan *sc, size_t a, size_t b, const char *ke
 	return b - a == kl && memcmp(sc->s + a, key, kl) == 0;
 }
 
+/*
+ * Split PCS bodies, keyed by the SHA-256 of the member name and the exact
+ * body bytes (a pure function of them): the signed value's text and the
+ * signature.  Failures are not cached.
+ */
+struct split_entry {
+	atomic_int refs;
+	char *value;
+	size_t value_len;
+	uint8_t sig[64];
+};
+
+static void split_ref(void *o)
+{
+	atomic_fetch_add(&((struct split_entry *)o)->refs, 1);
+}
+
+static void split_release(void *o)
+{
+	struct split_entry *e = o;
+	if (e == NULL || atomic_fetch_sub(&e->refs, 1) != 1)
+		return;
+	free(e->value);
+	free(e);
+}
+
+VT_CACHE_DEFINE(split_cache, "dcap.signed_json", 32, split_ref, split_release);
+
+static vt_status split_uncached(const char *body, size_t size, const char *member, char **value_out,
+				uint8_t sig_out[64], struct vt_err *err);
+
 vt_status vt_dcap_signed_json_split(const char *body, size_t size, const char *member, char **value_out,
 				    uint8_t sig_out[64], struct vt_err *err)
+{
+	if (body == NULL || member == NULL || value_out == NULL || sig_out == NULL)
+		return vt_fail(err, VT_E_USAGE, VT_STEP_COLLATERAL, "collateral", "NULL argument");
+	*value_out = NULL;
+	uint8_t key[32];
+	struct vt_err scratch = {0};
+	const void *parts[2] = {member, body};
+	size_t sizes[2] = {strlen(member), size};
+	bool keyed = size <= BODY_MAX && vt_cache_key(key, "dcap-signed-json", 2, parts, sizes, &scratch) == VT_OK;
+	void *hit = NULL;
+	if (keyed && vt_cache_get(&split_cache, key, 0, &hit)) {
+		struct split_entry *e = hit;
+		char *v = malloc(e->value_len + 1);
+		if (v != NULL) {
+			memcpy(v, e->value, e->value_len + 1);
+			memcpy(sig_out, e->sig, 64);
+			*value_out = v;
+		}
+		split_release(e);
+		if (v != NULL)
+			return VT_OK;
+		return vt_fail(err, VT_E_NOMEM, VT_STEP_COLLATERAL, member, "out of memory");
+	}
+	vt_status rc = split_uncached(body, size, member, value_out, sig_out, err);
+	struct split_entry *e = NULL;
+	if (rc == VT_OK && keyed && (e = calloc(1, sizeof(*e))) != NULL && (e->value = strdup(*value_out)) != NULL) {
+		atomic_init(&e->refs, 1);
+		e->value_len = strlen(e->value);
+		memcpy(e->sig, sig_out, 64);
+		vt_cache_put(&split_cache, key, VT_CACHE_ALWAYS_FROM, VT_CACHE_ALWAYS_TO, e);
+		split_release(e);
+	} else if (e != NULL) {
+		free(e);
+	}
+	return rc;
+}
+
+static vt_status split_uncached(const char *body, size_t size, const char *member, char **value_out,
+				uint8_t sig_out[64], struct vt_err *err)
 {
 	vt_status rc;
 	json_t *doc = NULL, *check = NULL;
@@ -283,14 +355,107 @@ static vt_status json_sig(json_t *doc, const char *key, uint8_t sig[64], struct 
 	return VT_OK;
 }
 
+/*
+ * dcap-qvl bundles loaded, keyed by the SHA-256 of the file's exact bytes
+ * (the file is read on every call; only its parsing is saved).  Callers get
+ * a deep copy they own, as without the cache.
+ */
+struct bundle_entry {
+	atomic_int refs;
+	struct vt_dcap_collateral c;
+};
+
+static void bundle_ref(void *o)
+{
+	atomic_fetch_add(&((struct bundle_entry *)o)->refs, 1);
+}
+
+static void bundle_release(void *o)
+{
+	struct bundle_entry *e = o;
+	if (e == NULL || atomic_fetch_sub(&e->refs, 1) != 1)
+		return;
+	vt_dcap_collateral_free(&e->c);
+	free(e);
+}
+
+VT_CACHE_DEFINE(bundle_cache, "dcap.collateral_json", 16, bundle_ref, bundle_release);
+
+static bool dup_mem(const void *p, size_t n, uint8_t **out)
+{
+	*out = NULL;
+	if (p == NULL)
+		return true;
+	*out = malloc(n ? n : 1);
+	if (*out != NULL && n > 0)
+		memcpy(*out, p, n);
+	return *out != NULL;
+}
+
+static bool dup_str(const char *s, char **out)
+{
+	*out = s ? strdup(s) : NULL;
+	return s == NULL || *out != NULL;
+}
+
+/* Deep copy; false (dst freed and zeroed) when out of memory. */
+static bool collateral_copy(const struct vt_dcap_collateral *src, struct vt_dcap_collateral *dst)
+{
+	memset(dst, 0, sizeof(*dst));
+	bool ok = dup_str(src->pck_crl_issuer_chain, &dst->pck_crl_issuer_chain) &&
+		  dup_mem(src->root_ca_crl, src->root_ca_crl_size, &dst->root_ca_crl) &&
+		  dup_mem(src->pck_crl, src->pck_crl_size, &dst->pck_crl) &&
+		  dup_str(src->tcb_info_issuer_chain, &dst->tcb_info_issuer_chain) && dup_str(src->tcb_info, &dst->tcb_info) &&
+		  dup_str(src->qe_identity_issuer_chain, &dst->qe_identity_issuer_chain) &&
+		  dup_str(src->qe_identity, &dst->qe_identity);
+	dst->root_ca_crl_size = src->root_ca_crl_size;
+	dst->pck_crl_size = src->pck_crl_size;
+	memcpy(dst->tcb_info_signature, src->tcb_info_signature, 64);
+	memcpy(dst->qe_identity_signature, src->qe_identity_signature, 64);
+	if (!ok)
+		vt_dcap_collateral_free(dst);
+	return ok;
+}
+
+static vt_status load_qvl_text(const uint8_t *text, size_t len, struct vt_dcap_collateral *c, struct vt_err *err);
+
 static vt_status load_qvl_json(const char *path, struct vt_dcap_collateral *c, struct vt_err *err)
 {
 	vt_status rc;
 	uint8_t *text = NULL;
 	size_t len = 0;
+	uint8_t key[32];
+	struct vt_err scratch = {0};
+	VT_GUARD(vt_file_read(path, FILE_MAX, &text, &len, err));
+	const void *parts[1] = {text};
+	size_t sizes[1] = {len};
+	bool keyed = vt_cache_key(key, "dcap-qvl-json", 1, parts, sizes, &scratch) == VT_OK;
+	void *hit = NULL;
+	if (keyed && vt_cache_get(&bundle_cache, key, 0, &hit)) {
+		struct bundle_entry *e = hit;
+		rc = collateral_copy(&e->c, c) ? VT_OK : coll_fail(err, VT_E_NOMEM, "collateral", "out of memory");
+		bundle_release(e);
+		goto out;
+	}
+	VT_GUARD(load_qvl_text(text, len, c, err));
+	struct bundle_entry *e = keyed ? calloc(1, sizeof(*e)) : NULL;
+	if (e != NULL && collateral_copy(c, &e->c)) {
+		atomic_init(&e->refs, 1);
+		vt_cache_put(&bundle_cache, key, VT_CACHE_ALWAYS_FROM, VT_CACHE_ALWAYS_TO, e);
+		bundle_release(e);
+	} else {
+		free(e);
+	}
+out:
+	free(text);
+	return rc;
+}
+
+static vt_status load_qvl_text(const uint8_t *text, size_t len, struct vt_dcap_collateral *c, struct vt_err *err)
+{
+	vt_status rc;
 	json_t *doc = NULL;
 
-	VT_GUARD(vt_file_read(path, FILE_MAX, &text, &len, err));
 	VT_GUARD(vt_json_parse((const char *)text, len, FILE_MAX, &doc, err));
 	if (!json_is_object(doc)) {
 		rc = coll_fail(err, VT_E_PARSE, "collateral", "collateral JSON is not an object");
@@ -308,7 +473,6 @@ static vt_status load_qvl_json(const char *path, struct vt_dcap_collateral *c, s
 	rc = VT_OK;
 out:
 	json_decref(doc);
-	free(text);
 	return rc;
 }
 

@@ -16,6 +16,7 @@
  * Time is an input (`now`); collateral past nextUpdate is accepted only
  * within `grace_seconds`, and then res->collateral_expired is set.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,14 +144,56 @@ static vt_status check_window(const char *what, int64_t issue, int64_t next, int
 
 /* ------------------------------------------------------------------- CRLs */
 
-vt_status vt_dcap_crl_check(const uint8_t *der, size_t der_size, X509 *issuer, X509 *subject, int64_t now,
-			    int64_t grace_seconds, bool *expired, const char *field, struct vt_err *err)
+/*
+ * CRLs parsed, issued by and signature-checked against an issuer: keyed by
+ * the SHA-256 of the CRL's DER and of the issuer's DER, valid while `now` is
+ * inside the issuer's validity.  thisUpdate/nextUpdate (with the grace) and
+ * the revocation lookup are checked on every use, cached or not.
+ */
+struct crl_entry {
+	atomic_int refs;
+	X509_CRL *crl;
+	int64_t this_up, next_up;
+};
+
+static void crl_entry_ref(void *o)
 {
-	if (der == NULL || der_size == 0 || der_size > (size_t)16 << 20)
-		return vt_fail(err, VT_E_REJECTED, VT_STEP_COLLATERAL, field, "CRL missing");
+	atomic_fetch_add(&((struct crl_entry *)o)->refs, 1);
+}
+
+static void crl_entry_release(void *o)
+{
+	struct crl_entry *e = o;
+	if (e == NULL || atomic_fetch_sub(&e->refs, 1) != 1)
+		return;
+	X509_CRL_free(e->crl);
+	free(e);
+}
+
+VT_CACHE_DEFINE(crl_cache, "dcap.crl", 32, crl_entry_ref, crl_entry_release);
+
+/* Parse, issuer and signature (cached); *out is a new reference. */
+static vt_status crl_load(const uint8_t *der, size_t der_size, X509 *issuer, const uint8_t *issuer_fp, int64_t now,
+			  const char *field, struct crl_entry **out, struct vt_err *err)
+{
+	*out = NULL;
+	uint8_t fp[32], key[32];
+	struct vt_err scratch = {0};
+	bool keyed = issuer_fp != NULL || vt_x509_fingerprint_sha256(issuer, fp, &scratch) == VT_OK;
+	if (keyed) {
+		const void *parts[2] = {der, issuer_fp != NULL ? issuer_fp : fp};
+		size_t sizes[2] = {der_size, 32};
+		keyed = vt_cache_key(key, "dcap-crl", 2, parts, sizes, &scratch) == VT_OK;
+	}
+	void *hit = NULL;
+	if (keyed && vt_cache_get(&crl_cache, key, now, &hit)) {
+		*out = hit;
+		return VT_OK;
+	}
 	const unsigned char *p = der;
 	X509_CRL *crl = d2i_X509_CRL(NULL, &p, (long)der_size);
 	vt_status rc = VT_OK;
+	struct crl_entry *e = NULL;
 	if (crl == NULL || p != der + der_size) {
 		ERR_clear_error();
 		rc = vt_fail(err, VT_E_PARSE, VT_STEP_COLLATERAL, field, "CRL is not one DER X.509 CRL");
@@ -172,9 +215,37 @@ vt_status vt_dcap_crl_check(const uint8_t *der, size_t der_size, X509 *issuer, X
 		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_COLLATERAL, field, "CRL without thisUpdate/nextUpdate");
 		goto out;
 	}
-	VT_GUARD(check_window(field, this_up, next_up, now, grace_seconds, expired, err));
+	e = calloc(1, sizeof(*e));
+	if (e == NULL) {
+		rc = nomem(err);
+		goto out;
+	}
+	atomic_init(&e->refs, 1);
+	e->crl = crl;
+	crl = NULL;
+	e->this_up = this_up;
+	e->next_up = next_up;
+	int64_t nb, na;
+	if (keyed && vt_x509_window(issuer, &nb, &na) && now >= nb && now <= na)
+		vt_cache_put(&crl_cache, key, nb, na, e);
+	*out = e;
+out:
+	X509_CRL_free(crl);
+	return rc;
+}
+
+static vt_status crl_check(const uint8_t *der, size_t der_size, X509 *issuer, const uint8_t *issuer_fp,
+			   X509 *subject, int64_t now, int64_t grace_seconds, bool *expired, const char *field,
+			   struct vt_err *err)
+{
+	if (der == NULL || der_size == 0 || der_size > (size_t)16 << 20)
+		return vt_fail(err, VT_E_REJECTED, VT_STEP_COLLATERAL, field, "CRL missing");
+	struct crl_entry *e = NULL;
+	vt_status rc;
+	VT_GUARD(crl_load(der, der_size, issuer, issuer_fp, now, field, &e, err));
+	VT_GUARD(check_window(field, e->this_up, e->next_up, now, grace_seconds, expired, err));
 	X509_REVOKED *rev = NULL;
-	if (X509_CRL_get0_by_serial(crl, &rev, X509_get0_serialNumber(subject)) == 1) {
+	if (X509_CRL_get0_by_serial(e->crl, &rev, X509_get0_serialNumber(subject)) == 1) {
 		BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(subject), NULL);
 		char *hex = bn ? BN_bn2hex(bn) : NULL;
 		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_CHAIN, field, "certificate serial %s is revoked",
@@ -184,13 +255,52 @@ vt_status vt_dcap_crl_check(const uint8_t *der, size_t der_size, X509 *issuer, X
 		goto out;
 	}
 out:
-	X509_CRL_free(crl);
+	crl_entry_release(e);
 	return rc;
+}
+
+vt_status vt_dcap_crl_check(const uint8_t *der, size_t der_size, X509 *issuer, X509 *subject, int64_t now,
+			    int64_t grace_seconds, bool *expired, const char *field, struct vt_err *err)
+{
+	return crl_check(der, der_size, issuer, NULL, subject, now, grace_seconds, expired, field, err);
 }
 
 /* --------------------------------------------------------------- signatures */
 
+/* Attestation keys imported and checked, by their 64 bytes (a pure function of them). */
+static void pkey_ref(void *o)
+{
+	EVP_PKEY_up_ref(o);
+}
+
+static void pkey_release(void *o)
+{
+	EVP_PKEY_free(o);
+}
+
+VT_CACHE_DEFINE(ak_cache, "dcap.attestation_key", 64, pkey_ref, pkey_release);
+
+static vt_status ak_key_uncached(const uint8_t ak[64], EVP_PKEY **out, struct vt_err *err);
+
 static vt_status ak_key(const uint8_t ak[64], EVP_PKEY **out, struct vt_err *err)
+{
+	uint8_t key[32];
+	const void *parts[1] = {ak};
+	size_t sizes[1] = {64};
+	struct vt_err scratch = {0};
+	bool keyed = vt_cache_key(key, "dcap-attestation-key", 1, parts, sizes, &scratch) == VT_OK;
+	void *hit = NULL;
+	if (keyed && vt_cache_get(&ak_cache, key, 0, &hit)) {
+		*out = hit;
+		return VT_OK;
+	}
+	vt_status rc = ak_key_uncached(ak, out, err);
+	if (rc == VT_OK && keyed)
+		vt_cache_put(&ak_cache, key, VT_CACHE_ALWAYS_FROM, VT_CACHE_ALWAYS_TO, *out);
+	return rc;
+}
+
+static vt_status ak_key_uncached(const uint8_t ak[64], EVP_PKEY **out, struct vt_err *err)
 {
 	uint8_t pt[65];
 	pt[0] = 0x04;
@@ -232,7 +342,7 @@ static vt_status verify_p256(EVP_PKEY *key, const void *msg, size_t n, const uin
 	if (key == NULL || vt_ec_coord_size(key) != 32)
 		return vt_fail(err, VT_E_REJECTED, step, field, "%s: key is not P-256", what);
 	struct vt_err e2 = {0};
-	vt_status rc = vt_ecdsa_verify_raw(key, EVP_sha256(), msg, n, sig, 64, &e2);
+	vt_status rc = vt_ecdsa_verify_raw(key, vt_md_sha256(), msg, n, sig, 64, &e2);
 	if (rc == VT_OK)
 		return VT_OK;
 	if (rc == VT_E_REJECTED)
@@ -246,12 +356,73 @@ static vt_status verify_p256(EVP_PKEY *key, const void *msg, size_t n, const uin
  * and not be revoked by the root CA CRL; then the signature over the exact
  * text must verify.
  */
-static vt_status check_signed_item(const char *what, const char *chain_pem, const char *text, const uint8_t sig[64],
-				   const struct vt_dcap_collateral *c, int64_t now, int64_t grace, bool *expired,
-				   struct vt_err *err)
+/*
+ * Signed collateral items that verified: keyed by the SHA-256 of the item
+ * name, the issuer chain PEM, the exact text and the signature; valid while
+ * `now` is inside the signing certificate's and the root's validity.  The
+ * root CA CRL check runs on every use.
+ */
+struct signed_entry {
+	atomic_int refs;
+	X509 *signer, *root;
+};
+
+static void signed_entry_ref(void *o)
+{
+	atomic_fetch_add(&((struct signed_entry *)o)->refs, 1);
+}
+
+static void signed_entry_release(void *o)
+{
+	struct signed_entry *e = o;
+	if (e == NULL || atomic_fetch_sub(&e->refs, 1) != 1)
+		return;
+	X509_free(e->signer);
+	X509_free(e->root);
+	free(e);
+}
+
+VT_CACHE_DEFINE(signed_cache, "dcap.signed_item", 32, signed_entry_ref, signed_entry_release);
+
+static vt_status signed_item_crl(const char *what, const char *field, X509 *root, X509 *signer,
+				 const struct vt_dcap_collateral *c, int64_t now, int64_t grace, bool *expired,
+				 struct vt_err *err)
+{
+	struct vt_err e2 = {0};
+	if (crl_check(c->root_ca_crl, c->root_ca_crl_size, root, INTEL_ROOT_SHA256, signer, now, grace, expired,
+		      "root_ca_crl", &e2) != VT_OK)
+		return vt_fail(err, e2.code, e2.step == VT_STEP_CHAIN ? VT_STEP_COLLATERAL : e2.step, field,
+			       "%s signing certificate: %s", what, e2.detail);
+	return VT_OK;
+}
+
+/*
+ * A signed collateral item: its issuer chain is [signing cert, root]; the
+ * root must be the pinned one, the signing cert must chain to it at `now`
+ * and not be revoked by the root CA CRL; then the signature over the exact
+ * text must verify.  `text_hash` is the SHA-256 cache key of the text.
+ */
+static vt_status check_signed_item(const char *what, const char *chain_pem, const char *text,
+				   const uint8_t text_hash[32], const uint8_t sig[64], const struct vt_dcap_collateral *c,
+				   int64_t now, int64_t grace, bool *expired, struct vt_err *err)
 {
 	char field[64];
 	snprintf(field, sizeof(field), "%s_issuer_chain", what);
+	uint8_t key[32];
+	struct vt_err scratch = {0};
+	bool keyed = false;
+	if (chain_pem != NULL && text != NULL) {
+		const void *parts[4] = {what, chain_pem, text_hash, sig};
+		size_t sizes[4] = {strlen(what), strlen(chain_pem), 32, 64};
+		keyed = vt_cache_key(key, "dcap-signed-item", 4, parts, sizes, &scratch) == VT_OK;
+	}
+	void *hit = NULL;
+	if (keyed && vt_cache_get(&signed_cache, key, now, &hit)) {
+		struct signed_entry *e = hit;
+		vt_status rc = signed_item_crl(what, field, e->root, e->signer, c, now, grace, expired, err);
+		signed_entry_release(e);
+		return rc;
+	}
 	STACK_OF(X509) *sk = NULL;
 	vt_status rc = pem_chain(chain_pem, chain_pem ? strlen(chain_pem) : 0, VT_STEP_COLLATERAL, field, &sk, err);
 	if (rc != VT_OK)
@@ -270,23 +441,152 @@ static vt_status check_signed_item(const char *what, const char *chain_pem, cons
 				     e2.detail);
 			goto out;
 		}
-		if (vt_dcap_crl_check(c->root_ca_crl, c->root_ca_crl_size, root, signer, now, grace, expired,
-				      "root_ca_crl", &e2) != VT_OK) {
-			rc = vt_fail(err, e2.code, e2.step == VT_STEP_CHAIN ? VT_STEP_COLLATERAL : e2.step, field,
-				     "%s signing certificate: %s", what, e2.detail);
-			goto out;
-		}
 	}
+	VT_GUARD(signed_item_crl(what, field, root, signer, c, now, grace, expired, err));
 	if (text == NULL) {
 		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_COLLATERAL, what, "%s missing", what);
 		goto out;
 	}
 	rc = verify_p256(X509_get0_pubkey(signer), text, strlen(text), sig, VT_STEP_COLLATERAL, what,
 			 "signature over the exact signed JSON", err);
+	int64_t nb = VT_CACHE_ALWAYS_FROM, na = VT_CACHE_ALWAYS_TO;
+	struct signed_entry *e = NULL;
+	if (rc == VT_OK && keyed && vt_x509_window_narrow(signer, &nb, &na) && vt_x509_window_narrow(root, &nb, &na) &&
+	    now >= nb && now <= na && (e = calloc(1, sizeof(*e))) != NULL) {
+		atomic_init(&e->refs, 1);
+		X509_up_ref(signer);
+		X509_up_ref(root);
+		e->signer = signer;
+		e->root = root;
+		vt_cache_put(&signed_cache, key, nb, na, e);
+		signed_entry_release(e);
+	}
 out:
 	sk_X509_pop_free(sk, X509_free);
 	return rc;
 }
+
+/*
+ * Parsed TCB Info and QE Identity, keyed by the SHA-256 of the exact signed
+ * text (parsing does not depend on time; their issueDate/nextUpdate are
+ * checked on every use).  Shared read-only.
+ */
+struct tcb_entry {
+	atomic_int refs;
+	struct vt_tcb_info ti;
+};
+
+struct qe_entry {
+	atomic_int refs;
+	struct vt_qe_identity qi;
+};
+
+static void tcb_entry_ref(void *o)
+{
+	atomic_fetch_add(&((struct tcb_entry *)o)->refs, 1);
+}
+
+static void tcb_entry_release(void *o)
+{
+	struct tcb_entry *e = o;
+	if (e == NULL || atomic_fetch_sub(&e->refs, 1) != 1)
+		return;
+	vt_tcb_info_free(&e->ti);
+	free(e);
+}
+
+static void qe_entry_ref(void *o)
+{
+	atomic_fetch_add(&((struct qe_entry *)o)->refs, 1);
+}
+
+static void qe_entry_release(void *o)
+{
+	struct qe_entry *e = o;
+	if (e == NULL || atomic_fetch_sub(&e->refs, 1) != 1)
+		return;
+	vt_qe_identity_free(&e->qi);
+	free(e);
+}
+
+VT_CACHE_DEFINE(tcb_cache, "dcap.tcb_info", 32, tcb_entry_ref, tcb_entry_release);
+VT_CACHE_DEFINE(qe_cache, "dcap.qe_identity", 32, qe_entry_ref, qe_entry_release);
+
+static vt_status tcb_info_get(const char *text, const uint8_t text_hash[32], struct tcb_entry **out,
+			      struct vt_err *err)
+{
+	void *hit = NULL;
+	if (vt_cache_get(&tcb_cache, text_hash, 0, &hit)) {
+		*out = hit;
+		return VT_OK;
+	}
+	struct tcb_entry *e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		return nomem(err);
+	atomic_init(&e->refs, 1);
+	vt_status rc = vt_tcb_info_parse(text, strlen(text), &e->ti, err);
+	if (rc != VT_OK) {
+		tcb_entry_release(e);
+		return rc;
+	}
+	vt_cache_put(&tcb_cache, text_hash, VT_CACHE_ALWAYS_FROM, VT_CACHE_ALWAYS_TO, e);
+	*out = e;
+	return VT_OK;
+}
+
+static vt_status qe_identity_get(const char *text, const uint8_t text_hash[32], struct qe_entry **out,
+				 struct vt_err *err)
+{
+	void *hit = NULL;
+	if (vt_cache_get(&qe_cache, text_hash, 0, &hit)) {
+		*out = hit;
+		return VT_OK;
+	}
+	struct qe_entry *e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		return nomem(err);
+	atomic_init(&e->refs, 1);
+	vt_status rc = vt_qe_identity_parse(text, strlen(text), &e->qi, err);
+	if (rc != VT_OK) {
+		qe_entry_release(e);
+		return rc;
+	}
+	vt_cache_put(&qe_cache, text_hash, VT_CACHE_ALWAYS_FROM, VT_CACHE_ALWAYS_TO, e);
+	*out = e;
+	return VT_OK;
+}
+
+/*
+ * PCK chains (the quote's certification data, type 5) that verified to the
+ * pinned root, keyed by the SHA-256 of the exact PEM bytes; valid while
+ * `now` is inside all three certificates' validity windows.  The CRL checks
+ * run on every use.  The PCK extension is parsed once with them.
+ */
+struct pck_entry {
+	atomic_int refs;
+	X509 *leaf, *inter, *root;
+	uint8_t inter_fp[32];
+	bool ext_ok;
+	struct vt_pck_ext ext;
+};
+
+static void pck_entry_ref(void *o)
+{
+	atomic_fetch_add(&((struct pck_entry *)o)->refs, 1);
+}
+
+static void pck_entry_release(void *o)
+{
+	struct pck_entry *e = o;
+	if (e == NULL || atomic_fetch_sub(&e->refs, 1) != 1)
+		return;
+	X509_free(e->leaf);
+	X509_free(e->inter);
+	X509_free(e->root);
+	free(e);
+}
+
+VT_CACHE_DEFINE(pck_cache, "dcap.pck_chain", 64, pck_entry_ref, pck_entry_release);
 
 /* --------------------------------------------------------------- TCB levels */
 
@@ -568,11 +868,10 @@ vt_status vt_dcap_verify(const struct vt_dcap_quote *q, const struct vt_dcap_col
 	vt_status rc = VT_OK;
 	STACK_OF(X509) *chain = NULL, *inter_sk = NULL;
 	EVP_PKEY *ak = NULL;
-	struct vt_tcb_info ti;
-	struct vt_qe_identity qi;
+	struct pck_entry *pe = NULL;
+	struct tcb_entry *te = NULL;
+	struct qe_entry *qe = NULL;
 	struct vt_pck_ext pck;
-	memset(&ti, 0, sizeof(ti));
-	memset(&qi, 0, sizeof(qi));
 	bool tdx = q->tee_type == VT_DCAP_TEE_TDX;
 	bool expired = false;
 
@@ -582,35 +881,68 @@ vt_status vt_dcap_verify(const struct vt_dcap_quote *q, const struct vt_dcap_col
 			     "certification data type %u: only 5 (PCK chain) is supported", q->cert_data_type);
 		goto out;
 	}
-	VT_GUARD(pem_chain((const char *)q->cert_data, q->cert_data_size, VT_STEP_CHAIN, "quote.pck_chain", &chain,
-			   err));
-	if (sk_X509_num(chain) != 3) {
-		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_CHAIN, "quote.pck_chain",
-			     "expected 3 certificates (PCK, PCK CA, root), got %d", sk_X509_num(chain));
-		goto out;
+	uint8_t pck_key[32];
+	struct vt_err scratch = {0};
+	bool pck_keyed = q->cert_data != NULL && q->cert_data_size > 0;
+	if (pck_keyed) {
+		const void *parts[1] = {q->cert_data};
+		size_t sizes[1] = {q->cert_data_size};
+		pck_keyed = vt_cache_key(pck_key, "dcap-pck-chain", 1, parts, sizes, &scratch) == VT_OK;
 	}
-	X509 *leaf = sk_X509_value(chain, 0), *inter = sk_X509_value(chain, 1), *root = sk_X509_value(chain, 2);
-	VT_GUARD(is_pinned_root(root, VT_STEP_CHAIN, "quote.pck_chain", err));
-	inter_sk = sk_X509_new_null();
-	if (inter_sk == NULL || sk_X509_push(inter_sk, inter) <= 0) {
-		rc = nomem(err);
-		goto out;
+	void *hit = NULL;
+	if (pck_keyed && vt_cache_get(&pck_cache, pck_key, now, &hit)) {
+		pe = hit;
+	} else {
+		VT_GUARD(pem_chain((const char *)q->cert_data, q->cert_data_size, VT_STEP_CHAIN, "quote.pck_chain",
+				   &chain, err));
+		if (sk_X509_num(chain) != 3) {
+			rc = vt_fail(err, VT_E_REJECTED, VT_STEP_CHAIN, "quote.pck_chain",
+				     "expected 3 certificates (PCK, PCK CA, root), got %d", sk_X509_num(chain));
+			goto out;
+		}
+		X509 *leaf = sk_X509_value(chain, 0), *inter = sk_X509_value(chain, 1), *root = sk_X509_value(chain, 2);
+		VT_GUARD(is_pinned_root(root, VT_STEP_CHAIN, "quote.pck_chain", err));
+		inter_sk = sk_X509_new_null();
+		if (inter_sk == NULL || sk_X509_push(inter_sk, inter) <= 0) {
+			rc = nomem(err);
+			goto out;
+		}
+		VT_GUARD(vt_x509_verify_chain(leaf, inter_sk, root, now, err));
+		if (X509_check_ca(leaf) != 0) {
+			rc = vt_fail(err, VT_E_REJECTED, VT_STEP_CHAIN, "quote.pck_chain", "PCK certificate is a CA");
+			goto out;
+		}
+		if (X509_NAME_cmp(X509_get_issuer_name(leaf), X509_get_subject_name(inter)) != 0) {
+			rc = vt_fail(err, VT_E_REJECTED, VT_STEP_CHAIN, "quote.pck_chain", "PCK issuer is not the PCK CA");
+			goto out;
+		}
+		pe = calloc(1, sizeof(*pe));
+		if (pe == NULL || vt_x509_fingerprint_sha256(inter, pe->inter_fp, err) != VT_OK) {
+			rc = pe == NULL ? nomem(err) : VT_E_CRYPTO;
+			free(pe);
+			pe = NULL;
+			goto out;
+		}
+		atomic_init(&pe->refs, 1);
+		X509_up_ref(leaf);
+		X509_up_ref(inter);
+		X509_up_ref(root);
+		pe->leaf = leaf;
+		pe->inter = inter;
+		pe->root = root;
+		pe->ext_ok = vt_pck_ext_parse(leaf, &pe->ext, &scratch) == VT_OK;
+		int64_t nb = VT_CACHE_ALWAYS_FROM, na = VT_CACHE_ALWAYS_TO;
+		if (pck_keyed && vt_x509_window_narrow(leaf, &nb, &na) && vt_x509_window_narrow(inter, &nb, &na) &&
+		    vt_x509_window_narrow(root, &nb, &na) && now >= nb && now <= na)
+			vt_cache_put(&pck_cache, pck_key, nb, na, pe);
 	}
-	VT_GUARD(vt_x509_verify_chain(leaf, inter_sk, root, now, err));
-	if (X509_check_ca(leaf) != 0) {
-		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_CHAIN, "quote.pck_chain", "PCK certificate is a CA");
-		goto out;
-	}
-	if (X509_NAME_cmp(X509_get_issuer_name(leaf), X509_get_subject_name(inter)) != 0) {
-		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_CHAIN, "quote.pck_chain", "PCK issuer is not the PCK CA");
-		goto out;
-	}
+	X509 *leaf = pe->leaf, *inter = pe->inter, *root = pe->root;
 
 	/* ---- chain: CRLs (root CA CRL for the PCK CA, PCK CRL for the PCK) */
-	VT_GUARD(vt_dcap_crl_check(c->root_ca_crl, c->root_ca_crl_size, root, inter, now, grace_seconds, &expired,
-				   "root_ca_crl", err));
-	VT_GUARD(vt_dcap_crl_check(c->pck_crl, c->pck_crl_size, inter, leaf, now, grace_seconds, &expired, "pck_crl",
-				   err));
+	VT_GUARD(crl_check(c->root_ca_crl, c->root_ca_crl_size, root, INTEL_ROOT_SHA256, inter, now, grace_seconds,
+			   &expired, "root_ca_crl", err));
+	VT_GUARD(crl_check(c->pck_crl, c->pck_crl_size, inter, pe->inter_fp, leaf, now, grace_seconds, &expired,
+			   "pck_crl", err));
 
 	/* ---- signature: QE report by the PCK key */
 	VT_GUARD(verify_p256(X509_get0_pubkey(leaf), q->qe_report.raw, sizeof(q->qe_report.raw),
@@ -622,7 +954,7 @@ vt_status vt_dcap_verify(const struct vt_dcap_quote *q, const struct vt_dcap_col
 		EVP_MD_CTX *md = EVP_MD_CTX_new();
 		uint8_t h[32];
 		unsigned int hl = 0;
-		int ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+		int ok = md != NULL && EVP_DigestInit_ex(md, vt_md_sha256(), NULL) == 1 &&
 			 EVP_DigestUpdate(md, q->attestation_key, 64) == 1 &&
 			 (q->qe_auth_data_size == 0 || EVP_DigestUpdate(md, q->qe_auth_data, q->qe_auth_data_size) == 1) &&
 			 EVP_DigestFinal_ex(md, h, &hl) == 1 && hl == 32;
@@ -641,55 +973,70 @@ vt_status vt_dcap_verify(const struct vt_dcap_quote *q, const struct vt_dcap_col
 	}
 
 	/* ---- collateral: signatures of TCB Info and QE Identity */
-	VT_GUARD(check_signed_item("tcb_info", c->tcb_info_issuer_chain, c->tcb_info, c->tcb_info_signature, c, now,
-				   grace_seconds, &expired, err));
-	VT_GUARD(check_signed_item("qe_identity", c->qe_identity_issuer_chain, c->qe_identity,
+	uint8_t tcb_hash[32], qe_hash[32];
+	{
+		const char *texts[2] = {c->tcb_info, c->qe_identity};
+		uint8_t *hashes[2] = {tcb_hash, qe_hash};
+		for (size_t i = 0; i < 2; i++) {
+			const void *parts[1] = {texts[i] != NULL ? texts[i] : ""};
+			size_t sizes[1] = {texts[i] != NULL ? strlen(texts[i]) : 0};
+			VT_GUARD(vt_cache_key(hashes[i], i == 0 ? "dcap-tcb-info" : "dcap-qe-identity", 1, parts, sizes, err));
+		}
+	}
+	VT_GUARD(check_signed_item("tcb_info", c->tcb_info_issuer_chain, c->tcb_info, tcb_hash, c->tcb_info_signature,
+				   c, now, grace_seconds, &expired, err));
+	VT_GUARD(check_signed_item("qe_identity", c->qe_identity_issuer_chain, c->qe_identity, qe_hash,
 				   c->qe_identity_signature, c, now, grace_seconds, &expired, err));
-	VT_GUARD(vt_tcb_info_parse(c->tcb_info, strlen(c->tcb_info), &ti, err));
-	VT_GUARD(vt_qe_identity_parse(c->qe_identity, strlen(c->qe_identity), &qi, err));
+	VT_GUARD(tcb_info_get(c->tcb_info, tcb_hash, &te, err));
+	VT_GUARD(qe_identity_get(c->qe_identity, qe_hash, &qe, err));
+	const struct vt_tcb_info *ti = &te->ti;
+	const struct vt_qe_identity *qi = &qe->qi;
 
 	/* ---- collateral: freshness */
-	VT_GUARD(check_window("tcb_info", ti.issue_date, ti.next_update, now, grace_seconds, &expired, err));
-	VT_GUARD(check_window("qe_identity", qi.issue_date, qi.next_update, now, grace_seconds, &expired, err));
+	VT_GUARD(check_window("tcb_info", ti->issue_date, ti->next_update, now, grace_seconds, &expired, err));
+	VT_GUARD(check_window("qe_identity", qi->issue_date, qi->next_update, now, grace_seconds, &expired, err));
 
 	/* ---- collateral: agreement with the PCK certificate and the quote */
-	VT_GUARD(vt_pck_ext_parse(leaf, &pck, err));
-	if (memcmp(ti.fmspc, pck.fmspc, 6) != 0) {
-		char *a = vt_hex_encode(ti.fmspc, 6), *b = vt_hex_encode(pck.fmspc, 6);
+	if (pe->ext_ok)
+		pck = pe->ext;
+	else
+		VT_GUARD(vt_pck_ext_parse(leaf, &pck, err));
+	if (memcmp(ti->fmspc, pck.fmspc, 6) != 0) {
+		char *a = vt_hex_encode(ti->fmspc, 6), *b = vt_hex_encode(pck.fmspc, 6);
 		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_COLLATERAL, "tcb_info.fmspc",
 			     "TCB Info is for FMSPC %s, the PCK certificate says %s", a ? a : "?", b ? b : "?");
 		free(a);
 		free(b);
 		goto out;
 	}
-	if (memcmp(ti.pceid, pck.pceid, 2) != 0) {
+	if (memcmp(ti->pceid, pck.pceid, 2) != 0) {
 		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_COLLATERAL, "tcb_info.pceId",
-			     "TCB Info PCE-ID %02x%02x, the PCK certificate says %02x%02x", ti.pceid[0], ti.pceid[1],
+			     "TCB Info PCE-ID %02x%02x, the PCK certificate says %02x%02x", ti->pceid[0], ti->pceid[1],
 			     pck.pceid[0], pck.pceid[1]);
 		goto out;
 	}
-	if (strcmp(ti.id, tee_id(q)) != 0) {
+	if (strcmp(ti->id, tee_id(q)) != 0) {
 		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_COLLATERAL, "tcb_info.id", "TCB Info id \"%s\" for a %s quote",
-			     ti.id, tee_id(q));
+			     ti->id, tee_id(q));
 		goto out;
 	}
-	if (tdx && ti.version != 3) {
+	if (tdx && ti->version != 3) {
 		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_COLLATERAL, "tcb_info.version",
-			     "TCB Info version %d: TDX needs version 3", ti.version);
+			     "TCB Info version %d: TDX needs version 3", ti->version);
 		goto out;
 	}
 	{
 		const char *want = tdx ? "TD_QE" : "QE";
-		if (strcmp(qi.id, want) != 0 || qi.version != 2) {
+		if (strcmp(qi->id, want) != 0 || qi->version != 2) {
 			rc = vt_fail(err, VT_E_REJECTED, VT_STEP_COLLATERAL, "qe_identity.id",
-				     "QE identity is \"%s\" version %d, expected \"%s\" version 2", qi.id, qi.version,
+				     "QE identity is \"%s\" version %d, expected \"%s\" version 2", qi->id, qi->version,
 				     want);
 			goto out;
 		}
 	}
 
 	/* ---- tcb: QE identity */
-	VT_GUARD(qe_identity_check(q, &qi, &res->qe_status, err));
+	VT_GUARD(qe_identity_check(q, qi, &res->qe_status, err));
 
 	/* ---- signature: the quote by the attestation key */
 	VT_GUARD(ak_key(q->attestation_key, &ak, err));
@@ -702,10 +1049,10 @@ vt_status vt_dcap_verify(const struct vt_dcap_quote *q, const struct vt_dcap_col
 		goto out;
 	}
 	if (tdx)
-		VT_GUARD(tdx_module_check(q, &ti, err));
+		VT_GUARD(tdx_module_check(q, ti, err));
 
 	/* ---- tcb: level matching and convergence */
-	VT_GUARD(tcb_evaluate(q, &pck, &ti, res->qe_status, res, err));
+	VT_GUARD(tcb_evaluate(q, &pck, ti, res->qe_status, res, err));
 	res->collateral_expired = expired;
 	if (res->qe_status == VT_TCB_NOT_SUPPORTED) {
 		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_TCB, "qe_report.isv_svn", "QE TCB level not supported");
@@ -724,8 +1071,9 @@ out:
 	EVP_PKEY_free(ak);
 	sk_X509_free(inter_sk); /* borrowed entries */
 	sk_X509_pop_free(chain, X509_free);
-	vt_tcb_info_free(&ti);
-	vt_qe_identity_free(&qi);
+	tcb_entry_release(te);
+	qe_entry_release(qe);
+	pck_entry_release(pe);
 	return rc;
 }
 

@@ -13,6 +13,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,6 +241,78 @@ static bool looks_like_pem(const uint8_t *p, size_t n)
 	return false;
 }
 
+/*
+ * Parsed PEM bundles and DER CRLs, cached process-wide by the SHA-256 of the
+ * exact bytes (parsing does not depend on time; nothing here is trusted until
+ * verify.c checks the chain).  DER certificates go through
+ * vt_x509_from_der_cached.  Entries hold one reference to each object.
+ */
+struct parsed_item {
+	X509 *x509;
+	X509_CRL *crl;
+};
+
+struct parsed {
+	atomic_int refs;
+	size_t n, cap;
+	struct parsed_item items[];
+};
+
+static struct parsed *parsed_new(size_t cap)
+{
+	if (cap == 0 || cap > 4096)
+		return NULL;
+	struct parsed *pr = calloc(1, sizeof(*pr) + cap * sizeof(pr->items[0]));
+	if (pr != NULL) {
+		atomic_init(&pr->refs, 1);
+		pr->cap = cap;
+	}
+	return pr;
+}
+
+static void parsed_ref(void *obj)
+{
+	atomic_fetch_add(&((struct parsed *)obj)->refs, 1);
+}
+
+static void parsed_release(void *obj)
+{
+	struct parsed *pr = obj;
+	if (pr == NULL || atomic_fetch_sub(&pr->refs, 1) != 1)
+		return;
+	for (size_t i = 0; i < pr->n; i++) {
+		X509_free(pr->items[i].x509);
+		X509_CRL_free(pr->items[i].crl);
+	}
+	free(pr);
+}
+
+static void parsed_spoil(struct parsed **pr)
+{
+	parsed_release(*pr);
+	*pr = NULL;
+}
+
+VT_CACHE_DEFINE(parsed_cache, "snp.parsed", 64, parsed_ref, parsed_release);
+
+/* Add new references to everything a cached parse holds; consumes `obj`'s reference. */
+static vt_status add_parsed(struct snp_pool *pool, void *obj, const char *origin, struct vt_err *err)
+{
+	struct parsed *pr = obj;
+	vt_status rc = VT_OK;
+	for (size_t i = 0; i < pr->n && rc == VT_OK; i++) {
+		if (pr->items[i].x509 != NULL) {
+			X509_up_ref(pr->items[i].x509);
+			rc = snp_pool_add_x509(pool, pr->items[i].x509, origin, err);
+		} else {
+			X509_CRL_up_ref(pr->items[i].crl);
+			rc = pool_add_crl(pool, pr->items[i].crl, err);
+		}
+	}
+	parsed_release(pr);
+	return rc;
+}
+
 vt_status snp_pool_add_bytes(struct snp_pool *pool, const uint8_t *p, size_t n, const char *origin,
 			     const char *field, struct vt_err *err)
 {
@@ -247,6 +320,13 @@ vt_status snp_pool_add_bytes(struct snp_pool *pool, const uint8_t *p, size_t n, 
 	size_t added = 0;
 	if (n == 0 || n > SNP_CERT_MAX_BYTES)
 		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, field, "certificate data is %zu bytes", n);
+	uint8_t key[32];
+	const void *kp[1] = {p};
+	size_t ks[1] = {n};
+	bool keyed = vt_cache_key(key, "snp-pem-or-der", 1, kp, ks, NULL) == VT_OK;
+	void *hit = NULL;
+	if (keyed && vt_cache_get(&parsed_cache, key, 0, &hit))
+		return add_parsed(pool, hit, origin, err);
 	if (looks_like_pem(p, n)) {
 		BIO *bio = BIO_new_mem_buf(p, (int)n);
 		if (bio == NULL)
@@ -256,17 +336,26 @@ vt_status snp_pool_add_bytes(struct snp_pool *pool, const uint8_t *p, size_t n, 
 		ERR_clear_error();
 		if (infos == NULL)
 			return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, field, "unreadable PEM");
+		struct parsed *pr = parsed_new((size_t)sk_X509_INFO_num(infos));
 		for (int i = 0; i < sk_X509_INFO_num(infos) && rc == VT_OK; i++) {
 			X509_INFO *info = sk_X509_INFO_value(infos, i);
 			if (info->x509 != NULL) {
 				X509 *x = info->x509;
 				info->x509 = NULL;
+				if (pr != NULL && X509_up_ref(x) == 1)
+					pr->items[pr->n++] = (struct parsed_item){x, NULL};
+				else
+					parsed_spoil(&pr);
 				rc = snp_pool_add_x509(pool, x, origin, err);
 				added++;
 			}
 			if (info->crl != NULL && rc == VT_OK) {
 				X509_CRL *c = info->crl;
 				info->crl = NULL;
+				if (pr != NULL && X509_CRL_up_ref(c) == 1)
+					pr->items[pr->n++] = (struct parsed_item){NULL, c};
+				else
+					parsed_spoil(&pr);
 				rc = pool_add_crl(pool, c, err);
 				added++;
 			}
@@ -274,6 +363,10 @@ vt_status snp_pool_add_bytes(struct snp_pool *pool, const uint8_t *p, size_t n, 
 		sk_X509_INFO_pop_free(infos, X509_INFO_free);
 		if (rc == VT_OK && added == 0)
 			rc = vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, field, "no certificate in the PEM data");
+		/* Only a complete parse is remembered (pool errors happen after it). */
+		if (pr != NULL && added > 0 && pr->n == added && rc == VT_OK && keyed)
+			vt_cache_put(&parsed_cache, key, VT_CACHE_ALWAYS_FROM, VT_CACHE_ALWAYS_TO, pr);
+		parsed_release(pr);
 		return rc;
 	}
 	/* DER: exactly one certificate or one CRL, nothing after it. */
@@ -281,12 +374,26 @@ vt_status snp_pool_add_bytes(struct snp_pool *pool, const uint8_t *p, size_t n, 
 	 * VEK and chain with every report. */
 	X509 *x = NULL;
 	struct vt_err scratch = {0};
-	if (vt_x509_from_der_cached(p, n, field, &x, &scratch) == VT_OK)
+	if (vt_x509_from_der_cached(p, n, field, &x, &scratch) == VT_OK) {
+		struct parsed *pr = keyed ? parsed_new(1) : NULL;
+		if (pr != NULL && X509_up_ref(x) == 1) {
+			pr->items[pr->n++] = (struct parsed_item){x, NULL};
+			vt_cache_put(&parsed_cache, key, VT_CACHE_ALWAYS_FROM, VT_CACHE_ALWAYS_TO, pr);
+		}
+		parsed_release(pr);
 		return snp_pool_add_x509(pool, x, origin, err);
+	}
 	const unsigned char *q = p;
 	X509_CRL *crl = d2i_X509_CRL(NULL, &q, (long)n);
-	if (crl != NULL && q == p + n)
+	if (crl != NULL && q == p + n) {
+		struct parsed *pr = keyed ? parsed_new(1) : NULL;
+		if (pr != NULL && X509_CRL_up_ref(crl) == 1) {
+			pr->items[pr->n++] = (struct parsed_item){NULL, crl};
+			vt_cache_put(&parsed_cache, key, VT_CACHE_ALWAYS_FROM, VT_CACHE_ALWAYS_TO, pr);
+		}
+		parsed_release(pr);
 		return pool_add_crl(pool, crl, err);
+	}
 	X509_CRL_free(crl);
 	ERR_clear_error();
 	return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, field, "not a DER or PEM certificate or CRL");

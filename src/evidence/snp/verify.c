@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -182,7 +183,46 @@ static const char *depth_name(int depth, bool vlek)
 	}
 }
 
+/*
+ * Chains that verified, keyed by the SHA-256 of the VEK, ASK/ASVK and ARK
+ * DER encodings (the ARK is one of the pinned roots: the pool only assigns
+ * it a product through its pinned fingerprint) and the VLEK flag.  A hit
+ * counts only while `now` lies inside all three certificates' validity
+ * windows; failures are never remembered.
+ */
+VT_CACHE_DEFINE(chain_cache, "snp.chain", 64, NULL, NULL);
+
+static bool chain_key(X509 *vek, X509 *ca, X509 *ark, bool vlek, uint8_t key[32])
+{
+	uint8_t fp[3][32];
+	uint8_t flag = vlek ? 1 : 0;
+	struct vt_err scratch = {0};
+	if (vt_x509_fingerprint_sha256(vek, fp[0], &scratch) != VT_OK ||
+	    vt_x509_fingerprint_sha256(ca, fp[1], &scratch) != VT_OK ||
+	    vt_x509_fingerprint_sha256(ark, fp[2], &scratch) != VT_OK)
+		return false;
+	const void *parts[4] = {fp[0], fp[1], fp[2], &flag};
+	size_t sizes[4] = {32, 32, 32, 1};
+	return vt_cache_key(key, "snp-chain", 4, parts, sizes, &scratch) == VT_OK;
+}
+
+static vt_status verify_chain_uncached(X509 *vek, X509 *ca, X509 *ark, bool vlek, int64_t now, struct vt_err *err);
+
 static vt_status verify_chain(X509 *vek, X509 *ca, X509 *ark, bool vlek, int64_t now, struct vt_err *err)
+{
+	uint8_t key[32];
+	bool keyed = chain_key(vek, ca, ark, vlek, key);
+	if (keyed && vt_cache_get(&chain_cache, key, now, NULL))
+		return VT_OK;
+	vt_status rc = verify_chain_uncached(vek, ca, ark, vlek, now, err);
+	int64_t nb = VT_CACHE_ALWAYS_FROM, na = VT_CACHE_ALWAYS_TO;
+	if (rc == VT_OK && keyed && vt_x509_window_narrow(vek, &nb, &na) && vt_x509_window_narrow(ca, &nb, &na) &&
+	    vt_x509_window_narrow(ark, &nb, &na) && now >= nb && now <= na)
+		vt_cache_put(&chain_cache, key, nb, na, NULL);
+	return rc;
+}
+
+static vt_status verify_chain_uncached(X509 *vek, X509 *ca, X509 *ark, bool vlek, int64_t now, struct vt_err *err)
 {
 	vt_status rc = VT_OK;
 	X509_STORE *store = X509_STORE_new();
@@ -221,8 +261,52 @@ out:
 	return rc;
 }
 
+/*
+ * CRL signatures that verified, keyed by the SHA-256 of the CRL's DER and of
+ * the ARK's DER; a hit counts only while `now` lies inside the ARK's
+ * validity and the CRL's thisUpdate..nextUpdate (without a nextUpdate: up
+ * to the ARK's notAfter).  Checking the signature does not depend on time,
+ * so a miss outside that window only costs a verification.
+ */
+VT_CACHE_DEFINE(crl_sig_cache, "snp.crl_signature", 32, NULL, NULL);
+
+static bool crl_signed_by(X509_CRL *crl, X509 *ark, EVP_PKEY *ark_key, int64_t now)
+{
+	uint8_t cfp[32], afp[32], key[32];
+	unsigned int cn = 32;
+	struct vt_err scratch = {0};
+	bool keyed = X509_CRL_digest(crl, EVP_sha256(), cfp, &cn) == 1 && cn == 32 &&
+		     vt_x509_fingerprint_sha256(ark, afp, &scratch) == VT_OK;
+	if (keyed) {
+		const void *parts[2] = {cfp, afp};
+		size_t sizes[2] = {32, 32};
+		keyed = vt_cache_key(key, "snp-crl-signature", 2, parts, sizes, &scratch) == VT_OK;
+	}
+	if (keyed && vt_cache_get(&crl_sig_cache, key, now, NULL))
+		return true;
+	if (ark_key == NULL || X509_CRL_verify(crl, ark_key) != 1)
+		return false;
+	int64_t nb = VT_CACHE_ALWAYS_FROM, na = VT_CACHE_ALWAYS_TO, t;
+	struct tm tm;
+	const ASN1_TIME *last = X509_CRL_get0_lastUpdate(crl), *next = X509_CRL_get0_nextUpdate(crl);
+	bool window = vt_x509_window_narrow(ark, &nb, &na) && last != NULL && ASN1_TIME_to_tm(last, &tm) == 1;
+	if (window) {
+		t = (int64_t)timegm(&tm);
+		nb = t > nb ? t : nb;
+	}
+	if (window && next != NULL) {
+		window = ASN1_TIME_to_tm(next, &tm) == 1;
+		t = (int64_t)timegm(&tm);
+		na = t < na ? t : na;
+	}
+	if (keyed && window && now >= nb && now <= na)
+		vt_cache_put(&crl_sig_cache, key, nb, na, NULL);
+	return true;
+}
+
 /* Every CRL the ARK issued: signed by it, and the ASK/ASVK not listed. */
-static vt_status check_crls(const struct snp_pool *pool, X509 *ca, X509 *ark, bool *checked, struct vt_err *err)
+static vt_status check_crls(const struct snp_pool *pool, X509 *ca, X509 *ark, int64_t now, bool *checked,
+			    struct vt_err *err)
 {
 	EVP_PKEY *ark_key = X509_get0_pubkey(ark);
 	*checked = false;
@@ -230,7 +314,7 @@ static vt_status check_crls(const struct snp_pool *pool, X509 *ca, X509 *ark, bo
 		X509_CRL *crl = pool->crls[i];
 		if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(ark)) != 0)
 			continue; /* another product's CRL */
-		if (ark_key == NULL || X509_CRL_verify(crl, ark_key) != 1) {
+		if (!crl_signed_by(crl, ark, ark_key, now)) {
 			ERR_clear_error();
 			return vt_fail(err, VT_E_REJECTED, VT_STEP_CHAIN, "crl", "the CRL is not signed by the ARK");
 		}
@@ -620,7 +704,7 @@ static vt_status snp_verify(const struct vt_verify_ctx *ctx, const json_t *evide
 			     vt_snp_product_name(product));
 		goto out;
 	}
-	VT_GUARD(check_crls(&pool, ca, ark, &crl_checked, err));
+	VT_GUARD(check_crls(&pool, ca, ark, ctx->now, &crl_checked, err));
 
 	/* 4. tcb */
 	if (ext_rc != VT_OK) {

@@ -1,0 +1,374 @@
+/*
+ * bench_verify — evidence verified per second on one thread through the
+ * registry entries (vt_tee_snp / vt_tee_tdx / vt_tee_sgx .verify), offline,
+ * at the vectors' pinned times, next to OpenSSL's raw signature rates
+ * measured in the same run.
+ *
+ * usage: bench_verify VECTORS_DIR [seconds]
+ *
+ * Inputs (from ../shared/vectors, assembled in a temporary directory at run
+ * time, never copied into the repository):
+ *   snp  snp/teekit_gcp_milan_v5_report.bin (report v5, Milan) with its VCEK
+ *        and ASK/ARK chain in a certificate directory, at 2025-12-08T00:00:00Z;
+ *   tdx  tdx/trustee_v4_quote_50806f000000.dat with a PCS-layout collateral
+ *        directory (TCB Info, QE Identity, their signing chain, PCK CRL and its
+ *        issuer chain, root CA CRL), at 2023-07-01T00:00:00Z;
+ *   sgx  sgx/phala_sgx_v3_quote_00a067110000.dat with its dcap-qvl collateral
+ *        bundle, at 2025-07-01T00:00:00Z.
+ * Each input is verified once (warm-up, which must succeed), then in a loop
+ * for `seconds` (default 5), interleaved in 0.25 s slices with the loop of
+ * its bound so both see the same clock and load.  The bounds (one thread):
+ *   raw P-384: EVP_DigestVerifyInit + EVP_DigestVerify, SHA-384, over a
+ *              672-byte message (the signed part of an SNP report), on
+ *              precomputed signatures: a warm report costs one of these;
+ *   raw P-256: the same with SHA-256 over 632 bytes (a v4 quote's signed
+ *              region): a warm quote costs two of these (QE report and quote
+ *              signatures), so the DCAP bound is raw P-256 / 2.
+ * Targets: SNP >= 0.90 x raw P-384; TDX/SGX >= 0.80 x raw P-256 / 2.
+ *
+ * BENCH_VERIFY_ONLY=snp|tdx|sgx runs only that loop (for profiling).
+ * With BENCH_VERIFY_EXPORT=DIR set, the TDX quote and a dcap-qvl JSON bundle
+ * of the same collateral are also written to DIR (tdx_quote.dat,
+ * tdx_collateral.json) for bench/bench_dcap_qvl.js.
+ */
+#include <limits.h>
+#include <sys/stat.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "veritee/crypto.h"
+#include "veritee/dcap.h"
+#include "veritee/evidence.h"
+#include "veritee/json.h"
+#include "veritee/snp.h"
+#include "veritee/util.h"
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what, const struct vt_err *e)
+{
+	fprintf(stderr, "bench_verify: %s%s%s\n", what, e ? ": " : "", e ? e->detail : "");
+	exit(2);
+}
+
+static int64_t at(const char *s)
+{
+	int64_t t = 0;
+	struct vt_err e = {0};
+	if (vt_time_parse_rfc3339(s, &t, &e) != VT_OK)
+		die("time", &e);
+	return t;
+}
+
+static uint8_t *vec(const char *vdir, const char *name, size_t *n)
+{
+	char path[PATH_MAX];
+	uint8_t *p = NULL;
+	struct vt_err e = {0};
+	snprintf(path, sizeof(path), "%s/%s", vdir, name);
+	if (vt_file_read(path, 1u << 24, &p, n, &e) != VT_OK)
+		die(path, &e);
+	return p;
+}
+
+static void put(const char *dir, const char *name, const void *p, size_t n)
+{
+	char path[PATH_MAX];
+	struct vt_err e = {0};
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (vt_file_write(path, p, n, 0644, &e) != VT_OK)
+		die(path, &e);
+}
+
+static void copy_vec(const char *vdir, const char *from, const char *dir, const char *to)
+{
+	size_t n = 0;
+	uint8_t *p = vec(vdir, from, &n);
+	put(dir, to, p, n);
+	free(p);
+}
+
+/* ------------------------------------------------------------ inputs */
+
+#define TDX_QUOTE "tdx/trustee_v4_quote_50806f000000.dat"
+#define TDX_TCB "tdx/go-tdx-guest_tcbinfo_tdx_50806f000000_2023-06-18.json"
+#define TDX_QE "tdx/go-tdx-guest_qeidentity_td_qe_2023-06-08.json"
+#define TDX_CHAIN "roots/intel/DERIVED_intel_sgx_tcb_signing_chain_2018-05-21_to_2025-05-21.pem"
+#define TDX_PCKCRL "roots/intel/intel_pck_platform_ca_crl_2023-06-08.der"
+#define TDX_ROOTCRL "roots/intel/intel_sgx_root_ca_crl_2023-04-03.der"
+#define SGX_QUOTE "sgx/phala_sgx_v3_quote_00a067110000.dat"
+#define SGX_BUNDLE "sgx/phala_sgx_v3_quote_00a067110000_collateral.json"
+
+/* The PCK CA + root of a quote's PCK chain, as PEM (PCS's PCK CRL issuer chain). */
+static char *pck_crl_issuer_chain(const uint8_t *quote, size_t n)
+{
+	struct vt_dcap_quote q;
+	struct vt_err e = {0};
+	if (vt_dcap_quote_parse(quote, n, &q, &e) != VT_OK)
+		die("tdx quote", &e);
+	BIO *in = BIO_new_mem_buf(q.cert_data, (int)q.cert_data_size), *out = BIO_new(BIO_s_mem());
+	for (int i = 0; in && out; i++) {
+		X509 *x = PEM_read_bio_X509(in, NULL, NULL, NULL);
+		if (x == NULL)
+			break;
+		if (i > 0)
+			PEM_write_bio_X509(out, x);
+		X509_free(x);
+	}
+	char *data = NULL;
+	long len = out ? BIO_get_mem_data(out, &data) : 0;
+	char *s = len > 0 ? strndup(data, (size_t)len) : NULL;
+	BIO_free(in);
+	BIO_free(out);
+	if (s == NULL)
+		die("PCK CRL issuer chain", NULL);
+	return s;
+}
+
+/* The TDX collateral as a PCS directory in `dir`; also a dcap-qvl bundle when `export_dir`. */
+static void tdx_collateral(const char *vdir, const char *dir, const char *export_dir)
+{
+	size_t qn = 0;
+	uint8_t *quote = vec(vdir, TDX_QUOTE, &qn);
+	char *pcc = pck_crl_issuer_chain(quote, qn);
+	copy_vec(vdir, TDX_TCB, dir, "tcbinfo.json");
+	copy_vec(vdir, TDX_QE, dir, "qeidentity.json");
+	copy_vec(vdir, TDX_CHAIN, dir, "tcbinfo_issuer_chain.pem");
+	copy_vec(vdir, TDX_CHAIN, dir, "qeidentity_issuer_chain.pem");
+	copy_vec(vdir, TDX_PCKCRL, dir, "pckcrl.der");
+	copy_vec(vdir, TDX_ROOTCRL, dir, "rootcrl.der");
+	put(dir, "pckcrl_issuer_chain.pem", pcc, strlen(pcc));
+	if (export_dir != NULL) {
+		struct vt_dcap_collateral c;
+		struct vt_err e = {0};
+		if (vt_dcap_collateral_load(dir, &c, &e) != VT_OK)
+			die("tdx collateral", &e);
+		char *ts = vt_hex_encode(c.tcb_info_signature, 64), *qs = vt_hex_encode(c.qe_identity_signature, 64);
+		char *rc = vt_hex_encode(c.root_ca_crl, c.root_ca_crl_size), *pc = vt_hex_encode(c.pck_crl, c.pck_crl_size);
+		json_t *b = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "pck_crl_issuer_chain", c.pck_crl_issuer_chain,
+				      "root_ca_crl", rc, "pck_crl", pc, "tcb_info_issuer_chain", c.tcb_info_issuer_chain,
+				      "tcb_info", c.tcb_info, "tcb_info_signature", ts, "qe_identity_issuer_chain",
+				      c.qe_identity_issuer_chain, "qe_identity", c.qe_identity, "qe_identity_signature", qs);
+		char *txt = b ? json_dumps(b, JSON_COMPACT) : NULL;
+		if (txt == NULL)
+			die("bundle", NULL);
+		put(export_dir, "tdx_collateral.json", txt, strlen(txt));
+		put(export_dir, "tdx_quote.dat", quote, qn);
+		free(txt);
+		json_decref(b);
+		free(ts);
+		free(qs);
+		free(rc);
+		free(pc);
+		vt_dcap_collateral_free(&c);
+	}
+	free(pcc);
+	free(quote);
+}
+
+static json_t *load_evidence(const struct vt_tee *tee, const uint8_t *p, size_t n)
+{
+	json_t *ev = NULL;
+	struct vt_err e = {0};
+	if (tee->load_file(p, n, &ev, &e) != VT_OK)
+		die(tee->name, &e);
+	return ev;
+}
+
+/* ------------------------------------------------------------ loops */
+
+struct job {
+	const char *name;
+	const struct vt_tee *tee;
+	json_t *evidence;
+	struct vt_verify_ctx ctx;
+};
+
+static void verify_once(const struct job *j)
+{
+	json_t *claims = NULL;
+	struct vt_err e = {0};
+	if (j->tee->verify(&j->ctx, j->evidence, NULL, &claims, &e) != VT_OK) {
+		fprintf(stderr, "bench_verify: %s: %s/%s %s: %s\n", j->name, vt_status_name(e.code),
+			vt_step_name(e.step), e.field, e.detail);
+		exit(2);
+	}
+	json_decref(claims);
+}
+
+/*
+ * Rates are measured interleaved: slices of SLICE seconds of each loop in
+ * turn until each has run `secs` in total, so that CPU clock changes and the
+ * load of a shared machine hit the evidence loops and their bounds alike.
+ */
+#define SLICE 0.25
+
+struct raw {
+	EVP_PKEY *key;
+	const EVP_MD *md;
+	EVP_MD_CTX *ctx;
+	uint8_t msg[1024], sig[160];
+	size_t msg_size, sig_len;
+};
+
+static void raw_init(struct raw *r, const char *curve, const EVP_MD *md, size_t msg_size)
+{
+	memset(r, 0, sizeof(*r));
+	r->key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", curve);
+	r->md = md;
+	r->msg_size = msg_size;
+	r->sig_len = sizeof(r->sig);
+	for (size_t i = 0; i < msg_size; i++)
+		r->msg[i] = (uint8_t)(i * 31 + 7);
+	r->ctx = EVP_MD_CTX_new();
+	if (r->key == NULL || r->ctx == NULL || EVP_DigestSignInit(r->ctx, NULL, md, NULL, r->key) != 1 ||
+	    EVP_DigestSign(r->ctx, r->sig, &r->sig_len, r->msg, msg_size) != 1)
+		die("raw signature setup", NULL);
+}
+
+/* EVP_DigestVerifyInit + EVP_DigestVerify per operation on the precomputed signature. */
+static void raw_once(const struct raw *r)
+{
+	if (EVP_DigestVerifyInit(r->ctx, NULL, r->md, NULL, r->key) != 1 ||
+	    EVP_DigestVerify(r->ctx, r->sig, r->sig_len, r->msg, r->msg_size) != 1)
+		die("raw verification failed", NULL);
+}
+
+static void raw_free(struct raw *r)
+{
+	EVP_MD_CTX_free(r->ctx);
+	EVP_PKEY_free(r->key);
+}
+
+struct loop {
+	const struct job *job; /* or */
+	const struct raw *raw;
+	long n;
+	double t;
+};
+
+static void run_slice(struct loop *l)
+{
+	double t0 = now_s(), t;
+	do {
+		for (int k = 0; k < 8; k++) {
+			if (l->job != NULL)
+				verify_once(l->job);
+			else
+				raw_once(l->raw);
+		}
+		l->n += 8;
+		t = now_s();
+	} while (t - t0 < SLICE);
+	l->t += t - t0;
+}
+
+static void run_interleaved(struct loop *loops, size_t count, double secs)
+{
+	for (size_t i = 0; i < count; i++)
+		if (loops[i].job != NULL)
+			verify_once(loops[i].job); /* warm-up: fills the caches, and must succeed */
+	for (double done = 0; done < secs; done += SLICE)
+		for (size_t i = 0; i < count; i++)
+			run_slice(&loops[i]);
+}
+
+static double rate(const struct loop *l)
+{
+	return (double)l->n / l->t;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: bench_verify VECTORS_DIR [seconds]\n");
+		return 2;
+	}
+	const char *vdir = argv[1];
+	double secs = argc > 2 ? atof(argv[2]) : 5.0;
+	if (secs <= 0)
+		secs = 5.0;
+	char tmp[] = "/tmp/veritee-bench-verify-XXXXXX";
+	if (mkdtemp(tmp) == NULL)
+		die("mkdtemp", NULL);
+	char certs[PATH_MAX], coll[PATH_MAX], sgx_bundle[PATH_MAX];
+	snprintf(certs, sizeof(certs), "%s/snp-certs", tmp);
+	snprintf(coll, sizeof(coll), "%s/tdx-collateral", tmp);
+	snprintf(sgx_bundle, sizeof(sgx_bundle), "%s/%s", vdir, SGX_BUNDLE);
+	if (mkdir(certs, 0755) != 0 || mkdir(coll, 0755) != 0)
+		die("mkdir", NULL);
+	copy_vec(vdir, "snp/teekit_gcp_milan_vcek.pem", certs, "vcek.pem");
+	copy_vec(vdir, "snp/teekit_gcp_milan_ask_ark_chain.pem", certs, "ask_ark.pem");
+	tdx_collateral(vdir, coll, getenv("BENCH_VERIFY_EXPORT"));
+
+	size_t n = 0;
+	uint8_t *p = vec(vdir, "snp/teekit_gcp_milan_v5_report.bin", &n);
+	struct vt_snp_sources snp_src = {.certs_path = certs, .offline = true};
+	struct job snp = {"snp", &vt_tee_snp, load_evidence(&vt_tee_snp, p, n), {.now = at("2025-12-08T00:00:00Z")}};
+	snp.ctx.snp = &snp_src;
+	free(p);
+	p = vec(vdir, TDX_QUOTE, &n);
+	struct vt_dcap_sources tdx_src = {.collateral_path = coll, .offline = true};
+	struct job tdx = {"tdx", &vt_tee_tdx, load_evidence(&vt_tee_tdx, p, n), {.now = at("2023-07-01T00:00:00Z")}};
+	tdx.ctx.dcap = &tdx_src;
+	free(p);
+	p = vec(vdir, SGX_QUOTE, &n);
+	struct vt_dcap_sources sgx_src = {.collateral_path = sgx_bundle, .offline = true};
+	struct job sgx = {"sgx", &vt_tee_sgx, load_evidence(&vt_tee_sgx, p, n), {.now = at("2025-07-01T00:00:00Z")}};
+	sgx.ctx.dcap = &sgx_src;
+	free(p);
+
+	const char *only = getenv("BENCH_VERIFY_ONLY"); /* for profiling: "snp", "tdx" or "sgx" */
+	if (only != NULL) {
+		struct loop l = {.job = strcmp(only, "snp") == 0 ? &snp : strcmp(only, "tdx") == 0 ? &tdx : &sgx};
+		run_interleaved(&l, 1, secs);
+		printf("%s: %.1f ops/s\n", l.job->name, rate(&l));
+		goto cleanup;
+	}
+	struct raw p384, p256;
+	raw_init(&p384, "P-384", EVP_sha384(), VT_SNP_SIGNED_SIZE);
+	raw_init(&p256, "P-256", EVP_sha256(), 632);
+	struct loop snp_loops[2] = {{.job = &snp}, {.raw = &p384}};
+	struct loop dcap_loops[3] = {{.job = &tdx}, {.job = &sgx}, {.raw = &p256}};
+	run_interleaved(snp_loops, 2, secs);
+	run_interleaved(dcap_loops, 3, secs);
+	double r_snp = rate(&snp_loops[0]), r_p384 = rate(&snp_loops[1]);
+	double r_tdx = rate(&dcap_loops[0]), r_sgx = rate(&dcap_loops[1]), r_p256 = rate(&dcap_loops[2]);
+	double dcap_bound = r_p256 / 2;
+	raw_free(&p384);
+	raw_free(&p256);
+
+	printf("one thread, %.1f s per loop (interleaved %.2f s slices), warm caches, offline\n", secs, SLICE);
+	printf("%-34s %10s %10s %8s %8s\n", "", "ops/s", "bound", "ratio", "target");
+	printf("%-34s %10.1f\n", "raw ECDSA P-384 verify (SHA-384)", r_p384);
+	printf("%-34s %10.1f\n", "raw ECDSA P-256 verify (SHA-256)", r_p256);
+	printf("%-34s %10.1f %10.1f %8.2f %8.2f  %s\n", "snp reports verified", r_snp, r_p384, r_snp / r_p384, 0.90,
+	       r_snp / r_p384 >= 0.90 ? "met" : "NOT met");
+	printf("%-34s %10.1f %10.1f %8.2f %8.2f  %s\n", "tdx v4 quotes verified", r_tdx, dcap_bound, r_tdx / dcap_bound,
+	       0.80, r_tdx / dcap_bound >= 0.80 ? "met" : "NOT met");
+	printf("%-34s %10.1f %10.1f %8.2f %8.2f  %s\n", "sgx v3 quotes verified", r_sgx, dcap_bound, r_sgx / dcap_bound,
+	       0.80, r_sgx / dcap_bound >= 0.80 ? "met" : "NOT met");
+
+cleanup:
+	json_decref(snp.evidence);
+	json_decref(tdx.evidence);
+	json_decref(sgx.evidence);
+	char cmd[PATH_MAX + 16];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
+	if (system(cmd) != 0)
+		fprintf(stderr, "bench_verify: could not remove %s\n", tmp);
+	return 0;
+}
