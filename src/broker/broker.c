@@ -123,6 +123,50 @@ static const char default_tpm_policy[] =
 	"\"on_fail\":{\"executables\":33}}"
 	"]}";
 
+/* Azure confidential VMs, as Trustee's default_cpu branches: the hardware
+ * report (SNP or TDX) and the vTPM quote were verified and linked by the
+ * verifier; reference value names are Trustee's.  Claim values are strings
+ * for az-snp-vtpm, as Trustee emits them. */
+static const char default_az_snp_vtpm_policy[] =
+	"{\"version\":1,\"id\":\"default_az-snp-vtpm\","
+	"\"trust_defaults\":{\"hardware\":97,\"executables\":33,\"configuration\":36},"
+	"\"rules\":["
+	"{\"name\":\"snp-report-verified\",\"claim\":\"/az-snp-vtpm/measurement\",\"exists\":true,"
+	"\"on_pass\":{\"hardware\":2}},"
+	"{\"name\":\"tcb-bootloader\",\"claim\":\"/az-snp-vtpm/reported_tcb_bootloader\",\"in_reference\":\"tcb_bootloader\","
+	"\"on_fail\":{\"hardware\":97}},"
+	"{\"name\":\"tcb-tee\",\"claim\":\"/az-snp-vtpm/reported_tcb_tee\",\"in_reference\":\"tcb_tee\","
+	"\"on_fail\":{\"hardware\":97}},"
+	"{\"name\":\"tcb-snp\",\"claim\":\"/az-snp-vtpm/reported_tcb_snp\",\"in_reference\":\"tcb_snp\","
+	"\"on_fail\":{\"hardware\":97}},"
+	"{\"name\":\"tcb-microcode\",\"claim\":\"/az-snp-vtpm/reported_tcb_microcode\",\"in_reference\":\"tcb_microcode\","
+	"\"on_fail\":{\"hardware\":97}},"
+	"{\"name\":\"measurement\",\"claim\":\"/az-snp-vtpm/measurement\",\"in_reference\":\"measurement\","
+	"\"on_pass\":{\"executables\":3},\"on_fail\":{\"executables\":33}},"
+	"{\"name\":\"pcr11\",\"claim\":\"/az-snp-vtpm/tpm/pcr11\",\"in_reference\":\"snp_pcr11\","
+	"\"on_fail\":{\"executables\":33}},"
+	"{\"name\":\"debug-disabled\",\"claim\":\"/az-snp-vtpm/policy_debug_allowed\",\"equals\":\"false\","
+	"\"on_pass\":{\"configuration\":2},\"on_fail\":{\"configuration\":96}},"
+	"{\"name\":\"no-migration-agent\",\"claim\":\"/az-snp-vtpm/policy_migrate_ma\",\"equals\":\"false\","
+	"\"on_fail\":{\"configuration\":96}}"
+	"]}";
+
+static const char default_az_tdx_vtpm_policy[] =
+	"{\"version\":1,\"id\":\"default_az-tdx-vtpm\","
+	"\"trust_defaults\":{\"hardware\":97,\"executables\":33,\"configuration\":36},"
+	"\"rules\":["
+	"{\"name\":\"tdx-quote-verified\",\"claim\":\"/az-tdx-vtpm/quote/header/tee_type\",\"equals\":\"81000000\","
+	"\"on_pass\":{\"hardware\":2}},"
+	"{\"name\":\"tcb-up-to-date\",\"claim\":\"/az-tdx-vtpm/tcb_status\",\"equals\":\"UpToDate\","
+	"\"on_fail\":{\"hardware\":32}},"
+	"{\"name\":\"mr-td\",\"claim\":\"/az-tdx-vtpm/quote/body/mr_td\",\"in_reference\":\"mr_td\","
+	"\"on_fail\":{\"hardware\":97}},"
+	"{\"name\":\"pcr11\",\"claim\":\"/az-tdx-vtpm/tpm/pcr11\",\"in_reference\":\"tdx_pcr11\","
+	"\"on_pass\":{\"executables\":3},\"on_fail\":{\"executables\":33}},"
+	"{\"name\":\"xfam\",\"claim\":\"/az-tdx-vtpm/quote/body/xfam\",\"in_reference\":\"xfam\","
+	"\"on_pass\":{\"configuration\":2},\"on_fail\":{\"configuration\":36}}"
+	"]}";
+
 static const char default_cpu_policy[] =
 	"{\"version\":1,\"id\":\"default_cpu\","
 	"\"trust_defaults\":{\"hardware\":97,\"executables\":33,\"configuration\":36},\"rules\":[]}";
@@ -1066,6 +1110,8 @@ vt_status vt_broker_new(const struct vt_broker_config *c, struct vt_broker **out
 	VT_GUARD(install_default(b, "default_tdx", default_tdx_policy, err));
 	VT_GUARD(install_default(b, "default_sgx", default_sgx_policy, err));
 	VT_GUARD(install_default(b, "default_tpm", default_tpm_policy, err));
+	VT_GUARD(install_default(b, "default_az-snp-vtpm", default_az_snp_vtpm_policy, err));
+	VT_GUARD(install_default(b, "default_az-tdx-vtpm", default_az_tdx_vtpm_policy, err));
 	VT_GUARD(install_default(b, "default_cpu", default_cpu_policy, err));
 	VT_GUARD(install_default(b, "resource-policy", default_resource_policy, err));
 	struct policy_load_ctx plc = {b, VT_OK, err};

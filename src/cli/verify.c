@@ -24,7 +24,8 @@ static void usage(FILE *f)
 		   "table), the report as hex text, or an Azure HCL report.\n"
 		   "Exit 0 verified, 1 rejected (the failing step is printed), 2 usage or internal error.\n"
 		   "\n"
-		   "  --nonce HEX       expected report data (up to 64 bytes, zero-padded); without it the\n"
+		   "  --nonce HEX       expected report data (up to 64 bytes; hardware reports compare it zero-\n"
+		   "                    padded to 64, vTPM quotes exactly); without it the\n"
 		   "                    binding is NOT checked and a warning says so\n"
 		   "  --at TIME         verify as of this time (RFC 3339), default now\n"
 		   "  --json            print the claims as JSON on stdout\n"
@@ -110,7 +111,7 @@ int cmd_verify(int argc, char **argv)
 		if (cli_hex_arg("verify", "--nonce", nonce, rd, sizeof(rd), 0) != 0)
 			return CLI_ERROR;
 		bind.report_data = rd;
-		bind.report_data_size = sizeof(rd);
+		bind.report_data_size = strlen(nonce) / 2; /* exact: az-*-vtpm compare without padding */
 	} else {
 		fprintf(stderr, "veritee verify: warning: no --nonce: the report data binding is not checked\n");
 	}

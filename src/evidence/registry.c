@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "veritee/azure.h"
 #include "veritee/dcap.h"
 #include "veritee/evidence.h"
 #include "veritee/sim.h"
@@ -15,6 +16,8 @@ static const struct vt_tee *const TEES[] = {
 	&vt_tee_tdx,
 	&vt_tee_sgx,
 	&vt_tee_tpm,
+	&vt_tee_az_snp_vtpm,
+	&vt_tee_az_tdx_vtpm,
 };
 
 #define TEE_COUNT (sizeof(TEES) / sizeof(TEES[0]))
