@@ -1,6 +1,7 @@
 # veritee — build, test, demo.  Plain GNU make; `make help` lists targets.
 #
 #   make demo   install missing Debian packages, build, run the end-to-end demo
+#   make demo-tpm  the same with a software TPM 2.0 (installs swtpm when missing)
 #   make test   install missing packages, build, run every test (unit,
 #               integration, JOSE interop, sanitizer build, fuzz smoke)
 
@@ -30,12 +31,12 @@ TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all deps test-deps demo test unit check-build asan fuzz fuzz-smoke bench install uninstall clean help
+.PHONY: all deps test-deps demo demo-tpm test unit check-build asan fuzz fuzz-smoke bench install uninstall clean help
 
 all: $(BUILD)/veritee $(BUILD)/libveritee.a $(BUILD)/libveritee.so $(BUILD)/veritee.pc
 
 help:
-	@echo "make demo | make test | make all | make asan | make fuzz-smoke | make bench | make install PREFIX=..."
+	@echo "make demo | make demo-tpm | make test | make all | make asan | make fuzz-smoke | make bench | make install PREFIX=..."
 
 deps:
 	@scripts/install-deps.sh build
@@ -86,6 +87,12 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libveritee.a
 demo: deps
 	@$(MAKE) --no-print-directory -s all >/dev/null
 	@$(BUILD)/veritee demo
+
+# The demo with a software TPM 2.0 (swtpm, installed when missing).
+demo-tpm: deps
+	@scripts/install-deps.sh tpm
+	@$(MAKE) --no-print-directory -s all >/dev/null
+	@$(BUILD)/veritee demo --tee tpm
 
 # Everything a clean machine needs to trust a change.
 test: test-deps

@@ -1,13 +1,20 @@
 #!/bin/sh
 # Install the Debian 12 packages veritee needs to build, test and run the
 # demo, but only those that are missing.  Uses sudo when not root.
-# Usage: scripts/install-deps.sh [build|test]
+# Usage: scripts/install-deps.sh [build|test|tpm]
+#   tpm: only what `veritee demo --tee tpm` needs on top of build (swtpm).
 set -eu
 want=${1:-build}
+case $want in build | test | tpm) ;; *) echo "usage: $0 [build|test|tpm]" >&2; exit 2 ;; esac
 
 # Build: compiler, OpenSSL 3, jansson, libmicrohttpd, libcurl (OpenSSL
 # flavour), SQLite, tpm2-tss (ESAPI, marshalling), pkg-config.
 pkgs="gcc make pkg-config libssl-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev libsqlite3-dev libtss2-dev"
+if [ "$want" = tpm ]; then
+	# A software TPM 2.0 the demo starts on loopback, its setup tools, and
+	# tpm2-tools (to look at the TPM by hand: tpm2_pcrread -T swtpm:...).
+	pkgs="swtpm swtpm-tools tpm2-tools"
+fi
 if [ "$want" = test ]; then
 	# Tests: cmocka; Debian's python3 with jwcrypto and cryptography as
 	# independent JOSE oracles; clang + compiler-rt for libFuzzer and the

@@ -40,6 +40,8 @@ struct vt_broker_config {
 	char *pccs_url;             /* TDX/SGX: PCS/PCCS base URL to fetch collateral from */
 	int64_t collateral_grace;   /* seconds collateral may be used past nextUpdate (default 0) */
 	unsigned threads;           /* HTTP worker threads, default 2 * cores */
+	char *tpm_ek_roots;         /* TPM AK enrollment: file or directory of EK CA certificates (PEM/DER);
+	                               NULL = /tpm/enroll refused */
 };
 
 /* Defaults for every member (strings NULL except listen_host). */

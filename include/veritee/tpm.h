@@ -18,8 +18,10 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "veritee/attester.h"
 #include "veritee/err.h"
 #include "veritee/evidence.h"
+#include "veritee/util.h"
 
 #define VT_TPM_NUM_PCRS 24u
 #define VT_TPM_MAX_BANKS 16u
@@ -180,5 +182,94 @@ VT_API json_t *vt_tcg_eventlog_summary(const json_t *events);
  * be the first 32 bytes of binding->report_data (zero-padded when shorter).
  */
 extern VT_API const struct vt_tee vt_tee_tpm;
+
+/* ------------------------------------------------------------ AK enrollment */
+
+/*
+ * Credential activation (tpm-quote.md §5.3): the broker trusts an AK after
+ * the TPM holding a certified EK proved, with TPM2_ActivateCredential, that
+ * it also holds the AK.  Verifier side: vt_tpm_ek_verify, vt_tpm_ak_check,
+ * vt_tpm_make_credential; attester side: vt_tpm_enroll_start, vt_tpm_activate.
+ */
+
+#define VT_TPM_NAME_MAX (2u + VT_TPM_MAX_DIGEST) /* nameAlg || digest */
+#define VT_TPM_CREDENTIAL_MAX 32u                /* a credential is at most a SHA-256 digest */
+
+/*
+ * Verify a DER EK certificate at `now` up to the CA certificates in
+ * `roots_path` (a file with PEM certificates or one DER certificate, or a
+ * directory of such files).  Self-signed certificates there are the trust
+ * anchors; the others are intermediates the chain may pass through.  The EK
+ * certificate must not be a CA.  Unhandled critical extensions fail the
+ * chain, except those of the TCG EK profile (subjectDirectoryAttributes
+ * 2.5.29.9, subjectAltName 2.5.29.17) on the EK certificate itself.
+ * *ek_pub_out (may be NULL) receives the certificate's key (EVP_PKEY_free).
+ * Errors: no roots configured or unreadable (VT_E_USAGE, step config),
+ * malformed certificate (VT_E_PARSE), chain failure (VT_E_REJECTED, step
+ * chain, OpenSSL's reason in the detail).
+ */
+VT_API VT_MUST_USE vt_status vt_tpm_ek_verify(const uint8_t *ek_cert_der, size_t size, const char *roots_path,
+					      int64_t now, EVP_PKEY **ek_pub_out, struct vt_err *err);
+
+/*
+ * Check an AK's TPMT_PUBLIC (Tss2_MU_TPMT_PUBLIC_Unmarshal, whole buffer):
+ * fixedTPM, fixedParent, sensitiveDataOrigin, restricted and sign set,
+ * decrypt clear; RSA (2048..4096) or ECC P-256/P-384; nameAlg SHA-256/384/512.
+ * name_out receives its Name (nameAlg || H(TPMT_PUBLIC)), *name_size its
+ * length; *ak_out (may be NULL) its public key (EVP_PKEY_free) — the DER SPKI
+ * of that key is what the tpm verifier's `ak_digest` claim hashes.
+ * Errors: VT_E_PARSE (malformed), VT_E_REJECTED (attributes, key type).
+ */
+VT_API VT_MUST_USE vt_status vt_tpm_ak_check(const uint8_t *ak_tpmt_public, size_t size,
+					     uint8_t name_out[VT_TPM_NAME_MAX], size_t *name_size, EVP_PKEY **ak_out,
+					     struct vt_err *err);
+
+/*
+ * Check that an EK's TPMT_PUBLIC is a restricted decryption key with nameAlg
+ * SHA-256 and AES-128-CFB (the TCG default low-range templates
+ * vt_tpm_make_credential is for) and that its key is `ek_cert_key`.
+ * Errors: VT_E_PARSE, VT_E_REJECTED (step binding).
+ */
+VT_API VT_MUST_USE vt_status vt_tpm_ek_public_match(const uint8_t *ek_tpmt_public, size_t size, EVP_PKEY *ek_cert_key,
+						    struct vt_err *err);
+
+/*
+ * TPM2_MakeCredential in software for an EK of a TCG default low-range
+ * template: RSA-2048 or ECC P-256 key, nameAlg SHA-256, AES-128-CFB.
+ * `ak_name` is a SHA-256 Name (34 bytes) from vt_tpm_ak_check; `secret` is
+ * 1..32 bytes.  Outputs (malloc'd, caller frees) are the marshalled
+ * TPM2B_ID_OBJECT (*cred_blob) and TPM2B_ENCRYPTED_SECRET (*enc_secret),
+ * size prefixes included, as TPM2_ActivateCredential takes them.
+ * Errors: VT_E_USAGE (arguments), VT_E_REJECTED (unsupported EK key),
+ * VT_E_CRYPTO.
+ */
+VT_API VT_MUST_USE vt_status vt_tpm_make_credential(EVP_PKEY *ek_pub, const uint8_t *ak_name, size_t name_size,
+						    const uint8_t *secret, size_t secret_size, uint8_t **cred_blob,
+						    size_t *cb_size, uint8_t **enc_secret, size_t *es_size,
+						    struct vt_err *err);
+
+/*
+ * Attester side, on the TPM named by opts->tpm_tcti (NULL/"" as vt_attest:
+ * $VERITEE_TPM_TCTI, else device:/dev/tpmrm0), with the attester's AK (ECC
+ * P-256 at persistent handle 0x81010002 under the RSA-2048 EK, created on
+ * first use) — the AK `vt_attest("tpm", ...)` quotes with.
+ *
+ * vt_tpm_enroll_start: *out (new reference) =
+ *   {"ek_cert": std base64 DER (NV 0x01C00002) or null,
+ *    "ek_public": std base64 TPMT_PUBLIC of the EK,
+ *    "ak_public": std base64 TPMT_PUBLIC of the AK}
+ *
+ * vt_tpm_activate: TPM2_ActivateCredential with the AK and the EK (policy
+ * session PolicySecret(TPM_RH_ENDORSEMENT)) on the marshalled
+ * TPM2B_ID_OBJECT / TPM2B_ENCRYPTED_SECRET from vt_tpm_make_credential;
+ * *secret_out receives the credential (vt_secret_free).  A credential not
+ * made for this AK and EK, or altered, is VT_E_REJECTED (step binding); no
+ * AK yet: VT_E_NOTFOUND.
+ */
+VT_API VT_MUST_USE vt_status vt_tpm_enroll_start(const struct vt_attest_opts *opts, json_t **out,
+						 struct vt_err *err);
+VT_API VT_MUST_USE vt_status vt_tpm_activate(const struct vt_attest_opts *opts, const uint8_t *cred_blob,
+					     size_t cb_size, const uint8_t *enc_secret, size_t es_size,
+					     struct vt_secret **secret_out, struct vt_err *err);
 
 #endif

@@ -965,6 +965,10 @@ void vt_broker_handle(struct vt_broker *b, const struct vt_http_request *req, st
 			return;
 		}
 		handle_resource_get(b, req, rest, r);
+	} else if (strcmp(first, "tpm") == 0 && post && strcmp(rest, "enroll") == 0) {
+		vt_broker_tpm_enroll(b, req, r);
+	} else if (strcmp(first, "tpm") == 0 && post && strcmp(rest, "activate") == 0) {
+		vt_broker_tpm_activate(b, req, r);
 	} else if ((strcmp(first, "resource") == 0 && (post || del)) ||
 		   (strcmp(first, "attestation-policy") == 0 && post && !slash) ||
 		   (strcmp(first, "resource-policy") == 0 && (post || get) && !slash) ||
@@ -1065,6 +1069,7 @@ vt_status vt_broker_new(const struct vt_broker_config *c, struct vt_broker **out
 	b->snp.offline = c->offline;
 	b->cfg.dcap_collateral = dup_or_null(c->dcap_collateral);
 	b->cfg.pccs_url = dup_or_null(c->pccs_url);
+	b->cfg.tpm_ek_roots = dup_or_null(c->tpm_ek_roots);
 	b->dcap.collateral_path = b->cfg.dcap_collateral;
 	b->dcap.pccs_url = b->cfg.pccs_url;
 	b->dcap.cache_dir = b->cfg.collateral_cache;
@@ -1078,6 +1083,7 @@ vt_status vt_broker_new(const struct vt_broker_config *c, struct vt_broker **out
 		rc = vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, "", "out of memory");
 		goto out;
 	}
+	VT_GUARD(vt_broker_tpm_enroll_init(b, err));
 	if (c->db_path == NULL || c->master_key_path == NULL) {
 		rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, c->db_path ? "master_key" : "database",
 			     "the broker needs \"database\" and \"master_key\" paths");
@@ -1136,6 +1142,7 @@ void vt_broker_free(struct vt_broker *b)
 	for (size_t i = 0; i < VT_MAX_POLICIES; i++)
 		vt_policy_free(b->policies[i].policy);
 	json_decref(b->refvals);
+	vt_broker_tpm_enroll_free(b);
 	vt_sessions_free(b->sessions);
 	vt_store_close(b->store);
 	EVP_PKEY_free(b->token_key);

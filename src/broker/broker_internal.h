@@ -52,9 +52,19 @@ struct vt_broker {
 	const char *log_prefix;
 	FILE *log_stream;
 	pthread_mutex_t log_lock;
+
+	struct vt_tpm_enrollments *tpm_enroll; /* pending TPM AK enrollments (tpm_enroll.c) */
 };
 
 int64_t vt_broker_now(struct vt_broker *b);
 void vt_broker_log(struct vt_broker *b, const char *level, const char *fmt, ...) VT_PRINTF(3, 4);
+
+/* TPM AK enrollment (tpm_enroll.c): POST /kbs/v0/tpm/enroll and
+ * POST /kbs/v0/tpm/activate; challenges live in memory only. */
+struct vt_tpm_enrollments;
+vt_status vt_broker_tpm_enroll_init(struct vt_broker *b, struct vt_err *err);
+void vt_broker_tpm_enroll_free(struct vt_broker *b);
+void vt_broker_tpm_enroll(struct vt_broker *b, const struct vt_http_request *req, struct vt_http_response *r);
+void vt_broker_tpm_activate(struct vt_broker *b, const struct vt_http_request *req, struct vt_http_response *r);
 
 #endif

@@ -36,6 +36,7 @@ void vt_broker_config_free(struct vt_broker_config *c)
 	free(c->amd_kds_url);
 	free(c->dcap_collateral);
 	free(c->pccs_url);
+	free(c->tpm_ek_roots);
 	for (size_t i = 0; i < c->admin_key_count; i++)
 		free(c->admin_keys[i]);
 	free(c->admin_keys);
@@ -137,6 +138,8 @@ vt_status vt_broker_config_load(const char *path, struct vt_broker_config *c, st
 			}
 			free(c->amd_kds_url);
 			c->amd_kds_url = strdup(json_string_value(v));
+		} else if (strcmp(key, "tpm_ek_roots") == 0) {
+			VT_GUARD(set_path(&c->tpm_ek_roots, dir, v, key, err));
 		} else if (strcmp(key, "dcap_collateral") == 0) {
 			VT_GUARD(set_path(&c->dcap_collateral, dir, v, key, err));
 		} else if (strcmp(key, "pccs_url") == 0) {

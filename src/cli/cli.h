@@ -21,6 +21,7 @@ int cmd_get_resource(int argc, char **argv);
 int cmd_admin(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_measure(int argc, char **argv);
+int cmd_tpm_enroll(int argc, char **argv);
 
 /* Print "veritee <cmd>: <error>" to stderr. */
 void cli_err(const char *cmd, const struct vt_err *e);

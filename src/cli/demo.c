@@ -1,13 +1,25 @@
-/* veritee demo: the whole trust path on one machine, with the INSECURE sim TEE. */
+/* veritee demo: the whole trust path on one machine, with the INSECURE sim
+ * TEE, or (--tee tpm) with a software TPM 2.0 (swtpm) the demo starts itself. */
 #define _XOPEN_SOURCE 700
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
 
+#include "attester/tpm/tpm_attester.h"
 #include "cli/cli.h"
 #include "veritee/broker.h"
 #include "veritee/client.h"
@@ -73,16 +85,8 @@ static void show_token(const char *token)
 	free(p);
 }
 
-int cmd_demo(int argc, char **argv)
+static int demo_sim(void)
 {
-	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-		printf("usage: veritee demo\n\nStarts a broker on loopback with a temporary SQLite store, registers a\n"
-		       "reference value, a policy and a secret as an admin would, then runs two simulated\n"
-		       "TEEs through the KBS protocol: one with the approved measurement (gets the secret),\n"
-		       "one with a modified measurement (is refused, with the reason).  Prints 'demo: ok'\n"
-		       "and exits 0 only when both outcomes happened.  Uses the INSECURE sim TEE.\n");
-		return CLI_OK;
-	}
 	int ret = CLI_ERROR;
 	struct vt_err e = {0};
 	char tmpl[] = "/tmp/veritee-demo-XXXXXX";
@@ -237,4 +241,441 @@ out:
 	if (dir)
 		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	return ret;
+}
+
+/* ------------------------------------------------------------ --tee tpm */
+
+struct swtpm {
+	pid_t pid;
+	int port;
+	char tcti[64];
+};
+
+static bool in_path(const char *prog)
+{
+	const char *path = getenv("PATH");
+	char *copy = strdup(path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
+	bool found = false;
+	for (char *save = NULL, *d = copy ? strtok_r(copy, ":", &save) : NULL; d && !found;
+	     d = strtok_r(NULL, ":", &save)) {
+		char *f = NULL;
+		if (asprintf(&f, "%s/%s", d, prog) >= 0) {
+			found = access(f, X_OK) == 0;
+			free(f);
+		}
+	}
+	free(copy);
+	return found;
+}
+
+static int loopback_socket(int port, bool do_connect)
+{
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -1;
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int rc = do_connect ? connect(s, (struct sockaddr *)&a, sizeof(a)) : bind(s, (struct sockaddr *)&a, sizeof(a));
+	close(s);
+	return rc;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* SIGTERM, up to 5 s to exit, then SIGKILL; always reaped. */
+static void swtpm_stop(struct swtpm *t)
+{
+	if (t->pid <= 0)
+		return;
+	kill(t->pid, SIGTERM);
+	for (int i = 0; i < 100; i++) {
+		if (waitpid(t->pid, NULL, WNOHANG) == t->pid) {
+			t->pid = -1;
+			return;
+		}
+		sleep_ms(50);
+	}
+	kill(t->pid, SIGKILL);
+	waitpid(t->pid, NULL, 0);
+	t->pid = -1;
+}
+
+/* swtpm socket --tpm2 on 127.0.0.1 ports P (TPM) and P+1 (control), state in
+ * `state`, output to `log`; tries other ports when it loses a port race. */
+static int swtpm_start(struct swtpm *t, const char *state, const char *log)
+{
+	pid_t parent = getpid();
+	for (int attempt = 0; attempt < 10; attempt++) {
+		uint16_t r = 0;
+		if (vt_random(&r, sizeof(r), NULL) != VT_OK)
+			return -1;
+		int p = 20000 + r % 40000;
+		if (loopback_socket(p, false) != 0 || loopback_socket(p + 1, false) != 0)
+			continue;
+		char server[80], ctrl[80], st[300];
+		snprintf(server, sizeof(server), "type=tcp,port=%d,bindaddr=127.0.0.1", p);
+		snprintf(ctrl, sizeof(ctrl), "type=tcp,port=%d,bindaddr=127.0.0.1", p + 1);
+		snprintf(st, sizeof(st), "dir=%s", state);
+		fflush(NULL);
+		t->pid = fork();
+		if (t->pid < 0) {
+			perror("demo: fork");
+			return -1;
+		}
+		if (t->pid == 0) {
+			/* Dies with the demo even if the demo is killed. */
+			(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+			if (getppid() != parent)
+				_exit(127);
+			int in = open("/dev/null", O_RDONLY), out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+			if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
+				_exit(127);
+			execlp("swtpm", "swtpm", "socket", "--tpm2", "--server", server, "--ctrl", ctrl, "--tpmstate", st,
+			       "--flags", "not-need-init,startup-clear", (char *)NULL);
+			_exit(127);
+		}
+		for (int i = 0; i < 200; i++) {
+			if (loopback_socket(p, true) == 0) {
+				t->port = p;
+				snprintf(t->tcti, sizeof(t->tcti), "swtpm:host=127.0.0.1,port=%d", p);
+				return 0;
+			}
+			if (waitpid(t->pid, NULL, WNOHANG) == t->pid) {
+				t->pid = -1;
+				break; /* exited: port taken meanwhile, or swtpm broken */
+			}
+			sleep_ms(50);
+		}
+		swtpm_stop(t);
+	}
+	/* The log goes with the temporary directory: show its end now. */
+	fprintf(stderr, "demo: swtpm did not start listening on 127.0.0.1; its output:\n");
+	FILE *f = fopen(log, "r");
+	if (f != NULL) {
+		char buf[2048];
+		if (fseek(f, 0, SEEK_END) == 0 && ftell(f) > (long)sizeof(buf) - 1)
+			(void)fseek(f, -(long)(sizeof(buf) - 1), SEEK_END);
+		else
+			rewind(f);
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+		buf[n] = 0;
+		fprintf(stderr, "%s%s", buf, n && buf[n - 1] != '\n' ? "\n" : "");
+		fclose(f);
+	}
+	return -1;
+}
+
+/* Does this veritee binary have a `tpm-enroll` command? (Asked, not assumed.) */
+static bool have_tpm_enroll(void)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int fd = open("/dev/null", O_RDWR);
+		if (fd >= 0) {
+			dup2(fd, 0);
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execl("/proc/self/exe", "veritee", "tpm-enroll", "--help", (char *)NULL);
+		_exit(127);
+	}
+	int st = 0;
+	return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+static char *short_hex(const char *hex)
+{
+	char *s = NULL;
+	return asprintf(&s, "%.16s…", hex) < 0 ? NULL : s;
+}
+
+static int demo_tpm(void)
+{
+	if (!in_path("swtpm")) {
+		fprintf(stderr, "veritee demo: swtpm (a software TPM 2.0) is not installed: install swtpm, or run the demo "
+				"without --tee tpm\n"
+				"  (Debian: apt-get install swtpm swtpm-tools, or `make demo-tpm`)\n");
+		return CLI_ERROR;
+	}
+	int ret = CLI_ERROR;
+	struct vt_err e = {0};
+	char tmpl[] = "/tmp/veritee-demo-XXXXXX";
+	char *dir = mkdtemp(tmpl);
+	char *tpmdir = NULL, *tpmlog = NULL, *adminpub = NULL, *url = NULL, *secret_text = NULL, *body = NULL;
+	char *payload = NULL, *b64 = NULL, *akd_hex = NULL, *akd_short = NULL, *pcr_short = NULL, *new_short = NULL;
+	EVP_PKEY *admin = NULL;
+	struct vt_broker *b = NULL;
+	struct vt_broker_config cfg;
+	struct vt_secret *got = NULL, *got_b = NULL;
+	char *token = NULL;
+	json_t *ev = NULL;
+	struct swtpm tpm = {.pid = -1};
+	vt_broker_config_init(&cfg);
+	if (dir == NULL) {
+		perror("demo: mkdtemp");
+		goto out;
+	}
+	printf("veritee demo --tee tpm: the whole trust path on this machine, with a software TPM 2.0.\n"
+	       "swtpm emulates a TPM in a process: its keys are not in hardware, so this proves nothing about this\n"
+	       "machine.  The quote, its verification, the policy and the KBS protocol are the real ones.\n\n");
+
+	/* 1. swtpm */
+	tpmdir = tmp_path(dir, "tpm");
+	tpmlog = tmp_path(dir, "swtpm.log");
+	if (tpmdir == NULL || tpmlog == NULL || mkdir(tpmdir, 0700) != 0) {
+		perror("demo: state directory");
+		goto out;
+	}
+	if (swtpm_start(&tpm, tpmdir, tpmlog) != 0)
+		goto out;
+	printf("[1/7] swtpm: pid %d, TPM 2.0 on 127.0.0.1:%d (control channel %d), state in %s\n"
+	       "      TCTI %s\n",
+	       (int)tpm.pid, tpm.port, tpm.port + 1, tpmdir, tpm.tcti);
+
+	/* 2. Broker (tpm evidence needs no sim root) */
+	adminpub = tmp_path(dir, "admin.pub");
+	if (vt_key_generate(VT_KEY_P256, &admin, &e) != VT_OK || vt_key_save_pem(adminpub, admin, false, 0644, &e) != VT_OK) {
+		cli_err("demo", &e);
+		goto out;
+	}
+	cfg.port = 0;
+	cfg.db_path = tmp_path(dir, "kbs.db");
+	cfg.master_key_path = tmp_path(dir, "master.key");
+	cfg.token_key_path = tmp_path(dir, "token.key");
+	cfg.admin_keys = calloc(1, sizeof(char *));
+	if (cfg.admin_keys)
+		cfg.admin_keys[cfg.admin_key_count++] = strdup(adminpub);
+	cfg.threads = 2;
+	uint16_t port = 0;
+	if (vt_broker_new(&cfg, &b, &e) != VT_OK) {
+		cli_err("demo", &e);
+		goto out;
+	}
+	vt_broker_set_log(b, false, "      broker| ", stdout);
+	printf("\n[2/7] broker: starting on loopback, SQLite store and keys in %s\n", dir);
+	fflush(stdout);
+	if (vt_broker_start(b, &port, &e) != VT_OK) {
+		cli_err("demo", &e);
+		goto out;
+	}
+	if (asprintf(&url, "http://127.0.0.1:%u", (unsigned)port) < 0)
+		goto out;
+
+	/* 3. Admin: enroll the AK, register PCR 11, store the secret. */
+	printf("\n[3/7] admin: enroll this TPM\n");
+	uint8_t zero_rd[64] = {0};
+	struct vt_attest_opts ao = {.tpm_tcti = tpm.tcti, .tpm_event_log = "none"};
+	if (vt_attest("tpm", &ao, zero_rd, &ev, &e) != VT_OK) {
+		cli_err("demo", &e);
+		goto out;
+	}
+	const char *ak_b64 = json_string_value(json_object_get(ev, "ak_public"));
+	const char *pcr11 = json_string_value(json_array_get(vt_json_pointer(ev, "/tpm_quote/pcrs"), 11));
+	uint8_t *ak_der = NULL, akd[32];
+	size_t ak_der_size = 0, akd_size = 0;
+	if (ak_b64 == NULL || pcr11 == NULL || vt_b64_decode(ak_b64, strlen(ak_b64), &ak_der, &ak_der_size, &e) != VT_OK ||
+	    vt_digest(EVP_sha256(), ak_der, ak_der_size, akd, &akd_size, &e) != VT_OK) {
+		free(ak_der);
+		fprintf(stderr, "demo: unexpected evidence from the TPM attester\n");
+		goto out;
+	}
+	free(ak_der);
+	akd_hex = vt_hex_encode(akd, akd_size);
+	akd_short = akd_hex ? short_hex(akd_hex) : NULL;
+	pcr_short = short_hex(pcr11);
+	if (akd_short == NULL || pcr_short == NULL)
+		goto out;
+	printf("      attester (run once): created the attestation key (AK: ECC P-256, restricted signing key under\n"
+	       "      the EK, persistent handle 0x%08x) and quoted SHA-256 PCRs 0-23\n",
+	       VT_TPM_DEFAULT_AK_HANDLE);
+	printf("      admin (signed admin JWT): register reference value trusted_aks = [%s]\n"
+	       "             (SHA-256 of the AK's DER SubjectPublicKeyInfo, claim /tpm/ak_digest)\n",
+	       akd_short);
+	printf("      note: here the admin trusts the AK it has just seen.  A real deployment enrolls AKs through\n"
+	       "            the TPM's EK certificate and credential activation (TPM2_MakeCredential/ActivateCredential)");
+	if (have_tpm_enroll())
+		printf(",\n            which veritee offers as `veritee tpm-enroll`.\n");
+	else
+		printf(".\n");
+	printf("      admin: register reference value tpm_pcr11 = [%s] (PCR 11 now: the approved workload)\n",
+	       pcr_short);
+	if (asprintf(&payload, "{\"trusted_aks\":[\"%s\"],\"tpm_pcr11\":[\"%s\"]}", akd_hex, pcr11) < 0 ||
+	    (b64 = vt_b64_encode((const uint8_t *)payload, strlen(payload))) == NULL ||
+	    asprintf(&body, "{\"version\":\"0.1.0\",\"type\":\"sample\",\"payload\":\"%s\"}", b64) < 0) {
+		body = NULL;
+		goto out;
+	}
+	fflush(stdout);
+	if (admin_call(url, admin, "POST", VT_KBS_PREFIX "/reference-value", body, strlen(body), "application/json") != 0)
+		goto out;
+	free(body);
+	body = NULL;
+	uint8_t rnd[8];
+	if (vt_random(rnd, sizeof(rnd), &e) != VT_OK)
+		goto out;
+	char *rh = vt_hex_encode(rnd, sizeof(rnd));
+	if (rh == NULL || asprintf(&secret_text, "disk-key-%s", rh) < 0) {
+		free(rh);
+		secret_text = NULL;
+		goto out;
+	}
+	free(rh);
+	static const char policy[] = "{\"version\":1,\"rules\":[{\"name\":\"attestation-affirming\","
+				     "\"claim\":\"/submods/cpu0/ear.status\",\"equals\":\"affirming\"}]}";
+	char *pb64 = vt_b64url_encode((const uint8_t *)policy, strlen(policy));
+	if (pb64 == NULL || asprintf(&body, "{\"policy\":\"%s\"}", pb64) < 0) {
+		free(pb64);
+		body = NULL;
+		goto out;
+	}
+	free(pb64);
+	printf("      admin: store secret default/key/disk (%zu bytes) and a resource policy:\n"
+	       "             release only when /submods/cpu0/ear.status == \"affirming\"\n"
+	       "      attestation policy: the broker's default_tpm (rules tpm-quote-verified; pcr11: /tpm/pcr11 in\n"
+	       "             tpm_pcr11; trusted-ak: /tpm/ak_digest in trusted_aks)\n",
+	       strlen(secret_text));
+	fflush(stdout);
+	if (admin_call(url, admin, "POST", VT_KBS_PREFIX "/resource/default/key/disk", secret_text, strlen(secret_text),
+		       "application/octet-stream") != 0 ||
+	    admin_call(url, admin, "POST", VT_KBS_PREFIX "/resource-policy", body, strlen(body), "application/json") != 0)
+		goto out;
+
+	/* 4. The approved workload. */
+	struct vt_client_opts o = {.url = url, .tee = "tpm"};
+	o.attest.tpm_tcti = tpm.tcti;
+	o.attest.tpm_event_log = "none";
+	struct vt_client_refusal refusal;
+	printf("\n[4/7] TEE A, approved workload: auth -> attest (TPM2_Quote, qualifying data = hash of nonce + TEE key)"
+	       " -> resource\n");
+	fflush(stdout);
+	vt_status rc = vt_client_get_resource(&o, "default/key/disk", &got, &token, &refusal, &e);
+	bool released = rc == VT_OK && got->len == strlen(secret_text) && memcmp(got->data, secret_text, got->len) == 0;
+	if (rc == VT_OK) {
+		show_token(token);
+		printf("      released secret (JWE ECDH-ES+A256KW/A256GCM, decrypted by the TEE): \"%.*s\"\n",
+		       (int)got->len, (const char *)got->data);
+	} else {
+		printf("      UNEXPECTED refusal: %s\n", refusal.http_status ? refusal.detail : e.detail);
+	}
+
+	/* 5. The workload changes: something new is measured into PCR 11. */
+	static const char change[] = "veritee demo: modified workload";
+	uint8_t d[32], oldv[32], cat[64], newv[32];
+	size_t dn = 0;
+	if (vt_digest(EVP_sha256(), change, strlen(change), d, &dn, &e) != VT_OK ||
+	    vt_hex_decode_fixed(pcr11, oldv, sizeof(oldv), &e) != VT_OK)
+		goto out;
+	memcpy(cat, oldv, 32);
+	memcpy(cat + 32, d, 32);
+	if (vt_digest(EVP_sha256(), cat, sizeof(cat), newv, &dn, &e) != VT_OK)
+		goto out;
+	char *nh = vt_hex_encode(newv, sizeof(newv));
+	new_short = nh ? short_hex(nh) : NULL;
+	free(nh);
+	printf("\n[5/7] the workload changes: extend PCR 11 with SHA-256(\"%s\") (TPM2_PCR_Extend)\n", change);
+	fflush(stdout);
+	if (vt_tpm_pcr_extend(tpm.tcti, 11, d, &e) != VT_OK) {
+		cli_err("demo", &e);
+		goto out;
+	}
+	printf("      PCR 11: %s -> %s\n", pcr_short, new_short ? new_short : "?");
+
+	/* 6. Same TPM, changed workload. */
+	printf("\n[6/7] TEE B, same TPM with the changed workload: auth -> attest -> resource\n");
+	fflush(stdout);
+	vt_err_clear(&e);
+	rc = vt_client_get_resource(&o, "default/key/disk", &got_b, NULL, &refusal, &e);
+	bool denied = rc == VT_E_POLICY && strcmp(refusal.type, "PolicyDeny") == 0 && strstr(refusal.detail, "pcr11") != NULL;
+	if (rc == VT_OK) {
+		printf("      UNEXPECTED: the changed workload got the secret\n");
+	} else if (refusal.http_status) {
+		printf("      refused at %s: HTTP %d %s\n", refusal.stage, refusal.http_status, refusal.type);
+		printf("      why: %s\n", refusal.detail);
+	} else {
+		printf("      UNEXPECTED error: %s\n", e.detail);
+	}
+
+	printf("\n[7/7] broker and swtpm: stopping; removing %s\n", dir);
+	fflush(stdout);
+	vt_broker_free(b);
+	b = NULL;
+	swtpm_stop(&tpm);
+	if (released && denied) {
+		printf("demo: ok — released the secret to the approved TPM workload; refused it after PCR 11 changed "
+		       "(rule pcr11)\n");
+		ret = CLI_OK;
+	} else {
+		printf("demo: FAILED — released=%s denied=%s\n", released ? "yes" : "no", denied ? "yes" : "no");
+		ret = CLI_REJECTED;
+	}
+out:
+	vt_broker_free(b);
+	swtpm_stop(&tpm);
+	vt_broker_config_free(&cfg);
+	vt_secret_free(got);
+	vt_secret_free(got_b);
+	free(token);
+	if (secret_text) {
+		vt_wipe(secret_text, strlen(secret_text));
+		free(secret_text);
+	}
+	json_decref(ev);
+	EVP_PKEY_free(admin);
+	free(tpmdir);
+	free(tpmlog);
+	free(adminpub);
+	free(url);
+	free(body);
+	free(payload);
+	free(b64);
+	free(akd_hex);
+	free(akd_short);
+	free(pcr_short);
+	free(new_short);
+	if (dir)
+		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return ret;
+}
+
+int cmd_demo(int argc, char **argv)
+{
+	const char *tee = "sim";
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			printf("usage: veritee demo [--tee sim|tpm]\n\n"
+			       "Starts a broker on loopback with a temporary SQLite store, registers reference values,\n"
+			       "a policy and a secret as an admin would, then runs two TEEs through the KBS protocol:\n"
+			       "one with the approved workload (gets the secret), one with a changed workload (is\n"
+			       "refused, with the reason naming the policy rule).  Prints 'demo: ok' and exits 0 only\n"
+			       "when both outcomes happened.\n\n"
+			       "  --tee sim   (default) the INSECURE simulated TEE: reports signed by a local key;\n"
+			       "              refused by rule measurement-approved.\n"
+			       "  --tee tpm   a software TPM 2.0: starts swtpm on 127.0.0.1 (needs swtpm installed:\n"
+			       "              apt-get install swtpm, or `make demo-tpm`), enrolls its attestation key\n"
+			       "              (trusted_aks) and PCR 11 (tpm_pcr11), then extends PCR 11; refused by rule\n"
+			       "              pcr11.  swtpm is stopped at the end.\n");
+			return CLI_OK;
+		}
+		if (strcmp(argv[i], "--tee") == 0 && i + 1 < argc)
+			tee = argv[++i];
+		else if (strncmp(argv[i], "--tee=", 6) == 0)
+			tee = argv[i] + 6;
+		else {
+			fprintf(stderr, "veritee demo: unknown argument \"%s\" (usage: veritee demo [--tee sim|tpm])\n",
+				argv[i]);
+			return CLI_ERROR;
+		}
+	}
+	if (strcmp(tee, "sim") == 0)
+		return demo_sim();
+	if (strcmp(tee, "tpm") == 0)
+		return demo_tpm();
+	fprintf(stderr, "veritee demo: --tee %s: the demo runs with sim or tpm\n", tee);
+	return CLI_ERROR;
 }

@@ -24,6 +24,8 @@ static void usage(FILE *f)
 		"  attest --tee TEE --report-data HEX produce evidence (JSON) on stdout\n"
 		"  verify TEE EVIDENCE [--nonce HEX] [--json]  verify evidence, print claims\n"
 		"  measure snp --ovmf FILE --vcpus N --vcpu-type NAME   expected SEV-SNP launch measurement\n"
+		"  tpm-enroll URL [--tpm-tcti T] [--cacert PEM]   enroll this TPM's AK with a broker (EK cert +\n"
+		"                                     credential activation)\n"
 		"  admin ...                          manage a broker (keygen, resources, policies, reference values)\n"
 		"  help | version\n"
 		"\n"
@@ -118,6 +120,8 @@ int main(int argc, char **argv)
 		rc = cmd_get_resource(argc - 1, argv + 1);
 	else if (strcmp(cmd, "admin") == 0)
 		rc = cmd_admin(argc - 1, argv + 1);
+	else if (strcmp(cmd, "tpm-enroll") == 0)
+		rc = cmd_tpm_enroll(argc - 1, argv + 1);
 	else if (strcmp(cmd, "measure") == 0)
 		rc = cmd_measure(argc - 1, argv + 1);
 	else if (strcmp(cmd, "demo") == 0)

@@ -49,6 +49,7 @@
 #include "attester/tpm/tpm_attester.h"
 #include "veritee/crypto.h"
 #include "veritee/util.h"
+#include "veritee/tpm.h"
 
 #define EK_RSA_PERSISTENT 0x81010001u
 #define EK_CERT_NV_RSA 0x01C00002u
@@ -828,6 +829,157 @@ out:
 	Esys_Free(akpub);
 	Esys_Free(quoted);
 	Esys_Free(sig);
+	tpm_close(&t);
+	return rc;
+}
+
+/* ------------------------------------------------------------ PCR extend */
+
+/* Resolve the TCTI as vt_tpm_attest_evidence does. */
+static const char *tcti_or_default(const char *conf)
+{
+	if (conf != NULL && *conf != '\0')
+		return conf;
+	const char *env = getenv("VERITEE_TPM_TCTI");
+	return (env && *env) ? env : VT_TPM_DEFAULT_TCTI;
+}
+
+vt_status vt_tpm_pcr_extend(const char *tcti, unsigned pcr, const uint8_t sha256_digest[32], struct vt_err *err)
+{
+	if (pcr >= NUM_PCRS || sha256_digest == NULL)
+		return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "pcr", "PCR %u: want 0..%d and a SHA-256 digest", pcr,
+			       NUM_PCRS - 1);
+	vt_status rc;
+	struct tpm t = {.ek = ESYS_TR_NONE, .session = ESYS_TR_NONE, .ak_transient = ESYS_TR_NONE, .ak = ESYS_TR_NONE};
+	VT_GUARD(tpm_open(&t, tcti_or_default(tcti), err));
+	TPML_DIGEST_VALUES d = {.count = 1};
+	d.digests[0].hashAlg = TPM2_ALG_SHA256;
+	memcpy(d.digests[0].digest.sha256, sha256_digest, PCR_SIZE);
+	/* PCRs 0-15 have the empty auth; a PCR handle is its own ESYS_TR. */
+	TSS2_RC r = Esys_PCR_Extend(t.esys, (ESYS_TR)(ESYS_TR_PCR0 + pcr), ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+				    &d);
+	rc = r == TSS2_RC_SUCCESS ? VT_OK : tss_fail(&t, err, "extending a PCR (TPM2_PCR_Extend)", r);
+out:
+	tpm_close(&t);
+	return rc;
+}
+
+/* ------------------------------------------------------------ AK enrollment */
+
+/* The public area as its libtss2-mu marshalling, std base64, into obj[key]. */
+static vt_status add_public(json_t *obj, const char *key, const TPMT_PUBLIC *a, struct vt_err *err)
+{
+	uint8_t buf[sizeof(TPMT_PUBLIC)];
+	size_t len = 0;
+	TSS2_RC r = Tss2_MU_TPMT_PUBLIC_Marshal(a, buf, sizeof(buf), &len);
+	if (r != TSS2_RC_SUCCESS)
+		return vt_fail(err, VT_E_INTERNAL, VT_STEP_IO, key, "cannot marshal TPMT_PUBLIC: %s", Tss2_RC_Decode(r));
+	return add_b64(obj, key, buf, len, err);
+}
+
+vt_status vt_tpm_enroll_start(const struct vt_attest_opts *opts, json_t **out, struct vt_err *err)
+{
+	vt_status rc;
+	struct tpm t = {.ek = ESYS_TR_NONE, .session = ESYS_TR_NONE, .ak_transient = ESYS_TR_NONE, .ak = ESYS_TR_NONE};
+	TPM2B_PUBLIC *akpub = NULL, *ekpub = NULL;
+	json_t *o = NULL;
+	struct vt_buf ekcert;
+	bool have_cert = false;
+	vt_buf_init(&ekcert, EK_CERT_MAX);
+	*out = NULL;
+
+	VT_GUARD(tpm_open(&t, tcti_or_default(opts ? opts->tpm_tcti : NULL), err));
+	VT_GUARD(get_ak(&t, VT_TPM_DEFAULT_AK_HANDLE, false, &akpub, err));
+	if (t.ek == ESYS_TR_NONE) /* creating the AK loaded it already */
+		VT_GUARD(load_ek(&t, err));
+	TSS2_RC r = Esys_ReadPublic(t.esys, t.ek, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &ekpub, NULL, NULL);
+	if (r != TSS2_RC_SUCCESS) {
+		rc = tss_fail(&t, err, "reading the EK public area (TPM2_ReadPublic)", r);
+		goto out;
+	}
+	VT_GUARD(read_ek_cert(&t, &ekcert, &have_cert, err));
+	o = json_object();
+	if (o == NULL) {
+		rc = vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");
+		goto out;
+	}
+	if (have_cert)
+		VT_GUARD(add_b64(o, "ek_cert", ekcert.data, ekcert.len, err));
+	else if (json_object_set_new(o, "ek_cert", json_null()) != 0)
+		VT_GUARD(vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory"));
+	VT_GUARD(add_public(o, "ek_public", &ekpub->publicArea, err));
+	VT_GUARD(add_public(o, "ak_public", &akpub->publicArea, err));
+	*out = o;
+	o = NULL;
+	rc = VT_OK;
+out:
+	json_decref(o);
+	vt_buf_free(&ekcert);
+	Esys_Free(akpub);
+	Esys_Free(ekpub);
+	tpm_close(&t);
+	return rc;
+}
+
+vt_status vt_tpm_activate(const struct vt_attest_opts *opts, const uint8_t *cred_blob, size_t cb_size,
+			  const uint8_t *enc_secret, size_t es_size, struct vt_secret **secret_out, struct vt_err *err)
+{
+	vt_status rc;
+	struct tpm t = {.ek = ESYS_TR_NONE, .session = ESYS_TR_NONE, .ak_transient = ESYS_TR_NONE, .ak = ESYS_TR_NONE};
+	TPM2B_PUBLIC *akpub = NULL;
+	TPM2B_DIGEST *cert_info = NULL;
+	TPM2B_ID_OBJECT id;
+	TPM2B_ENCRYPTED_SECRET es;
+	size_t off = 0;
+	*secret_out = NULL;
+	memset(&id, 0, sizeof(id));
+	memset(&es, 0, sizeof(es));
+	if (cred_blob == NULL || Tss2_MU_TPM2B_ID_OBJECT_Unmarshal(cred_blob, cb_size, &off, &id) != TSS2_RC_SUCCESS ||
+	    off != cb_size)
+		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "credential_blob", "not one marshalled TPM2B_ID_OBJECT");
+	off = 0;
+	if (enc_secret == NULL ||
+	    Tss2_MU_TPM2B_ENCRYPTED_SECRET_Unmarshal(enc_secret, es_size, &off, &es) != TSS2_RC_SUCCESS ||
+	    off != es_size)
+		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "encrypted_secret",
+			       "not one marshalled TPM2B_ENCRYPTED_SECRET");
+
+	bool absent;
+	VT_GUARD(tpm_open(&t, tcti_or_default(opts ? opts->tpm_tcti : NULL), err));
+	VT_GUARD(open_persistent_ak(&t, VT_TPM_DEFAULT_AK_HANDLE, false, &absent, &akpub, err));
+	if (absent) {
+		rc = vt_fail(err, VT_E_NOTFOUND, VT_STEP_IO, "ak_handle",
+			     "no attestation key at 0x%08x: start the enrollment (or attest) first",
+			     (unsigned)VT_TPM_DEFAULT_AK_HANDLE);
+		goto out;
+	}
+	VT_GUARD(load_ek(&t, err));
+	VT_GUARD(ek_policy(&t, err));
+	/* AK: ADMIN role, empty auth (adminWithPolicy clear); EK: USER role
+	 * through its policy. */
+	TSS2_RC r = Esys_ActivateCredential(t.esys, t.ak, t.ek, ESYS_TR_PASSWORD, t.session, ESYS_TR_NONE, &id, &es,
+					    &cert_info);
+	if (r != TSS2_RC_SUCCESS) {
+		cert_info = NULL;
+		TSS2_RC layer = r & TSS2_RC_LAYER_MASK;
+		if (layer != TSS2_TPM_RC_LAYER && layer != TSS2_RESMGR_TPM_RC_LAYER)
+			rc = tss_fail(&t, err, "activating the credential (TPM2_ActivateCredential)", r);
+		else
+			rc = vt_fail(err, VT_E_REJECTED, VT_STEP_BINDING, "credential_blob",
+				     "the TPM refused to activate the credential (not made for this TPM's EK and AK, "
+				     "or altered): %s (0x%x)",
+				     Tss2_RC_Decode(r), (unsigned)r);
+		goto out;
+	}
+	*secret_out = vt_secret_from(cert_info->buffer, cert_info->size);
+	rc = *secret_out ? VT_OK : vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");
+out:
+	if (cert_info) {
+		vt_wipe(cert_info, sizeof(*cert_info));
+		Esys_Free(cert_info);
+	}
+	vt_wipe(&id, sizeof(id));
+	Esys_Free(akpub);
 	tpm_close(&t);
 	return rc;
 }

@@ -48,4 +48,12 @@ struct vt_tpm_attest_opts {
 vt_status vt_tpm_attest_evidence(const struct vt_tpm_attest_opts *o, const uint8_t report_data[64],
 				 json_t **evidence_out, struct vt_err *err);
 
+/*
+ * TPM2_PCR_Extend of one SHA-256 PCR (0-23, empty auth) with `sha256_digest`
+ * (only the SHA-256 bank is extended).  `tcti` NULL: $VERITEE_TPM_TCTI, else
+ * VT_TPM_DEFAULT_TCTI.  Errors as vt_tpm_attest_evidence; PCR out of range:
+ * VT_E_USAGE.  For demos, tests and benchmarks (a simulator's PCRs).
+ */
+vt_status vt_tpm_pcr_extend(const char *tcti, unsigned pcr, const uint8_t sha256_digest[32], struct vt_err *err);
+
 #endif
