@@ -104,6 +104,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		{"GET", "/kbs/v0/reference-value/sim_measurement"},
 		{"GET", "/metrics"},
 		{"DELETE", "/kbs/v0/resource/default/key/y"},
+		{"POST", "/kbs/v0/tpm/enroll"},
+		{"POST", "/kbs/v0/tpm/activate"},
 		{"GET", NULL}, /* raw path from the input */
 	};
 	size_t which = data[0] % (sizeof(ep) / sizeof(ep[0]));
