@@ -24,6 +24,7 @@ struct vt_verify_ctx {
 	X509 *sim_root_insecure;  /* the sim root; NULL means sim evidence is refused */
 	const struct vt_snp_sources *snp; /* SNP certificate sources; NULL = only what the evidence carries */
 	const struct vt_dcap_sources *dcap; /* DCAP collateral sources; NULL = none (TDX/SGX then fail closed) */
+	const char *gce_roots;    /* file or dir of trusted Google vTPM roots (gce-vtpm); NULL = none */
 };
 
 /*
@@ -38,6 +39,7 @@ struct vt_binding {
 struct vt_tee {
 	const char *name;      /* wire name in the KBS protocol, e.g. "sim" */
 	bool insecure;         /* evidence is not rooted in hardware */
+	bool cli_only;         /* no KBS wire name: `veritee verify` only, refused by the broker */
 	/*
 	 * Verify `evidence` (the primary_evidence JSON of this TEE) and return
 	 * its claims (new reference), named as in Trustee where a name exists.

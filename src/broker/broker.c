@@ -375,7 +375,7 @@ static void handle_auth(struct vt_broker *b, const struct vt_http_request *req, 
 		goto out;
 	}
 	const struct vt_tee *t = vt_tee_find(tee);
-	if (t == NULL || (t->insecure && b->sim_root == NULL)) {
+	if (t == NULL || t->cli_only || (t->insecure && b->sim_root == NULL)) {
 		char d[300];
 		snprintf(d, sizeof(d), "Attestation error: RCAR handshake Auth failed: tee \"%.32s\" is not accepted here%s",
 			 tee, t ? " (sim evidence needs the insecure_sim_root setting)" : "");

@@ -18,6 +18,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: veritee verify TEE EVIDENCE [--nonce HEX] [--at RFC3339] [--json] [--sim-root PEM]\n"
 		   "                      [--certs FILE|DIR] [--cache DIR] [--kds-url URL] [--offline]\n"
 		   "                      [--collateral FILE|DIR] [--pccs-url URL] [--grace SECONDS]\n"
+		   "                      [--gce-roots FILE|DIR]\n"
 		   "\n"
 		   "Verify evidence (a file holding the JSON 'veritee attest' prints; '-' = stdin).\n"
 		   "snp also takes the raw 1184-byte report (optionally followed by its certificate\n"
@@ -41,7 +42,10 @@ static void usage(FILE *f)
 		   "                    pckcrl.der, rootcrl.der)\n"
 		   "  --pccs-url URL    tdx/sgx: without --collateral, fetch from this PCS/PCCS (default\n"
 		   "                    Intel PCS); --cache keeps what was fetched, --offline uses only it\n"
-		   "  --grace SECONDS   tdx/sgx: accept collateral this long past its nextUpdate (default 0)\n");
+		   "  --grace SECONDS   tdx/sgx: accept collateral this long past its nextUpdate (default 0)\n"
+		   "  --gce-roots PATH  gce-vtpm: a file or directory of trusted Google vTPM root CA\n"
+		   "                    certificates (PEM/DER; non-self-signed ones serve as intermediates);\n"
+		   "                    gce-vtpm also takes the raw attestation protobuf (.pb)\n");
 }
 
 int cmd_verify(int argc, char **argv)
@@ -52,10 +56,10 @@ int cmd_verify(int argc, char **argv)
 		{"certs", required_argument, 0, 'C'},	{"cache", required_argument, 0, 'K'},
 		{"kds-url", required_argument, 0, 'U'},	{"offline", no_argument, 0, 'O'},
 		{"collateral", required_argument, 0, 'L'}, {"pccs-url", required_argument, 0, 'P'},
-		{"grace", required_argument, 0, 'G'},
+		{"grace", required_argument, 0, 'G'},	{"gce-roots", required_argument, 0, 'R'},
 		{"help", no_argument, 0, 'h'},		{0, 0, 0, 0},
 	};
-	const char *nonce = NULL, *at = NULL, *root_path = NULL;
+	const char *nonce = NULL, *at = NULL, *root_path = NULL, *gce_roots = NULL;
 	bool json_out = false;
 	struct vt_snp_sources snp_src = {0};
 	struct vt_dcap_sources dcap_src = {0};
@@ -73,6 +77,7 @@ int cmd_verify(int argc, char **argv)
 		case 'O': snp_src.offline = true; break;
 		case 'L': dcap_src.collateral_path = optarg; break;
 		case 'P': dcap_src.pccs_url = optarg; break;
+		case 'R': gce_roots = optarg; break;
 		case 'G': {
 			char *end = NULL;
 			long long g = strtoll(optarg, &end, 10);
@@ -100,7 +105,7 @@ int cmd_verify(int argc, char **argv)
 	struct vt_err e = {0};
 	dcap_src.cache_dir = snp_src.cache_dir; /* --cache and --offline are shared with snp */
 	dcap_src.offline = snp_src.offline;
-	struct vt_verify_ctx ctx = {.now = vt_now(), .snp = &snp_src, .dcap = &dcap_src};
+	struct vt_verify_ctx ctx = {.now = vt_now(), .snp = &snp_src, .dcap = &dcap_src, .gce_roots = gce_roots};
 	if (at && vt_time_parse_rfc3339(at, &ctx.now, &e) != VT_OK) {
 		cli_err("verify", &e);
 		return CLI_ERROR;

@@ -6,6 +6,7 @@
 #include "veritee/azure.h"
 #include "veritee/dcap.h"
 #include "veritee/evidence.h"
+#include "veritee/gce.h"
 #include "veritee/sim.h"
 #include "veritee/snp.h"
 #include "veritee/tpm.h"
@@ -18,6 +19,7 @@ static const struct vt_tee *const TEES[] = {
 	&vt_tee_tpm,
 	&vt_tee_az_snp_vtpm,
 	&vt_tee_az_tdx_vtpm,
+	&vt_tee_gce_vtpm, /* CLI only: no KBS tee string, the broker has no Google roots */
 };
 
 #define TEE_COUNT (sizeof(TEES) / sizeof(TEES[0]))

@@ -243,6 +243,12 @@ static void test_routing_and_metrics(void **state)
 	assert_string_equal(err_type(j), "InvalidRequestPath");
 	json_decref(j);
 	assert_int_equal(call(f, "POST", "/metrics", NULL, NULL, NULL, NULL, NULL), 405);
+	/* A verifier without a KBS wire name (gce-vtpm) is not accepted at /auth. */
+	assert_int_equal(call(f, "POST", "/kbs/v0/auth", NULL, NULL,
+			      "{\"version\":\"0.4.0\",\"tee\":\"gce-vtpm\",\"extra-params\":\"\"}", &j, NULL),
+			 401);
+	assert_non_null(strstr(json_string_value(json_object_get(j, "detail")), "is not accepted here"));
+	json_decref(j);
 	struct vt_http_request r = {.method = "GET", .path = "/metrics"};
 	struct vt_http_response resp;
 	vt_broker_handle(f->b, &r, &resp);
