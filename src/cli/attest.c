@@ -17,7 +17,9 @@ static void usage(FILE *f)
 		   "\n"
 		   "  --tee TEE             snp (SEV-SNP guest: configfs-tsm, else /dev/sev-guest),\n"
 		   "                        tdx (TDX guest: configfs-tsm; adds the CC event log when present),\n"
+		   "                        tpm (TPM 2.0 quote; TCTI from --tpm-tcti or $VERITEE_TPM_TCTI),\n"
 		   "                        sim (INSECURE simulated TEE, works anywhere)\n"
+		   "  --tpm-tcti TCTI       e.g. swtpm:host=127.0.0.1,port=2321 or device:/dev/tpmrm0\n"
 		   "  --report-data HEX     up to 64 bytes\n"
 		   "  --sim-dir DIR         sim key directory (default $VERITEE_SIM_DIR or ~/.local/share/veritee/sim)\n"
 		   "  --measurement HEX     sim: 48-byte workload measurement (default: the demo workload)\n"
@@ -31,7 +33,8 @@ int cmd_attest(int argc, char **argv)
 		{"tee", required_argument, 0, 't'},	   {"report-data", required_argument, 0, 'r'},
 		{"sim-dir", required_argument, 0, 'd'},	   {"measurement", required_argument, 0, 'm'},
 		{"svn", required_argument, 0, 's'},	   {"debug", no_argument, 0, 'D'},
-		{"help", no_argument, 0, 'h'},		   {0, 0, 0, 0},
+		{"tpm-tcti", required_argument, 0, 'C'},   {"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0},
 	};
 	const char *tee = NULL, *rdhex = NULL;
 	uint8_t rd[64] = {0}, meas[48];
@@ -50,6 +53,7 @@ int cmd_attest(int argc, char **argv)
 			break;
 		case 's': ao.sim_svn = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'D': ao.sim_debug = true; break;
+		case 'C': ao.tpm_tcti = optarg; break;
 		case 'h': usage(stdout); return CLI_OK;
 		default: usage(stderr); return CLI_ERROR;
 		}
