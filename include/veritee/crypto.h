@@ -155,6 +155,40 @@ VT_API bool vt_x509_window(X509 *cert, int64_t *not_before, int64_t *not_after);
 /* Intersect [*nb, *na] with the certificate's window; false when unreadable. */
 VT_API bool vt_x509_window_narrow(X509 *cert, int64_t *nb, int64_t *na);
 
+/* SHA-256 of n bytes. */
+VT_API VT_MUST_USE vt_status vt_sha256(const void *p, size_t n, uint8_t out[32], struct vt_err *err);
+
+/*
+ * Operator configuration files (certs_path, collateral_path) read through a
+ * stat-keyed cache (src/crypto/filecache.c): a hit needs the same path and an
+ * unchanged (st_dev, st_ino, st_size, st_mtim, st_ctim), and entries are only
+ * stored for files whose timestamps had settled (VT_FILE_CACHE_SETTLE_S old)
+ * before the read, so a rewrite, a rename over the file or a new directory
+ * entry is always read again.  Not for evidence or other attacker input.
+ *
+ * vt_file_read_cached: the bytes (NUL-terminated, at most `max`, else
+ * vt_file_read's errors) and their SHA-256, valid until
+ * vt_file_cache_release(*handle).  Files that are not regular (pipes,
+ * devices) are read without caching; with VT_FILE_REGULAR_ONLY they give
+ * VT_E_NOTFOUND instead (also when the path cannot be stat'ed).
+ * vt_dir_list_cached: the sorted "path/name" of every entry not starting with
+ * '.', keyed by the directory's own stat; VT_E_LIMIT above max_entries;
+ * release with vt_dir_list_release.  Both thread-safe and bounded.
+ */
+#define VT_FILE_CACHE_SETTLE_S 2
+#define VT_FILE_REGULAR_ONLY 1u
+VT_API VT_MUST_USE vt_status vt_file_read_cached(const char *path, size_t max, unsigned flags, const uint8_t **bytes,
+						 size_t *size, uint8_t sha256[32], void **handle, struct vt_err *err);
+VT_API void vt_file_cache_release(void *handle);
+VT_API VT_MUST_USE vt_status vt_dir_list_cached(const char *path, size_t max_entries, const char *const **names,
+						size_t *count, void **handle, struct vt_err *err);
+VT_API void vt_dir_list_release(void *handle);
+VT_API void vt_file_cache_stats(uint64_t *hits, uint64_t *misses, uint64_t *dir_hits, uint64_t *dir_misses);
+/* For tests: the settling time in ms (default VT_FILE_CACHE_SETTLE_S s; at least 50 ms). */
+VT_API void vt_file_cache_set_settle_ms(unsigned ms);
+/* Forget every cached file and listing (also done by vt_caches_clear). */
+VT_API void vt_file_cache_clear(void);
+
 /* For tests and diagnostics: hits/misses of the cache named `name` (false when
  * it has not been used yet), and emptying every cache. */
 VT_API bool vt_cache_stats(const char *name, uint64_t *hits, uint64_t *misses);

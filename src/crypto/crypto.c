@@ -149,15 +149,10 @@ out:
 	return rc;
 }
 
-vt_status vt_ecdsa_verify_raw(EVP_PKEY *key, const EVP_MD *md, const uint8_t *msg, size_t msg_size,
-			      const uint8_t *sig, size_t sig_size, struct vt_err *err)
+/* Larger coordinates (binary curves): through ECDSA_SIG and i2d. */
+static vt_status ecdsa_verify_bn(EVP_PKEY *key, const EVP_MD *md, const uint8_t *msg, size_t msg_size,
+				 const uint8_t *sig, size_t cs, struct vt_err *err)
 {
-	size_t cs = vt_ec_coord_size(key);
-	if (cs == 0)
-		return vt_fail(err, VT_E_USAGE, VT_STEP_SIGNATURE, "key", "not an EC key");
-	if (sig_size != 2 * cs)
-		return vt_fail(err, VT_E_REJECTED, VT_STEP_SIGNATURE, "signature",
-			       "ECDSA signature must be %zu bytes, got %zu", 2 * cs, sig_size);
 	vt_status rc = VT_OK;
 	unsigned char *der = NULL;
 	EVP_MD_CTX *ctx = NULL;
@@ -183,6 +178,57 @@ out:
 	OPENSSL_free(der);
 	EVP_MD_CTX_free(ctx);
 	ECDSA_SIG_free(es);
+	return rc;
+}
+
+/* One unsigned big-endian integer as a DER INTEGER (minimal, 0x00 prefix when the top bit is set). */
+static size_t der_uint(const uint8_t *p, size_t n, uint8_t *out)
+{
+	while (n > 1 && p[0] == 0) {
+		p++;
+		n--;
+	}
+	bool pad = (p[0] & 0x80) != 0;
+	out[0] = 0x02;
+	out[1] = (uint8_t)(n + pad);
+	out[2] = 0;
+	memcpy(out + 2 + pad, p, n);
+	return 2 + pad + n;
+}
+
+vt_status vt_ecdsa_verify_raw(EVP_PKEY *key, const EVP_MD *md, const uint8_t *msg, size_t msg_size,
+			      const uint8_t *sig, size_t sig_size, struct vt_err *err)
+{
+	size_t cs = vt_ec_coord_size(key);
+	if (cs == 0)
+		return vt_fail(err, VT_E_USAGE, VT_STEP_SIGNATURE, "key", "not an EC key");
+	if (sig_size != 2 * cs)
+		return vt_fail(err, VT_E_REJECTED, VT_STEP_SIGNATURE, "signature",
+			       "ECDSA signature must be %zu bytes, got %zu", 2 * cs, sig_size);
+	if (cs > 66)
+		return ecdsa_verify_bn(key, md, msg, msg_size, sig, cs, err);
+	/* Ecdsa-Sig-Value DER written directly (the bytes i2d_ECDSA_SIG gives, without BIGNUMs). */
+	vt_status rc = VT_OK;
+	uint8_t ints[2 * (2 + 1 + 66)], der[4 + sizeof(ints)];
+	size_t il = der_uint(sig, cs, ints);
+	il += der_uint(sig + cs, cs, ints + il);
+	size_t hl = 0;
+	der[hl++] = 0x30;
+	if (il >= 0x80)
+		der[hl++] = 0x81;
+	der[hl++] = (uint8_t)il;
+	memcpy(der + hl, ints, il);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	if (ctx == NULL || EVP_DigestVerifyInit(ctx, NULL, md, NULL, key) != 1) {
+		rc = ossl_fail(err, "ECDSA verification setup");
+		goto out;
+	}
+	if (EVP_DigestVerify(ctx, der, hl + il, msg, msg_size) != 1) {
+		ERR_clear_error();
+		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_SIGNATURE, "signature", "ECDSA signature does not verify");
+	}
+out:
+	EVP_MD_CTX_free(ctx);
 	return rc;
 }
 
@@ -566,4 +612,5 @@ void vt_caches_clear(void)
 		cert_cache[i].cert = NULL;
 	}
 	pthread_mutex_unlock(&cert_cache_lock);
+	vt_file_cache_clear();
 }

@@ -111,14 +111,48 @@ char *vt_b64_encode(const uint8_t *p, size_t n) { return b64_encode(p, n, B64_ST
 char *vt_b64url_encode(const uint8_t *p, size_t n) { return b64_encode(p, n, B64_URL, 0); }
 
 /* padmode: 1 = padding required (standard), 0 = padding forbidden (url). */
-static vt_status b64_decode(const char *s, size_t slen, const char *alpha, int padmode, uint8_t **out,
+/* Decoding tables (value of each byte, -1 when not in the alphabet). */
+static const int8_t B64_STD_MAP[256] = {
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1, -1, 63,
+	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
+	-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+	15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, -1,
+	-1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+	41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
+static const int8_t B64_URL_MAP[256] = {
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1,
+	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
+	-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+	15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, 63,
+	-1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+	41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
+
+static vt_status b64_decode(const char *s, size_t slen, const int8_t *map, int padmode, uint8_t **out,
 			    size_t *out_len, struct vt_err *err)
 {
 	const char *field = padmode ? "base64" : "base64url";
-	int8_t map[256];
-	memset(map, -1, sizeof(map));
-	for (int i = 0; i < 64; i++)
-		map[(uint8_t)alpha[i]] = (int8_t)i;
 	size_t npad = 0;
 	if (padmode) {
 		if (slen % 4)
@@ -133,10 +167,22 @@ static vt_status b64_decode(const char *s, size_t slen, const char *alpha, int p
 	uint8_t *o = malloc(olen + 1);
 	if (o == NULL)
 		return vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");
+	const uint8_t *u = (const uint8_t *)s;
+	size_t i = 0, k = 0;
+	/* whole groups of 4 characters -> 3 bytes */
+	for (; i + 4 <= dlen; i += 4) {
+		int32_t a = map[u[i]], b = map[u[i + 1]], c = map[u[i + 2]], d = map[u[i + 3]];
+		if ((a | b | c | d) < 0)
+			break; /* the tail loop below finds the invalid character */
+		uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | (uint32_t)d;
+		o[k++] = (uint8_t)(v >> 16);
+		o[k++] = (uint8_t)(v >> 8);
+		o[k++] = (uint8_t)v;
+	}
 	uint32_t acc = 0;
-	size_t bits = 0, k = 0;
-	for (size_t i = 0; i < dlen; i++) {
-		int8_t v = map[(uint8_t)s[i]];
+	size_t bits = 0;
+	for (; i < dlen; i++) {
+		int8_t v = map[u[i]];
 		if (v < 0) {
 			free(o);
 			return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, field, "invalid character at %zu", i);
@@ -161,10 +207,10 @@ static vt_status b64_decode(const char *s, size_t slen, const char *alpha, int p
 
 vt_status vt_b64_decode(const char *s, size_t slen, uint8_t **out, size_t *out_len, struct vt_err *err)
 {
-	return b64_decode(s, slen, B64_STD, 1, out, out_len, err);
+	return b64_decode(s, slen, B64_STD_MAP, 1, out, out_len, err);
 }
 
 vt_status vt_b64url_decode(const char *s, size_t slen, uint8_t **out, size_t *out_len, struct vt_err *err)
 {
-	return b64_decode(s, slen, B64_URL, 0, out, out_len, err);
+	return b64_decode(s, slen, B64_URL_MAP, 0, out, out_len, err);
 }

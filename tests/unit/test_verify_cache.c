@@ -7,6 +7,8 @@
  * (skip when absent), assembled in temporary directories at run time.
  */
 #include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -82,6 +84,9 @@ static void assert_same(vt_status a, const struct vt_err *ea, vt_status b, const
 		assert_string_equal(ea->detail, eb->detail);
 	}
 }
+
+static void settle(void);
+static uint64_t file_hits(void);
 
 /* ------------------------------------------------------------ generic cache */
 
@@ -263,8 +268,9 @@ static void test_snp_flips_warm(void **state)
 	json_decref(ev);
 	char *good = snp_certs(vdir, false);
 	int64_t now = at(T_SNP);
+	settle(); /* so that the certificate files come from the file cache too */
 	assert_int_equal(snp_verify_at(vdir, rep, n, good, now, &e), VT_OK);
-	uint64_t h0 = hits("snp.chain");
+	uint64_t h0 = hits("snp.chain"), f0 = file_hits();
 	for (size_t off = 0; off < VT_SNP_REPORT_SIZE; off++) {
 		rep[off] ^= 0xFF;
 		if (snp_verify_at(vdir, rep, n, good, now, &e) == VT_OK)
@@ -272,6 +278,7 @@ static void test_snp_flips_warm(void **state)
 		rep[off] ^= 0xFF;
 	}
 	assert_true(hits("snp.chain") > h0); /* the flips did run against the warm cache */
+	assert_true(file_hits() > f0 + VT_SNP_REPORT_SIZE / 2); /* and the warm file cache */
 	assert_int_equal(snp_verify_at(vdir, rep, n, good, now, &e), VT_OK);
 	rm_rf(good);
 	free(good);
@@ -478,7 +485,7 @@ static void test_dcap_flips_warm(void **state)
 	json_decref(ev);
 	/* header + body (432), signature data length (4), signature (64), AK (64), QE report (384), QE signature (64) */
 	size_t end = 48 + 384 + 4 + 64 + 64 + 384 + 64, rejected = 0;
-	uint64_t h0 = hits("dcap.pck_chain");
+	uint64_t h0 = hits("dcap.pck_chain"), f0 = file_hits();
 	for (size_t i = 0; i < end; i++) {
 		quote[i] ^= 0xFF;
 		ev = quote_evidence(quote, qn);
@@ -490,20 +497,294 @@ static void test_dcap_flips_warm(void **state)
 	}
 	assert_int_equal(rejected, end);
 	assert_true(hits("dcap.pck_chain") > h0);
+	assert_true(file_hits() > f0 + end / 2); /* the bundle came from the warm file cache */
 	ev = quote_evidence(quote, qn);
 	assert_int_equal(sgx_verify_at(ev, path, now, 0, &e, NULL), VT_OK);
 	json_decref(ev);
 	free(quote);
 }
 
+
+/* ------------------------------------------------------------ stat-keyed file cache */
+
+static uint64_t file_hits(void)
+{
+	uint64_t h = 0, m = 0, dh = 0, dm = 0;
+	vt_file_cache_stats(&h, &m, &dh, &dm);
+	return h;
+}
+
+static uint64_t dir_hits(void)
+{
+	uint64_t h = 0, m = 0, dh = 0, dm = 0;
+	vt_file_cache_stats(&h, &m, &dh, &dm);
+	return dh;
+}
+
+/* Past the settling time of the file cache (shortened for these tests in
+ * main): the stat fields alone must then tell a change. */
+static void settle(void)
+{
+	struct timespec ts = {.tv_sec = 0, .tv_nsec = 300 * 1000 * 1000};
+	nanosleep(&ts, NULL);
+}
+
+static ino_t inode_of(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_ino;
+}
+
+/* Rewrite a file in place (same inode: open with O_TRUNC, write, close). */
+static void rewrite_in_place(const char *dir, const char *name, const void *p, size_t n)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	ino_t before = inode_of(dir, name);
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(p, 1, n, f), n);
+	assert_int_equal(fclose(f), 0);
+	assert_true(inode_of(dir, name) == before);
+}
+
+/* Replace a file by rename (a new inode; vt_file_write writes a temporary and renames it). */
+static void replace_by_rename(const char *dir, const char *name, const void *p, size_t n)
+{
+	ino_t before = inode_of(dir, name);
+	write_file(dir, name, p, n);
+	assert_true(inode_of(dir, name) != before);
+}
+
+/* A PCS body {"<member>":<text>,"signature":"<hex>"} (malloc'd, *n its length). */
+static char *pcs_body(const char *member, const char *text, const char *sig, size_t *n)
+{
+	char *b = NULL;
+	int r = asprintf(&b, "{\"%s\":%s,\"signature\":\"%s\"}", member, text, sig);
+	assert_true(r > 0);
+	*n = (size_t)r;
+	return b;
+}
+
+/* The SGX bundle's collateral as a PCS directory. */
+static void pcs_dir_from_bundle(json_t *doc, const char *d)
+{
+	static const struct {
+		const char *key, *file;
+	} pem[] = {{"tcb_info_issuer_chain", "tcbinfo_issuer_chain.pem"},
+		   {"qe_identity_issuer_chain", "qeidentity_issuer_chain.pem"},
+		   {"pck_crl_issuer_chain", "pckcrl_issuer_chain.pem"}},
+	  der[] = {{"pck_crl", "pckcrl.der"}, {"root_ca_crl", "rootcrl.der"}};
+	for (size_t i = 0; i < 3; i++) {
+		const char *s = json_string_value(json_object_get(doc, pem[i].key));
+		write_file(d, pem[i].file, s, strlen(s));
+	}
+	for (size_t i = 0; i < 2; i++) {
+		uint8_t *b = NULL;
+		size_t n = 0;
+		struct vt_err e = {0};
+		assert_int_equal(vt_hex_decode(json_string_value(json_object_get(doc, der[i].key)), &b, &n, &e), VT_OK);
+		write_file(d, der[i].file, b, n);
+		free(b);
+	}
+	size_t n = 0;
+	char *b = pcs_body("tcbInfo", json_string_value(json_object_get(doc, "tcb_info")),
+			   json_string_value(json_object_get(doc, "tcb_info_signature")), &n);
+	write_file(d, "tcbinfo.json", b, n);
+	free(b);
+	b = pcs_body("enclaveIdentity", json_string_value(json_object_get(doc, "qe_identity")),
+		     json_string_value(json_object_get(doc, "qe_identity_signature")), &n);
+	write_file(d, "qeidentity.json", b, n);
+	free(b);
+}
+
+static void flip_char(char *c)
+{
+	*c = *c == '0' ? '1' : *c == '1' ? '2' : *c == 'a' ? 'b' : *c == '3' ? '4' : '0';
+}
+
+/*
+ * collateral_path as a PCS directory and as a dcap-qvl file: once the file
+ * cache is warm, a file rewritten in place (same size, then another size)
+ * or replaced by rename is read again, and the result follows the new
+ * content (a corrupted TCB Info fails at the collateral step, the good text
+ * passes again).  Each change is left to settle first, so the stat fields
+ * alone have to reveal it.
+ */
+static void test_file_cache_dcap_rewrites(void **state)
+{
+	(void)state;
+	NEED_VECTORS();
+	vt_caches_clear();
+	char *d = vt_test_tmpdir(), *f = vt_test_tmpdir();
+	size_t qn = 0;
+	uint8_t *quote = vec(vdir, SGX_QUOTE, &qn);
+	json_t *ev = quote_evidence(quote, qn), *doc = bundle(vdir);
+	pcs_dir_from_bundle(doc, d);
+	char *file = write_bundle(f, "coll.json", doc);
+	int64_t now = at(T_SGX);
+	struct vt_err e = {0};
+
+	size_t gn = 0;
+	char *good = pcs_body("tcbInfo", json_string_value(json_object_get(doc, "tcb_info")),
+			      json_string_value(json_object_get(doc, "tcb_info_signature")), &gn);
+	char *bad = strdup(good);
+	flip_char(&bad[strlen("{\"tcbInfo\":") + 40]); /* inside the issueDate digits */
+	char *bad_longer = NULL;
+	assert_true(asprintf(&bad_longer, "%s ", bad) > 0); /* trailing whitespace: still valid JSON */
+	size_t bn = strlen(bad);
+	assert_int_equal(bn, gn);
+
+	settle();
+	assert_int_equal(sgx_verify_at(ev, d, now, 0, &e, NULL), VT_OK);
+	uint64_t h0 = file_hits(), c0 = hits("dcap.collateral_dir");
+	assert_int_equal(sgx_verify_at(ev, d, now, 0, &e, NULL), VT_OK);
+	assert_true(file_hits() >= h0 + 7); /* every file from the cache */
+	assert_true(hits("dcap.collateral_dir") > c0);
+
+	static const char *const how[] = {"in place, same size", "in place, another size", "by rename"};
+	for (size_t i = 0; i < 3; i++) {
+		const char *b = i == 1 ? bad_longer : bad;
+		if (i < 2)
+			rewrite_in_place(d, "tcbinfo.json", b, strlen(b));
+		else
+			replace_by_rename(d, "tcbinfo.json", b, strlen(b));
+		settle();
+		vt_status rc = sgx_verify_at(ev, d, now, 0, &e, NULL);
+		if (rc == VT_OK || e.step != VT_STEP_COLLATERAL)
+			fail_msg("TCB Info corrupted %s: %s/%s %s", how[i], vt_step_name(e.step), e.field, e.detail);
+		assert_int_equal(sgx_verify_at(ev, d, now, 0, &e, NULL), rc); /* and again, warm */
+		/* back to the good text, the same way */
+		if (i < 2)
+			rewrite_in_place(d, "tcbinfo.json", good, gn);
+		else
+			replace_by_rename(d, "tcbinfo.json", good, gn);
+		settle();
+		if (sgx_verify_at(ev, d, now, 0, &e, NULL) != VT_OK)
+			fail_msg("good TCB Info back %s: %s", how[i], e.detail);
+	}
+
+	/* the dcap-qvl file: the same three changes of its tcb_info */
+	json_t *bad_doc = json_deep_copy(doc);
+	flip_member(bad_doc, "tcb_info", 40);
+	char *gtxt = json_dumps(doc, JSON_COMPACT), *btxt = json_dumps(bad_doc, JSON_COMPACT),
+	     *btxt2 = json_dumps(bad_doc, JSON_INDENT(1));
+	assert_int_equal(strlen(gtxt), strlen(btxt));
+	assert_int_equal(sgx_verify_at(ev, file, now, 0, &e, NULL), VT_OK);
+	h0 = file_hits();
+	assert_int_equal(sgx_verify_at(ev, file, now, 0, &e, NULL), VT_OK);
+	assert_true(file_hits() > h0);
+	for (size_t i = 0; i < 3; i++) {
+		const char *b = i == 1 ? btxt2 : btxt;
+		if (i < 2)
+			rewrite_in_place(f, "coll.json", b, strlen(b));
+		else
+			replace_by_rename(f, "coll.json", b, strlen(b));
+		settle();
+		vt_status rc = sgx_verify_at(ev, file, now, 0, &e, NULL);
+		if (rc == VT_OK || e.step != VT_STEP_COLLATERAL)
+			fail_msg("bundle corrupted %s: %s/%s %s", how[i], vt_step_name(e.step), e.field, e.detail);
+		if (i < 2)
+			rewrite_in_place(f, "coll.json", gtxt, strlen(gtxt));
+		else
+			replace_by_rename(f, "coll.json", gtxt, strlen(gtxt));
+		settle();
+		assert_int_equal(sgx_verify_at(ev, file, now, 0, &e, NULL), VT_OK);
+	}
+	free(gtxt);
+	free(btxt);
+	free(btxt2);
+	json_decref(bad_doc);
+	free(good);
+	free(bad);
+	free(bad_longer);
+	free(file);
+	json_decref(doc);
+	json_decref(ev);
+	free(quote);
+	rm_rf(d);
+	rm_rf(f);
+	free(d);
+	free(f);
+}
+
+/*
+ * certs_path as a directory: a VCEK rewritten in place (same size) or
+ * replaced by rename is read again (a corrupted one fails at the chain step),
+ * and a file added to the directory is seen (the listing is keyed by the
+ * directory's stat).
+ */
+static void test_file_cache_snp_rewrites(void **state)
+{
+	(void)state;
+	NEED_VECTORS();
+	vt_caches_clear();
+	size_t n = 0, vn = 0;
+	uint8_t *rep = vec(vdir, "snp/virtee-sev_milan_v2_report.hex", &n);
+	uint8_t *vcek = vec(vdir, "snp/virtee-sev_milan_v2_vcek.der", &vn);
+	uint8_t *bad = malloc(vn);
+	memcpy(bad, vcek, vn);
+	bad[vn - 10] ^= 0x01; /* inside the signature value */
+	char *d = snp_certs(vdir, false);
+	int64_t now = at(T_SNP);
+	struct vt_err e = {0};
+
+	settle();
+	assert_int_equal(snp_verify_at(vdir, rep, n, d, now, &e), VT_OK);
+	uint64_t h0 = file_hits(), d0 = dir_hits();
+	assert_int_equal(snp_verify_at(vdir, rep, n, d, now, &e), VT_OK);
+	assert_true(file_hits() >= h0 + 2);
+	assert_true(dir_hits() > d0);
+
+	for (size_t i = 0; i < 2; i++) {
+		if (i == 0)
+			rewrite_in_place(d, "vcek.der", bad, vn);
+		else
+			replace_by_rename(d, "vcek.der", bad, vn);
+		settle();
+		vt_status rc = snp_verify_at(vdir, rep, n, d, now, &e);
+		if (rc == VT_OK || e.step != VT_STEP_CHAIN)
+			fail_msg("corrupted VCEK (%s): %s/%s %s", i == 0 ? "in place" : "by rename", vt_step_name(e.step),
+				 e.field, e.detail);
+		if (i == 0)
+			rewrite_in_place(d, "vcek.der", vcek, vn);
+		else
+			replace_by_rename(d, "vcek.der", vcek, vn);
+		settle();
+		assert_int_equal(snp_verify_at(vdir, rep, n, d, now, &e), VT_OK);
+	}
+
+	/* the VCEK removed, then a new file holding it added: the listing follows */
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/vcek.der", d);
+	assert_int_equal(unlink(path), 0);
+	settle();
+	assert_int_not_equal(snp_verify_at(vdir, rep, n, d, now, &e), VT_OK);
+	write_file(d, "zz-vcek.der", vcek, vn);
+	settle();
+	assert_int_equal(snp_verify_at(vdir, rep, n, d, now, &e), VT_OK);
+
+	rm_rf(d);
+	free(d);
+	free(bad);
+	free(vcek);
+	free(rep);
+}
+
 int main(void)
 {
+	vt_file_cache_set_settle_ms(200); /* instead of VT_FILE_CACHE_SETTLE_S, to keep the tests short */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_generic_window_and_bounds),
 		cmocka_unit_test(test_snp_cache),
 		cmocka_unit_test(test_snp_flips_warm),
 		cmocka_unit_test(test_dcap_cache),
 		cmocka_unit_test(test_dcap_flips_warm),
+		cmocka_unit_test(test_file_cache_dcap_rewrites),
+		cmocka_unit_test(test_file_cache_snp_rewrites),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,6 +17,7 @@
 #include <openssl/bio.h>
 #include <openssl/pem.h>
 
+#include "evidence/dcap/dcap_internal.h"
 #include "veritee/crypto.h"
 #include "veritee/dcap.h"
 #include "veritee/json.h"
@@ -27,6 +28,13 @@
 #define PEM_MAX (64u << 10)
 #define CRL_MAX (1u << 20)
 #define MAX_NESTING 64
+
+#define RET_IF(expr)                      \
+	do {                              \
+		vt_status rc_ = (expr);   \
+		if (rc_ != VT_OK)         \
+			return rc_;       \
+	} while (0)
 
 static vt_status coll_fail(struct vt_err *err, vt_status code, const char *field, const char *msg)
 {
@@ -160,17 +168,22 @@ VT_CACHE_DEFINE(split_cache, "dcap.signed_json", 32, split_ref, split_release);
 static vt_status split_uncached(const char *body, size_t size, const char *member, char **value_out,
 				uint8_t sig_out[64], struct vt_err *err);
 
-vt_status vt_dcap_signed_json_split(const char *body, size_t size, const char *member, char **value_out,
-				    uint8_t sig_out[64], struct vt_err *err)
+/* The split with the body's SHA-256 known (NULL: computed). */
+static vt_status split_hashed(const char *body, size_t size, const uint8_t *body_sha, const char *member,
+			      char **value_out, uint8_t sig_out[64], struct vt_err *err)
 {
 	if (body == NULL || member == NULL || value_out == NULL || sig_out == NULL)
 		return vt_fail(err, VT_E_USAGE, VT_STEP_COLLATERAL, "collateral", "NULL argument");
 	*value_out = NULL;
-	uint8_t key[32];
+	uint8_t key[32], bh[32];
 	struct vt_err scratch = {0};
-	const void *parts[2] = {member, body};
-	size_t sizes[2] = {strlen(member), size};
-	bool keyed = size <= BODY_MAX && vt_cache_key(key, "dcap-signed-json", 2, parts, sizes, &scratch) == VT_OK;
+	uint64_t len = size;
+	bool keyed = size <= BODY_MAX && (body_sha != NULL || vt_sha256(body, size, bh, &scratch) == VT_OK);
+	if (keyed) {
+		const void *parts[3] = {member, body_sha != NULL ? body_sha : bh, &len};
+		size_t sizes[3] = {strlen(member), 32, sizeof(len)};
+		keyed = vt_cache_key(key, "dcap-signed-json", 3, parts, sizes, &scratch) == VT_OK;
+	}
 	void *hit = NULL;
 	if (keyed && vt_cache_get(&split_cache, key, 0, &hit)) {
 		struct split_entry *e = hit;
@@ -197,6 +210,12 @@ vt_status vt_dcap_signed_json_split(const char *body, size_t size, const char *m
 		free(e);
 	}
 	return rc;
+}
+
+vt_status vt_dcap_signed_json_split(const char *body, size_t size, const char *member, char **value_out,
+				    uint8_t sig_out[64], struct vt_err *err)
+{
+	return split_hashed(body, size, NULL, member, value_out, sig_out, err);
 }
 
 static vt_status split_uncached(const char *body, size_t size, const char *member, char **value_out,
@@ -356,30 +375,72 @@ static vt_status json_sig(json_t *doc, const char *key, uint8_t sig[64], struct 
 }
 
 /*
- * dcap-qvl bundles loaded, keyed by the SHA-256 of the file's exact bytes
- * (the file is read on every call; only its parsing is saved).  Callers get
- * a deep copy they own, as without the cache.
+ * Loaded collateral with the SHA-256 of each field, shared read-only:
+ * dcap-qvl bundles keyed by the SHA-256 of the file's exact bytes, PCS
+ * directories by the SHA-256 of each of their files' bytes.  The bytes come
+ * from the stat-keyed file cache (collateral_path is operator
+ * configuration); a different byte in any file is a different key.
  */
-struct bundle_entry {
+struct coll_set {
 	atomic_int refs;
 	struct vt_dcap_collateral c;
+	struct dcap_hashes h;
 };
 
-static void bundle_ref(void *o)
+static void set_ref(void *o)
 {
-	atomic_fetch_add(&((struct bundle_entry *)o)->refs, 1);
+	atomic_fetch_add(&((struct coll_set *)o)->refs, 1);
 }
 
-static void bundle_release(void *o)
+static void set_release(void *o)
 {
-	struct bundle_entry *e = o;
+	struct coll_set *e = o;
 	if (e == NULL || atomic_fetch_sub(&e->refs, 1) != 1)
 		return;
 	vt_dcap_collateral_free(&e->c);
 	free(e);
 }
 
-VT_CACHE_DEFINE(bundle_cache, "dcap.collateral_json", 16, bundle_ref, bundle_release);
+VT_CACHE_DEFINE(bundle_cache, "dcap.collateral_json", 16, set_ref, set_release);
+VT_CACHE_DEFINE(dir_cache, "dcap.collateral_dir", 16, set_ref, set_release);
+
+static vt_status hash_field(const void *p, size_t n, uint8_t out[32], struct vt_err *err)
+{
+	return vt_sha256(p != NULL ? p : "", p != NULL ? n : 0, out, err);
+}
+
+vt_status dcap_collateral_hashes(const struct vt_dcap_collateral *c, struct dcap_hashes *h, struct vt_err *err)
+{
+#define STRLEN(s) ((s) != NULL ? strlen(s) : 0)
+	RET_IF(hash_field(c->pck_crl_issuer_chain, STRLEN(c->pck_crl_issuer_chain), h->pck_crl_issuer_chain, err));
+	RET_IF(hash_field(c->root_ca_crl, c->root_ca_crl_size, h->root_ca_crl, err));
+	RET_IF(hash_field(c->pck_crl, c->pck_crl_size, h->pck_crl, err));
+	RET_IF(hash_field(c->tcb_info_issuer_chain, STRLEN(c->tcb_info_issuer_chain), h->tcb_info_issuer_chain, err));
+	RET_IF(hash_field(c->tcb_info, STRLEN(c->tcb_info), h->tcb_info, err));
+	RET_IF(hash_field(c->qe_identity_issuer_chain, STRLEN(c->qe_identity_issuer_chain),
+				h->qe_identity_issuer_chain, err));
+	RET_IF(hash_field(c->qe_identity, STRLEN(c->qe_identity), h->qe_identity, err));
+#undef STRLEN
+	return VT_OK;
+}
+
+/* A new set owning *c (zeroed on return) with its hashes; NULL when out of memory or hashing fails. */
+static struct coll_set *set_new(struct vt_dcap_collateral *c)
+{
+	struct coll_set *e = calloc(1, sizeof(*e));
+	struct vt_err scratch = {0};
+	if (e == NULL)
+		return NULL;
+	atomic_init(&e->refs, 1);
+	e->c = *c;
+	memset(c, 0, sizeof(*c));
+	if (dcap_collateral_hashes(&e->c, &e->h, &scratch) != VT_OK) {
+		*c = e->c;
+		free(e);
+		return NULL;
+	}
+	return e;
+}
 
 static bool dup_mem(const void *p, size_t n, uint8_t **out)
 {
@@ -419,36 +480,40 @@ static bool collateral_copy(const struct vt_dcap_collateral *src, struct vt_dcap
 
 static vt_status load_qvl_text(const uint8_t *text, size_t len, struct vt_dcap_collateral *c, struct vt_err *err);
 
-static vt_status load_qvl_json(const char *path, struct vt_dcap_collateral *c, struct vt_err *err)
+static vt_status acquire_qvl_json(const char *path, struct coll_set **out, struct vt_err *err)
 {
-	vt_status rc;
-	uint8_t *text = NULL;
+	const uint8_t *text = NULL;
 	size_t len = 0;
-	uint8_t key[32];
+	uint8_t sha[32], key[32];
+	void *fh = NULL;
 	struct vt_err scratch = {0};
-	VT_GUARD(vt_file_read(path, FILE_MAX, &text, &len, err));
-	const void *parts[1] = {text};
-	size_t sizes[1] = {len};
-	bool keyed = vt_cache_key(key, "dcap-qvl-json", 1, parts, sizes, &scratch) == VT_OK;
+	RET_IF(vt_file_read_cached(path, FILE_MAX, 0, &text, &len, sha, &fh, err));
+	uint64_t n64 = len;
+	const void *parts[2] = {sha, &n64};
+	size_t sizes[2] = {32, sizeof(n64)};
+	bool keyed = vt_cache_key(key, "dcap-qvl-json", 2, parts, sizes, &scratch) == VT_OK;
 	void *hit = NULL;
 	if (keyed && vt_cache_get(&bundle_cache, key, 0, &hit)) {
-		struct bundle_entry *e = hit;
-		rc = collateral_copy(&e->c, c) ? VT_OK : coll_fail(err, VT_E_NOMEM, "collateral", "out of memory");
-		bundle_release(e);
-		goto out;
+		vt_file_cache_release(fh);
+		*out = hit;
+		return VT_OK;
 	}
-	VT_GUARD(load_qvl_text(text, len, c, err));
-	struct bundle_entry *e = keyed ? calloc(1, sizeof(*e)) : NULL;
-	if (e != NULL && collateral_copy(c, &e->c)) {
-		atomic_init(&e->refs, 1);
+	struct vt_dcap_collateral c;
+	memset(&c, 0, sizeof(c));
+	vt_status rc = load_qvl_text(text, len, &c, err);
+	vt_file_cache_release(fh);
+	if (rc != VT_OK) {
+		vt_dcap_collateral_free(&c);
+		return rc;
+	}
+	struct coll_set *e = set_new(&c);
+	vt_dcap_collateral_free(&c);
+	if (e == NULL)
+		return coll_fail(err, VT_E_NOMEM, "collateral", "out of memory");
+	if (keyed)
 		vt_cache_put(&bundle_cache, key, VT_CACHE_ALWAYS_FROM, VT_CACHE_ALWAYS_TO, e);
-		bundle_release(e);
-	} else {
-		free(e);
-	}
-out:
-	free(text);
-	return rc;
+	*out = e;
+	return VT_OK;
 }
 
 static vt_status load_qvl_text(const uint8_t *text, size_t len, struct vt_dcap_collateral *c, struct vt_err *err)
@@ -476,37 +541,52 @@ out:
 	return rc;
 }
 
-static char *join_path(const char *dir, const char *name)
+/* A regular file in `dir`, read through the file cache (VT_E_NOTFOUND when not a regular file). */
+static vt_status cached_in(const char *dir, const char *name, size_t max, unsigned flags, const uint8_t **bytes,
+			   size_t *len, uint8_t sha[32], void **fh, struct vt_err *err)
 {
-	size_t a = strlen(dir), b = strlen(name);
-	char *p = malloc(a + b + 2);
+	char buf[512];
+	size_t dl = strlen(dir), nl = strlen(name);
+	char *p = dl + nl + 2 <= sizeof(buf) ? buf : malloc(dl + nl + 2);
 	if (p == NULL)
-		return NULL;
-	memcpy(p, dir, a);
-	p[a] = '/';
-	memcpy(p + a + 1, name, b + 1);
-	return p;
+		return vt_fail(err, VT_E_NOMEM, VT_STEP_COLLATERAL, name, "out of memory");
+	memcpy(p, dir, dl);
+	p[dl] = '/';
+	memcpy(p + dl + 1, name, nl + 1);
+	vt_status rc = vt_file_read_cached(p, max, flags, bytes, len, sha, fh, err);
+	if (p != buf)
+		free(p);
+	return rc;
 }
 
 static bool file_exists(const char *dir, const char *name)
 {
-	char *p = join_path(dir, name);
-	struct stat st;
-	bool ok = p != NULL && stat(p, &st) == 0 && S_ISREG(st.st_mode);
-	free(p);
+	const uint8_t *b = NULL;
+	size_t n = 0;
+	uint8_t sha[32];
+	void *fh = NULL;
+	struct vt_err scratch = {0};
+	/* within the size limit of what is read next; larger files give that read's error */
+	bool ok = cached_in(dir, name, CRL_MAX, VT_FILE_REGULAR_ONLY, &b, &n, sha, &fh, &scratch) != VT_E_NOTFOUND;
+	vt_file_cache_release(fh);
 	return ok;
 }
 
 static vt_status read_in(const char *dir, const char *name, size_t max, uint8_t **out, size_t *len,
 			 struct vt_err *err)
 {
-	char *p = join_path(dir, name);
-	if (p == NULL)
-		return vt_fail(err, VT_E_NOMEM, VT_STEP_COLLATERAL, name, "out of memory");
-	vt_status rc = vt_file_read(p, max, out, len, err);
-	free(p);
+	const uint8_t *b = NULL;
+	void *fh = NULL;
+	uint8_t sha[32];
+	vt_status rc = cached_in(dir, name, max, 0, &b, len, sha, &fh, err);
 	if (rc != VT_OK)
 		return vt_fail(err, rc, VT_STEP_COLLATERAL, name, "cannot read collateral file");
+	*out = malloc(*len + 1);
+	if (*out != NULL)
+		memcpy(*out, b, *len + 1); /* with the NUL terminator */
+	vt_file_cache_release(fh);
+	if (*out == NULL)
+		return vt_fail(err, VT_E_NOMEM, VT_STEP_COLLATERAL, name, "out of memory");
 	return VT_OK;
 }
 
@@ -521,7 +601,7 @@ static vt_status read_text(const char *dir, const char *name, char **out, struct
 		free(d);
 		return coll_fail(err, VT_E_PARSE, name, "NUL byte in text file");
 	}
-	*out = (char *)d; /* vt_file_read NUL-terminates */
+	*out = (char *)d; /* NUL-terminated */
 	return VT_OK;
 }
 
@@ -559,12 +639,16 @@ out:
 static vt_status load_signed(const char *dir, const char *name, const char *member, char **value, uint8_t sig[64],
 			     struct vt_err *err)
 {
-	uint8_t *d = NULL;
+	const uint8_t *d = NULL;
 	size_t n = 0;
-	vt_status rc = read_in(dir, name, BODY_MAX, &d, &n, err);
-	if (rc == VT_OK)
-		rc = vt_dcap_signed_json_split((const char *)d, n, member, value, sig, err);
-	free(d);
+	uint8_t sha[32];
+	void *fh = NULL;
+	vt_status rc = cached_in(dir, name, BODY_MAX, 0, &d, &n, sha, &fh, err);
+	if (rc != VT_OK)
+		rc = vt_fail(err, rc, VT_STEP_COLLATERAL, name, "cannot read collateral file");
+	else
+		rc = split_hashed((const char *)d, n, sha, member, value, sig, err);
+	vt_file_cache_release(fh);
 	return rc;
 }
 
@@ -597,19 +681,126 @@ out:
 	return rc;
 }
 
+/*
+ * A directory: when all of its files read, the SHA-256 of each (and which
+ * PCK CRL form is present) keys a loaded set; otherwise, and on a miss, the
+ * files are loaded in order as before (the same errors, in the same order).
+ */
+static const char *const DIR_FILES[] = {"tcbinfo.json",		 "tcbinfo_issuer_chain.pem", "qeidentity.json",
+					"qeidentity_issuer_chain.pem", "pckcrl_issuer_chain.pem",  "pckcrl.der",
+					"rootcrl.der"};
+#define N_DIR_FILES (sizeof(DIR_FILES) / sizeof(DIR_FILES[0]))
+
+static bool dir_key(const char *dir, uint8_t key[32])
+{
+	static const size_t max[N_DIR_FILES] = {BODY_MAX, PEM_MAX, BODY_MAX, PEM_MAX, PEM_MAX, CRL_MAX, CRL_MAX};
+	uint8_t sha[N_DIR_FILES][32];
+	uint64_t lens[N_DIR_FILES];
+	bool ok = true;
+	uint8_t pem_crl = 0;
+	for (size_t i = 0; i < N_DIR_FILES && ok; i++) {
+		const uint8_t *b = NULL;
+		size_t n = 0;
+		void *fh = NULL;
+		struct vt_err scratch = {0};
+		const char *name = DIR_FILES[i];
+		vt_status rc = cached_in(dir, name, max[i], VT_FILE_REGULAR_ONLY, &b, &n, sha[i], &fh, &scratch);
+		if (rc == VT_E_NOTFOUND && i == 5) {
+			pem_crl = 1;
+			name = "pckcrl.pem";
+			rc = cached_in(dir, name, CRL_MAX, VT_FILE_REGULAR_ONLY, &b, &n, sha[i], &fh, &scratch);
+		}
+		/* text files with a NUL byte fail the load: no key */
+		ok = rc == VT_OK && (i == 5 || i == 6 || memchr(b, '\0', n) == NULL);
+		lens[i] = n;
+		vt_file_cache_release(fh);
+	}
+	if (!ok)
+		return false;
+	const void *parts[2 * N_DIR_FILES + 1];
+	size_t sizes[2 * N_DIR_FILES + 1];
+	for (size_t i = 0; i < N_DIR_FILES; i++) {
+		parts[2 * i] = sha[i];
+		sizes[2 * i] = 32;
+		parts[2 * i + 1] = &lens[i];
+		sizes[2 * i + 1] = sizeof(lens[i]);
+	}
+	parts[2 * N_DIR_FILES] = &pem_crl;
+	sizes[2 * N_DIR_FILES] = 1;
+	struct vt_err scratch = {0};
+	return vt_cache_key(key, "dcap-collateral-dir", 2 * N_DIR_FILES + 1, parts, sizes, &scratch) == VT_OK;
+}
+
+static vt_status acquire_dir(const char *dir, struct coll_set **out, struct vt_err *err)
+{
+	uint8_t key[32];
+	bool keyed = dir_key(dir, key);
+	void *hit = NULL;
+	if (keyed && vt_cache_get(&dir_cache, key, 0, &hit)) {
+		*out = hit;
+		return VT_OK;
+	}
+	struct vt_dcap_collateral c;
+	memset(&c, 0, sizeof(c));
+	vt_status rc = load_dir(dir, &c, err);
+	if (rc != VT_OK) {
+		vt_dcap_collateral_free(&c);
+		return rc;
+	}
+	struct coll_set *e = set_new(&c);
+	vt_dcap_collateral_free(&c);
+	if (e == NULL)
+		return coll_fail(err, VT_E_NOMEM, "collateral", "out of memory");
+	if (keyed)
+		vt_cache_put(&dir_cache, key, VT_CACHE_ALWAYS_FROM, VT_CACHE_ALWAYS_TO, e);
+	*out = e;
+	return VT_OK;
+}
+
+vt_status dcap_collateral_acquire(const char *path, const struct vt_dcap_collateral **c, const struct dcap_hashes **h,
+				  void **handle, struct vt_err *err)
+{
+	*c = NULL;
+	*h = NULL;
+	*handle = NULL;
+	if (path == NULL)
+		return vt_fail(err, VT_E_USAGE, VT_STEP_COLLATERAL, "collateral", "NULL argument");
+	struct coll_set *e = NULL;
+	uint8_t key[32];
+	void *hit = NULL;
+	/* All seven files read as regular files: `path` is a directory (no stat of it needed). */
+	if (dir_key(path, key) && vt_cache_get(&dir_cache, key, 0, &hit)) {
+		e = hit;
+	} else {
+		struct stat st;
+		if (stat(path, &st) != 0)
+			return vt_fail(err, errno == ENOENT ? VT_E_NOTFOUND : VT_E_IO, VT_STEP_COLLATERAL, "collateral",
+				       "cannot stat collateral path");
+		RET_IF(S_ISDIR(st.st_mode) ? acquire_dir(path, &e, err) : acquire_qvl_json(path, &e, err));
+	}
+	*c = &e->c;
+	*h = &e->h;
+	*handle = e;
+	return VT_OK;
+}
+
+void dcap_collateral_release(void *handle)
+{
+	set_release(handle);
+}
+
 vt_status vt_dcap_collateral_load(const char *path, struct vt_dcap_collateral *out, struct vt_err *err)
 {
 	if (path == NULL || out == NULL)
 		return vt_fail(err, VT_E_USAGE, VT_STEP_COLLATERAL, "collateral", "NULL argument");
 	memset(out, 0, sizeof(*out));
-	struct stat st;
-	if (stat(path, &st) != 0)
-		return vt_fail(err, errno == ENOENT ? VT_E_NOTFOUND : VT_E_IO, VT_STEP_COLLATERAL, "collateral",
-			       "cannot stat collateral path");
-	vt_status rc = S_ISDIR(st.st_mode) ? load_dir(path, out, err) : load_qvl_json(path, out, err);
-	if (rc != VT_OK)
-		vt_dcap_collateral_free(out);
-	return rc;
+	const struct vt_dcap_collateral *c = NULL;
+	const struct dcap_hashes *h = NULL;
+	void *handle = NULL;
+	RET_IF(dcap_collateral_acquire(path, &c, &h, &handle, err));
+	bool ok = collateral_copy(c, out);
+	dcap_collateral_release(handle);
+	return ok ? VT_OK : coll_fail(err, VT_E_NOMEM, "collateral", "out of memory");
 }
 
 void vt_dcap_collateral_free(struct vt_dcap_collateral *c)

@@ -119,4 +119,29 @@ VT_MUST_USE vt_status vt_qe_identity_parse(const char *json, size_t len, struct 
 					   struct vt_err *err);
 void vt_qe_identity_free(struct vt_qe_identity *qi);
 
+
+/* ------------------------------------------------------------------ collateral handed over with its hashes */
+
+/* SHA-256 of the exact bytes of each collateral field (strings without their NUL). */
+struct dcap_hashes {
+	uint8_t pck_crl_issuer_chain[32], root_ca_crl[32], pck_crl[32], tcb_info_issuer_chain[32], tcb_info[32],
+		qe_identity_issuer_chain[32], qe_identity[32];
+};
+
+/* Hash every field of `c` (NULL fields hash as empty). */
+vt_status dcap_collateral_hashes(const struct vt_dcap_collateral *c, struct dcap_hashes *h, struct vt_err *err);
+/*
+ * vt_dcap_collateral_load without the copy: a shared, read-only collateral
+ * and the hashes of its fields, valid until dcap_collateral_release(*handle).
+ * The path's files are read through the stat-keyed file cache (operator
+ * configuration), and a set whose file hashes were seen before is reused.
+ */
+vt_status dcap_collateral_acquire(const char *path, const struct vt_dcap_collateral **c, const struct dcap_hashes **h,
+				  void **handle, struct vt_err *err);
+void dcap_collateral_release(void *handle);
+/* vt_dcap_verify with the field hashes already known (`h` must describe `c`; NULL: computed here). */
+vt_status dcap_verify_hashed(const struct vt_dcap_quote *q, const struct vt_dcap_collateral *c,
+			     const struct dcap_hashes *h, int64_t now, int64_t grace_seconds, struct vt_dcap_result *res,
+			     struct vt_err *err);
+
 #endif

@@ -173,17 +173,21 @@ static void crl_entry_release(void *o)
 VT_CACHE_DEFINE(crl_cache, "dcap.crl", 32, crl_entry_ref, crl_entry_release);
 
 /* Parse, issuer and signature (cached); *out is a new reference. */
-static vt_status crl_load(const uint8_t *der, size_t der_size, X509 *issuer, const uint8_t *issuer_fp, int64_t now,
-			  const char *field, struct crl_entry **out, struct vt_err *err)
+static vt_status crl_load(const uint8_t *der, size_t der_size, const uint8_t *der_sha, X509 *issuer,
+			  const uint8_t *issuer_fp, int64_t now, const char *field, struct crl_entry **out,
+			  struct vt_err *err)
 {
 	*out = NULL;
-	uint8_t fp[32], key[32];
+	uint8_t fp[32], key[32], dh[32];
 	struct vt_err scratch = {0};
-	bool keyed = issuer_fp != NULL || vt_x509_fingerprint_sha256(issuer, fp, &scratch) == VT_OK;
+	uint64_t len = der_size;
+	bool keyed = (issuer_fp != NULL || vt_x509_fingerprint_sha256(issuer, fp, &scratch) == VT_OK) &&
+		     (der_sha != NULL || vt_sha256(der, der_size, dh, &scratch) == VT_OK);
 	if (keyed) {
-		const void *parts[2] = {der, issuer_fp != NULL ? issuer_fp : fp};
-		size_t sizes[2] = {der_size, 32};
-		keyed = vt_cache_key(key, "dcap-crl", 2, parts, sizes, &scratch) == VT_OK;
+		/* the CRL by the SHA-256 of its exact DER (and length), the issuer by its fingerprint */
+		const void *parts[3] = {der_sha != NULL ? der_sha : dh, &len, issuer_fp != NULL ? issuer_fp : fp};
+		size_t sizes[3] = {32, sizeof(len), 32};
+		keyed = vt_cache_key(key, "dcap-crl", 3, parts, sizes, &scratch) == VT_OK;
 	}
 	void *hit = NULL;
 	if (keyed && vt_cache_get(&crl_cache, key, now, &hit)) {
@@ -234,15 +238,15 @@ out:
 	return rc;
 }
 
-static vt_status crl_check(const uint8_t *der, size_t der_size, X509 *issuer, const uint8_t *issuer_fp,
-			   X509 *subject, int64_t now, int64_t grace_seconds, bool *expired, const char *field,
+static vt_status crl_check(const uint8_t *der, size_t der_size, const uint8_t *der_sha, X509 *issuer,
+			   const uint8_t *issuer_fp, X509 *subject, int64_t now, int64_t grace_seconds, bool *expired, const char *field,
 			   struct vt_err *err)
 {
 	if (der == NULL || der_size == 0 || der_size > (size_t)16 << 20)
 		return vt_fail(err, VT_E_REJECTED, VT_STEP_COLLATERAL, field, "CRL missing");
 	struct crl_entry *e = NULL;
 	vt_status rc;
-	VT_GUARD(crl_load(der, der_size, issuer, issuer_fp, now, field, &e, err));
+	VT_GUARD(crl_load(der, der_size, der_sha, issuer, issuer_fp, now, field, &e, err));
 	VT_GUARD(check_window(field, e->this_up, e->next_up, now, grace_seconds, expired, err));
 	X509_REVOKED *rev = NULL;
 	if (X509_CRL_get0_by_serial(e->crl, &rev, X509_get0_serialNumber(subject)) == 1) {
@@ -262,7 +266,7 @@ out:
 vt_status vt_dcap_crl_check(const uint8_t *der, size_t der_size, X509 *issuer, X509 *subject, int64_t now,
 			    int64_t grace_seconds, bool *expired, const char *field, struct vt_err *err)
 {
-	return crl_check(der, der_size, issuer, NULL, subject, now, grace_seconds, expired, field, err);
+	return crl_check(der, der_size, NULL, issuer, NULL, subject, now, grace_seconds, expired, field, err);
 }
 
 /* --------------------------------------------------------------- signatures */
@@ -385,11 +389,12 @@ static void signed_entry_release(void *o)
 VT_CACHE_DEFINE(signed_cache, "dcap.signed_item", 32, signed_entry_ref, signed_entry_release);
 
 static vt_status signed_item_crl(const char *what, const char *field, X509 *root, X509 *signer,
-				 const struct vt_dcap_collateral *c, int64_t now, int64_t grace, bool *expired,
-				 struct vt_err *err)
+				 const struct vt_dcap_collateral *c, const struct dcap_hashes *h, int64_t now,
+				 int64_t grace, bool *expired, struct vt_err *err)
 {
 	struct vt_err e2 = {0};
-	if (crl_check(c->root_ca_crl, c->root_ca_crl_size, root, INTEL_ROOT_SHA256, signer, now, grace, expired,
+	if (crl_check(c->root_ca_crl, c->root_ca_crl_size, h->root_ca_crl, root, INTEL_ROOT_SHA256, signer, now, grace,
+		      expired,
 		      "root_ca_crl", &e2) != VT_OK)
 		return vt_fail(err, e2.code, e2.step == VT_STEP_CHAIN ? VT_STEP_COLLATERAL : e2.step, field,
 			       "%s signing certificate: %s", what, e2.detail);
@@ -402,9 +407,10 @@ static vt_status signed_item_crl(const char *what, const char *field, X509 *root
  * and not be revoked by the root CA CRL; then the signature over the exact
  * text must verify.  `text_hash` is the SHA-256 cache key of the text.
  */
-static vt_status check_signed_item(const char *what, const char *chain_pem, const char *text,
-				   const uint8_t text_hash[32], const uint8_t sig[64], const struct vt_dcap_collateral *c,
-				   int64_t now, int64_t grace, bool *expired, struct vt_err *err)
+static vt_status check_signed_item(const char *what, const char *chain_pem, const uint8_t chain_hash[32],
+				   const char *text, const uint8_t text_hash[32], const uint8_t sig[64],
+				   const struct vt_dcap_collateral *c, const struct dcap_hashes *h, int64_t now, int64_t grace,
+				   bool *expired, struct vt_err *err)
 {
 	char field[64];
 	snprintf(field, sizeof(field), "%s_issuer_chain", what);
@@ -412,14 +418,15 @@ static vt_status check_signed_item(const char *what, const char *chain_pem, cons
 	struct vt_err scratch = {0};
 	bool keyed = false;
 	if (chain_pem != NULL && text != NULL) {
-		const void *parts[4] = {what, chain_pem, text_hash, sig};
-		size_t sizes[4] = {strlen(what), strlen(chain_pem), 32, 64};
+		/* the chain PEM and the text by the SHA-256 of their exact bytes */
+		const void *parts[4] = {what, chain_hash, text_hash, sig};
+		size_t sizes[4] = {strlen(what), 32, 32, 64};
 		keyed = vt_cache_key(key, "dcap-signed-item", 4, parts, sizes, &scratch) == VT_OK;
 	}
 	void *hit = NULL;
 	if (keyed && vt_cache_get(&signed_cache, key, now, &hit)) {
 		struct signed_entry *e = hit;
-		vt_status rc = signed_item_crl(what, field, e->root, e->signer, c, now, grace, expired, err);
+		vt_status rc = signed_item_crl(what, field, e->root, e->signer, c, h, now, grace, expired, err);
 		signed_entry_release(e);
 		return rc;
 	}
@@ -442,7 +449,7 @@ static vt_status check_signed_item(const char *what, const char *chain_pem, cons
 			goto out;
 		}
 	}
-	VT_GUARD(signed_item_crl(what, field, root, signer, c, now, grace, expired, err));
+	VT_GUARD(signed_item_crl(what, field, root, signer, c, h, now, grace, expired, err));
 	if (text == NULL) {
 		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_COLLATERAL, what, "%s missing", what);
 		goto out;
@@ -857,8 +864,23 @@ static const char *tee_id(const struct vt_dcap_quote *q)
 vt_status vt_dcap_verify(const struct vt_dcap_quote *q, const struct vt_dcap_collateral *c, int64_t now,
 			 int64_t grace_seconds, struct vt_dcap_result *res, struct vt_err *err)
 {
+	return dcap_verify_hashed(q, c, NULL, now, grace_seconds, res, err);
+}
+
+vt_status dcap_verify_hashed(const struct vt_dcap_quote *q, const struct vt_dcap_collateral *c,
+			     const struct dcap_hashes *h, int64_t now, int64_t grace_seconds, struct vt_dcap_result *res,
+			     struct vt_err *err)
+{
 	if (q == NULL || c == NULL || res == NULL)
 		return vt_fail(err, VT_E_USAGE, VT_STEP_NONE, "", "missing argument");
+	struct dcap_hashes own;
+	if (h == NULL) {
+		/* the caller's collateral: hash its fields now */
+		vt_status hrc = dcap_collateral_hashes(c, &own, err);
+		if (hrc != VT_OK)
+			return hrc;
+		h = &own;
+	}
 	memset(res, 0, sizeof(*res));
 	res->status = VT_TCB_NOT_SUPPORTED;
 	res->qe_status = VT_TCB_NOT_SUPPORTED;
@@ -939,9 +961,11 @@ vt_status vt_dcap_verify(const struct vt_dcap_quote *q, const struct vt_dcap_col
 	X509 *leaf = pe->leaf, *inter = pe->inter, *root = pe->root;
 
 	/* ---- chain: CRLs (root CA CRL for the PCK CA, PCK CRL for the PCK) */
-	VT_GUARD(crl_check(c->root_ca_crl, c->root_ca_crl_size, root, INTEL_ROOT_SHA256, inter, now, grace_seconds,
+	VT_GUARD(crl_check(c->root_ca_crl, c->root_ca_crl_size, h->root_ca_crl, root, INTEL_ROOT_SHA256, inter, now,
+			   grace_seconds,
 			   &expired, "root_ca_crl", err));
-	VT_GUARD(crl_check(c->pck_crl, c->pck_crl_size, inter, pe->inter_fp, leaf, now, grace_seconds, &expired,
+	VT_GUARD(crl_check(c->pck_crl, c->pck_crl_size, h->pck_crl, inter, pe->inter_fp, leaf, now, grace_seconds,
+			   &expired,
 			   "pck_crl", err));
 
 	/* ---- signature: QE report by the PCK key */
@@ -952,19 +976,19 @@ vt_status vt_dcap_verify(const struct vt_dcap_quote *q, const struct vt_dcap_col
 	/* ---- binding: SHA-256(AK || QE auth data) in the QE report data, upper half zero */
 	{
 		EVP_MD_CTX *md = EVP_MD_CTX_new();
-		uint8_t h[32];
+		uint8_t bh[32];
 		unsigned int hl = 0;
 		int ok = md != NULL && EVP_DigestInit_ex(md, vt_md_sha256(), NULL) == 1 &&
 			 EVP_DigestUpdate(md, q->attestation_key, 64) == 1 &&
 			 (q->qe_auth_data_size == 0 || EVP_DigestUpdate(md, q->qe_auth_data, q->qe_auth_data_size) == 1) &&
-			 EVP_DigestFinal_ex(md, h, &hl) == 1 && hl == 32;
+			 EVP_DigestFinal_ex(md, bh, &hl) == 1 && hl == 32;
 		EVP_MD_CTX_free(md);
 		if (!ok) {
 			rc = vt_fail(err, VT_E_CRYPTO, VT_STEP_CRYPTO, "", "SHA-256 failed");
 			goto out;
 		}
 		static const uint8_t zero[32];
-		if (memcmp(h, q->qe_report.report_data, 32) != 0 || memcmp(q->qe_report.report_data + 32, zero, 32) != 0) {
+		if (memcmp(bh, q->qe_report.report_data, 32) != 0 || memcmp(q->qe_report.report_data + 32, zero, 32) != 0) {
 			rc = vt_fail(err, VT_E_REJECTED, VT_STEP_BINDING, "qe_report.report_data",
 				     "attestation key is not bound to the QE report "
 				     "(SHA-256(attestation key || QE auth data) differs or upper half not zero)");
@@ -973,20 +997,12 @@ vt_status vt_dcap_verify(const struct vt_dcap_quote *q, const struct vt_dcap_col
 	}
 
 	/* ---- collateral: signatures of TCB Info and QE Identity */
-	uint8_t tcb_hash[32], qe_hash[32];
-	{
-		const char *texts[2] = {c->tcb_info, c->qe_identity};
-		uint8_t *hashes[2] = {tcb_hash, qe_hash};
-		for (size_t i = 0; i < 2; i++) {
-			const void *parts[1] = {texts[i] != NULL ? texts[i] : ""};
-			size_t sizes[1] = {texts[i] != NULL ? strlen(texts[i]) : 0};
-			VT_GUARD(vt_cache_key(hashes[i], i == 0 ? "dcap-tcb-info" : "dcap-qe-identity", 1, parts, sizes, err));
-		}
-	}
-	VT_GUARD(check_signed_item("tcb_info", c->tcb_info_issuer_chain, c->tcb_info, tcb_hash, c->tcb_info_signature,
-				   c, now, grace_seconds, &expired, err));
-	VT_GUARD(check_signed_item("qe_identity", c->qe_identity_issuer_chain, c->qe_identity, qe_hash,
-				   c->qe_identity_signature, c, now, grace_seconds, &expired, err));
+	const uint8_t *tcb_hash = h->tcb_info, *qe_hash = h->qe_identity;
+	VT_GUARD(check_signed_item("tcb_info", c->tcb_info_issuer_chain, h->tcb_info_issuer_chain, c->tcb_info, tcb_hash,
+				   c->tcb_info_signature, c, h, now, grace_seconds, &expired, err));
+	VT_GUARD(check_signed_item("qe_identity", c->qe_identity_issuer_chain, h->qe_identity_issuer_chain,
+				   c->qe_identity, qe_hash, c->qe_identity_signature, c, h, now, grace_seconds, &expired,
+				   err));
 	VT_GUARD(tcb_info_get(c->tcb_info, tcb_hash, &te, err));
 	VT_GUARD(qe_identity_get(c->qe_identity, qe_hash, &qe, err));
 	const struct vt_tcb_info *ti = &te->ti;
@@ -1142,6 +1158,7 @@ vt_status vt_dcap_verify_evidence(const struct vt_verify_ctx *ctx, const json_t 
 	vt_status rc;
 	size_t n = 0;
 	struct vt_dcap_collateral col;
+	void *col_handle = NULL;
 	memset(&col, 0, sizeof(col));
 	VT_GUARD(vt_dcap_evidence_b64(evidence, "quote", QUOTE_MAX_B64, quote_buf, &n, err));
 	VT_GUARD(vt_dcap_quote_parse(*quote_buf, n, q, err));
@@ -1152,8 +1169,11 @@ vt_status vt_dcap_verify_evidence(const struct vt_verify_ctx *ctx, const json_t 
 	}
 
 	const struct vt_dcap_sources *src = ctx->dcap;
+	const struct vt_dcap_collateral *cp = &col;
+	const struct dcap_hashes *hp = NULL;
 	if (src != NULL && src->collateral_path != NULL && src->collateral_path[0] != '\0') {
-		VT_GUARD(vt_dcap_collateral_load(src->collateral_path, &col, err));
+		/* operator configuration: shared, with the hashes of its fields */
+		VT_GUARD(dcap_collateral_acquire(src->collateral_path, &cp, &hp, &col_handle, err));
 	} else if (src != NULL && (!src->offline || src->cache_dir != NULL)) {
 		/* PCS / PCCS (or, offline, its cache) for this platform's FMSPC and PCK CA */
 		uint8_t fmspc[6];
@@ -1165,7 +1185,7 @@ vt_status vt_dcap_verify_evidence(const struct vt_verify_ctx *ctx, const json_t 
 			     "no collateral: give --collateral or configure a PCCS");
 		goto out;
 	}
-	VT_GUARD(vt_dcap_verify(q, &col, ctx->now, src->grace_seconds, res, err));
+	VT_GUARD(dcap_verify_hashed(q, cp, hp, ctx->now, src->grace_seconds, res, err));
 
 	/* binding: the caller's report data, zero-padded to 64 bytes */
 	if (binding != NULL && binding->report_data != NULL) {
@@ -1189,6 +1209,7 @@ vt_status vt_dcap_verify_evidence(const struct vt_verify_ctx *ctx, const json_t 
 		}
 	}
 out:
+	dcap_collateral_release(col_handle);
 	vt_dcap_collateral_free(&col);
 	if (rc != VT_OK) {
 		free(*quote_buf);
@@ -1236,12 +1257,23 @@ out:
 
 vt_status vt_dcap_claim_hex(json_t *o, const char *key, const void *p, size_t n, struct vt_err *err)
 {
-	char *h = vt_hex_encode(p, n);
-	if (h == NULL)
-		return nomem(err);
-	json_t *s = json_string(h);
-	free(h);
-	return set_new(o, key, s, err);
+	static const char digits[] = "0123456789abcdef";
+	char buf[2 * 64 + 1];
+	if (n > 64) {
+		char *h = vt_hex_encode(p, n);
+		if (h == NULL)
+			return nomem(err);
+		json_t *s = json_string(h);
+		free(h);
+		return set_new(o, key, s, err);
+	}
+	/* the usual case: on the stack, and lowercase hex needs no UTF-8 check */
+	const uint8_t *b = p;
+	for (size_t i = 0; i < n; i++) {
+		buf[2 * i] = digits[b[i] >> 4];
+		buf[2 * i + 1] = digits[b[i] & 15];
+	}
+	return set_new(o, key, json_stringn_nocheck(buf, 2 * n), err);
 }
 
 static bool is_hex_char(uint8_t ch)

@@ -140,7 +140,7 @@ static vt_snp_product suffix_product(const char *cn, const char *prefix)
 	return snp_product_from_name(cn + pl, strlen(cn + pl));
 }
 
-static void classify(X509 *x, snp_role *role, vt_snp_product *product)
+static void classify(X509 *x, const uint8_t *known_fp, snp_role *role, vt_snp_product *product)
 {
 	char cn[128], icn[128];
 	*role = SNP_ROLE_OTHER;
@@ -151,7 +151,9 @@ static void classify(X509 *x, snp_role *role, vt_snp_product *product)
 		uint8_t fp[32];
 		struct vt_err scratch = {0};
 		*role = SNP_ROLE_ARK;
-		if (vt_x509_fingerprint_sha256(x, fp, &scratch) == VT_OK)
+		if (known_fp != NULL)
+			*product = snp_pinned_ark_product(known_fp);
+		else if (vt_x509_fingerprint_sha256(x, fp, &scratch) == VT_OK)
 			*product = snp_pinned_ark_product(fp);
 		return;
 	}
@@ -193,10 +195,14 @@ void snp_pool_free(struct snp_pool *pool)
 	memset(pool, 0, sizeof(*pool));
 }
 
-vt_status snp_pool_add_x509(struct snp_pool *pool, X509 *x509, const char *origin, struct vt_err *err)
+/* Add with a known fingerprint and classification (from the parse cache). */
+static vt_status pool_add_known(struct snp_pool *pool, X509 *x509, const uint8_t *fp, snp_role role,
+				vt_snp_product product, const char *origin, struct vt_err *err)
 {
 	for (size_t i = 0; i < pool->n; i++) {
-		if (X509_cmp(pool->certs[i].x509, x509) == 0) {
+		const struct snp_cert *o = &pool->certs[i];
+		bool same = fp != NULL && o->has_fp ? memcmp(o->fp, fp, 32) == 0 : X509_cmp(o->x509, x509) == 0;
+		if (same) {
 			X509_free(x509);
 			return VT_OK;
 		}
@@ -209,8 +215,74 @@ vt_status snp_pool_add_x509(struct snp_pool *pool, X509 *x509, const char *origi
 	struct snp_cert *c = &pool->certs[pool->n++];
 	c->x509 = x509;
 	c->origin = origin;
-	classify(x509, &c->role, &c->product);
+	c->role = role;
+	c->product = product;
+	c->has_fp = fp != NULL;
+	if (fp != NULL)
+		memcpy(c->fp, fp, 32);
 	return VT_OK;
+}
+
+vt_status snp_pool_add_x509(struct snp_pool *pool, X509 *x509, const char *origin, struct vt_err *err)
+{
+	uint8_t fp[32];
+	struct vt_err scratch = {0};
+	bool has_fp = vt_x509_fingerprint_sha256(x509, fp, &scratch) == VT_OK;
+	snp_role role;
+	vt_snp_product product;
+	classify(x509, has_fp ? fp : NULL, &role, &product);
+	return pool_add_known(pool, x509, has_fp ? fp : NULL, role, product, origin, err);
+}
+
+bool snp_cert_fp(const struct snp_cert *c, uint8_t out[32])
+{
+	struct vt_err scratch = {0};
+	if (c->has_fp) {
+		memcpy(out, c->fp, 32);
+		return true;
+	}
+	return vt_x509_fingerprint_sha256(c->x509, out, &scratch) == VT_OK;
+}
+
+/* Parsed VEK extensions by certificate fingerprint (a parse depends only on the DER). */
+struct ext_entry {
+	atomic_int refs;
+	struct vt_snp_vek_ext ext;
+};
+
+static void ext_ref(void *o)
+{
+	atomic_fetch_add(&((struct ext_entry *)o)->refs, 1);
+}
+
+static void ext_release(void *o)
+{
+	struct ext_entry *e = o;
+	if (e != NULL && atomic_fetch_sub(&e->refs, 1) == 1)
+		free(e);
+}
+
+VT_CACHE_DEFINE(ext_cache, "snp.vek_ext", 64, ext_ref, ext_release);
+
+vt_status snp_vek_ext_get(const struct snp_cert *c, struct vt_snp_vek_ext *out, struct vt_err *err)
+{
+	uint8_t fp[32];
+	bool keyed = snp_cert_fp(c, fp);
+	void *hit = NULL;
+	if (keyed && vt_cache_get(&ext_cache, fp, 0, &hit)) {
+		*out = ((struct ext_entry *)hit)->ext;
+		ext_release(hit);
+		return VT_OK;
+	}
+	vt_status rc = vt_snp_vek_ext_parse(c->x509, out, err);
+	struct ext_entry *e = NULL;
+	if (rc == VT_OK && keyed && (e = calloc(1, sizeof(*e))) != NULL) {
+		atomic_init(&e->refs, 1);
+		e->ext = *out;
+		vt_cache_put(&ext_cache, fp, VT_CACHE_ALWAYS_FROM, VT_CACHE_ALWAYS_TO, e);
+		ext_release(e);
+	}
+	return rc;
 }
 
 static vt_status pool_add_crl(struct snp_pool *pool, X509_CRL *crl, struct vt_err *err)
@@ -250,7 +322,22 @@ static bool looks_like_pem(const uint8_t *p, size_t n)
 struct parsed_item {
 	X509 *x509;
 	X509_CRL *crl;
+	/* for certificates: fingerprint and classification (both depend only on the DER) */
+	uint8_t fp[32];
+	bool has_fp;
+	snp_role role;
+	vt_snp_product product;
 };
+
+/* A certificate item with its fingerprint and class computed once. */
+static struct parsed_item cert_item(X509 *x)
+{
+	struct parsed_item it = {.x509 = x};
+	struct vt_err scratch = {0};
+	it.has_fp = vt_x509_fingerprint_sha256(x, it.fp, &scratch) == VT_OK;
+	classify(x, it.has_fp ? it.fp : NULL, &it.role, &it.product);
+	return it;
+}
 
 struct parsed {
 	atomic_int refs;
@@ -301,9 +388,10 @@ static vt_status add_parsed(struct snp_pool *pool, void *obj, const char *origin
 	struct parsed *pr = obj;
 	vt_status rc = VT_OK;
 	for (size_t i = 0; i < pr->n && rc == VT_OK; i++) {
-		if (pr->items[i].x509 != NULL) {
-			X509_up_ref(pr->items[i].x509);
-			rc = snp_pool_add_x509(pool, pr->items[i].x509, origin, err);
+		const struct parsed_item *it = &pr->items[i];
+		if (it->x509 != NULL) {
+			X509_up_ref(it->x509);
+			rc = pool_add_known(pool, it->x509, it->has_fp ? it->fp : NULL, it->role, it->product, origin, err);
 		} else {
 			X509_CRL_up_ref(pr->items[i].crl);
 			rc = pool_add_crl(pool, pr->items[i].crl, err);
@@ -316,14 +404,37 @@ static vt_status add_parsed(struct snp_pool *pool, void *obj, const char *origin
 vt_status snp_pool_add_bytes(struct snp_pool *pool, const uint8_t *p, size_t n, const char *origin,
 			     const char *field, struct vt_err *err)
 {
+	uint8_t h[32];
+	if (n == 0 || n > SNP_CERT_MAX_BYTES)
+		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, field, "certificate data is %zu bytes", n);
+	struct vt_err scratch = {0};
+	return snp_pool_add_bytes_hashed(pool, p, n, vt_sha256(p, n, h, &scratch) == VT_OK ? h : NULL, origin, field,
+					 err);
+}
+
+/* Add a certificate item (the pool takes the caller's reference). */
+static vt_status pool_add_item(struct snp_pool *pool, const struct parsed_item *it, const char *origin,
+			       struct vt_err *err)
+{
+	return pool_add_known(pool, it->x509, it->has_fp ? it->fp : NULL, it->role, it->product, origin, err);
+}
+
+vt_status snp_pool_add_bytes_hashed(struct snp_pool *pool, const uint8_t *p, size_t n, const uint8_t sha256[32],
+				    const char *origin, const char *field, struct vt_err *err)
+{
 	vt_status rc = VT_OK;
 	size_t added = 0;
 	if (n == 0 || n > SNP_CERT_MAX_BYTES)
 		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, field, "certificate data is %zu bytes", n);
+	/* Keyed by the SHA-256 of the exact bytes (and their length). */
 	uint8_t key[32];
-	const void *kp[1] = {p};
-	size_t ks[1] = {n};
-	bool keyed = vt_cache_key(key, "snp-pem-or-der", 1, kp, ks, NULL) == VT_OK;
+	uint64_t len = n;
+	bool keyed = false;
+	if (sha256 != NULL) {
+		const void *kp[2] = {sha256, &len};
+		size_t ks[2] = {32, sizeof(len)};
+		keyed = vt_cache_key(key, "snp-pem-or-der", 2, kp, ks, NULL) == VT_OK;
+	}
 	void *hit = NULL;
 	if (keyed && vt_cache_get(&parsed_cache, key, 0, &hit))
 		return add_parsed(pool, hit, origin, err);
@@ -342,18 +453,19 @@ vt_status snp_pool_add_bytes(struct snp_pool *pool, const uint8_t *p, size_t n, 
 			if (info->x509 != NULL) {
 				X509 *x = info->x509;
 				info->x509 = NULL;
+				struct parsed_item it = cert_item(x);
 				if (pr != NULL && X509_up_ref(x) == 1)
-					pr->items[pr->n++] = (struct parsed_item){x, NULL};
+					pr->items[pr->n++] = it;
 				else
 					parsed_spoil(&pr);
-				rc = snp_pool_add_x509(pool, x, origin, err);
+				rc = pool_add_item(pool, &it, origin, err);
 				added++;
 			}
 			if (info->crl != NULL && rc == VT_OK) {
 				X509_CRL *c = info->crl;
 				info->crl = NULL;
 				if (pr != NULL && X509_CRL_up_ref(c) == 1)
-					pr->items[pr->n++] = (struct parsed_item){NULL, c};
+					pr->items[pr->n++] = (struct parsed_item){.crl = c};
 				else
 					parsed_spoil(&pr);
 				rc = pool_add_crl(pool, c, err);
@@ -375,20 +487,21 @@ vt_status snp_pool_add_bytes(struct snp_pool *pool, const uint8_t *p, size_t n, 
 	X509 *x = NULL;
 	struct vt_err scratch = {0};
 	if (vt_x509_from_der_cached(p, n, field, &x, &scratch) == VT_OK) {
+		struct parsed_item it = cert_item(x);
 		struct parsed *pr = keyed ? parsed_new(1) : NULL;
 		if (pr != NULL && X509_up_ref(x) == 1) {
-			pr->items[pr->n++] = (struct parsed_item){x, NULL};
+			pr->items[pr->n++] = it;
 			vt_cache_put(&parsed_cache, key, VT_CACHE_ALWAYS_FROM, VT_CACHE_ALWAYS_TO, pr);
 		}
 		parsed_release(pr);
-		return snp_pool_add_x509(pool, x, origin, err);
+		return pool_add_item(pool, &it, origin, err);
 	}
 	const unsigned char *q = p;
 	X509_CRL *crl = d2i_X509_CRL(NULL, &q, (long)n);
 	if (crl != NULL && q == p + n) {
 		struct parsed *pr = keyed ? parsed_new(1) : NULL;
 		if (pr != NULL && X509_CRL_up_ref(crl) == 1) {
-			pr->items[pr->n++] = (struct parsed_item){NULL, crl};
+			pr->items[pr->n++] = (struct parsed_item){.crl = crl};
 			vt_cache_put(&parsed_cache, key, VT_CACHE_ALWAYS_FROM, VT_CACHE_ALWAYS_TO, pr);
 		}
 		parsed_release(pr);
@@ -399,12 +512,28 @@ vt_status snp_pool_add_bytes(struct snp_pool *pool, const uint8_t *p, size_t n, 
 	return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, field, "not a DER or PEM certificate or CRL");
 }
 
-static vt_status add_file(struct snp_pool *pool, const char *path, const char *origin, bool must, struct vt_err *err)
+/* Read (through the stat-keyed file cache when `cached`: operator
+ * configuration only) and add.  With `regular_only`, a path that is not a
+ * regular file (or cannot be stat'ed) is skipped. */
+static vt_status add_file_ex(struct snp_pool *pool, const char *path, const char *origin, bool must, bool cached,
+			     bool regular_only, struct vt_err *err)
 {
-	uint8_t *data = NULL;
+	const uint8_t *data = NULL;
+	uint8_t *owned = NULL;
 	size_t n = 0;
+	uint8_t h[32];
+	void *handle = NULL;
 	struct vt_err scratch = {0};
-	vt_status rc = vt_file_read(path, SNP_CERT_MAX_BYTES, &data, &n, must ? err : &scratch);
+	vt_status rc;
+	if (cached) {
+		rc = vt_file_read_cached(path, SNP_CERT_MAX_BYTES, regular_only ? VT_FILE_REGULAR_ONLY : 0, &data, &n, h,
+					 &handle, must ? err : &scratch);
+		if (rc == VT_E_NOTFOUND && regular_only)
+			return VT_OK;
+	} else {
+		rc = vt_file_read(path, SNP_CERT_MAX_BYTES, &owned, &n, must ? err : &scratch);
+		data = owned;
+	}
 	if (rc != VT_OK) {
 		if (!must)
 			return VT_OK;
@@ -412,8 +541,12 @@ static vt_status add_file(struct snp_pool *pool, const char *path, const char *o
 			err->step = VT_STEP_COLLATERAL;
 		return rc;
 	}
-	rc = snp_pool_add_bytes(pool, data, n, origin, path, must ? err : &scratch);
-	free(data);
+	if (cached)
+		rc = snp_pool_add_bytes_hashed(pool, data, n, h, origin, path, must ? err : &scratch);
+	else
+		rc = snp_pool_add_bytes(pool, data, n, origin, path, must ? err : &scratch);
+	free(owned);
+	vt_file_cache_release(handle);
 	if (rc != VT_OK && !must && (rc == VT_E_PARSE))
 		rc = VT_OK; /* a directory may hold other files */
 	else if (rc != VT_OK && !must)
@@ -421,47 +554,36 @@ static vt_status add_file(struct snp_pool *pool, const char *path, const char *o
 	return rc;
 }
 
-static int cmp_names(const void *a, const void *b)
+static vt_status add_file(struct snp_pool *pool, const char *path, const char *origin, bool must, struct vt_err *err)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return add_file_ex(pool, path, origin, must, false, false, err);
 }
 
+/* certs_path is operator configuration: its files and listing go through the
+ * stat-keyed caches (the bytes are still parsed and verified on every call). */
 vt_status snp_pool_add_path(struct snp_pool *pool, const char *path, struct vt_err *err)
 {
 	struct stat st;
 	if (stat(path, &st) != 0)
 		return vt_fail(err, VT_E_IO, VT_STEP_COLLATERAL, "certs", "%s: %s", path, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
-		return add_file(pool, path, "certs", true, err);
-	DIR *d = opendir(path);
-	if (d == NULL)
-		return vt_fail(err, VT_E_IO, VT_STEP_COLLATERAL, "certs", "%s: %s", path, strerror(errno));
-	char *names[SNP_DIR_MAX_FILES];
+		return add_file_ex(pool, path, "certs", true, true, false, err);
+	const char *const *names = NULL;
 	size_t nn = 0;
-	vt_status rc = VT_OK;
-	struct dirent *de;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		if (nn >= SNP_DIR_MAX_FILES) {
-			rc = vt_fail(err, VT_E_LIMIT, VT_STEP_COLLATERAL, "certs", "%s: more than %d files", path,
-				     SNP_DIR_MAX_FILES);
-			break;
-		}
-		if (asprintf(&names[nn], "%s/%s", path, de->d_name) < 0) {
-			rc = vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "certs", "out of memory");
-			break;
-		}
-		nn++;
-	}
-	closedir(d);
+	void *handle = NULL;
+	struct vt_err le = {0};
+	vt_status rc = vt_dir_list_cached(path, SNP_DIR_MAX_FILES, &names, &nn, &handle, &le);
+	if (rc == VT_E_LIMIT)
+		return vt_fail(err, VT_E_LIMIT, VT_STEP_COLLATERAL, "certs", "%s: more than %d files", path,
+			       SNP_DIR_MAX_FILES);
+	if (rc == VT_E_NOMEM)
+		return vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "certs", "out of memory");
+	if (rc != VT_OK)
+		return vt_fail(err, VT_E_IO, VT_STEP_COLLATERAL, "certs", "%s: %s", path, le.detail);
 	/* Sorted, so that the pool (and any tie between candidates) is stable. */
-	qsort(names, nn, sizeof(names[0]), cmp_names);
-	for (size_t i = 0; i < nn; i++) {
-		if (rc == VT_OK && stat(names[i], &st) == 0 && S_ISREG(st.st_mode))
-			rc = add_file(pool, names[i], "certs", false, err);
-		free(names[i]);
-	}
+	for (size_t i = 0; i < nn && rc == VT_OK; i++)
+		rc = add_file_ex(pool, names[i], "certs", false, true, true, err);
+	vt_dir_list_release(handle);
 	return rc;
 }
 
@@ -494,7 +616,7 @@ int snp_pool_find_vek(const struct snp_pool *pool, const struct vt_snp_report *r
 		struct vt_err scratch = {0};
 		vt_snp_product p = product != VT_SNP_PRODUCT_UNKNOWN ? product : c->product;
 		if (c->role == want && p != VT_SNP_PRODUCT_UNKNOWN && c->product == p &&
-		    vt_snp_vek_ext_parse(c->x509, &ext, &scratch) == VT_OK &&
+		    snp_vek_ext_get(c, &ext, &scratch) == VT_OK &&
 		    snp_check_tcb(rep, p, &ext, c->role == SNP_ROLE_VLEK, &scratch) == VT_OK) {
 			score += 8;
 			ok = true;

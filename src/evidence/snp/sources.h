@@ -39,6 +39,8 @@ struct snp_cert {
 	snp_role role;
 	vt_snp_product product;
 	const char *origin;   /* static: "evidence", "certs", "cache", "kds" */
+	uint8_t fp[32];       /* SHA-256 of the DER (when has_fp) */
+	bool has_fp;
 };
 
 struct snp_pool {
@@ -70,6 +72,13 @@ vt_status snp_pool_add_bytes(struct snp_pool *pool, const uint8_t *p, size_t n, 
 			     const char *field, struct vt_err *err);
 /* A file (must hold certificates) or a directory (every regular file that
  * parses is taken, the rest ignored).  Errors: VT_E_IO step collateral. */
+/* snp_pool_add_bytes for bytes whose SHA-256 is already known (from the file cache). */
+vt_status snp_pool_add_bytes_hashed(struct snp_pool *pool, const uint8_t *p, size_t n, const uint8_t sha256[32],
+				    const char *origin, const char *field, struct vt_err *err);
+/* The certificate's SHA-256 fingerprint (from the pool, else computed); false on failure. */
+bool snp_cert_fp(const struct snp_cert *c, uint8_t out[32]);
+/* vt_snp_vek_ext_parse, cached per certificate fingerprint (successes only). */
+vt_status snp_vek_ext_get(const struct snp_cert *c, struct vt_snp_vek_ext *out, struct vt_err *err);
 vt_status snp_pool_add_path(struct snp_pool *pool, const char *path, struct vt_err *err);
 
 /* Find the best VEK for the report: the role the report's SIGNING_KEY names,

@@ -192,14 +192,13 @@ static const char *depth_name(int depth, bool vlek)
  */
 VT_CACHE_DEFINE(chain_cache, "snp.chain", 64, NULL, NULL);
 
-static bool chain_key(X509 *vek, X509 *ca, X509 *ark, bool vlek, uint8_t key[32])
+static bool chain_key(const struct snp_cert *vek, const struct snp_cert *ca, const struct snp_cert *ark, bool vlek,
+		      uint8_t key[32])
 {
 	uint8_t fp[3][32];
 	uint8_t flag = vlek ? 1 : 0;
 	struct vt_err scratch = {0};
-	if (vt_x509_fingerprint_sha256(vek, fp[0], &scratch) != VT_OK ||
-	    vt_x509_fingerprint_sha256(ca, fp[1], &scratch) != VT_OK ||
-	    vt_x509_fingerprint_sha256(ark, fp[2], &scratch) != VT_OK)
+	if (!snp_cert_fp(vek, fp[0]) || !snp_cert_fp(ca, fp[1]) || !snp_cert_fp(ark, fp[2]))
 		return false;
 	const void *parts[4] = {fp[0], fp[1], fp[2], &flag};
 	size_t sizes[4] = {32, 32, 32, 1};
@@ -208,10 +207,12 @@ static bool chain_key(X509 *vek, X509 *ca, X509 *ark, bool vlek, uint8_t key[32]
 
 static vt_status verify_chain_uncached(X509 *vek, X509 *ca, X509 *ark, bool vlek, int64_t now, struct vt_err *err);
 
-static vt_status verify_chain(X509 *vek, X509 *ca, X509 *ark, bool vlek, int64_t now, struct vt_err *err)
+static vt_status verify_chain(const struct snp_cert *vc, const struct snp_cert *cc, const struct snp_cert *ac,
+			      bool vlek, int64_t now, struct vt_err *err)
 {
 	uint8_t key[32];
-	bool keyed = chain_key(vek, ca, ark, vlek, key);
+	X509 *vek = vc->x509, *ca = cc->x509, *ark = ac->x509;
+	bool keyed = chain_key(vc, cc, ac, vlek, key);
 	if (keyed && vt_cache_get(&chain_cache, key, now, NULL))
 		return VT_OK;
 	vt_status rc = verify_chain_uncached(vek, ca, ark, vlek, now, err);
@@ -270,13 +271,13 @@ out:
  */
 VT_CACHE_DEFINE(crl_sig_cache, "snp.crl_signature", 32, NULL, NULL);
 
-static bool crl_signed_by(X509_CRL *crl, X509 *ark, EVP_PKEY *ark_key, int64_t now)
+static bool crl_signed_by(X509_CRL *crl, const struct snp_cert *ac, EVP_PKEY *ark_key, int64_t now)
 {
 	uint8_t cfp[32], afp[32], key[32];
 	unsigned int cn = 32;
 	struct vt_err scratch = {0};
-	bool keyed = X509_CRL_digest(crl, EVP_sha256(), cfp, &cn) == 1 && cn == 32 &&
-		     vt_x509_fingerprint_sha256(ark, afp, &scratch) == VT_OK;
+	X509 *ark = ac->x509;
+	bool keyed = X509_CRL_digest(crl, vt_md_sha256(), cfp, &cn) == 1 && cn == 32 && snp_cert_fp(ac, afp);
 	if (keyed) {
 		const void *parts[2] = {cfp, afp};
 		size_t sizes[2] = {32, 32};
@@ -305,16 +306,17 @@ static bool crl_signed_by(X509_CRL *crl, X509 *ark, EVP_PKEY *ark_key, int64_t n
 }
 
 /* Every CRL the ARK issued: signed by it, and the ASK/ASVK not listed. */
-static vt_status check_crls(const struct snp_pool *pool, X509 *ca, X509 *ark, int64_t now, bool *checked,
-			    struct vt_err *err)
+static vt_status check_crls(const struct snp_pool *pool, X509 *ca, const struct snp_cert *ac, int64_t now,
+			    bool *checked, struct vt_err *err)
 {
+	X509 *ark = ac->x509;
 	EVP_PKEY *ark_key = X509_get0_pubkey(ark);
 	*checked = false;
 	for (size_t i = 0; i < pool->ncrl; i++) {
 		X509_CRL *crl = pool->crls[i];
 		if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(ark)) != 0)
 			continue; /* another product's CRL */
-		if (!crl_signed_by(crl, ark, ark_key, now)) {
+		if (!crl_signed_by(crl, ac, ark_key, now)) {
 			ERR_clear_error();
 			return vt_fail(err, VT_E_REJECTED, VT_STEP_CHAIN, "crl", "the CRL is not signed by the ARK");
 		}
@@ -399,7 +401,7 @@ static vt_snp_product product_from_pool(const struct snp_pool *pool, const struc
 		return VT_SNP_PRODUCT_UNKNOWN;
 	struct vt_snp_vek_ext ext;
 	struct vt_err scratch = {0};
-	if (vt_snp_vek_ext_parse(pool->certs[i].x509, &ext, &scratch) != VT_OK)
+	if (snp_vek_ext_get(&pool->certs[i], &ext, &scratch) != VT_OK)
 		return VT_SNP_PRODUCT_UNKNOWN;
 	snprintf(name, name_size, "%s", ext.product_name);
 	return product_from_product_name(ext.product_name);
@@ -524,10 +526,20 @@ static bool put(json_t *c, const char *key, json_t *v)
 
 static bool put_hex(json_t *c, const char *key, const uint8_t *p, size_t n)
 {
-	char *h = vt_hex_encode(p, n);
-	bool ok = h != NULL && put(c, key, json_string(h));
-	free(h);
-	return ok;
+	static const char digits[] = "0123456789abcdef";
+	char buf[2 * 64 + 1];
+	if (n > 64) {
+		char *h = vt_hex_encode(p, n);
+		bool ok = h != NULL && put(c, key, json_string(h));
+		free(h);
+		return ok;
+	}
+	/* on the stack; lowercase hex needs no UTF-8 check */
+	for (size_t i = 0; i < n; i++) {
+		buf[2 * i] = digits[p[i] >> 4];
+		buf[2 * i + 1] = digits[p[i] & 15];
+	}
+	return put(c, key, json_stringn_nocheck(buf, 2 * n));
 }
 
 /* A raw u64 as "0x%016llx" (JSON integers do not hold every u64). */
@@ -671,7 +683,7 @@ static vt_status snp_verify(const struct vt_verify_ctx *ctx, const json_t *evide
 	const struct snp_cert *vek = &pool.certs[vi];
 	bool vlek = vek->role == SNP_ROLE_VLEK;
 	snp_role ca_role = vlek ? SNP_ROLE_ASVK : SNP_ROLE_ASK;
-	ext_rc = vt_snp_vek_ext_parse(vek->x509, &ext, &ext_err);
+	ext_rc = snp_vek_ext_get(vek, &ext, &ext_err);
 	if (vek->product != product) {
 		char icn[128] = "?";
 		X509_NAME_get_text_by_NID(X509_get_issuer_name(vek->x509), NID_commonName, icn, sizeof(icn));
@@ -695,8 +707,8 @@ static vt_status snp_verify(const struct vt_verify_ctx *ctx, const json_t *evide
 		}
 		goto out;
 	}
-	X509 *ark = pool.certs[ai].x509, *ca = pool.certs[ci].x509;
-	VT_GUARD(verify_chain(vek->x509, ca, ark, vlek, ctx->now, err));
+	X509 *ca = pool.certs[ci].x509;
+	VT_GUARD(verify_chain(vek, &pool.certs[ci], &pool.certs[ai], vlek, ctx->now, err));
 	if (ext_rc == VT_OK && ext.product_name[0] != '\0' &&
 	    product_from_product_name(ext.product_name) != product) {
 		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_CHAIN, "vek.productName",
@@ -704,7 +716,7 @@ static vt_status snp_verify(const struct vt_verify_ctx *ctx, const json_t *evide
 			     vt_snp_product_name(product));
 		goto out;
 	}
-	VT_GUARD(check_crls(&pool, ca, ark, ctx->now, &crl_checked, err));
+	VT_GUARD(check_crls(&pool, ca, &pool.certs[ai], ctx->now, &crl_checked, err));
 
 	/* 4. tcb */
 	if (ext_rc != VT_OK) {
