@@ -64,6 +64,16 @@ VT_API VT_MUST_USE vt_status vt_random(void *out, size_t n, struct vt_err *err);
 /* X.509: PEM or DER certificate from memory/file.  *out to free with X509_free. */
 VT_API VT_MUST_USE vt_status vt_x509_from_bytes(const uint8_t *p, size_t n, X509 **out, struct vt_err *err);
 VT_API VT_MUST_USE vt_status vt_x509_load(const char *path, X509 **out, struct vt_err *err);
+/*
+ * Every certificate under `path`: a file (a PEM bundle or one DER
+ * certificate) or a directory, whose regular files are read the same way
+ * (dot files and files that hold no certificate are skipped).  Caps: 4 MiB
+ * per file, 1,000 files, 1,000 certificates.  Appended to `out` (the caller
+ * owns it).  Errors are VT_E_USAGE, step config, naming `field` — also when
+ * nothing was found.
+ */
+VT_API VT_MUST_USE vt_status vt_x509_load_all(const char *path, const char *field, STACK_OF(X509) *out,
+					      struct vt_err *err);
 /* SHA-256 of the DER encoding. */
 VT_API VT_MUST_USE vt_status vt_x509_fingerprint_sha256(X509 *cert, uint8_t out[32], struct vt_err *err);
 /*

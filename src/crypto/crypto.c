@@ -1,4 +1,8 @@
 /* Thin OpenSSL 3 wrappers: keys, raw ECDSA, digests, X.509 chains. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
@@ -613,4 +617,84 @@ void vt_caches_clear(void)
 	}
 	pthread_mutex_unlock(&cert_cache_lock);
 	vt_file_cache_clear();
+}
+
+/* ------------------------------------------------------ certificate files */
+
+#define CERTS_FILE_MAX ((size_t)4 << 20)
+#define CERTS_DIR_MAX_FILES 1000
+#define CERTS_MAX 1000
+
+/* The certificates of one file; *got = how many were added. */
+static vt_status certs_file(const char *path, const char *field, STACK_OF(X509) *out, size_t *got,
+			    struct vt_err *err)
+{
+	uint8_t *data = NULL;
+	size_t n = 0, before = (size_t)sk_X509_num(out);
+	vt_status rc = vt_file_read(path, CERTS_FILE_MAX, &data, &n, err);
+	if (rc != VT_OK)
+		return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, field, "cannot read %.300s", path);
+	if (memmem(data, n, "-----BEGIN", 10) != NULL) {
+		BIO *bio = BIO_new_mem_buf(data, (int)n);
+		X509 *c;
+		while (bio != NULL && (size_t)sk_X509_num(out) < CERTS_MAX &&
+		       (c = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+			if (!sk_X509_push(out, c)) {
+				X509_free(c);
+				break;
+			}
+		}
+		BIO_free(bio);
+	} else {
+		const unsigned char *p = data;
+		X509 *c = d2i_X509(NULL, &p, (long)n);
+		if (c != NULL && (p != data + n || !sk_X509_push(out, c)))
+			X509_free(c);
+	}
+	ERR_clear_error(); /* the end of the PEM data, or not a certificate */
+	free(data);
+	*got = (size_t)sk_X509_num(out) - before;
+	return VT_OK;
+}
+
+vt_status vt_x509_load_all(const char *path, const char *field, STACK_OF(X509) *out, struct vt_err *err)
+{
+	struct stat st;
+	size_t got = 0, total = 0;
+	if (path == NULL || stat(path, &st) != 0)
+		return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, field, "cannot open %.300s: %s", path ? path : "(none)",
+			       strerror(errno));
+	if (!S_ISDIR(st.st_mode)) {
+		vt_status rc = certs_file(path, field, out, &got, err);
+		if (rc == VT_OK && got == 0)
+			rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, field, "%.300s holds no PEM or DER certificate", path);
+		return rc;
+	}
+	DIR *d = opendir(path);
+	if (d == NULL)
+		return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, field, "cannot read %.300s: %s", path, strerror(errno));
+	struct dirent *de;
+	int files = 0;
+	vt_status rc = VT_OK;
+	while (rc == VT_OK && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		char *p = NULL;
+		if (asprintf(&p, "%s/%s", path, de->d_name) < 0) {
+			rc = vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, field, "out of memory");
+			break;
+		}
+		if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) {
+			if (++files > CERTS_DIR_MAX_FILES)
+				rc = vt_fail(err, VT_E_LIMIT, VT_STEP_CONFIG, field, "%.300s has more than %d files", path,
+					     CERTS_DIR_MAX_FILES);
+			else if (certs_file(p, field, out, &got, NULL) == VT_OK)
+				total += got; /* files that are not certificates are skipped */
+		}
+		free(p);
+	}
+	closedir(d);
+	if (rc == VT_OK && total == 0)
+		rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, field, "%.300s holds no certificate", path);
+	return rc;
 }

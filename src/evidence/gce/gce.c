@@ -35,9 +35,6 @@
 #include "veritee/util.h"
 
 #define GCE_B64_MAX (4u * ((VT_GCE_PB_MAX + 2u) / 3u))
-#define GCE_ROOTS_FILE_MAX ((size_t)4 << 20)
-#define GCE_ROOTS_DIR_MAX_FILES 1000
-#define GCE_ROOTS_MAX_CERTS 1000
 #define GCE_CHAIN_DEPTH 8
 /* Google's CloudComputeInstanceIdentifier extension of GCE AK certificates. */
 #define GCE_INSTANCE_OID "1.3.6.1.4.1.11129.2.1.21"
@@ -184,83 +181,6 @@ static vt_status der_cert(const uint8_t *der, size_t size, const char *field, X5
 	return VT_OK;
 }
 
-/* Every certificate of one file (PEM, any number, or one DER); *got counts them. */
-static vt_status roots_file(const char *path, STACK_OF(X509) *out, size_t *got, struct vt_err *err)
-{
-	uint8_t *data = NULL;
-	size_t n = 0, before = (size_t)sk_X509_num(out);
-	vt_status rc = vt_file_read(path, GCE_ROOTS_FILE_MAX, &data, &n, err);
-	if (rc != VT_OK) {
-		if (err != NULL && err->step == VT_STEP_NONE)
-			err->step = VT_STEP_CONFIG;
-		return rc;
-	}
-	if (memmem(data, n, "-----BEGIN", 10) != NULL) {
-		BIO *bio = BIO_new_mem_buf(data, (int)n);
-		X509 *c;
-		while (bio != NULL && (size_t)sk_X509_num(out) < GCE_ROOTS_MAX_CERTS &&
-		       (c = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-			if (!sk_X509_push(out, c))
-				X509_free(c);
-		}
-		BIO_free(bio);
-	} else {
-		const unsigned char *p = data;
-		X509 *c = d2i_X509(NULL, &p, (long)n);
-		if (c != NULL && (p != data + n || !sk_X509_push(out, c)))
-			X509_free(c);
-	}
-	ERR_clear_error();
-	free(data);
-	*got = (size_t)sk_X509_num(out) - before;
-	return VT_OK;
-}
-
-/* The certificates of a file, or of the regular files of a directory. */
-static vt_status load_roots(const char *path, STACK_OF(X509) *out, struct vt_err *err)
-{
-	struct stat st;
-	size_t got = 0, total = 0;
-	if (stat(path, &st) != 0)
-		return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "gce_roots", "cannot open Google roots %.300s: %s", path,
-			       strerror(errno));
-	if (!S_ISDIR(st.st_mode)) {
-		vt_status rc = roots_file(path, out, &got, err);
-		if (rc == VT_OK && got == 0)
-			rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "gce_roots", "%.300s holds no PEM or DER certificate",
-				     path);
-		return rc;
-	}
-	DIR *d = opendir(path);
-	if (d == NULL)
-		return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "gce_roots", "cannot read %.300s: %s", path,
-			       strerror(errno));
-	struct dirent *de;
-	int files = 0;
-	vt_status rc = VT_OK;
-	while (rc == VT_OK && (de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		char *p = NULL;
-		if (asprintf(&p, "%s/%s", path, de->d_name) < 0) {
-			rc = vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, "gce_roots", "out of memory");
-			break;
-		}
-		if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) {
-			if (++files > GCE_ROOTS_DIR_MAX_FILES)
-				rc = vt_fail(err, VT_E_LIMIT, VT_STEP_CONFIG, "gce_roots", "%.300s has more than %d files",
-					     path, GCE_ROOTS_DIR_MAX_FILES);
-			else if (roots_file(p, out, &got, NULL) == VT_OK)
-				total += got; /* files that are not certificates are skipped */
-		}
-		free(p);
-	}
-	closedir(d);
-	if (rc == VT_OK && total == 0)
-		rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "gce_roots", "%.300s holds no certificate", path);
-	return rc;
-}
-
 /* The AK certificate to a self-signed certificate of `roots_path` at `now`,
  * through the evidence's intermediates and the non-self-signed certificates
  * of roots_path. */
@@ -274,7 +194,7 @@ static vt_status verify_chain(X509 *leaf, STACK_OF(X509) *evidence_ints, const c
 	size_t anchors = 0;
 	if (all == NULL || untrusted == NULL || store == NULL || ctx == NULL)
 		goto nomem;
-	VT_GUARD(load_roots(roots_path, all, err));
+	VT_GUARD(vt_x509_load_all(roots_path, "gce_roots", all, err));
 	for (int i = 0; i < sk_X509_num(all); i++) {
 		X509 *c = sk_X509_value(all, i);
 		if (X509_self_signed(c, 0) == 1) {

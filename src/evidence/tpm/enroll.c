@@ -44,8 +44,6 @@
 #include "veritee/tpm.h"
 #include "veritee/util.h"
 
-#define ROOTS_FILE_MAX ((size_t)4 << 20)
-#define ROOTS_DIR_MAX_FILES 1000
 #define DIGEST_SIZE 32 /* SHA-256, the nameAlg of the default EK templates */
 #define AES_KEY_SIZE 16
 
@@ -93,85 +91,6 @@ static int ek_verify_cb(int ok, X509_STORE_CTX *ctx)
 	return 1;
 }
 
-/* Every certificate in one file: PEM (any number) or a single DER. */
-static vt_status load_cert_file(const char *path, STACK_OF(X509) *out, size_t *count, struct vt_err *err)
-{
-	uint8_t *data = NULL;
-	size_t n = 0;
-	vt_status rc = vt_file_read(path, ROOTS_FILE_MAX, &data, &n, err);
-	if (rc != VT_OK)
-		return rc;
-	size_t before = (size_t)sk_X509_num(out);
-	if (memmem(data, n, "-----BEGIN", 10) != NULL) {
-		BIO *bio = BIO_new_mem_buf(data, (int)n);
-		X509 *c;
-		while (bio && (c = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-			if (!sk_X509_push(out, c)) {
-				X509_free(c);
-				break;
-			}
-		}
-		BIO_free(bio);
-		ERR_clear_error(); /* the end of the PEM data */
-	} else {
-		const unsigned char *p = data;
-		X509 *c = d2i_X509(NULL, &p, (long)n);
-		if (c != NULL && (p != data + n || !sk_X509_push(out, c)))
-			X509_free(c);
-		ERR_clear_error();
-	}
-	free(data);
-	size_t got = (size_t)sk_X509_num(out) - before;
-	*count += got;
-	if (got == 0)
-		return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "tpm_ek_roots", "%.300s holds no PEM or DER certificate",
-			       path);
-	return VT_OK;
-}
-
-/* The certificates of a file, or of every regular file in a directory
- * (non-certificate files in a directory are skipped). */
-static vt_status load_certs(const char *path, STACK_OF(X509) *out, struct vt_err *err)
-{
-	struct stat st;
-	size_t count = 0;
-	if (stat(path, &st) != 0)
-		return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "tpm_ek_roots", "cannot open EK roots %.300s: %s", path,
-			       strerror(errno));
-	if (!S_ISDIR(st.st_mode))
-		return load_cert_file(path, out, &count, err);
-	DIR *d = opendir(path);
-	if (d == NULL)
-		return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "tpm_ek_roots", "cannot read EK roots directory %.300s: %s",
-			       path, strerror(errno));
-	struct dirent *de;
-	int files = 0;
-	vt_status rc = VT_OK;
-	while (rc == VT_OK && (de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		char *p = NULL;
-		if (asprintf(&p, "%s/%s", path, de->d_name) < 0) {
-			rc = vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, "tpm_ek_roots", "out of memory");
-			break;
-		}
-		if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) {
-			if (++files > ROOTS_DIR_MAX_FILES)
-				rc = vt_fail(err, VT_E_LIMIT, VT_STEP_CONFIG, "tpm_ek_roots",
-					     "EK roots directory %.300s has more than %d files", path, ROOTS_DIR_MAX_FILES);
-			else if (load_cert_file(p, out, &count, NULL) != VT_OK) {
-				/* not a certificate: skip it */
-			}
-		}
-		free(p);
-	}
-	closedir(d);
-	if (rc == VT_OK && count == 0)
-		rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "tpm_ek_roots", "EK roots directory %.300s holds no certificate",
-			     path);
-	return rc;
-}
-
 vt_status vt_tpm_ek_verify(const uint8_t *ek_cert_der, size_t size, const char *roots_path, int64_t now,
 			   EVP_PKEY **ek_pub_out, struct vt_err *err)
 {
@@ -201,7 +120,7 @@ vt_status vt_tpm_ek_verify(const uint8_t *ek_cert_der, size_t size, const char *
 	ctx = X509_STORE_CTX_new();
 	if (all == NULL || untrusted == NULL || store == NULL || ctx == NULL)
 		goto nomem;
-	VT_GUARD(load_certs(roots_path, all, err));
+	VT_GUARD(vt_x509_load_all(roots_path, "tpm_ek_roots", all, err));
 	/* Self-signed certificates are the trust anchors; the others are
 	 * intermediates the chain may use but not end at. */
 	for (int i = 0; i < sk_X509_num(all); i++) {
