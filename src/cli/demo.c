@@ -85,13 +85,62 @@ static void show_token(const char *token)
 	free(p);
 }
 
+/*
+ * A broker on loopback for the demos: a fresh admin key whose public half is
+ * the only admin key, a SQLite store and keys under `dir`, log lines on
+ * stdout.  `sim_root` (may be NULL) is the INSECURE sim root to accept.
+ * On success *b, *admin and *url (malloc'd) are set; `cfg` is filled here
+ * and freed by the caller.
+ */
+static int demo_broker(const char *dir, const char *sim_root, const char *step, struct vt_broker_config *cfg,
+		       struct vt_broker **b, EVP_PKEY **admin, char **url)
+{
+	struct vt_err e = {0};
+	char *adminpub = tmp_path(dir, "admin.pub");
+	int ret = -1;
+	if (adminpub == NULL || vt_key_generate(VT_KEY_P256, admin, &e) != VT_OK ||
+	    vt_key_save_pem(adminpub, *admin, false, 0644, &e) != VT_OK) {
+		cli_err("demo", &e);
+		goto out;
+	}
+	cfg->port = 0;
+	cfg->db_path = tmp_path(dir, "kbs.db");
+	cfg->master_key_path = tmp_path(dir, "master.key");
+	cfg->token_key_path = tmp_path(dir, "token.key");
+	cfg->insecure_sim_root = sim_root ? strdup(sim_root) : NULL;
+	cfg->admin_keys = calloc(1, sizeof(char *));
+	if (cfg->admin_keys)
+		cfg->admin_keys[cfg->admin_key_count++] = strdup(adminpub);
+	cfg->threads = 2;
+	uint16_t port = 0;
+	if (vt_broker_new(cfg, b, &e) != VT_OK) {
+		cli_err("demo", &e);
+		goto out;
+	}
+	vt_broker_set_log(*b, false, "      broker| ", stdout);
+	printf("%s broker: starting on loopback, SQLite store and keys in %s\n", step, dir);
+	fflush(stdout);
+	if (vt_broker_start(*b, &port, &e) != VT_OK) {
+		cli_err("demo", &e);
+		goto out;
+	}
+	if (asprintf(url, "http://127.0.0.1:%u", (unsigned)port) < 0) {
+		*url = NULL;
+		goto out;
+	}
+	ret = 0;
+out:
+	free(adminpub);
+	return ret;
+}
+
 static int demo_sim(void)
 {
 	int ret = CLI_ERROR;
 	struct vt_err e = {0};
 	char tmpl[] = "/tmp/veritee-demo-XXXXXX";
 	char *dir = mkdtemp(tmpl);
-	char *simdir = NULL, *adminpub = NULL, *url = NULL, *secret_text = NULL;
+	char *simdir = NULL, *url = NULL, *secret_text = NULL;
 	EVP_PKEY *admin = NULL;
 	struct vt_broker *b = NULL;
 	struct vt_broker_config cfg;
@@ -107,34 +156,15 @@ static int demo_sim(void)
 
 	/* 1. Broker */
 	simdir = tmp_path(dir, "sim");
-	adminpub = tmp_path(dir, "admin.pub");
-	if (vt_sim_ensure_keys(simdir, &e) != VT_OK || vt_key_generate(VT_KEY_P256, &admin, &e) != VT_OK ||
-	    vt_key_save_pem(adminpub, admin, false, 0644, &e) != VT_OK) {
+	char *simroot = tmp_path(dir, "sim/sim-root.pem");
+	if (simdir == NULL || simroot == NULL || vt_sim_ensure_keys(simdir, &e) != VT_OK) {
 		cli_err("demo", &e);
+		free(simroot);
 		goto out;
 	}
-	cfg.port = 0;
-	cfg.db_path = tmp_path(dir, "kbs.db");
-	cfg.master_key_path = tmp_path(dir, "master.key");
-	cfg.token_key_path = tmp_path(dir, "token.key");
-	cfg.insecure_sim_root = tmp_path(dir, "sim/sim-root.pem");
-	cfg.admin_keys = calloc(1, sizeof(char *));
-	if (cfg.admin_keys)
-		cfg.admin_keys[cfg.admin_key_count++] = strdup(adminpub);
-	cfg.threads = 2;
-	uint16_t port = 0;
-	if (vt_broker_new(&cfg, &b, &e) != VT_OK) {
-		cli_err("demo", &e);
-		goto out;
-	}
-	vt_broker_set_log(b, false, "      broker| ", stdout);
-	printf("[1/5] broker: starting on loopback, SQLite store and keys in %s\n", dir);
-	fflush(stdout);
-	if (vt_broker_start(b, &port, &e) != VT_OK) {
-		cli_err("demo", &e);
-		goto out;
-	}
-	if (asprintf(&url, "http://127.0.0.1:%u", (unsigned)port) < 0)
+	int brc = demo_broker(dir, simroot, "[1/5]", &cfg, &b, &admin, &url);
+	free(simroot);
+	if (brc != 0)
 		goto out;
 
 	/* 2. Admin: reference value, secret, resource policy. */
@@ -236,7 +266,6 @@ out:
 	}
 	EVP_PKEY_free(admin);
 	free(simdir);
-	free(adminpub);
 	free(url);
 	if (dir)
 		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
@@ -407,7 +436,7 @@ static int demo_tpm(void)
 	struct vt_err e = {0};
 	char tmpl[] = "/tmp/veritee-demo-XXXXXX";
 	char *dir = mkdtemp(tmpl);
-	char *tpmdir = NULL, *tpmlog = NULL, *adminpub = NULL, *url = NULL, *secret_text = NULL, *body = NULL;
+	char *tpmdir = NULL, *tpmlog = NULL, *url = NULL, *secret_text = NULL, *body = NULL;
 	char *payload = NULL, *b64 = NULL, *akd_hex = NULL, *akd_short = NULL, *pcr_short = NULL, *new_short = NULL;
 	EVP_PKEY *admin = NULL;
 	struct vt_broker *b = NULL;
@@ -439,32 +468,8 @@ static int demo_tpm(void)
 	       (int)tpm.pid, tpm.port, tpm.port + 1, tpmdir, tpm.tcti);
 
 	/* 2. Broker (tpm evidence needs no sim root) */
-	adminpub = tmp_path(dir, "admin.pub");
-	if (vt_key_generate(VT_KEY_P256, &admin, &e) != VT_OK || vt_key_save_pem(adminpub, admin, false, 0644, &e) != VT_OK) {
-		cli_err("demo", &e);
-		goto out;
-	}
-	cfg.port = 0;
-	cfg.db_path = tmp_path(dir, "kbs.db");
-	cfg.master_key_path = tmp_path(dir, "master.key");
-	cfg.token_key_path = tmp_path(dir, "token.key");
-	cfg.admin_keys = calloc(1, sizeof(char *));
-	if (cfg.admin_keys)
-		cfg.admin_keys[cfg.admin_key_count++] = strdup(adminpub);
-	cfg.threads = 2;
-	uint16_t port = 0;
-	if (vt_broker_new(&cfg, &b, &e) != VT_OK) {
-		cli_err("demo", &e);
-		goto out;
-	}
-	vt_broker_set_log(b, false, "      broker| ", stdout);
-	printf("\n[2/7] broker: starting on loopback, SQLite store and keys in %s\n", dir);
-	fflush(stdout);
-	if (vt_broker_start(b, &port, &e) != VT_OK) {
-		cli_err("demo", &e);
-		goto out;
-	}
-	if (asprintf(&url, "http://127.0.0.1:%u", (unsigned)port) < 0)
+	printf("\n");
+	if (demo_broker(dir, NULL, "[2/7]", &cfg, &b, &admin, &url) != 0)
 		goto out;
 
 	/* 3. Admin: enroll the AK, register PCR 11, store the secret. */
@@ -629,7 +634,6 @@ out:
 	EVP_PKEY_free(admin);
 	free(tpmdir);
 	free(tpmlog);
-	free(adminpub);
 	free(url);
 	free(body);
 	free(payload);
