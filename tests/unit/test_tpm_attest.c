@@ -41,42 +41,6 @@ static char tcti[128];
 
 /* ------------------------------------------------------------ swtpm */
 
-static bool port_free(int port)
-{
-	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (s < 0)
-		return false;
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	bool ok = bind(s, (struct sockaddr *)&a, sizeof(a)) == 0;
-	close(s);
-	return ok;
-}
-
-static bool port_accepts(int port)
-{
-	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (s < 0)
-		return false;
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	bool ok = connect(s, (struct sockaddr *)&a, sizeof(a)) == 0;
-	close(s);
-	return ok;
-}
-
-/* A port P with P and P+1 free on loopback. */
-static int free_port_pair(void)
-{
-	unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL);
-	for (int i = 0; i < 200; i++) {
-		int p = 20000 + (int)(rand_r(&seed) % 40000u);
-		if (port_free(p) && port_free(p + 1))
-			return p;
-	}
-	return -1;
-}
-
 static bool have_swtpm(void)
 {
 	return system("command -v swtpm >/dev/null 2>&1") == 0;
@@ -106,7 +70,7 @@ static int swtpm_start(void)
 	if (state_dir == NULL)
 		return -1;
 	for (int attempt = 0; attempt < 5; attempt++) {
-		int p = free_port_pair();
+		int p = vt_test_free_port_pair();
 		if (p < 0)
 			return -1;
 		char server[96], ctrl[96], state[300];
@@ -134,7 +98,7 @@ static int swtpm_start(void)
 				swtpm_pid = -1;
 				break; /* lost a port race, or swtpm failed: try again */
 			}
-			if (port_accepts(p)) {
+			if (vt_test_port_accepts(p)) {
 				swtpm_port = p;
 				snprintf(tcti, sizeof(tcti), "swtpm:host=127.0.0.1,port=%d", p);
 				return 0;
@@ -626,7 +590,7 @@ static void test_tpm_unreachable(void **state)
 {
 	(void)state;
 	uint8_t rd[64] = {0};
-	int p = free_port_pair();
+	int p = vt_test_free_port_pair();
 	assert_true(p > 0);
 	char conf[96];
 	snprintf(conf, sizeof(conf), "swtpm:host=127.0.0.1,port=%d", p);

@@ -49,41 +49,6 @@ static char ca_dir[400], ca_bundle[400], ca_root[400], other_root[400];
 
 /* ------------------------------------------------------------ swtpm */
 
-static bool port_free(int port)
-{
-	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (s < 0)
-		return false;
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	bool ok = bind(s, (struct sockaddr *)&a, sizeof(a)) == 0;
-	close(s);
-	return ok;
-}
-
-static bool port_accepts(int port)
-{
-	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (s < 0)
-		return false;
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	bool ok = connect(s, (struct sockaddr *)&a, sizeof(a)) == 0;
-	close(s);
-	return ok;
-}
-
-static int free_port_pair(void)
-{
-	unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL);
-	for (int i = 0; i < 200; i++) {
-		int p = 20000 + (int)(rand_r(&seed) % 40000u);
-		if (port_free(p) && port_free(p + 1))
-			return p;
-	}
-	return -1;
-}
-
 static bool have_tools(void)
 {
 	return system("command -v swtpm >/dev/null 2>&1 && command -v swtpm_setup >/dev/null 2>&1 && "
@@ -154,7 +119,7 @@ static int manufacture(const char *name)
 static int swtpm_start(const char *name)
 {
 	for (int attempt = 0; attempt < 5; attempt++) {
-		int p = free_port_pair();
+		int p = vt_test_free_port_pair();
 		if (p < 0)
 			return -1;
 		char server[96], ctrl[96], state[400];
@@ -182,7 +147,7 @@ static int swtpm_start(const char *name)
 				swtpm_pid = -1;
 				break;
 			}
-			if (port_accepts(p)) {
+			if (vt_test_port_accepts(p)) {
 				snprintf(tcti, sizeof(tcti), "swtpm:host=127.0.0.1,port=%d", p);
 				return 0;
 			}
@@ -785,7 +750,7 @@ static void test_make_credential_bad_ek(void **state)
 static void test_activate_unreachable(void **state)
 {
 	(void)state;
-	int p = free_port_pair();
+	int p = vt_test_free_port_pair();
 	char t[96];
 	snprintf(t, sizeof(t), "swtpm:host=127.0.0.1,port=%d", p);
 	struct vt_attest_opts o = {.tpm_tcti = t};

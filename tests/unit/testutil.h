@@ -3,7 +3,12 @@
 #ifndef VT_TESTUTIL_H
 #define VT_TESTUTIL_H
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <setjmp.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -37,6 +42,47 @@ static inline char *vt_test_tmpdir(void)
 	return d ? strdup(d) : NULL;
 }
 
+
+/* ---------------------------------------------------------------- loopback ports
+ * For tests that start their own servers (swtpm) on 127.0.0.1. */
+
+/* Nothing listens on `port` on loopback (a bind succeeds). */
+static inline bool vt_test_port_free(int port)
+{
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return false;
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	bool ok = bind(s, (struct sockaddr *)&a, sizeof(a)) == 0;
+	close(s);
+	return ok;
+}
+
+/* Something accepts connections on `port` on loopback. */
+static inline bool vt_test_port_accepts(int port)
+{
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return false;
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	bool ok = connect(s, (struct sockaddr *)&a, sizeof(a)) == 0;
+	close(s);
+	return ok;
+}
+
+/* A port P with P and P+1 free on loopback (swtpm's server and control), or -1. */
+static inline int vt_test_free_port_pair(void)
+{
+	unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL);
+	for (int i = 0; i < 200; i++) {
+		int p = 20000 + (int)(rand_r(&seed) % 40000u);
+		if (vt_test_port_free(p) && vt_test_port_free(p + 1))
+			return p;
+	}
+	return -1;
+}
 
 /* Assert an error record holds this code and step. */
 #define assert_err(errp, want_code, want_step)                                                      \
