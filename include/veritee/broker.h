@@ -42,6 +42,26 @@ struct vt_broker_config {
 	unsigned threads;           /* HTTP worker threads, default 2 * cores */
 	char *tpm_ek_roots;         /* TPM AK enrollment: file or directory of EK CA certificates (PEM/DER);
 	                               NULL = /tpm/enroll refused */
+
+	/* Limits against unauthenticated clients (docs/security.md).  A
+	 * "client" is the peer IP address. */
+	size_t max_sessions_per_client;   /* unattested sessions per client, default 1000 */
+	unsigned max_connections;         /* default 4000 (the open-files limit is raised to fit) */
+	unsigned max_connections_per_client; /* default 64 */
+	int64_t header_timeout;           /* seconds to receive request line + headers, absolute, default 10 */
+	int64_t request_timeout;          /* seconds to receive a whole request, absolute, default 30 */
+	int64_t idle_timeout;             /* seconds a keep-alive connection may idle, default 15 */
+	size_t body_memory;               /* bytes of request bodies buffered at once, default 64 MiB */
+	size_t body_memory_per_client;    /* of which one client may hold, default 8 MiB */
+	unsigned max_concurrent_fetches;  /* outbound collateral fetches at once, default 4 */
+	int64_t fetch_timeout;            /* seconds for one fetch with its retries, default 5 */
+	unsigned fetches_per_client_per_minute; /* fetch-triggering attestations, default 10 */
+	int64_t negative_cache_seconds;   /* a failed fetch is not retried for this long, default 300 */
+
+	/* Admin tokens */
+	int64_t admin_token_max_lifetime; /* seconds (exp - iat), default 900 */
+	char **admin_audience;            /* accepted "aud" values; none = the broker's own origin */
+	size_t admin_audience_count;
 };
 
 /* Defaults for every member (strings NULL except listen_host). */
@@ -66,6 +86,7 @@ struct vt_http_request {
 	const char *query;          /* raw query string without '?', or NULL */
 	const char *session_cookie; /* value of the kbs-session-id cookie, or NULL */
 	const char *authorization;  /* Authorization header, or NULL */
+	const char *client;         /* the peer's IP address (quotas are per client), or NULL */
 	const uint8_t *body;
 	size_t body_size;
 };

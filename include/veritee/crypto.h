@@ -48,11 +48,17 @@ VT_API size_t vt_ec_coord_size(const EVP_PKEY *key);
  * curve's coordinate size (the JOSE and most hardware layout).  `md` is e.g.
  * EVP_sha256() / EVP_sha384().  sign: *sig_size in = capacity, out = length.
  * verify: VT_E_REJECTED (step signature) when the signature is wrong.
+ * Signatures made here are low-S (s <= n/2), so they are not malleable;
+ * verify accepts both forms, as ECDSA does (use vt_ecdsa_raw_low_s to be
+ * strict about signatures this library made).
  */
 VT_API VT_MUST_USE vt_status vt_ecdsa_sign_raw(EVP_PKEY *key, const EVP_MD *md, const uint8_t *msg, size_t msg_size,
 					       uint8_t *sig, size_t *sig_size, struct vt_err *err);
 VT_API VT_MUST_USE vt_status vt_ecdsa_verify_raw(EVP_PKEY *key, const EVP_MD *md, const uint8_t *msg, size_t msg_size,
 						 const uint8_t *sig, size_t sig_size, struct vt_err *err);
+
+/* Whether a raw r || s signature for `key`'s curve has s <= n/2. */
+VT_API bool vt_ecdsa_raw_low_s(const EVP_PKEY *key, const uint8_t *sig, size_t sig_size);
 
 /* Digest into out (at least EVP_MAX_MD_SIZE); *out_size = digest length. */
 VT_API VT_MUST_USE vt_status vt_digest(const EVP_MD *md, const void *msg, size_t msg_size, uint8_t *out,

@@ -26,6 +26,18 @@
 VT_API VT_MUST_USE vt_status vt_kbs_runtime_digest(const json_t *tee_pubkey, const char *nonce, const char *additional,
 						   json_t **runtime_out, uint8_t out[48], struct vt_err *err);
 
+/*
+ * Structural check of a TEE's public key (runtime-data.tee-pubkey) before
+ * anything costly is done with it: at most VT_KBS_MAX_TEE_PUBKEY bytes as
+ * compact JSON, only the JWK members of a public key, and either
+ *   kty EC, alg ECDH-ES+A256KW, crv P-256/P-384/P-521, x/y of the curve's size, or
+ *   kty RSA, alg RSA-OAEP-256, n of 2048..4096 bits, e of at most 4 bytes
+ * (Trustee's guests use RSA <= 4096 and EC P-256/P-384).  No key is
+ * imported: the caller imports it only after the evidence verified.
+ */
+#define VT_KBS_MAX_TEE_PUBKEY 2048
+VT_API VT_MUST_USE vt_status vt_kbs_check_tee_pubkey(const json_t *jwk, struct vt_err *err);
+
 /* A resource path "repo/type/tag": exactly three segments, each matching
  * [A-Za-z0-9_-][A-Za-z0-9_.-]* and at most 128 bytes.  Rejects "..", empty
  * segments, and any other byte. */

@@ -84,6 +84,11 @@ VT_API VT_MUST_USE vt_status vt_policy_evaluate(const struct vt_policy *p, const
 						struct vt_err *err);
 VT_API void vt_appraisal_free(struct vt_appraisal *a);
 
+/* A release decision, default deny: at least one rule applied and every
+ * applicable rule passed.  A policy none of whose rules applies to the
+ * request allows nothing. */
+VT_API bool vt_appraisal_allows(const struct vt_appraisal *a);
+
 /* EAR status of the trust vector: "none", "affirming", "warning", "contraindicated". */
 VT_API const char *vt_appraisal_status(const struct vt_appraisal *a);
 /* Trust vector as JSON object with only the set claims (new reference). */

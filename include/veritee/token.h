@@ -39,6 +39,8 @@ VT_API VT_MUST_USE vt_status vt_ear_issue(EVP_PKEY *key, const struct vt_ear_par
 
 /* vt_ear_verify flags */
 #define VT_EAR_REQUIRE_EXP 0x1u /* reject tokens without "exp" (the broker's tokens always have one) */
+#define VT_EAR_REQUIRE_LOW_S 0x2u /* reject a high-S signature (the twin of a valid one): for tokens this
+				     library signed, which are always low-S; others' signers may not be */
 
 /*
  * Verify an EAR JWT with `key` (the issuer's public key; the header's `jwk`

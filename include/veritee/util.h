@@ -101,6 +101,11 @@ VT_API VT_MUST_USE vt_status vt_b64url_decode(const char *s, size_t slen, uint8_
  */
 /* Read a whole file (at most max bytes) into a malloc'd buffer, NUL-terminated. */
 VT_API VT_MUST_USE vt_status vt_file_read(const char *path, size_t max, uint8_t **out, size_t *out_len, struct vt_err *err);
+/* A file holding a private key or secret: VT_OK when it exists and no one
+ * but its owner can read or write it (mode & 077 == 0, after symlinks);
+ * VT_E_USAGE naming the file and "chmod 600" otherwise; VT_E_NOTFOUND when
+ * absent. */
+VT_API VT_MUST_USE vt_status vt_file_check_private(const char *path, struct vt_err *err);
 /* Write atomically (temp file + rename) with the given mode. */
 VT_API VT_MUST_USE vt_status vt_file_write(const char *path, const void *p, size_t n, unsigned mode, struct vt_err *err);
 

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "broker/broker_internal.h"
@@ -184,11 +185,21 @@ void vt_broker_log(struct vt_broker *b, const char *level, const char *fmt, ...)
 		return;
 	char ts[32];
 	vt_time_format_rfc3339(vt_now(), ts, sizeof(ts));
-	char line[1024];
+	char raw[1024], line[4 * sizeof(raw)];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	/* One event, one line: fields may carry client bytes (a decoded URL),
+	 * so control bytes are escaped and cannot forge log lines. */
+	size_t o = 0;
+	for (const unsigned char *p = (const unsigned char *)raw; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f || *p == '\\')
+			o += (size_t)snprintf(line + o, sizeof(line) - o, "\\x%02x", *p);
+		else
+			line[o++] = (char)*p;
+	}
+	line[o] = '\0';
 	FILE *f = b->log_stream ? b->log_stream : stderr;
 	pthread_mutex_lock(&b->log_lock);
 	fprintf(f, "%s%s %s %s\n", b->log_prefix ? b->log_prefix : "", ts, level, line);
@@ -324,6 +335,17 @@ static void policy_release(struct vt_broker *b)
 	pthread_rwlock_unlock(&b->lock);
 }
 
+/* Whether `id` can be installed (it exists, or a slot is free). */
+static bool policy_has_room(struct vt_broker *b, const char *id)
+{
+	pthread_rwlock_rdlock(&b->lock);
+	bool ok = policy_slot(b, id) != NULL;
+	for (size_t i = 0; !ok && i < VT_MAX_POLICIES; i++)
+		ok = b->policies[i].policy == NULL;
+	pthread_rwlock_unlock(&b->lock);
+	return ok;
+}
+
 /* Install a parsed policy under `id`, replacing (and freeing) an older one.
  * Takes ownership of p. */
 static vt_status policy_install(struct vt_broker *b, const char *id, struct vt_policy *p, struct vt_err *err)
@@ -386,7 +408,7 @@ static void handle_auth(struct vt_broker *b, const struct vt_http_request *req, 
 	int64_t now = vt_broker_now(b);
 	int64_t expires = now + b->cfg.session_timeout;
 	char id[33], nonce[45];
-	if (vt_session_create(b->sessions, t->name, now, expires, id, nonce, &e) != VT_OK) {
+	if (vt_session_create(b->sessions, t->name, req->client, now, expires, id, nonce, &e) != VT_OK) {
 		log_err(b, "auth", &e);
 		respond_err(r, "AttestationError", "Attestation error: RCAR handshake Auth failed", &e);
 		goto out;
@@ -406,24 +428,6 @@ out:
 
 /* ------------------------------------------------------------- attest */
 
-/* Check that the TEE key is one a JWE can be addressed to. */
-static vt_status check_tee_pubkey(const json_t *jwk, struct vt_err *err)
-{
-	const char *alg = json_string_value(json_object_get(jwk, "alg"));
-	const char *kty = json_string_value(json_object_get(jwk, "kty"));
-	if (alg == NULL || kty == NULL)
-		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "runtime-data.tee-pubkey", "tee-pubkey needs kty and alg");
-	if (!((strcmp(kty, "EC") == 0 && strcmp(alg, "ECDH-ES+A256KW") == 0) ||
-	      (strcmp(kty, "RSA") == 0 && strcmp(alg, "RSA-OAEP-256") == 0)))
-		return vt_fail(err, VT_E_REJECTED, VT_STEP_PARSE, "runtime-data.tee-pubkey.alg",
-			       "unsupported key/alg %.8s/%.32s (use EC with ECDH-ES+A256KW or RSA with RSA-OAEP-256)",
-			       kty, alg);
-	EVP_PKEY *k = NULL;
-	vt_status rc = vt_jwk_to_key(jwk, false, &k, err);
-	EVP_PKEY_free(k);
-	return rc;
-}
-
 static void handle_attest(struct vt_broker *b, const struct vt_http_request *req, struct vt_http_response *r)
 {
 	struct vt_err e = {0};
@@ -433,9 +437,7 @@ static void handle_attest(struct vt_broker *b, const struct vt_http_request *req
 	char *token = NULL;
 	const char *prefix = "Attestation error: RCAR handshake Attest failed";
 	const char *sid = req->session_cookie;
-	enum vt_session_state state;
 	char tee_name[32], nonce[45];
-	int64_t expires;
 	int64_t now = vt_broker_now(b);
 
 	if (sid == NULL) {
@@ -447,13 +449,9 @@ static void handle_attest(struct vt_broker *b, const struct vt_http_request *req
 		respond_err(r, "AttestationError", prefix, &e);
 		goto out;
 	}
-	if (vt_session_lookup(b->sessions, sid, now, &state, tee_name, nonce, &expires, &e) != VT_OK) {
-		log_err(b, "attest", &e);
-		respond_err(r, "AttestationError", prefix, &e);
-		goto out;
-	}
-	if (state != VT_SESSION_AUTHED) {
-		vt_fail(&e, VT_E_REJECTED, VT_STEP_SESSION, "runtime-data.nonce", "nonce already used: a session attests once");
+	/* Claim the session: exactly one /attest may use its nonce.  A racing
+	 * second /attest is refused here and removes nothing. */
+	if (vt_session_claim(b->sessions, sid, now, tee_name, nonce, &e) != VT_OK) {
 		log_err(b, "attest", &e);
 		respond_err(r, "AttestationError", prefix, &e);
 		goto out;
@@ -488,7 +486,9 @@ static void handle_attest(struct vt_broker *b, const struct vt_http_request *req
 			"device evidence is not supported yet; send \"\"");
 		goto fail;
 	}
-	if (check_tee_pubkey(pk, &e) != VT_OK)
+	/* Cheap structural checks on the attacker-chosen key now; the key is
+	 * imported only after the evidence has verified. */
+	if (vt_kbs_check_tee_pubkey(pk, &e) != VT_OK)
 		goto fail;
 	uint8_t digest[48];
 	if (vt_kbs_runtime_digest(pk, rt_nonce, additional, &runtime, digest, &e) != VT_OK)
@@ -502,6 +502,11 @@ static void handle_attest(struct vt_broker *b, const struct vt_http_request *req
 			vt_fail(&e, VT_E_INTERNAL, VT_STEP_NONE, "tee", "tee vanished");
 		goto fail;
 	}
+	EVP_PKEY *tee_key = NULL;
+	vt_status krc = vt_jwk_to_key(pk, false, &tee_key, &e);
+	EVP_PKEY_free(tee_key);
+	if (krc != VT_OK)
+		goto fail;
 
 	/* Annotated evidence as Trustee shapes it: {<tee>: claims, report_data, runtime_data_claims}. */
 	json_t *rd = json_incref(json_object_get(claims, "report_data"));
@@ -533,7 +538,18 @@ static void handle_attest(struct vt_broker *b, const struct vt_http_request *req
 		goto fail;
 	have_ap = true;
 	trust = vt_appraisal_trust_json(&ap);
-	ext = json_pack("{s:o}", "veritee.appraisal", vt_appraisal_rules_json(&ap));
+	json_t *rules = vt_appraisal_rules_json(&ap);
+	if (!b->cfg.explain_denials) {
+		/* The token goes back to the client: without explain_denials it
+		 * names rules and outcomes, never the reference values allowed. */
+		size_t ri;
+		json_t *rule;
+		json_array_foreach(rules, ri, rule) {
+			json_object_del(rule, "allowed");
+			json_object_del(rule, "why");
+		}
+	}
+	ext = json_pack("{s:o}", "veritee.appraisal", rules);
 	if (t->insecure)
 		json_object_set_new(ext, "veritee.insecure", json_true());
 	struct vt_ear_params ep = {
@@ -556,7 +572,7 @@ static void handle_attest(struct vt_broker *b, const struct vt_http_request *req
 	respond_json(r, 200, json_pack("{s:s}", "token", token));
 	goto out;
 fail:
-	vt_session_remove(b->sessions, sid);
+	vt_session_fail(b->sessions, sid);
 	atomic_fetch_add(&b->m.attest_fail, 1);
 	log_err(b, "attest", &e);
 	respond_err(r, "AttestationError", prefix, &e);
@@ -575,7 +591,84 @@ out:
 /* ------------------------------------------------------------ admin auth */
 
 /* Admin requests carry "Authorization: Bearer <JWT>" signed by one of the
- * configured admin keys; "exp" is required.  There is no allow-all mode. */
+ * configured admin keys.  There is no allow-all mode.  A token is one
+ * request's authorisation, not a session: "exp" and "jti" are required, the
+ * jti is single-use (kept in the store until exp), the lifetime is capped,
+ * nbf/iat/aud are checked when present, and the request (method, path, body
+ * digest) when the token names it. */
+#define ADMIN_CLOCK_SKEW 60
+
+static bool aud_accepted(struct vt_broker *b, const char *aud)
+{
+	for (size_t i = 0; i < b->cfg.admin_audience_count; i++)
+		if (strcmp(b->cfg.admin_audience[i], aud) == 0)
+			return true;
+	if (b->cfg.admin_audience_count == 0)
+		for (size_t i = 0; i < b->origin_count; i++)
+			if (strcmp(b->origin[i], aud) == 0)
+				return true;
+	return false;
+}
+
+static vt_status admin_claims_check(struct vt_broker *b, const struct vt_http_request *req, const json_t *claims,
+				    int64_t now, struct vt_err *err)
+{
+	json_t *exp = json_object_get(claims, "exp"), *iat = json_object_get(claims, "iat");
+	json_t *nbf = json_object_get(claims, "nbf"), *aud = json_object_get(claims, "aud");
+	const char *jti = json_string_value(json_object_get(claims, "jti"));
+	if (!json_is_integer(exp) || json_integer_value(exp) <= now)
+		return vt_fail(err, VT_E_AUTH, VT_STEP_TOKEN, "exp", "admin token has no \"exp\" or has expired");
+	if (jti == NULL || strlen(jti) < 16 || strlen(jti) > 128)
+		return vt_fail(err, VT_E_AUTH, VT_STEP_TOKEN, "jti",
+			       "admin token needs a unique \"jti\" of 16..128 characters (one token per request)");
+	for (const char *c = jti; *c; c++)
+		if (*c < 0x21 || *c > 0x7e)
+			return vt_fail(err, VT_E_AUTH, VT_STEP_TOKEN, "jti", "\"jti\" must be printable ASCII");
+	if (iat != NULL && (!json_is_integer(iat) || json_integer_value(iat) > now + ADMIN_CLOCK_SKEW))
+		return vt_fail(err, VT_E_AUTH, VT_STEP_TOKEN, "iat", "admin token issued in the future");
+	if (nbf != NULL && (!json_is_integer(nbf) || json_integer_value(nbf) > now + ADMIN_CLOCK_SKEW))
+		return vt_fail(err, VT_E_AUTH, VT_STEP_TOKEN, "nbf", "admin token not valid yet (nbf)");
+	/* Lifetime: from iat when given, else from now.  Subtraction only on
+	 * values already known to be ordered. */
+	int64_t from = iat ? json_integer_value(iat) : now;
+	if (json_integer_value(exp) - from > b->cfg.admin_token_max_lifetime)
+		return vt_fail(err, VT_E_AUTH, VT_STEP_TOKEN, "exp",
+			       "admin token lives longer than admin_token_max_lifetime_seconds (%lld s)",
+			       (long long)b->cfg.admin_token_max_lifetime);
+	if (aud != NULL) {
+		bool ok = false;
+		if (json_is_string(aud)) {
+			ok = aud_accepted(b, json_string_value(aud));
+		} else if (json_is_array(aud)) {
+			size_t i;
+			json_t *a;
+			json_array_foreach(aud, i, a) ok = ok || (json_is_string(a) && aud_accepted(b, json_string_value(a)));
+		}
+		if (!ok)
+			return vt_fail(err, VT_E_AUTH, VT_STEP_TOKEN, "aud", "admin token is for another audience (aud)");
+	}
+	json_t *htm = json_object_get(claims, "htm"), *htu = json_object_get(claims, "htu");
+	json_t *bd = json_object_get(claims, "body_sha256");
+	if (htm != NULL && (!json_is_string(htm) || strcmp(json_string_value(htm), req->method ? req->method : "") != 0))
+		return vt_fail(err, VT_E_AUTH, VT_STEP_TOKEN, "htm", "admin token is bound to another HTTP method");
+	if (htu != NULL && (!json_is_string(htu) || strcmp(json_string_value(htu), req->path ? req->path : "") != 0))
+		return vt_fail(err, VT_E_AUTH, VT_STEP_TOKEN, "htu", "admin token is bound to another request path");
+	if (bd != NULL) {
+		uint8_t d[32];
+		size_t dl = 0;
+		char *hex = NULL;
+		bool ok = json_is_string(bd) && vt_digest(EVP_sha256(), req->body, req->body_size, d, &dl, NULL) == VT_OK &&
+			  (hex = vt_hex_encode(d, dl)) != NULL && strcasecmp(hex, json_string_value(bd)) == 0;
+		free(hex);
+		if (!ok)
+			return vt_fail(err, VT_E_AUTH, VT_STEP_TOKEN, "body_sha256",
+				       "admin token is bound to another request body");
+	}
+	/* Last, once everything else holds: burn the jti (in the store, so it
+	 * holds across restarts and replicas). */
+	return vt_store_jti_use(b->store, jti, json_integer_value(exp), now, err);
+}
+
 static vt_status admin_check(struct vt_broker *b, const struct vt_http_request *req, struct vt_err *err)
 {
 	static const char *const algs[] = {"ES256", "ES384", "EdDSA", "RS256", "PS256", NULL};
@@ -594,15 +687,13 @@ static vt_status admin_check(struct vt_broker *b, const struct vt_http_request *
 		json_t *claims = NULL;
 		vt_status rc = vt_json_parse((const char *)payload, n, 1u << 16, &claims, err);
 		free(payload);
-		if (rc != VT_OK)
-			return vt_fail(err, VT_E_AUTH, VT_STEP_TOKEN, "admin token", "admin token payload is not JSON");
-		json_t *exp = json_object_get(claims, "exp");
-		if (!json_is_integer(exp) || json_integer_value(exp) <= now) {
+		if (rc != VT_OK || !json_is_object(claims)) {
 			json_decref(claims);
-			return vt_fail(err, VT_E_AUTH, VT_STEP_TOKEN, "exp", "admin token has no \"exp\" or has expired");
+			return vt_fail(err, VT_E_AUTH, VT_STEP_TOKEN, "admin token", "admin token payload is not a JSON object");
 		}
+		rc = admin_claims_check(b, req, claims, now, err);
 		json_decref(claims);
-		return VT_OK;
+		return rc;
 	}
 	return vt_fail(err, VT_E_AUTH, VT_STEP_SIGNATURE, "Authorization", "admin token is not signed by a configured admin key");
 }
@@ -666,7 +757,7 @@ static void handle_resource_get(struct vt_broker *b, const struct vt_http_reques
 		respond_error(r, "TokenNotFound", "Attestation Token not found");
 		goto out;
 	}
-	if (vt_ear_verify(token, b->token_key, now, 0, VT_EAR_REQUIRE_EXP, &claims, &e) != VT_OK) {
+	if (vt_ear_verify(token, b->token_key, now, 0, VT_EAR_REQUIRE_EXP | VT_EAR_REQUIRE_LOW_S, &claims, &e) != VT_OK) {
 		log_err(b, "resource", &e);
 		respond_err(r, "TokenVerifierError", "Token verification failed", &e);
 		goto out;
@@ -681,11 +772,15 @@ static void handle_resource_get(struct vt_broker *b, const struct vt_http_reques
 		goto out;
 	}
 	have_ap = true;
-	if (!ap.all_passed) {
+	if (!vt_appraisal_allows(&ap)) {
 		atomic_fetch_add(&b->m.resource_denied, 1);
-		vt_broker_log(b, "INFO", "resource %s: denied by policy", path);
+		vt_broker_log(b, "INFO", "resource %s: denied by policy%s", path, ap.count == 0 ? " (no rule applies)" : "");
 		add_text(&detail, "Access denied by policy");
-		if (b->cfg.explain_denials) {
+		if (ap.count == 0) {
+			/* Default deny: say so even without explain_denials (it names
+			 * no claim or reference value). */
+			add_text(&detail, ": no rule of the resource policy applies to this resource (default deny)");
+		} else if (b->cfg.explain_denials) {
 			explain = vt_appraisal_explain(&ap);
 			if (explain && explain[0]) {
 				for (char *p = explain; *p; p++)
@@ -769,11 +864,22 @@ static void handle_set_policy(struct vt_broker *b, const struct vt_http_request 
 		respond_err(r, "ParsePolicyError", "Policy parse error", &e);
 		goto out;
 	}
-	vt_status irc = policy_install(b, id, p, &e);
-	p = NULL;
-	if (irc != VT_OK || vt_store_kv_put(b->store, "policy", id, text, &e) != VT_OK) {
+	/* Store first: a policy that could not be stored never goes live (and
+	 * one that could not go live is not stored). */
+	if (!policy_has_room(b, id)) {
+		vt_fail(&e, VT_E_LIMIT, VT_STEP_POLICY, "policy_id", "too many policies (max %d)", VT_MAX_POLICIES);
+		goto bad;
+	}
+	if (vt_store_kv_put(b->store, "policy", id, text, &e) != VT_OK) {
 		log_err(b, "set policy", &e);
 		respond_err(r, "PluginInternalError", "Storage error", &e);
+		goto out;
+	}
+	vt_status irc = policy_install(b, id, p, &e);
+	p = NULL;
+	if (irc != VT_OK) {
+		log_err(b, "set policy", &e);
+		respond_err(r, "PluginInternalError", "Policy install error", &e);
 		goto out;
 	}
 	vt_broker_log(b, "INFO", "admin: policy %s updated", id);
@@ -814,17 +920,11 @@ static void handle_set_refval(struct vt_broker *b, const struct vt_http_request 
 		vt_fail(&e, VT_E_PARSE, VT_STEP_PARSE, "payload", "payload must be a JSON object {id: value}");
 		goto bad;
 	}
-	const char *k;
-	json_t *v;
-	json_object_foreach(values, k, v) {
-		char *t = vt_json_compact(v);
-		vt_status rc = t ? vt_store_kv_put(b->store, "refval", k, t, &e)
-				 : vt_fail(&e, VT_E_NOMEM, VT_STEP_STORAGE, "", "out of memory");
-		free(t);
-		if (rc != VT_OK) {
-			respond_err(r, "RvpsError", "Reference value store error", &e);
-			goto out;
-		}
+	/* All or nothing in the store, then in memory. */
+	if (vt_store_kv_put_many(b->store, "refval", values, &e) != VT_OK) {
+		log_err(b, "set reference values", &e);
+		respond_err(r, "RvpsError", "Reference value store error", &e);
+		goto out;
 	}
 	pthread_rwlock_wrlock(&b->lock);
 	json_object_update(b->refvals, values);
@@ -1021,7 +1121,10 @@ static vt_status load_or_create_token_key(struct vt_broker *b, struct vt_err *er
 	if (path == NULL) /* ephemeral key: tokens die with the process */
 		return vt_key_generate(VT_KEY_P256, &b->token_key, err);
 	struct vt_err e2 = {0};
-	vt_status rc = vt_key_load_pem(path, true, &b->token_key, &e2);
+	/* Whoever reads this file can mint tokens that release every secret. */
+	vt_status rc = vt_file_check_private(path, &e2);
+	if (rc == VT_OK)
+		rc = vt_key_load_pem(path, true, &b->token_key, &e2);
 	if (rc == VT_E_NOTFOUND) {
 		rc = vt_key_generate(VT_KEY_P256, &b->token_key, err);
 		if (rc == VT_OK)
@@ -1077,8 +1180,28 @@ vt_status vt_broker_new(const struct vt_broker_config *c, struct vt_broker **out
 	b->dcap.grace_seconds = c->collateral_grace;
 	b->cfg.admin_keys = NULL;
 	b->cfg.admin_key_count = 0;
+	b->cfg.admin_audience = NULL;
+	b->cfg.admin_audience_count = 0;
+	if (c->admin_audience_count > 0) {
+		b->cfg.admin_audience = calloc(c->admin_audience_count, sizeof(char *));
+		if (b->cfg.admin_audience == NULL) {
+			rc = vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, "", "out of memory");
+			goto out;
+		}
+		for (size_t i = 0; i < c->admin_audience_count; i++) {
+			b->cfg.admin_audience[i] = strdup(c->admin_audience[i]);
+			if (b->cfg.admin_audience[i] == NULL) {
+				rc = vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, "", "out of memory");
+				goto out;
+			}
+			b->cfg.admin_audience_count++;
+		}
+	}
+	if (b->cfg.admin_token_max_lifetime <= 0)
+		b->cfg.admin_token_max_lifetime = 900;
 	b->refvals = json_object();
-	b->sessions = vt_sessions_new(c->max_sessions ? c->max_sessions : 100000);
+	b->sessions = vt_sessions_new(c->max_sessions ? c->max_sessions : 100000,
+				      c->max_sessions_per_client ? c->max_sessions_per_client : 1000);
 	if (b->refvals == NULL || b->sessions == NULL) {
 		rc = vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, "", "out of memory");
 		goto out;
@@ -1093,6 +1216,8 @@ vt_status vt_broker_new(const struct vt_broker_config *c, struct vt_broker **out
 		rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "tls_cert", "set both tls_cert and tls_key, or neither");
 		goto out;
 	}
+	if (c->tls_key)
+		VT_GUARD(vt_file_check_private(c->tls_key, err));
 	if (c->admin_key_count > 0) {
 		b->admin_keys = calloc(c->admin_key_count, sizeof(*b->admin_keys));
 		if (b->admin_keys == NULL) {

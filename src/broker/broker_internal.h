@@ -47,6 +47,9 @@ struct vt_broker {
 	struct vt_broker_metrics m;
 
 	void *daemon;                  /* struct MHD_Daemon * */
+	struct vt_conn_guard *guard;   /* connection limits and deadlines (server.c) */
+	char *origin[2];               /* "http(s)://host:port" as started: the default admin audience */
+	size_t origin_count;
 	char *tls_cert_pem, *tls_key_pem;
 	bool log_quiet;
 	const char *log_prefix;

@@ -1,5 +1,6 @@
 /* Broker configuration: JSON file over safe defaults. */
 #include <libgen.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,6 +21,20 @@ void vt_broker_config_init(struct vt_broker_config *c)
 	c->explain_denials = true;
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	c->threads = (unsigned)(n > 0 ? 2 * n : 4);
+	c->max_body = 1u << 20;
+	c->max_sessions_per_client = 1000;
+	c->max_connections = 4000;
+	c->max_connections_per_client = 64;
+	c->header_timeout = 10;
+	c->request_timeout = 30;
+	c->idle_timeout = 15;
+	c->body_memory = 64u << 20;
+	c->body_memory_per_client = 8u << 20;
+	c->max_concurrent_fetches = 4;
+	c->fetch_timeout = 5;
+	c->fetches_per_client_per_minute = 10;
+	c->negative_cache_seconds = 300;
+	c->admin_token_max_lifetime = 900;
 }
 
 void vt_broker_config_free(struct vt_broker_config *c)
@@ -40,6 +55,9 @@ void vt_broker_config_free(struct vt_broker_config *c)
 	for (size_t i = 0; i < c->admin_key_count; i++)
 		free(c->admin_keys[i]);
 	free(c->admin_keys);
+	for (size_t i = 0; i < c->admin_audience_count; i++)
+		free(c->admin_audience[i]);
+	free(c->admin_audience);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -71,6 +89,81 @@ static vt_status set_int(int64_t *slot, json_t *v, const char *key, int64_t lo, 
 			       (long long)lo, (long long)hi);
 	*slot = json_integer_value(v);
 	return VT_OK;
+}
+
+/* The numeric limits, by name; false when `key` is not one of them. */
+static bool set_limit(struct vt_broker_config *c, const char *key, json_t *v, vt_status *rc, struct vt_err *err)
+{
+	static const struct {
+		const char *name;
+		int64_t lo, hi;
+		size_t off;
+		int kind; /* 0 int64_t, 1 size_t, 2 unsigned */
+	} limits[] = {
+		{"max_sessions_per_client", 1, 10000000, offsetof(struct vt_broker_config, max_sessions_per_client), 1},
+		{"max_connections", 16, 1000000, offsetof(struct vt_broker_config, max_connections), 2},
+		{"max_connections_per_client", 1, 1000000, offsetof(struct vt_broker_config, max_connections_per_client), 2},
+		{"header_timeout_seconds", 1, 3600, offsetof(struct vt_broker_config, header_timeout), 0},
+		{"request_timeout_seconds", 1, 3600, offsetof(struct vt_broker_config, request_timeout), 0},
+		{"idle_timeout_seconds", 1, 3600, offsetof(struct vt_broker_config, idle_timeout), 0},
+		{"body_memory_bytes", 1 << 20, (int64_t)1 << 34, offsetof(struct vt_broker_config, body_memory), 1},
+		{"body_memory_bytes_per_client", 64 << 10, (int64_t)1 << 34,
+		 offsetof(struct vt_broker_config, body_memory_per_client), 1},
+		{"max_concurrent_fetches", 0, 1024, offsetof(struct vt_broker_config, max_concurrent_fetches), 2},
+		{"fetch_timeout_seconds", 1, 300, offsetof(struct vt_broker_config, fetch_timeout), 0},
+		{"fetches_per_client_per_minute", 0, 100000,
+		 offsetof(struct vt_broker_config, fetches_per_client_per_minute), 2},
+		{"negative_cache_seconds", 0, 86400, offsetof(struct vt_broker_config, negative_cache_seconds), 0},
+		{"admin_token_max_lifetime_seconds", 10, 86400,
+		 offsetof(struct vt_broker_config, admin_token_max_lifetime), 0},
+	};
+	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+		if (strcmp(key, limits[i].name) != 0)
+			continue;
+		int64_t x = 0;
+		*rc = set_int(&x, v, key, limits[i].lo, limits[i].hi, err);
+		if (*rc == VT_OK) {
+			char *slot = (char *)c + limits[i].off;
+			if (limits[i].kind == 0)
+				*(int64_t *)(void *)slot = x;
+			else if (limits[i].kind == 1)
+				*(size_t *)(void *)slot = (size_t)x;
+			else
+				*(unsigned *)(void *)slot = (unsigned)x;
+		}
+		return true;
+	}
+	return false;
+}
+
+/* A string or a list of strings. */
+static vt_status set_strings(char ***list, size_t *count, json_t *v, const char *key, struct vt_err *err)
+{
+	json_t *arr = json_is_string(v) ? json_pack("[O]", v) : json_incref(v);
+	vt_status rc = VT_OK;
+	if (!json_is_array(arr) || json_array_size(arr) == 0 || json_array_size(arr) > 64) {
+		rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, key, "\"%s\" must be a string or a list of 1..64 strings", key);
+		goto out;
+	}
+	for (size_t i = 0; i < json_array_size(arr); i++) {
+		json_t *s = json_array_get(arr, i);
+		if (!json_is_string(s)) {
+			rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, key, "\"%s\" must hold strings", key);
+			goto out;
+		}
+		char **grown = realloc(*list, (*count + 1) * sizeof(*grown));
+		char *dup = grown ? strdup(json_string_value(s)) : NULL;
+		if (grown)
+			*list = grown;
+		if (dup == NULL) {
+			rc = vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, key, "out of memory");
+			goto out;
+		}
+		(*list)[(*count)++] = dup;
+	}
+out:
+	json_decref(arr);
+	return rc;
 }
 
 vt_status vt_broker_config_load(const char *path, struct vt_broker_config *c, struct vt_err *err)
@@ -198,6 +291,11 @@ vt_status vt_broker_config_load(const char *path, struct vt_broker_config *c, st
 		} else if (strcmp(key, "threads") == 0) {
 			VT_GUARD(set_int(&x, v, key, 1, 1024, err));
 			c->threads = (unsigned)x;
+		} else if (set_limit(c, key, v, &rc, err)) {
+			if (rc != VT_OK)
+				goto out;
+		} else if (strcmp(key, "admin_audience") == 0) {
+			VT_GUARD(set_strings(&c->admin_audience, &c->admin_audience_count, v, key, err));
 		} else {
 			rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, key, "unknown setting \"%.64s\" (see docs/broker.md)", key);
 			goto out;

@@ -1,4 +1,15 @@
-/* RCAR sessions: in memory, keyed by a random 128-bit id, expiring. */
+/* RCAR sessions: in memory, keyed by a random 128-bit id, expiring.
+ *
+ * Admission is O(1) and cannot be monopolised by one client: each client
+ * address may hold at most `max_per_client` unattested sessions (at the
+ * quota its own oldest unattested session is evicted), and when the table
+ * is full the globally oldest unattested session is evicted.  Attested
+ * sessions are never evicted (they cost the client valid evidence).
+ *
+ * A session moves AUTHED -> ATTESTING (claimed by exactly one /attest) ->
+ * ATTESTED, or is removed by the claimer when its attestation fails; a
+ * second, racing /attest on the same session is refused and removes
+ * nothing. */
 #ifndef VT_BROKER_SESSION_H
 #define VT_BROKER_SESSION_H
 
@@ -7,32 +18,34 @@
 
 #include "veritee/err.h"
 
-enum vt_session_state { VT_SESSION_AUTHED, VT_SESSION_ATTESTED };
-
 struct vt_session_table;
 
-struct vt_session_table *vt_sessions_new(size_t max);
+struct vt_session_table *vt_sessions_new(size_t max, size_t max_per_client);
 void vt_sessions_free(struct vt_session_table *t);
 
-/* Create a session: fills id (33 chars incl. NUL) and nonce (45 chars). */
-vt_status vt_session_create(struct vt_session_table *t, const char *tee, int64_t now, int64_t expires, char id[33],
-			    char nonce[45], struct vt_err *err);
+/* Create a session for `client` (its address; NULL = one anonymous
+ * client): fills id (33 chars incl. NUL) and nonce (45 chars).
+ * VT_E_LIMIT only when the table is full of attested sessions. */
+vt_status vt_session_create(struct vt_session_table *t, const char *tee, const char *client, int64_t now,
+			    int64_t expires, char id[33], char nonce[45], struct vt_err *err);
 
-/* Copy out what /attest needs: state, tee, nonce.  VT_E_NOTFOUND when the id
- * is unknown or expired (expired entries are removed). */
-vt_status vt_session_lookup(struct vt_session_table *t, const char *id, int64_t now, enum vt_session_state *state,
-			    char tee[32], char nonce[45], int64_t *expires, struct vt_err *err);
+/* Claim an AUTHED session for attestation (AUTHED -> ATTESTING) and copy
+ * out its tee and nonce.  VT_E_NOTFOUND when unknown, expired or evicted;
+ * VT_E_REJECTED when already claimed or attested (one attestation per
+ * nonce). */
+vt_status vt_session_claim(struct vt_session_table *t, const char *id, int64_t now, char tee[32], char nonce[45],
+			   struct vt_err *err);
 
-/* AUTHED -> ATTESTED with a token.  Fails if the session is gone or already
- * attested (a nonce is good for one attestation only). */
+/* ATTESTING -> ATTESTED with a token (copied). */
 vt_status vt_session_attested(struct vt_session_table *t, const char *id, int64_t now, const char *token,
 			      struct vt_err *err);
 
+/* The claimer's attestation failed: remove the session if (and only if) it
+ * is still ATTESTING, so the nonce is burnt. */
+void vt_session_fail(struct vt_session_table *t, const char *id);
+
 /* The token of an ATTESTED, unexpired session (malloc'd), or VT_E_NOTFOUND. */
 vt_status vt_session_token(struct vt_session_table *t, const char *id, int64_t now, char **token, struct vt_err *err);
-
-/* Forget a session (e.g. after a failed attestation burns its nonce). */
-void vt_session_remove(struct vt_session_table *t, const char *id);
 
 size_t vt_sessions_count(struct vt_session_table *t);
 

@@ -23,6 +23,13 @@ vt_status vt_store_resource_delete(struct vt_store *s, const char *path, struct 
 
 /* Policies (text) and reference values (JSON text) by id. *out malloc'd. */
 vt_status vt_store_kv_put(struct vt_store *s, const char *ns, const char *key, const char *text, struct vt_err *err);
+/* Every member of `values` (key -> JSON value, stored compact) in one
+ * transaction: all of them or none. */
+vt_status vt_store_kv_put_many(struct vt_store *s, const char *ns, const json_t *values, struct vt_err *err);
+/* Record a single-use admin token id until `exp`.  VT_E_AUTH (field "jti")
+ * when it was used before: the table is in the store, so this holds across
+ * restarts and for every broker sharing the store. */
+vt_status vt_store_jti_use(struct vt_store *s, const char *jti, int64_t exp, int64_t now, struct vt_err *err);
 vt_status vt_store_kv_get(struct vt_store *s, const char *ns, const char *key, char **out, struct vt_err *err);
 /* Call fn for every (key, text) in a namespace. */
 vt_status vt_store_kv_each(struct vt_store *s, const char *ns, void (*fn)(void *, const char *, const char *),

@@ -52,7 +52,8 @@ vt_status vt_store_open_sqlite(const char *path, const struct vt_secret *master_
 		"PRAGMA synchronous=NORMAL;"
 		"CREATE TABLE IF NOT EXISTS resources(path TEXT PRIMARY KEY, sealed BLOB NOT NULL);"
 		"CREATE TABLE IF NOT EXISTS kv(ns TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
-		" PRIMARY KEY(ns, key));";
+		" PRIMARY KEY(ns, key));"
+		"CREATE TABLE IF NOT EXISTS admin_jti(jti TEXT PRIMARY KEY, exp INTEGER NOT NULL);";
 	if (sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
 		rc = db_fail(s, "schema", err);
 		goto out;
@@ -149,6 +150,7 @@ vt_status vt_store_resource_put(struct vt_store *s, const char *path, const uint
 	if (rc != VT_OK)
 		return rc;
 	sqlite3_stmt *st = NULL;
+	pthread_mutex_lock(&s->lock); /* writes never interleave with a transaction (vt_store_kv_put_many) */
 	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO resources(path, sealed) VALUES(?1, ?2)", -1, &st, NULL) !=
 		    SQLITE_OK ||
 	    sqlite3_bind_text(st, 1, path, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
@@ -156,6 +158,7 @@ vt_status vt_store_resource_put(struct vt_store *s, const char *path, const uint
 	    sqlite3_step(st) != SQLITE_DONE)
 		rc = db_fail(s, "resources", err);
 	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->lock);
 	free(sealed);
 	return rc;
 }
@@ -188,16 +191,20 @@ vt_status vt_store_resource_delete(struct vt_store *s, const char *path, struct 
 {
 	sqlite3_stmt *st = NULL;
 	vt_status rc = VT_OK;
+	pthread_mutex_lock(&s->lock);
 	if (sqlite3_prepare_v2(s->db, "DELETE FROM resources WHERE path = ?1", -1, &st, NULL) != SQLITE_OK ||
 	    sqlite3_bind_text(st, 1, path, -1, SQLITE_TRANSIENT) != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE)
 		rc = db_fail(s, "resources", err);
 	else if (sqlite3_changes(s->db) == 0)
 		rc = vt_fail(err, VT_E_NOTFOUND, VT_STEP_STORAGE, "resource", "resource not found");
 	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
 
-vt_status vt_store_kv_put(struct vt_store *s, const char *ns, const char *key, const char *text, struct vt_err *err)
+/* One INSERT OR REPLACE; the caller holds s->lock. */
+static vt_status kv_put_locked(struct vt_store *s, const char *ns, const char *key, const char *text,
+			       struct vt_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	vt_status rc = VT_OK;
@@ -208,6 +215,70 @@ vt_status vt_store_kv_put(struct vt_store *s, const char *ns, const char *key, c
 	    sqlite3_bind_text(st, 3, text, -1, SQLITE_TRANSIENT) != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE)
 		rc = db_fail(s, ns, err);
 	sqlite3_finalize(st);
+	return rc;
+}
+
+vt_status vt_store_kv_put(struct vt_store *s, const char *ns, const char *key, const char *text, struct vt_err *err)
+{
+	pthread_mutex_lock(&s->lock);
+	vt_status rc = kv_put_locked(s, ns, key, text, err);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+vt_status vt_store_kv_put_many(struct vt_store *s, const char *ns, const json_t *values, struct vt_err *err)
+{
+	vt_status rc = VT_OK;
+	pthread_mutex_lock(&s->lock);
+	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+		rc = db_fail(s, ns, err);
+		goto out;
+	}
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)values, k, v) {
+		char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		rc = t ? kv_put_locked(s, ns, k, t, err) : vt_fail(err, VT_E_NOMEM, VT_STEP_STORAGE, "", "out of memory");
+		free(t);
+		if (rc != VT_OK)
+			break;
+	}
+	if (rc == VT_OK && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		rc = db_fail(s, ns, err);
+	if (rc != VT_OK)
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+vt_status vt_store_jti_use(struct vt_store *s, const char *jti, int64_t exp, int64_t now, struct vt_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	vt_status rc = VT_OK;
+	pthread_mutex_lock(&s->lock);
+	/* Forget ids whose tokens have expired: they can no longer be replayed. */
+	if (sqlite3_prepare_v2(s->db, "DELETE FROM admin_jti WHERE exp < ?1", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 1, now) != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE) {
+		rc = db_fail(s, "admin_jti", err);
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sqlite3_prepare_v2(s->db, "INSERT INTO admin_jti(jti, exp) VALUES(?1, ?2)", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 1, jti, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 2, exp) != SQLITE_OK) {
+		rc = db_fail(s, "admin_jti", err);
+		goto out;
+	}
+	int r = sqlite3_step(st);
+	if ((r & 0xff) == SQLITE_CONSTRAINT)
+		rc = vt_fail(err, VT_E_AUTH, VT_STEP_TOKEN, "jti", "admin token already used (replay): mint one per request");
+	else if (r != SQLITE_DONE)
+		rc = db_fail(s, "admin_jti", err);
+out:
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
 

@@ -58,7 +58,7 @@ static int send(const char *url, const char *cacert, EVP_PKEY *key, const char *
 	struct vt_err e = {0};
 	char *token = NULL, *resp = NULL;
 	int status = 0;
-	if (cli_admin_token(key, &token, &e) != VT_OK ||
+	if (cli_admin_token(key, url, method, path, body, n, &token, &e) != VT_OK ||
 	    vt_client_request(url, cacert, method, path, token, body, n, ctype, &status, &resp, &e) != VT_OK) {
 		cli_err("admin", &e);
 		free(token);

@@ -33,6 +33,9 @@ int cli_exit_code(vt_status rc);
 int cli_hex_arg(const char *cmd, const char *name, const char *hex, uint8_t *out, size_t max, size_t exact);
 
 /* A short-lived admin JWT (exp = now + 300 s) signed with `key`. malloc'd. */
-vt_status cli_admin_token(EVP_PKEY *key, char **out, struct vt_err *err);
+/* A single-use admin JWT for one request (jti, iat, exp +120 s, aud = the
+ * URL's origin, htm/htu/body_sha256 binding the request). */
+vt_status cli_admin_token(EVP_PKEY *key, const char *url, const char *method, const char *path, const void *body,
+			  size_t n, char **out, struct vt_err *err);
 
 #endif

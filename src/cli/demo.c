@@ -45,7 +45,7 @@ static int admin_call(const char *url, EVP_PKEY *key, const char *method, const 
 	struct vt_err e = {0};
 	char *token = NULL, *resp = NULL;
 	int status = 0;
-	if (cli_admin_token(key, &token, &e) != VT_OK ||
+	if (cli_admin_token(key, url, method, path, body, n, &token, &e) != VT_OK ||
 	    vt_client_request(url, NULL, method, path, token, body, n, ctype, &status, &resp, &e) != VT_OK) {
 		cli_err("demo", &e);
 		free(token);

@@ -70,20 +70,51 @@ int cli_hex_arg(const char *cmd, const char *name, const char *hex, uint8_t *out
 	return 0;
 }
 
-vt_status cli_admin_token(EVP_PKEY *key, char **out, struct vt_err *err)
+/* The origin "scheme://host[:port]" of a URL (malloc'd), and whether the
+ * URL has a path beyond "/" (then the broker may see another path). */
+static char *url_origin(const char *url, bool *has_path)
+{
+	const char *sep = strstr(url, "://");
+	const char *host = sep ? sep + 3 : url;
+	const char *slash = strchr(host, '/');
+	*has_path = slash != NULL && slash[1] != '\0';
+	size_t n = slash ? (size_t)(slash - url) : strlen(url);
+	return strndup(url, n);
+}
+
+vt_status cli_admin_token(EVP_PKEY *key, const char *url, const char *method, const char *path, const void *body,
+			  size_t n, char **out, struct vt_err *err)
 {
 	const char *alg = EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519 ? "EdDSA"
 			  : vt_ec_coord_size(key) == 48			  ? "ES384"
 			  : vt_ec_coord_size(key) == 32			  ? "ES256"
 									  : "PS256";
 	int64_t now = vt_now();
-	json_t *h = json_pack("{s:s, s:s}", "typ", "JWT", "alg", alg);
-	json_t *c = json_pack("{s:s, s:s, s:I, s:I}", "iss", "veritee-admin", "role", "admin", "iat", (json_int_t)now,
-			      "exp", (json_int_t)(now + 300));
-	char *payload = vt_json_compact(c);
-	vt_status rc = payload ? vt_jws_sign(key, h, (const uint8_t *)payload, strlen(payload), out, err)
-			       : vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");
+	uint8_t rnd[16], d[32];
+	size_t dl = 0;
+	bool has_path = false;
+	char *jti = NULL, *aud = url_origin(url, &has_path), *digest = NULL, *payload = NULL;
+	json_t *h = json_pack("{s:s, s:s}", "typ", "JWT", "alg", alg), *c = NULL;
+	vt_status rc = vt_random(rnd, sizeof(rnd), err);
+	if (rc == VT_OK)
+		rc = vt_digest(EVP_sha256(), body ? body : "", n, d, &dl, err);
+	if (rc != VT_OK)
+		goto out;
+	jti = vt_hex_encode(rnd, sizeof(rnd));
+	digest = vt_hex_encode(d, dl);
+	/* One token per request: single-use id, two minutes, this broker, this
+	 * method, path and body (docs/broker.md, admin tokens). */
+	c = json_pack("{s:s, s:s, s:I, s:I, s:s?, s:s?, s:s, s:s?, s:s?}", "iss", "veritee-admin", "role", "admin",
+		      "iat", (json_int_t)now, "exp", (json_int_t)(now + 120), "jti", jti, "aud", aud, "htm", method,
+		      "htu", has_path ? NULL : path, "body_sha256", digest);
+	payload = c ? vt_json_compact(c) : NULL;
+	rc = payload && jti && digest ? vt_jws_sign(key, h, (const uint8_t *)payload, strlen(payload), out, err)
+				      : vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");
+out:
 	free(payload);
+	free(jti);
+	free(aud);
+	free(digest);
 	json_decref(h);
 	json_decref(c);
 	return rc;

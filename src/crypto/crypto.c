@@ -146,11 +146,39 @@ vt_status vt_ecdsa_sign_raw(EVP_PKEY *key, const EVP_MD *md, const uint8_t *msg,
 		rc = ossl_fail(err, "ECDSA signature conversion");
 		goto out;
 	}
+	/* Low-S: (r, n - s) is the same signature's twin; always emit the
+	 * smaller one so a token has exactly one valid encoding from us. */
+	if (!vt_ecdsa_raw_low_s(key, sig, 2 * cs)) {
+		BIGNUM *order = NULL, *s = BN_new();
+		if (s == NULL || EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_ORDER, &order) != 1 ||
+		    BN_sub(s, order, ECDSA_SIG_get0_s(es)) != 1 || BN_bn2binpad(s, sig + cs, (int)cs) != (int)cs) {
+			BN_free(order);
+			BN_free(s);
+			rc = ossl_fail(err, "ECDSA low-S normalisation");
+			goto out;
+		}
+		BN_free(order);
+		BN_free(s);
+	}
 	*sig_size = 2 * cs;
 out:
 	ECDSA_SIG_free(es);
 	EVP_MD_CTX_free(ctx);
 	return rc;
+}
+
+bool vt_ecdsa_raw_low_s(const EVP_PKEY *key, const uint8_t *sig, size_t sig_size)
+{
+	size_t cs = vt_ec_coord_size(key);
+	if (cs == 0 || sig_size != 2 * cs)
+		return false;
+	BIGNUM *order = NULL, *half = BN_new(), *s = BN_bin2bn(sig + cs, (int)cs, NULL);
+	bool ok = half != NULL && s != NULL && EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_ORDER, &order) == 1 &&
+		  BN_rshift1(half, order) == 1 && BN_cmp(s, half) <= 0;
+	BN_free(order);
+	BN_free(half);
+	BN_free(s);
+	return ok;
 }
 
 /* Larger coordinates (binary curves): through ECDSA_SIG and i2d. */

@@ -602,6 +602,11 @@ vt_status vt_policy_evaluate(const struct vt_policy *p, const json_t *input, con
 	return VT_OK;
 }
 
+bool vt_appraisal_allows(const struct vt_appraisal *a)
+{
+	return a != NULL && a->count > 0 && a->all_passed;
+}
+
 /* ----------------------------------------------------------------- output */
 
 int vt_trust_tier(int v)

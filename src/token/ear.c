@@ -62,6 +62,19 @@ vt_status vt_ear_verify(const char *jwt, EVP_PKEY *key, int64_t now, int64_t lee
 	json_t *claims = NULL;
 
 	VT_GUARD(vt_jws_verify(jwt, key, algs, NULL, &payload, &payload_size, err));
+	if (flags & VT_EAR_REQUIRE_LOW_S) {
+		const char *dot = strrchr(jwt, '.');
+		uint8_t *sig = NULL;
+		size_t sl = 0;
+		bool low = dot && vt_b64url_decode(dot + 1, strlen(dot + 1), &sig, &sl, NULL) == VT_OK &&
+			   vt_ecdsa_raw_low_s(key, sig, sl);
+		free(sig);
+		if (!low) {
+			rc = vt_fail(err, VT_E_REJECTED, VT_STEP_SIGNATURE, "signature",
+				     "high-S ECDSA signature: not the encoding this issuer makes");
+			goto out;
+		}
+	}
 	VT_GUARD(vt_json_parse((const char *)payload, payload_size, 1u << 20, &claims, err));
 	if (!json_is_object(claims)) {
 		rc = vt_fail(err, VT_E_PARSE, VT_STEP_TOKEN, "payload", "token payload is not a JSON object");

@@ -88,3 +88,18 @@ vt_status vt_file_write(const char *path, const void *p, size_t n, unsigned mode
 	free(tmp);
 	return rc;
 }
+
+vt_status vt_file_check_private(const char *path, struct vt_err *err)
+{
+	struct stat st;
+	if (stat(path, &st) != 0) {
+		if (errno == ENOENT)
+			return vt_fail(err, VT_E_NOTFOUND, VT_STEP_CONFIG, path, "no such file");
+		return vt_fail(err, VT_E_IO, VT_STEP_CONFIG, path, "cannot stat: %s", strerror(errno));
+	}
+	if (st.st_mode & 077)
+		return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, path,
+			       "private key file %.200s is accessible by group or others (mode %03o); chmod 600 it",
+			       path, (unsigned)(st.st_mode & 0777));
+	return VT_OK;
+}
