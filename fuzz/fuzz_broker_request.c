@@ -19,6 +19,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct vt_broker *broker;
 static char *admin_token;
+static EVP_PKEY *admin_key;
+
+/* A valid single-use admin token (fresh jti, two minutes). */
+static int mint_admin(void)
+{
+	static unsigned long n;
+	char payload[160];
+	snprintf(payload, sizeof(payload), "{\"exp\":%lld,\"jti\":\"fuzz-admin-token-%016lu\"}",
+		 (long long)vt_now() + 120, ++n);
+	json_t *h = json_pack("{s:s}", "alg", "ES256");
+	free(admin_token);
+	admin_token = NULL;
+	vt_status rc = vt_jws_sign(admin_key, h, (const uint8_t *)payload, strlen(payload), &admin_token, NULL);
+	json_decref(h);
+	return rc == VT_OK ? 0 : -1;
+}
 
 static int init(void)
 {
@@ -49,12 +65,9 @@ static int init(void)
 		return -1;
 	free(c.listen_host);
 	vt_broker_set_log(broker, true, NULL, NULL);
-	json_t *h = json_pack("{s:s}", "alg", "ES256");
-	const char payload[] = "{\"exp\":4102444800}";
-	if (vt_jws_sign(admin, h, (const uint8_t *)payload, strlen(payload), &admin_token, NULL) != VT_OK)
+	admin_key = admin;
+	if (mint_admin() != 0)
 		return -1;
-	json_decref(h);
-	EVP_PKEY_free(admin);
 	/* A stored resource so GETs can reach the JWE path. */
 	struct vt_http_request r = {.method = "POST", .path = "/kbs/v0/resource/default/key/x",
 				    .body = (const uint8_t *)"secret", .body_size = 6};
@@ -134,6 +147,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		r.session_cookie = cookie;
 		break;
 	case 2:
+		/* admin tokens are single-use: a fresh one per request */
+		if (mint_admin() != 0)
+			return 0;
 		snprintf(auth, sizeof(auth), "Bearer %s", admin_token);
 		r.authorization = auth;
 		break;
