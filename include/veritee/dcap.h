@@ -20,6 +20,7 @@
 
 #include "veritee/err.h"
 #include "veritee/evidence.h"
+#include "veritee/fetch.h"
 
 #define VT_DCAP_TEE_SGX 0x00000000u
 #define VT_DCAP_TEE_TDX 0x00000081u
@@ -160,13 +161,17 @@ VT_API VT_MUST_USE vt_status vt_dcap_signed_json_split(const char *body, size_t 
 						       char **value_out, uint8_t sig_out[64], struct vt_err *err);
 VT_API void vt_dcap_collateral_free(struct vt_dcap_collateral *c);
 
-/* Where collateral comes from for the broker and the CLI. */
+/* Where collateral comes from for the broker and the CLI.  Fetches from
+ * PCS/PCCS go through `gate` (veritee/fetch.h), which bounds their number,
+ * time and rate and charges vt_verify_ctx.client; NULL = no gate, each
+ * fetch still ends within VT_FETCH_TIMEOUT_DEFAULT_MS. */
 struct vt_dcap_sources {
 	const char *collateral_path;    /* file or directory (vt_dcap_collateral_load) */
 	const char *pccs_url;           /* PCS/PCCS base, e.g. https://api.trustedservices.intel.com */
 	const char *cache_dir;
 	bool offline;
 	int64_t grace_seconds;          /* accept collateral this long past nextUpdate (default 0: fail closed) */
+	struct vt_fetch_gate *gate;     /* borrowed, may be NULL; shared with vt_snp_sources.gate */
 };
 
 /* Verification result beyond the claims. */

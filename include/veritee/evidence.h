@@ -25,6 +25,12 @@ struct vt_verify_ctx {
 	const struct vt_snp_sources *snp; /* SNP certificate sources; NULL = only what the evidence carries */
 	const struct vt_dcap_sources *dcap; /* DCAP collateral sources; NULL = none (TDX/SGX then fail closed) */
 	const char *gce_roots;    /* file or dir of trusted Google vTPM roots (gce-vtpm); NULL = none */
+	/*
+	 * Who asked, for the per-client fetch budget of the sources' gate
+	 * (veritee/fetch.h), e.g. the peer's IP address; NULL = no per-client
+	 * accounting.  Only verifications that reach the network are charged.
+	 */
+	const char *client;
 };
 
 /*

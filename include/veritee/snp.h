@@ -19,6 +19,7 @@
 
 #include "veritee/err.h"
 #include "veritee/evidence.h"
+#include "veritee/fetch.h"
 
 #define VT_SNP_REPORT_SIZE 0x4A0u   /* 1184 */
 #define VT_SNP_SIGNED_SIZE 0x2A0u   /* bytes covered by the signature */
@@ -159,7 +160,10 @@ VT_API VT_MUST_USE vt_status vt_snp_vek_ext_value(const char *oid_suffix, const 
  *      certificates (VCEK/VLEK, ASK/ASVK, ARK) — picked by what they are;
  *   3. `cache_dir`: certificates fetched before, as <cache>/amd/<product>/...;
  *   4. AMD KDS at `kds_url` (default https://kdsintf.amd.com), unless
- *      `offline`; fetched certificates are written to the cache.
+ *      `offline`; fetched certificates are written to the cache.  Fetches
+ *      go through `gate` (veritee/fetch.h), which bounds their number, time
+ *      and rate and charges vt_verify_ctx.client; NULL = no gate, each
+ *      fetch still ends within VT_FETCH_TIMEOUT_DEFAULT_MS.
  * Certificates from any source are untrusted until they chain to the
  * pinned ARK of the report's product.
  */
@@ -168,7 +172,8 @@ struct vt_snp_sources {
 	const char *cache_dir;
 	const char *kds_url;
 	bool offline;
-	long timeout_ms;              /* per KDS request, 0 = 10 s */
+	long timeout_ms;              /* per KDS attempt, 0 = 10 s (the gate's timeout caps the whole fetch) */
+	struct vt_fetch_gate *gate;   /* borrowed, may be NULL; shared with vt_dcap_sources.gate */
 };
 
 /* The registry entry, tee "snp".  Evidence JSON (Trustee's form):

@@ -19,6 +19,7 @@
 #include "broker/broker_internal.h"
 #include "veritee/crypto.h"
 #include "veritee/evidence.h"
+#include "veritee/fetch.h"
 #include "veritee/jose.h"
 #include "veritee/json.h"
 #include "veritee/kbs.h"
@@ -411,6 +412,8 @@ static void handle_auth(struct vt_broker *b, const struct vt_http_request *req, 
 	if (vt_session_create(b->sessions, t->name, req->client, now, expires, id, nonce, &e) != VT_OK) {
 		log_err(b, "auth", &e);
 		respond_err(r, "AttestationError", "Attestation error: RCAR handshake Auth failed", &e);
+		if (e.code == VT_E_LIMIT) /* every session is attested and live: come back later */
+			r->status = 503;
 		goto out;
 	}
 	char date[64];
@@ -495,7 +498,8 @@ static void handle_attest(struct vt_broker *b, const struct vt_http_request *req
 		goto fail;
 
 	const struct vt_tee *t = vt_tee_find(tee_name);
-	struct vt_verify_ctx vctx = {.now = now, .sim_root_insecure = b->sim_root, .snp = &b->snp, .dcap = &b->dcap};
+	struct vt_verify_ctx vctx = {
+		.now = now, .sim_root_insecure = b->sim_root, .snp = &b->snp, .dcap = &b->dcap, .client = req->client};
 	struct vt_binding bind = {.report_data = digest, .report_data_size = sizeof(digest)};
 	if (t == NULL || t->verify(&vctx, primary, &bind, &claims, &e) != VT_OK) {
 		if (t == NULL)
@@ -576,6 +580,9 @@ fail:
 	atomic_fetch_add(&b->m.attest_fail, 1);
 	log_err(b, "attest", &e);
 	respond_err(r, "AttestationError", prefix, &e);
+	/* Out of fetch capacity: not a verdict on the evidence, so say "retry". */
+	if (e.code == VT_E_LIMIT && strncmp(e.field, "fetch.", 6) == 0)
+		r->status = 503;
 out:
 	if (have_ap)
 		vt_appraisal_free(&ap);
@@ -1231,6 +1238,18 @@ vt_status vt_broker_new(const struct vt_broker_config *c, struct vt_broker **out
 	}
 	if (c->insecure_sim_root)
 		VT_GUARD(vt_x509_load(c->insecure_sim_root, &b->sim_root, err));
+	/* One gate for every outbound collateral fetch (SNP and DCAP). */
+	struct vt_fetch_gate_settings gs;
+	vt_fetch_gate_defaults(&gs);
+	if (c->max_concurrent_fetches)
+		gs.max_concurrent = c->max_concurrent_fetches;
+	if (c->fetch_timeout > 0)
+		gs.timeout_ms = (long)c->fetch_timeout * 1000;
+	gs.per_client_per_minute = c->fetches_per_client_per_minute;
+	gs.negative_ttl = c->negative_cache_seconds;
+	VT_GUARD(vt_fetch_gate_new(&gs, &b->fetch_gate, err));
+	b->snp.gate = b->fetch_gate;
+	b->dcap.gate = b->fetch_gate;
 	VT_GUARD(vt_master_key_load(c->master_key_path, &mk, err));
 	VT_GUARD(vt_store_open_sqlite(c->db_path, mk, &b->store, err));
 	VT_GUARD(load_or_create_token_key(b, err));
@@ -1269,6 +1288,7 @@ void vt_broker_free(struct vt_broker *b)
 	json_decref(b->refvals);
 	vt_broker_tpm_enroll_free(b);
 	vt_sessions_free(b->sessions);
+	vt_fetch_gate_free(b->fetch_gate);
 	vt_store_close(b->store);
 	EVP_PKEY_free(b->token_key);
 	for (size_t i = 0; i < b->admin_key_count; i++)

@@ -37,6 +37,7 @@ struct vt_broker {
 	X509 *sim_root;                /* INSECURE sim root, or NULL */
 	struct vt_snp_sources snp;     /* points into cfg */
 	struct vt_dcap_sources dcap;   /* points into cfg */
+	struct vt_fetch_gate *fetch_gate; /* bounds outbound collateral fetches (snp.gate, dcap.gate) */
 
 	pthread_rwlock_t lock;         /* guards policies and refvals */
 	struct vt_policy_slot policies[VT_MAX_POLICIES];

@@ -16,6 +16,7 @@
 
 #include "evidence/dcap/fetch.h"
 #include "veritee/dcap.h"
+#include "veritee/fetch.h"
 
 struct blob {
 	uint8_t *p;
@@ -259,7 +260,7 @@ static void test_fetch_cache_offline(void **state)
 	atomic_store(&g_requests, 0);
 	atomic_store(&g_tcb_requests, 0);
 	vt_err_clear(&e);
-	if (vt_dcap_fetch_collateral(&src, true, FMSPC, "platform", now, &c, &e) != VT_OK)
+	if (vt_dcap_fetch_collateral(&src, NULL, true, FMSPC, "platform", now, &c, &e) != VT_OK)
 		fail_msg("fetch: %s: %s", e.field, e.detail);
 	expect_complete(&c);
 	vt_dcap_collateral_free(&c);
@@ -275,40 +276,40 @@ static void test_fetch_cache_offline(void **state)
 	}
 
 	/* Within nextUpdate: from the cache, no request. */
-	assert_int_equal(vt_dcap_fetch_collateral(&src, true, FMSPC, "platform", now, &c, NULL), VT_OK);
+	assert_int_equal(vt_dcap_fetch_collateral(&src, NULL, true, FMSPC, "platform", now, &c, NULL), VT_OK);
 	expect_complete(&c);
 	vt_dcap_collateral_free(&c);
 	assert_int_equal(atomic_load(&g_requests), 5);
 
 	/* Offline, fresh cache. */
 	src.offline = true;
-	assert_int_equal(vt_dcap_fetch_collateral(&src, true, FMSPC, "platform", now, &c, NULL), VT_OK);
+	assert_int_equal(vt_dcap_fetch_collateral(&src, NULL, true, FMSPC, "platform", now, &c, NULL), VT_OK);
 	vt_dcap_collateral_free(&c);
 
 	/* Offline past the TCB Info nextUpdate (2025-11-26T13:07:17Z). */
 	int64_t later = at("2025-12-01T00:00:00Z");
 	vt_err_clear(&e);
-	assert_int_equal(vt_dcap_fetch_collateral(&src, true, FMSPC, "platform", later, &c, &e), VT_E_REJECTED);
+	assert_int_equal(vt_dcap_fetch_collateral(&src, NULL, true, FMSPC, "platform", later, &c, &e), VT_E_REJECTED);
 	assert_err(&e, VT_E_REJECTED, VT_STEP_COLLATERAL);
 	assert_non_null(strstr(e.detail, "expired"));
 	assert_null(c.tcb_info);
 	/* ... accepted within the grace. */
 	src.grace_seconds = 30 * 86400;
-	assert_int_equal(vt_dcap_fetch_collateral(&src, true, FMSPC, "platform", later, &c, NULL), VT_OK);
+	assert_int_equal(vt_dcap_fetch_collateral(&src, NULL, true, FMSPC, "platform", later, &c, NULL), VT_OK);
 	vt_dcap_collateral_free(&c);
 	assert_int_equal(atomic_load(&g_requests), 5);
 
 	/* Online past nextUpdate: fetched again (TCB Info and QE identity). */
 	src.offline = false;
 	src.grace_seconds = 0;
-	assert_int_equal(vt_dcap_fetch_collateral(&src, true, FMSPC, "platform", later, &c, NULL), VT_OK);
+	assert_int_equal(vt_dcap_fetch_collateral(&src, NULL, true, FMSPC, "platform", later, &c, NULL), VT_OK);
 	vt_dcap_collateral_free(&c);
 	assert_true(atomic_load(&g_requests) >= 7);
 
 	/* Offline with no cache at all. */
 	struct vt_dcap_sources none = {.pccs_url = url, .offline = true};
 	vt_err_clear(&e);
-	assert_int_equal(vt_dcap_fetch_collateral(&none, true, FMSPC, "platform", now, &c, &e), VT_E_NOTFOUND);
+	assert_int_equal(vt_dcap_fetch_collateral(&none, NULL, true, FMSPC, "platform", now, &c, &e), VT_E_NOTFOUND);
 	assert_err(&e, VT_E_NOTFOUND, VT_STEP_COLLATERAL);
 }
 
@@ -327,7 +328,7 @@ static void test_http_errors(void **state)
 	atomic_store(&g_always_429, true);
 	atomic_store(&g_tcb_requests, 0);
 	vt_err_clear(&e);
-	assert_int_equal(vt_dcap_fetch_collateral(&src, true, FMSPC, "platform", now, &c, &e), VT_E_IO);
+	assert_int_equal(vt_dcap_fetch_collateral(&src, NULL, true, FMSPC, "platform", now, &c, &e), VT_E_IO);
 	assert_err(&e, VT_E_IO, VT_STEP_COLLATERAL);
 	assert_non_null(strstr(e.detail, "/tdx/certification/v4/tcb?fmspc=00A06D080000"));
 	assert_non_null(strstr(e.detail, "429"));
@@ -337,26 +338,26 @@ static void test_http_errors(void **state)
 	/* 404 */
 	atomic_store(&g_tcb_404, true);
 	vt_err_clear(&e);
-	assert_int_equal(vt_dcap_fetch_collateral(&src, true, FMSPC, "platform", now, &c, &e), VT_E_IO);
+	assert_int_equal(vt_dcap_fetch_collateral(&src, NULL, true, FMSPC, "platform", now, &c, &e), VT_E_IO);
 	assert_non_null(strstr(e.detail, "HTTP 404"));
 	atomic_store(&g_tcb_404, false);
 
 	/* No issuer-chain header. */
 	atomic_store(&g_no_chain, true);
 	vt_err_clear(&e);
-	assert_int_equal(vt_dcap_fetch_collateral(&src, true, FMSPC, "platform", now, &c, &e), VT_E_IO);
+	assert_int_equal(vt_dcap_fetch_collateral(&src, NULL, true, FMSPC, "platform", now, &c, &e), VT_E_IO);
 	assert_non_null(strstr(e.detail, "SGX-PCK-CRL-Issuer-Chain"));
 	atomic_store(&g_no_chain, false);
 
 	/* Nobody listening. */
 	struct vt_dcap_sources dead = {.pccs_url = "http://127.0.0.1:1"};
 	vt_err_clear(&e);
-	assert_int_equal(vt_dcap_fetch_collateral(&dead, true, FMSPC, "platform", now, &c, &e), VT_E_IO);
+	assert_int_equal(vt_dcap_fetch_collateral(&dead, NULL, true, FMSPC, "platform", now, &c, &e), VT_E_IO);
 	assert_err(&e, VT_E_IO, VT_STEP_COLLATERAL);
 	assert_non_null(strstr(e.detail, "http://127.0.0.1:1/sgx/certification/v4/pckcrl"));
 
 	/* Bad arguments. */
-	assert_int_equal(vt_dcap_fetch_collateral(&src, true, FMSPC, "other", now, &c, NULL), VT_E_USAGE);
+	assert_int_equal(vt_dcap_fetch_collateral(&src, NULL, true, FMSPC, "other", now, &c, NULL), VT_E_USAGE);
 }
 
 static void test_hex_crls(void **state)
@@ -368,11 +369,86 @@ static void test_hex_crls(void **state)
 	struct vt_dcap_sources src = {.pccs_url = url};
 	struct vt_dcap_collateral c;
 	atomic_store(&g_hex_crl, true);
-	assert_int_equal(vt_dcap_fetch_collateral(&src, true, FMSPC, "platform", at("2025-11-01T00:00:00Z"), &c, NULL),
+	assert_int_equal(vt_dcap_fetch_collateral(&src, NULL, true, FMSPC, "platform", at("2025-11-01T00:00:00Z"), &c, NULL),
 			 VT_OK);
 	atomic_store(&g_hex_crl, false);
 	expect_complete(&c);
 	vt_dcap_collateral_free(&c);
+}
+
+static int64_t g_gate_clock = 1000;
+
+static int64_t gate_clock(void *arg)
+{
+	(void)arg;
+	return g_gate_clock;
+}
+
+/* With a fetch gate: one charge per call, cache hits free, refusals name the limit. */
+static void test_gate(void **state)
+{
+	(void)state;
+	NEED_VECTORS();
+	char url[64], cache[PATH_MAX], cache2[PATH_MAX];
+	url_of(url, sizeof(url));
+	snprintf(cache, sizeof(cache), "%s/cache-gate", g_tmp);
+	snprintf(cache2, sizeof(cache2), "%s/cache-gate2", g_tmp);
+	struct vt_fetch_gate_settings gs;
+	struct vt_fetch_gate *g = NULL;
+	vt_fetch_gate_defaults(&gs);
+	gs.per_client_per_minute = 1;
+	gs.clock = gate_clock;
+	assert_int_equal(vt_fetch_gate_new(&gs, &g, NULL), VT_OK);
+	struct vt_dcap_sources src = {.pccs_url = url, .cache_dir = cache, .gate = g};
+	struct vt_dcap_collateral c;
+	struct vt_fetch_gate_stats st;
+	struct vt_err e;
+	int64_t now = at("2025-11-01T00:00:00Z");
+
+	/* Four items fetched: the client is charged once. */
+	atomic_store(&g_requests, 0);
+	vt_err_clear(&e);
+	if (vt_dcap_fetch_collateral(&src, "192.0.2.7", true, FMSPC, "platform", now, &c, &e) != VT_OK)
+		fail_msg("fetch: %s: %s", e.field, e.detail);
+	vt_dcap_collateral_free(&c);
+	assert_int_equal(atomic_load(&g_requests), 4);
+	vt_fetch_gate_stats(g, &st);
+	assert_int_equal(st.fetches, 4);
+	assert_int_equal(st.in_flight, 0);
+
+	/* From the cache: no slot, no budget (the client's one is spent). */
+	assert_int_equal(vt_dcap_fetch_collateral(&src, "192.0.2.7", true, FMSPC, "platform", now, &c, NULL), VT_OK);
+	vt_dcap_collateral_free(&c);
+	assert_int_equal(atomic_load(&g_requests), 4);
+
+	/* Nothing cached: a fetch, refused for this client, unsent ... */
+	src.cache_dir = cache2;
+	vt_err_clear(&e);
+	assert_int_equal(vt_dcap_fetch_collateral(&src, "192.0.2.7", true, FMSPC, "platform", now, &c, &e), VT_E_LIMIT);
+	assert_err(&e, VT_E_LIMIT, VT_STEP_COLLATERAL);
+	assert_string_equal(e.field, VT_FETCH_FIELD_CLIENT);
+	assert_null(c.tcb_info);
+	assert_int_equal(atomic_load(&g_requests), 4);
+	/* ... allowed for another client. */
+	assert_int_equal(vt_dcap_fetch_collateral(&src, "192.0.2.8", true, FMSPC, "platform", now, &c, NULL), VT_OK);
+	vt_dcap_collateral_free(&c);
+	assert_int_equal(atomic_load(&g_requests), 8);
+
+	/* A 404 is remembered: the next call fails without asking (VT_E_IO as before). */
+	src.cache_dir = NULL;
+	atomic_store(&g_tcb_404, true);
+	atomic_store(&g_tcb_requests, 0);
+	vt_err_clear(&e);
+	assert_int_equal(vt_dcap_fetch_collateral(&src, NULL, true, FMSPC, "platform", now, &c, &e), VT_E_IO);
+	assert_string_equal(e.field, "TCB Info");
+	vt_err_clear(&e);
+	assert_int_equal(vt_dcap_fetch_collateral(&src, NULL, true, FMSPC, "platform", now, &c, &e), VT_E_IO);
+	assert_err(&e, VT_E_IO, VT_STEP_COLLATERAL);
+	assert_string_equal(e.field, VT_FETCH_FIELD_NEGATIVE);
+	assert_non_null(strstr(e.detail, "HTTP 404"));
+	assert_int_equal(atomic_load(&g_tcb_requests), 1);
+	atomic_store(&g_tcb_404, false);
+	vt_fetch_gate_free(g);
 }
 
 int main(void)
@@ -381,6 +457,7 @@ int main(void)
 		cmocka_unit_test(test_fetch_cache_offline),
 		cmocka_unit_test(test_http_errors),
 		cmocka_unit_test(test_hex_crls),
+		cmocka_unit_test(test_gate),
 	};
 	return cmocka_run_group_tests_name("dcap_fetch", tests, group_setup, group_teardown);
 }

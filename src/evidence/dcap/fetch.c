@@ -12,25 +12,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 
-#include <curl/curl.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include "evidence/dcap/fetch.h"
+#include "fetch/fetch_internal.h"
 #include "veritee/json.h"
 #include "veritee/util.h"
 
 #define BODY_MAX ((size_t)4 << 20)
-#define HEADER_MAX ((size_t)64 << 10)
 #define CACHE_FILE_MAX ((size_t)16 << 20)
-#define HTTP_TIMEOUT_MS 30000L
-#define HTTP_CONNECT_TIMEOUT_MS 10000L
-#define RETRIES_429 3
-#define RETRY_AFTER_MAX 5L
+#define HTTP_TIMEOUT_MS 30000L     /* per attempt; the fetch deadline caps the whole fetch */
 
 enum kind { K_PCK_CRL, K_ROOT_CRL, K_TCB_INFO, K_QE_ID };
 
@@ -188,68 +183,6 @@ static vt_status item_accept(struct item *it, uint8_t *body, size_t n, struct vt
 
 /* ------------------------------------------------------------ HTTP */
 
-struct resp {
-	struct vt_buf body;
-	const struct item *it;
-	char *chain_enc;      /* raw header value */
-	long retry_after;     /* -1: none */
-	bool too_big;
-};
-
-static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
-{
-	struct resp *r = ud;
-	size_t n = size * nmemb;
-	if (vt_buf_append(&r->body, p, n, NULL) != VT_OK) {
-		r->too_big = true;
-		return 0;
-	}
-	return n;
-}
-
-static bool header_is(const char *line, size_t n, const char *name, const char **val, size_t *vlen)
-{
-	size_t k = strlen(name);
-	if (n <= k || line[k] != ':' || strncasecmp(line, name, k) != 0)
-		return false;
-	size_t s = k + 1, e = n;
-	while (s < e && (line[s] == ' ' || line[s] == '\t'))
-		s++;
-	while (e > s && (line[e - 1] == '\r' || line[e - 1] == '\n' || line[e - 1] == ' ' || line[e - 1] == '\t'))
-		e--;
-	*val = line + s;
-	*vlen = e - s;
-	return true;
-}
-
-static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
-{
-	struct resp *r = ud;
-	size_t n = size * nmemb;
-	const char *v;
-	size_t vl;
-	if (n > HEADER_MAX)
-		return 0;
-	if (n >= 5 && strncmp(p, "HTTP/", 5) == 0) { /* a new response (e.g. after 100): reset */
-		free(r->chain_enc);
-		r->chain_enc = NULL;
-		r->retry_after = -1;
-		return n;
-	}
-	if ((r->it->chain_header && header_is(p, n, r->it->chain_header, &v, &vl)) ||
-	    (r->it->chain_header_alt && header_is(p, n, r->it->chain_header_alt, &v, &vl))) {
-		if (r->chain_enc == NULL)
-			r->chain_enc = strndup(v, vl);
-	} else if (header_is(p, n, "Retry-After", &v, &vl)) {
-		long s = 0;
-		size_t i = 0;
-		for (; i < vl && v[i] >= '0' && v[i] <= '9' && s < 1000000; i++)
-			s = s * 10 + (v[i] - '0');
-		r->retry_after = (i > 0 && i == vl) ? s : 1; /* an HTTP date: wait the minimum */
-	}
-	return n;
-}
-
 /* Percent-decoding ('+' is kept: it is a base64 character in PEM). */
 static char *url_decode(const char *s)
 {
@@ -279,94 +212,46 @@ static char *url_decode(const char *s)
 	return o;
 }
 
-static void sleep_s(long s)
+/* GET it->url through the gate; on success the body (NUL-terminated) and
+ * the decoded issuer chain. */
+static vt_status http_get(struct vt_fetch_ticket *t, const struct item *it, uint8_t **body, size_t *body_size,
+			  char **chain, struct vt_err *err)
 {
-	struct timespec ts = {s, 0};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-/* GET it->url; on success the body (NUL-terminated) and the decoded chain. */
-static vt_status http_get(const struct item *it, uint8_t **body, size_t *body_size, char **chain,
-			  struct vt_err *err)
-{
-	vt_status rc = VT_OK;
-	CURL *c = curl_easy_init();
-	if (c == NULL)
-		return vt_fail(err, VT_E_NOMEM, VT_STEP_COLLATERAL, it->what, "curl_easy_init failed");
-	struct resp r;
-	memset(&r, 0, sizeof(r));
-	r.it = it;
-	for (int attempt = 0;; attempt++) {
-		vt_buf_free(&r.body);
-		vt_buf_init(&r.body, BODY_MAX);
-		free(r.chain_enc);
-		r.chain_enc = NULL;
-		r.retry_after = -1;
-		r.too_big = false;
-		curl_easy_reset(c);
-		curl_easy_setopt(c, CURLOPT_URL, it->url);
-		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-		curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-		curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
-		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, HTTP_TIMEOUT_MS);
-		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, HTTP_CONNECT_TIMEOUT_MS);
-		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-		curl_easy_setopt(c, CURLOPT_USERAGENT, "veritee");
-		CURLcode cr = curl_easy_perform(c);
-		if (r.too_big) {
-			rc = vt_fail(err, VT_E_LIMIT, VT_STEP_COLLATERAL, it->what, "%s: response larger than %zu bytes",
-				     it->url, BODY_MAX);
-			goto out;
-		}
-		if (cr != CURLE_OK) {
-			rc = vt_fail(err, VT_E_IO, VT_STEP_COLLATERAL, it->what, "GET %s: %s", it->url,
-				     curl_easy_strerror(cr));
-			goto out;
-		}
-		long code = 0;
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-		if (code == 429 && attempt < RETRIES_429) {
-			long wait = r.retry_after < 0 ? 1 : r.retry_after;
-			sleep_s(wait > RETRY_AFTER_MAX ? RETRY_AFTER_MAX : wait);
-			continue;
-		}
-		if (code != 200) {
-			rc = vt_fail(err, VT_E_IO, VT_STEP_COLLATERAL, it->what, "GET %s: HTTP %ld%s", it->url, code,
-				     code == 429 ? " (still rate-limited after 3 retries)" : "");
-			goto out;
-		}
-		break;
-	}
-	if (it->chain_header != NULL) {
-		if (r.chain_enc == NULL) {
-			rc = vt_fail(err, VT_E_IO, VT_STEP_COLLATERAL, it->what, "GET %s: no %s header", it->url,
-				     it->chain_header);
-			goto out;
-		}
-		*chain = url_decode(r.chain_enc);
-		if (*chain == NULL || strstr(*chain, "-----BEGIN CERTIFICATE-----") == NULL) {
-			free(*chain);
-			*chain = NULL;
-			rc = vt_fail(err, VT_E_PARSE, VT_STEP_COLLATERAL, it->what,
-				     "GET %s: the %s header is not URL-encoded PEM", it->url, it->chain_header);
-			goto out;
-		}
-	}
-	rc = vt_buf_nul_terminate(&r.body, err);
+	struct vt_fetch_req req = {.url = it->url,
+				   .what = it->what,
+				   .max_body = BODY_MAX,
+				   .attempt_timeout_ms = HTTP_TIMEOUT_MS,
+				   .headers = {it->chain_header, it->chain_header_alt}};
+	struct vt_fetch_resp resp;
+	vt_status rc = vt_fetch_get(t, &req, &resp, err);
 	if (rc != VT_OK)
-		goto out;
-	*body = r.body.data;
-	*body_size = r.body.len;
-	r.body.data = NULL;
-out:
-	vt_buf_free(&r.body);
-	free(r.chain_enc);
-	curl_easy_cleanup(c);
-	return rc;
+		return rc;
+	const char *enc = resp.headers[0] != NULL ? resp.headers[0] : resp.headers[1];
+	if (it->chain_header != NULL) {
+		struct vt_err bad = {0};
+		if (enc == NULL) {
+			vt_fail(&bad, VT_E_IO, VT_STEP_COLLATERAL, it->what, "GET %s: no %s header", it->url,
+				it->chain_header);
+		} else {
+			*chain = url_decode(enc);
+			if (*chain == NULL || strstr(*chain, "-----BEGIN CERTIFICATE-----") == NULL) {
+				free(*chain);
+				*chain = NULL;
+				vt_fail(&bad, VT_E_PARSE, VT_STEP_COLLATERAL, it->what,
+					"GET %s: the %s header is not URL-encoded PEM", it->url, it->chain_header);
+			}
+		}
+		if (bad.code != VT_OK) {
+			vt_fetch_gate_note_failure(t->gate, it->url, &bad);
+			vt_fetch_resp_free(&resp);
+			return vt_fail(err, bad.code, bad.step, bad.field, "%s", bad.detail);
+		}
+	}
+	*body = resp.body;
+	*body_size = resp.body_size;
+	resp.body = NULL;
+	vt_fetch_resp_free(&resp);
+	return VT_OK;
 }
 
 /* ------------------------------------------------------------ cache */
@@ -458,7 +343,8 @@ static bool within(int64_t now, int64_t next_update, int64_t grace)
 	return now < next_update || (next_update <= INT64_MAX - grace && now <= next_update + grace);
 }
 
-static vt_status get_item(const struct vt_dcap_sources *src, struct item *it, int64_t now, struct vt_err *err)
+static vt_status get_item(const struct vt_dcap_sources *src, struct vt_fetch_ticket *t, struct item *it, int64_t now,
+			  struct vt_err *err)
 {
 	bool cached = cache_load(src, it);
 	if (cached && now < it->next_update)
@@ -485,7 +371,7 @@ static vt_status get_item(const struct vt_dcap_sources *src, struct item *it, in
 	char *chain = NULL;
 	struct vt_err ferr;
 	vt_err_clear(&ferr);
-	vt_status rc = http_get(it, &body, &n, &chain, &ferr);
+	vt_status rc = http_get(t, it, &body, &n, &chain, &ferr);
 	if (rc == VT_OK) {
 		struct item fresh = *it;
 		fresh.body = NULL;
@@ -499,6 +385,8 @@ static vt_status get_item(const struct vt_dcap_sources *src, struct item *it, in
 			return VT_OK;
 		}
 		item_clear(&fresh);
+		if (rc != VT_E_NOMEM)
+			vt_fetch_gate_note_failure(t->gate, it->url, &ferr); /* an unusable body */
 	}
 	if (cached && within(now, it->next_update, src->grace_seconds))
 		return VT_OK; /* the server failed; the cached copy is still within the grace */
@@ -520,8 +408,9 @@ static vt_status set_url(struct item *it, const char *fmt, ...)
 	return (n < 0 || (size_t)n >= sizeof(it->url)) ? VT_E_USAGE : VT_OK;
 }
 
-vt_status vt_dcap_fetch_collateral(const struct vt_dcap_sources *src, bool tdx, const uint8_t fmspc[6],
-				   const char *ca, int64_t now, struct vt_dcap_collateral *out, struct vt_err *err)
+vt_status vt_dcap_fetch_collateral(const struct vt_dcap_sources *src, const char *client, bool tdx,
+				   const uint8_t fmspc[6], const char *ca, int64_t now, struct vt_dcap_collateral *out,
+				   struct vt_err *err)
 {
 	if (src == NULL || fmspc == NULL || ca == NULL || out == NULL)
 		return vt_fail(err, VT_E_USAGE, VT_STEP_NONE, "", "missing argument");
@@ -564,9 +453,10 @@ vt_status vt_dcap_fetch_collateral(const struct vt_dcap_sources *src, bool tdx, 
 	snprintf(items[2].cache_name, sizeof(items[2].cache_name), "tcbinfo-%s-%s.json", tee, fm);
 	snprintf(items[3].cache_name, sizeof(items[3].cache_name), "qeidentity-%s.json", tee);
 
+	struct vt_fetch_ticket ticket = {.gate = src->gate, .client = client};
 	vt_status rc = VT_OK;
 	for (int i = 0; i < 4 && rc == VT_OK; i++)
-		rc = get_item(src, &items[i], now, err);
+		rc = get_item(src, &ticket, &items[i], now, err);
 	if (rc != VT_OK)
 		goto out;
 

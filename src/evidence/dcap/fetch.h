@@ -40,12 +40,20 @@
  * collateral "... expired ...".  When fetching fails, a cached item within
  * the grace is used as offline.
  *
- * HTTP 429: waits Retry-After seconds (at most 5; 1 when absent) and
- * retries, at most 3 times.  Network and HTTP errors: VT_E_IO step
- * collateral naming the URL.  `ca` is "platform" or "processor".
+ * Requests go through vt_fetch_get (src/fetch): src->gate (may be NULL)
+ * admits each one and charges `client` (may be NULL) once for the whole
+ * call; cached items take no slot and cost no budget.  HTTP 429: waits
+ * Retry-After seconds (at most 5; 1, 2, 4 when absent) and retries, at most
+ * 3 times, never past the fetch deadline (the gate's timeout, else
+ * VT_FETCH_TIMEOUT_DEFAULT_MS); each attempt is also capped at 30 s.
+ * Network and HTTP errors (404 included): VT_E_IO step collateral naming
+ * the URL; gate refusals as in veritee/fetch.h.  A response the fetcher
+ * cannot use (no issuer chain, bad CRL or JSON) is a failure the gate
+ * remembers.  `ca` is "platform" or "processor".
  * *out is zeroed first; on failure nothing is left allocated in it.
  */
-vt_status vt_dcap_fetch_collateral(const struct vt_dcap_sources *src, bool tdx, const uint8_t fmspc[6],
-				   const char *ca, int64_t now, struct vt_dcap_collateral *out, struct vt_err *err);
+vt_status vt_dcap_fetch_collateral(const struct vt_dcap_sources *src, const char *client, bool tdx,
+				   const uint8_t fmspc[6], const char *ca, int64_t now, struct vt_dcap_collateral *out,
+				   struct vt_err *err);
 
 #endif

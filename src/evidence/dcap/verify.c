@@ -1179,7 +1179,8 @@ vt_status vt_dcap_verify_evidence(const struct vt_verify_ctx *ctx, const json_t 
 		uint8_t fmspc[6];
 		const char *ca = NULL;
 		VT_GUARD(collateral_selector(q, fmspc, &ca, err));
-		VT_GUARD(vt_dcap_fetch_collateral(src, tee_type == VT_DCAP_TEE_TDX, fmspc, ca, ctx->now, &col, err));
+		VT_GUARD(vt_dcap_fetch_collateral(src, ctx->client, tee_type == VT_DCAP_TEE_TDX, fmspc, ca, ctx->now,
+						  &col, err));
 	} else {
 		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_COLLATERAL, "collateral",
 			     "no collateral: give --collateral or configure a PCCS");

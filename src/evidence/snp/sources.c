@@ -1,8 +1,9 @@
 /*
  * SEV-SNP certificate sources: the pool of untrusted certificates gathered
  * for one verification from the evidence, --certs (file or directory), the
- * cache directory and AMD KDS (libcurl).  Nothing here decides trust; see
- * verify.c for the chain check against the pinned ARK.
+ * cache directory and AMD KDS (through src/fetch: the shared HTTP GET and
+ * the fetch gate).  Nothing here decides trust; see verify.c for the chain
+ * check against the pinned ARK.
  *
  * Cache layout (everything re-verified on every use):
  *   <cache>/amd/<Product>/cert_chain.pem        ASK + ARK   (KDS /vcek/v1/<P>/cert_chain)
@@ -21,12 +22,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include "evidence/snp/sources.h"
+#include "fetch/fetch_internal.h"
 #include "veritee/crypto.h"
 #include "veritee/util.h"
 
@@ -816,141 +817,45 @@ static vt_status cache_write(const char *path, const uint8_t *p, size_t n, struc
 
 #define KDS_DEFAULT "https://kdsintf.amd.com"
 #define KDS_MAX_BODY (256u * 1024u)
-#define KDS_RETRIES 3
-#define KDS_RETRY_CAP_S 5
+#define KDS_ATTEMPT_TIMEOUT_MS 10000L
 
-struct fetch {
-	struct vt_buf body;
-	long retry_after; /* seconds, -1 = none */
-	bool too_big;
-};
-
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
+/* Fetch (through the gate), add to the pool, then cache.  A body the pool
+ * cannot use counts as a failed fetch for the gate's negative cache. */
+static vt_status fetch_into(struct snp_pool *pool, const struct vt_snp_sources *src, struct vt_fetch_ticket *ticket,
+			    const char *url, const char *cache_path, bool optional, struct vt_err *err)
 {
-	struct fetch *f = ud;
-	size_t n = size * nmemb;
-	struct vt_err scratch = {0};
-	if (vt_buf_append(&f->body, ptr, n, &scratch) != VT_OK) {
-		f->too_big = true;
-		return 0;
-	}
-	return n;
-}
-
-static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-	struct fetch *f = ud;
-	size_t n = size * nmemb;
-	static const char name[] = "retry-after:";
-	if (n > sizeof(name) - 1 && strncasecmp(ptr, name, sizeof(name) - 1) == 0) {
-		char val[32];
-		size_t vl = n - (sizeof(name) - 1);
-		if (vl >= sizeof(val))
-			vl = sizeof(val) - 1;
-		memcpy(val, ptr + sizeof(name) - 1, vl);
-		val[vl] = '\0';
-		char *end;
-		long s = strtol(val, &end, 10);
-		while (*end == ' ' || *end == '\r' || *end == '\n' || *end == '\t')
-			end++;
-		/* An HTTP-date form is not parsed: the default backoff applies. */
-		f->retry_after = (*end == '\0' && s >= 0 && end != val) ? s : -1;
-	}
-	return n;
-}
-
-static void sleep_seconds(long s)
-{
-	struct timespec ts = {.tv_sec = s, .tv_nsec = 0};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-/* GET url into *out (malloc'd, caller frees).  VT_E_NOTFOUND on 404. */
-static vt_status kds_get(const struct vt_snp_sources *src, const char *url, uint8_t **out, size_t *out_size,
-			 struct vt_err *err)
-{
-	CURL *c = curl_easy_init();
-	if (c == NULL)
-		return vt_fail(err, VT_E_NOMEM, VT_STEP_COLLATERAL, "kds", "curl_easy_init failed");
-	vt_status rc = VT_OK;
-	long timeout = src->timeout_ms > 0 ? src->timeout_ms : 10000;
-	struct fetch f;
-	for (int attempt = 0;; attempt++) {
-		memset(&f, 0, sizeof(f));
-		vt_buf_init(&f.body, KDS_MAX_BODY);
-		f.retry_after = -1;
-		curl_easy_reset(c);
-		curl_easy_setopt(c, CURLOPT_URL, url);
-		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-		curl_easy_setopt(c, CURLOPT_WRITEDATA, &f);
-		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-		curl_easy_setopt(c, CURLOPT_HEADERDATA, &f);
-		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout);
-		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-		curl_easy_setopt(c, CURLOPT_USERAGENT, "veritee");
-		CURLcode cr = curl_easy_perform(c);
-		long code = 0;
-		if (cr == CURLE_OK)
-			curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-		if (cr != CURLE_OK) {
-			rc = vt_fail(err, VT_E_IO, VT_STEP_COLLATERAL, "kds", "GET %s: %s", url,
-				     f.too_big ? "response too large" : curl_easy_strerror(cr));
-		} else if (code == 429 && attempt < KDS_RETRIES) {
-			long wait = f.retry_after >= 0 ? f.retry_after : (1L << attempt);
-			if (wait > KDS_RETRY_CAP_S)
-				wait = KDS_RETRY_CAP_S;
-			vt_buf_free(&f.body);
-			sleep_seconds(wait);
-			continue;
-		} else if (code == 404) {
-			rc = vt_fail(err, VT_E_NOTFOUND, VT_STEP_COLLATERAL, "kds", "GET %s: HTTP 404 (not found)", url);
-		} else if (code != 200) {
-			rc = vt_fail(err, VT_E_IO, VT_STEP_COLLATERAL, "kds", "GET %s: HTTP %ld%s", url, code,
-				     code == 429 ? " (rate limited, retries exhausted)" : "");
-		} else if (f.body.len == 0) {
-			rc = vt_fail(err, VT_E_IO, VT_STEP_COLLATERAL, "kds", "GET %s: empty response", url);
-		}
-		break;
-	}
-	curl_easy_cleanup(c);
-	if (rc != VT_OK) {
-		vt_buf_free(&f.body);
-		return rc;
-	}
-	*out = f.body.data;
-	*out_size = f.body.len;
-	return VT_OK;
-}
-
-/* Fetch, add to the pool, then cache.  `field` names the object. */
-static vt_status fetch_into(struct snp_pool *pool, const struct vt_snp_sources *src, const char *url,
-			    const char *cache_path, bool optional, struct vt_err *err)
-{
-	uint8_t *body = NULL;
-	size_t n = 0;
+	struct vt_fetch_req req = {.url = url,
+				   .what = "kds",
+				   .max_body = KDS_MAX_BODY,
+				   .attempt_timeout_ms = src->timeout_ms > 0 ? src->timeout_ms : KDS_ATTEMPT_TIMEOUT_MS,
+				   .not_found_is_notfound = true};
+	struct vt_fetch_resp resp;
 	struct vt_err local = {0};
-	vt_status rc = kds_get(src, url, &body, &n, &local);
+	vt_status rc = vt_fetch_get(ticket, &req, &resp, &local);
 	if (rc == VT_E_NOTFOUND && optional)
 		return VT_OK;
 	if (rc != VT_OK)
 		return vt_fail(err, local.code, local.step, local.field, "%s", local.detail);
-	rc = snp_pool_add_bytes(pool, body, n, "kds", "kds", &local);
+	rc = snp_pool_add_bytes(pool, resp.body, resp.body_size, "kds", "kds", &local);
 	if (rc != VT_OK) {
-		rc = vt_fail(err, VT_E_IO, VT_STEP_COLLATERAL, "kds", "GET %s: unusable response: %s", url, local.detail);
+		struct vt_err bad = {0};
+		vt_fail(&bad, VT_E_IO, VT_STEP_COLLATERAL, "kds", "GET %.200s: unusable response: %.250s", url,
+			local.detail);
+		if (rc == VT_E_PARSE) /* the body, not the pool (full, out of memory) */
+			vt_fetch_gate_note_failure(ticket->gate, url, &bad);
+		rc = vt_fail(err, bad.code, bad.step, bad.field, "%s", bad.detail);
 	} else if (src->cache_dir != NULL && cache_path != NULL) {
-		rc = cache_write(cache_path, body, n, err);
+		rc = cache_write(cache_path, resp.body, resp.body_size, err);
 	}
-	free(body);
+	vt_fetch_resp_free(&resp);
 	return rc;
 }
 
-vt_status snp_kds_fetch(struct snp_pool *pool, const struct vt_snp_sources *src, vt_snp_product product,
-			const struct vt_snp_report *rep, bool vlek, const struct snp_needs *needs, struct vt_err *err)
+vt_status snp_kds_fetch(struct snp_pool *pool, const struct vt_snp_sources *src, const char *client,
+			vt_snp_product product, const struct vt_snp_report *rep, bool vlek, const struct snp_needs *needs,
+			struct vt_err *err)
 {
+	struct vt_fetch_ticket ticket = {.gate = src->gate, .client = client};
 	const char *base = src->kds_url && src->kds_url[0] ? src->kds_url : KDS_DEFAULT;
 	size_t blen = strlen(base);
 	while (blen > 0 && base[blen - 1] == '/')
@@ -991,7 +896,7 @@ vt_status snp_kds_fetch(struct snp_pool *pool, const struct vt_snp_sources *src,
 			return vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "kds", "out of memory");
 		}
 		path = src->cache_dir ? snp_cache_vcek_path(src->cache_dir, product, rep) : NULL;
-		rc = fetch_into(pool, src, url, path, false, err);
+		rc = fetch_into(pool, src, &ticket, url, path, false, err);
 		free(url);
 		free(path);
 		url = path = NULL;
@@ -1003,7 +908,7 @@ vt_status snp_kds_fetch(struct snp_pool *pool, const struct vt_snp_sources *src,
 			return vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "kds", "out of memory");
 		path = src->cache_dir ? product_file(src->cache_dir, product, vlek ? "vlek_cert_chain.pem" : "cert_chain.pem")
 				      : NULL;
-		rc = fetch_into(pool, src, url, path, false, err);
+		rc = fetch_into(pool, src, &ticket, url, path, false, err);
 		free(url);
 		free(path);
 		url = path = NULL;
@@ -1014,7 +919,7 @@ vt_status snp_kds_fetch(struct snp_pool *pool, const struct vt_snp_sources *src,
 		if (asprintf(&url, "%.*s/%s/v1/%s/crl", (int)blen, base, kind, pname) < 0)
 			return vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "kds", "out of memory");
 		path = src->cache_dir ? product_file(src->cache_dir, product, vlek ? "vlek_crl.der" : "crl.der") : NULL;
-		rc = fetch_into(pool, src, url, path, true, err);
+		rc = fetch_into(pool, src, &ticket, url, path, true, err);
 		free(url);
 		free(path);
 	}

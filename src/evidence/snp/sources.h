@@ -115,11 +115,17 @@ struct snp_needs {
 /*
  * Fetch what `needs` lists from AMD KDS (src->kds_url, default
  * https://kdsintf.amd.com) and add it to the pool; write every fetched
- * object to src->cache_dir (when set) atomically.  HTTP 429 is retried (at
- * most 3 times, honouring Retry-After up to 5 s); other failures are VT_E_IO
- * step collateral with the URL.  A 404 on the CRL is not an error.
+ * object to src->cache_dir (when set) atomically.  Every request goes
+ * through vt_fetch_get: src->gate (may be NULL) admits it, charging `client`
+ * (may be NULL) once for the whole call; HTTP 429 is retried within the
+ * fetch deadline; each attempt is capped by src->timeout_ms (0 = 10 s).
+ * Failures are step collateral with the URL (VT_E_NOTFOUND for a 404, else
+ * mostly VT_E_IO; gate refusals as in veritee/fetch.h).  A 404 on the CRL
+ * is not an error.  A body that holds no usable certificate is a failure
+ * the gate remembers.
  */
-vt_status snp_kds_fetch(struct snp_pool *pool, const struct vt_snp_sources *src, vt_snp_product product,
-			const struct vt_snp_report *rep, bool vlek, const struct snp_needs *needs, struct vt_err *err);
+vt_status snp_kds_fetch(struct snp_pool *pool, const struct vt_snp_sources *src, const char *client,
+			vt_snp_product product, const struct vt_snp_report *rep, bool vlek, const struct snp_needs *needs,
+			struct vt_err *err);
 
 #endif

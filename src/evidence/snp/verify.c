@@ -452,7 +452,7 @@ static vt_status gather(const struct vt_verify_ctx *ctx, const struct vt_snp_rep
 	compute_needs(pool, rep, *product, online, &needs);
 	if ((needs_any(&needs) || needs.crl) && online) {
 		bool vlek = ((rep->key_info >> 2) & 7u) == VT_SNP_SIGNING_KEY_VLEK;
-		rc = snp_kds_fetch(pool, src, *product, rep, vlek, &needs, err);
+		rc = snp_kds_fetch(pool, src, ctx->client, *product, rep, vlek, &needs, err);
 	}
 	return rc;
 }
