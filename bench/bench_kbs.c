@@ -103,7 +103,8 @@ static void start_broker(const char *bin)
 	if (broker_pid == 0) {
 		dup2(out[1], 1);
 		close(out[0]);
-		freopen("/dev/null", "w", stderr);
+		if (freopen("/dev/null", "w", stderr) == NULL)
+			_exit(127);
 		execl(bin, bin, "serve", "--config", cfg, "--print-port", (char *)NULL);
 		_exit(127);
 	}

@@ -1,18 +1,24 @@
 #!/bin/bash
 # Runs every test and prints one closing line "N passed, N failed, N skipped".
-#   tests/run-all.sh            unit tests (normal + sanitizer builds),
+#   tests/run-all.sh            unit tests (normal + sanitizer builds, and the
+#                               TSan build of the broker's concurrency tests),
 #                               integration, interop, fuzz smoke
-#   tests/run-all.sh unit       unit tests of $BUILDS only
+#   tests/run-all.sh unit       unit tests of $BUILDS (and $TSAN_BUILDS) only
 # Unit tests are cmocka programs run with TAP output; integration and interop
 # tests are scripts that print TAP lines ("ok N - name", "not ok N - name",
 # "ok N - name # SKIP reason").
 set -u
 cd "$(dirname "$0")/.."
 mode=${1:-all}
-BUILDS=${BUILDS:-"build build-asan"}
+BUILDS=${BUILDS-"build build-asan"}
+# ThreadSanitizer builds hold only the tests built for them (Makefile: TSAN_TESTS).
+if [ "$mode" = all ]; then TSAN_BUILDS=${TSAN_BUILDS-build-tsan}; else TSAN_BUILDS=${TSAN_BUILDS-}; fi
 export VERITEE_VECTORS=${VERITEE_VECTORS:-$(cd .. && pwd)/shared/vectors}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# A data race or lock-order inversion ends the program with a report (exit
+# 66).  tests/tsan.supp covers only libraries not built with TSan.
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp}
 export CMOCKA_MESSAGE_OUTPUT=TAP
 
 pass=0 fail=0 skip=0
@@ -48,10 +54,35 @@ run_tap() {
 	fi
 }
 
+# gcc 12's TSan runtime cannot map its shadow memory under some kernels' ASLR
+# layouts ("FATAL: ThreadSanitizer: unexpected memory mapping"); then the
+# program runs again with address randomisation off.
+tsan_run() {
+	local first
+	first=$(mktemp /tmp/veritee-tsan-XXXXXX)
+	"$@" >"$first" 2>&1
+	local rc=$?
+	if [ "$rc" -ne 0 ] && grep -q 'unexpected memory mapping' "$first" && setarch "$(uname -m)" -R true 2>/dev/null; then
+		echo "# TSan could not start with ASLR on; running again under setarch -R"
+		setarch "$(uname -m)" -R "$@"
+		rc=$?
+	else
+		cat "$first"
+	fi
+	rm -f "$first"
+	return "$rc"
+}
+
 for b in $BUILDS; do
 	for t in "$b"/tests/test_*; do
 		[ -x "$t" ] || continue
 		run_tap "unit[$b] $(basename "$t")" "$t"
+	done
+done
+for b in $TSAN_BUILDS; do
+	for t in "$b"/tests/test_*; do
+		[ -x "$t" ] || continue
+		run_tap "unit[$b] $(basename "$t")" tsan_run "$t"
 	done
 done
 
