@@ -10,7 +10,7 @@
 PREFIX  ?= /usr/local
 BUILD   ?= build
 CC      ?= cc
-PKGS    := openssl jansson libmicrohttpd libcurl sqlite3 tss2-esys tss2-mu tss2-tctildr tss2-rc
+PKGS    := openssl jansson libcbor libmicrohttpd libcurl sqlite3 tss2-esys tss2-mu tss2-tctildr tss2-rc
 VERSION := 0.1.0
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

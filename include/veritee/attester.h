@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "veritee/err.h"
+#include "veritee/sim.h" /* vt_sim_default_dir */
 
 struct vt_attest_opts {
 	const char *sim_dir;           /* sim keys directory (NULL: default) */
@@ -23,9 +24,7 @@ struct vt_attest_opts {
 	const char *tpm_event_log;     /* TPM event log file (NULL: kernel's, device TCTI only; "none": omit) */
 };
 
-/* Default sim key directory: $VERITEE_SIM_DIR, else $XDG_DATA_HOME/veritee/sim,
- * else $HOME/.local/share/veritee/sim.  Returns a malloc'd path. */
-VT_API char *vt_sim_default_dir(void);
+/* vt_sim_default_dir: see veritee/sim.h. */
 
 /* Produce evidence (the KBS primary_evidence JSON) binding 64 bytes of
  * report data.  Unknown or unavailable TEE: VT_E_USAGE. */

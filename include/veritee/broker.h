@@ -26,19 +26,23 @@ struct vt_broker_config {
 	char *token_key_path;       /* EAR signing key (P-256 PEM), created on first start */
 	char **admin_keys;          /* admin public key PEM files */
 	size_t admin_key_count;
-	char *insecure_sim_root;    /* sim root cert: accept INSECURE sim evidence */
+	/* The TEEs' options: {"<tee>": {option: value}} (veritee/verifier.h);
+	 * owned, NULL = none.  The members below marked "alias" are the older
+	 * spellings of some of them, still read. */
+	struct json_t *tees;
+	char *insecure_sim_root;    /* alias of tees.sim.root: accept INSECURE sim evidence */
 	int64_t session_timeout;    /* seconds, default 300 */
 	int64_t token_lifetime;     /* seconds, default 300 */
 	size_t max_body;            /* bytes, default 2 MiB */
 	size_t max_sessions;        /* default 100000 */
 	bool explain_denials;       /* put the policy explanation in error details (default true) */
-	char *amd_certs;            /* SNP: file or directory of AMD certificates (VCEK/VLEK, ASK/ASVK, ARK) */
-	char *collateral_cache;     /* directory for fetched vendor certificates (created) */
-	char *amd_kds_url;          /* SNP: AMD KDS base URL (default https://kdsintf.amd.com) */
-	bool offline;               /* never fetch collateral from the network */
-	char *dcap_collateral;      /* TDX/SGX: collateral file (dcap-qvl JSON) or PCS-response directory */
-	char *pccs_url;             /* TDX/SGX: PCS/PCCS base URL to fetch collateral from */
-	int64_t collateral_grace;   /* seconds collateral may be used past nextUpdate (default 0) */
+	char *amd_certs;            /* alias of tees.snp.certs */
+	char *collateral_cache;     /* every TEE's "cache" option (fetched vendor collateral) */
+	char *amd_kds_url;          /* alias of tees.snp.kds_url */
+	bool offline;               /* every TEE's "offline" option: never fetch collateral */
+	char *dcap_collateral;      /* alias of tees.tdx.collateral and tees.sgx.collateral */
+	char *pccs_url;             /* alias of tees.tdx.pccs_url and tees.sgx.pccs_url */
+	int64_t collateral_grace;   /* alias of tees.tdx.grace and tees.sgx.grace */
 	unsigned threads;           /* HTTP worker threads, default 2 * cores */
 	char *tpm_ek_roots;         /* TPM AK enrollment: file or directory of EK CA certificates (PEM/DER);
 	                               NULL = /tpm/enroll refused */

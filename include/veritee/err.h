@@ -70,6 +70,17 @@ VT_API vt_status vt_fail(struct vt_err *err, vt_status code, vt_step step,
 /* Reset a record to "no error". */
 VT_API void vt_err_clear(struct vt_err *err);
 
+/*
+ * Add the context of an outer layer to a failure an inner layer recorded:
+ * "prefix: " goes in front of the detail (code, step and field stay the
+ * innermost, most specific ones).  Returns err->code (VT_E_INTERNAL when
+ * err is NULL or empty), so a caller can write
+ *   return vt_err_context(err, "az-snp-vtpm: hcl.report");
+ * and a failure inside composite evidence reads
+ *   "az-snp-vtpm: hcl.report: snp: report signature does not verify".
+ */
+VT_API vt_status vt_err_context(struct vt_err *err, const char *prefix);
+
 /* Static, lowercase names: "parse", "signature", ...; "rejected", "parse error", ... */
 VT_API const char *vt_step_name(vt_step step);
 VT_API const char *vt_status_name(vt_status code);

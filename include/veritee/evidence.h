@@ -17,6 +17,8 @@
 
 struct vt_snp_sources;
 struct vt_dcap_sources;
+struct vt_verifier;
+struct vt_tee;
 
 /* Trust anchors and inputs shared by all verifiers.  Borrowed pointers. */
 struct vt_verify_ctx {
@@ -31,7 +33,13 @@ struct vt_verify_ctx {
 	 * accounting.  Only verifications that reach the network are charged.
 	 */
 	const char *client;
+	/* The verifier whose TEE states (trust anchors, caches) apply; NULL =
+	 * only the members above (lower-level callers and tests). */
+	const struct vt_verifier *verifier;
 };
+
+/* The state a TEE's state_new built in ctx->verifier, or NULL. */
+VT_API void *vt_verify_state(const struct vt_verify_ctx *ctx, const struct vt_tee *tee);
 
 /*
  * Expected binding of the evidence to the caller: the digest of the KBS
@@ -42,14 +50,51 @@ struct vt_binding {
 	size_t report_data_size;
 };
 
+/* One option of a TEE: a `veritee verify` flag (--NAME) and a member of the
+ * TEE's block in the broker config ("tees": {"<tee>": {"NAME": ...}}). */
+struct vt_tee_option {
+	const char *name;    /* e.g. "certs"; NULL ends a table */
+	const char *metavar; /* e.g. "FILE|DIR"; NULL = a flag (JSON true) */
+	bool is_path;        /* config value is a file path, resolved against the config's directory */
+	const char *help;    /* one line */
+};
+
+#define VT_TEE_INSECURE 0x1u /* evidence is not rooted in hardware (sim): an explicit opt-in everywhere */
+#define VT_TEE_CLI_ONLY 0x2u /* no KBS wire name: `veritee verify` only, refused by the broker */
+
+/*
+ * A TEE is one descriptor; nothing outside its folder knows its name.  The
+ * registry (src/evidence/registry.c) lists the descriptors.
+ */
 struct vt_tee {
 	const char *name;      /* wire name in the KBS protocol, e.g. "sim" */
-	bool insecure;         /* evidence is not rooted in hardware */
-	bool cli_only;         /* no KBS wire name: `veritee verify` only, refused by the broker */
+	bool insecure;         /* = flags & VT_TEE_INSECURE (kept for readers of older code) */
+	bool cli_only;         /* = flags & VT_TEE_CLI_ONLY */
+	unsigned flags;
+	const char *summary;   /* one line: what the evidence is and how `verify` takes it */
+	/* The TEE's default attestation policy (JSON text of policy
+	 * "default_<name>", docs/policy.md), or NULL. */
+	const char *default_policy;
+	/* Options of its state (trust anchors, collateral sources); NULL-name
+	 * terminated, or NULL for none. */
+	const struct vt_tee_option *options;
+	/* TEEs whose state this one reads (composite evidence, e.g. a vTPM
+	 * quote with an SNP report); NULL-terminated, or NULL. */
+	const struct vt_tee *const *uses;
+	/*
+	 * The TEE's trust anchors and caches for one verifier (struct
+	 * vt_verifier), built from its options: a JSON object {name: value}
+	 * (strings; true for flags; paths resolved).  Return VT_E_NOTFOUND when
+	 * the options leave the TEE unusable on purpose (e.g. sim without a
+	 * root): the verifier then refuses this TEE.  NULL = no state.
+	 */
+	vt_status (*state_new)(const struct vt_verifier *v, const json_t *options, void **state_out, struct vt_err *err);
+	void (*state_free)(void *state);
 	/*
 	 * Verify `evidence` (the primary_evidence JSON of this TEE) and return
 	 * its claims (new reference), named as in Trustee where a name exists.
-	 * Must put the hex report data under claims["report_data"].
+	 * Must put the hex report data under claims["report_data"].  State:
+	 * vt_verify_state(ctx, &this descriptor).
 	 */
 	vt_status (*verify)(const struct vt_verify_ctx *ctx, const json_t *evidence, const struct vt_binding *binding,
 			    json_t **claims_out, struct vt_err *err);
@@ -59,10 +104,15 @@ struct vt_tee {
 	 * the evidence JSON `verify` takes.  NULL: the file must be that JSON.
 	 */
 	vt_status (*load_file)(const uint8_t *bytes, size_t size, json_t **evidence_out, struct vt_err *err);
+	/* Optional, for `veritee verify`: fill options the user left out with
+	 * local defaults (e.g. sim's root in the local sim directory). */
+	void (*cli_defaults)(json_t *options);
 };
 
 /* Look up by wire name; NULL when unknown. */
 VT_API const struct vt_tee *vt_tee_find(const char *name);
+/* The i-th registered TEE (registry order), NULL past the end. */
+VT_API const struct vt_tee *vt_tee_at(size_t i);
 /* Comma-separated list of supported names (static string). */
 VT_API const char *vt_tee_names(void);
 

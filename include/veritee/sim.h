@@ -105,4 +105,8 @@ VT_API VT_MUST_USE vt_status vt_sim_attest(const char *dir, const struct vt_sim_
  */
 VT_API extern const struct vt_tee vt_tee_sim;
 
+/* Default sim key directory: $VERITEE_SIM_DIR, else $XDG_DATA_HOME/veritee/sim,
+ * else $HOME/.local/share/veritee/sim.  Returns a malloc'd path. */
+VT_API char *vt_sim_default_dir(void);
+
 #endif

@@ -24,151 +24,11 @@
 #include "veritee/json.h"
 #include "veritee/kbs.h"
 #include "veritee/token.h"
+#include "veritee/verifier.h"
 
 /* ------------------------------------------------------------ defaults */
 
-static const char default_sim_policy[] =
-	"{\"version\":1,\"id\":\"default_sim\","
-	"\"trust_defaults\":{\"hardware\":97,\"executables\":33,\"configuration\":36},"
-	"\"rules\":["
-	"{\"name\":\"sim-platform-verified\",\"claim\":\"/sim/platform_id\",\"exists\":true,"
-	"\"description\":\"the sim verifier checked the platform chain and signature (INSECURE TEE)\","
-	"\"on_pass\":{\"hardware\":2}},"
-	"{\"name\":\"debug-disabled\",\"claim\":\"/sim/debug\",\"equals\":false,"
-	"\"on_pass\":{\"configuration\":2},\"on_fail\":{\"configuration\":96}},"
-	"{\"name\":\"measurement-approved\",\"claim\":\"/sim/measurement\",\"in_reference\":\"sim_measurement\","
-	"\"on_pass\":{\"executables\":2},\"on_fail\":{\"executables\":33}}"
-	"]}";
-
-/* Trustee's default_cpu branch for snp, declaratively: the verifier
- * passing gives hardware 2, and any reported TCB component outside its
- * reference values takes it back to 97; executables 3 when the launch
- * measurement is a reference value; configuration 3 unless debug, a
- * migration agent or a VMPL other than 0 is allowed (96). */
-static const char default_snp_policy[] =
-	"{\"version\":1,\"id\":\"default_snp\","
-	"\"trust_defaults\":{\"hardware\":97,\"executables\":33,\"configuration\":36},"
-	"\"rules\":["
-	"{\"name\":\"snp-report-verified\",\"claim\":\"/snp/chip_id\",\"exists\":true,\"on_pass\":{\"hardware\":2}},"
-	"{\"name\":\"tcb-bootloader\",\"claim\":\"/snp/reported_tcb_bootloader\",\"in_reference\":\"snp_bootloader\","
-	"\"on_fail\":{\"hardware\":97}},"
-	"{\"name\":\"tcb-tee\",\"claim\":\"/snp/reported_tcb_tee\",\"in_reference\":\"snp_tee_svn\","
-	"\"on_fail\":{\"hardware\":97}},"
-	"{\"name\":\"tcb-snp\",\"claim\":\"/snp/reported_tcb_snp\",\"in_reference\":\"snp_snp_svn\","
-	"\"on_fail\":{\"hardware\":97}},"
-	"{\"name\":\"tcb-microcode\",\"claim\":\"/snp/reported_tcb_microcode\",\"in_reference\":\"snp_microcode\","
-	"\"on_fail\":{\"hardware\":97}},"
-	"{\"name\":\"launch-measurement\",\"claim\":\"/snp/measurement\",\"in_reference\":\"snp_launch_measurement\","
-	"\"on_pass\":{\"executables\":3},\"on_fail\":{\"executables\":33}},"
-	"{\"name\":\"debug-disabled\",\"claim\":\"/snp/policy_debug_allowed\",\"equals\":false,"
-	"\"on_pass\":{\"configuration\":3},\"on_fail\":{\"configuration\":96}},"
-	"{\"name\":\"no-migration-agent\",\"claim\":\"/snp/policy_migrate_ma\",\"equals\":false,"
-	"\"on_fail\":{\"configuration\":96}},"
-	"{\"name\":\"vmpl-0\",\"claim\":\"/snp/vmpl\",\"equals\":0,\"on_fail\":{\"configuration\":96}}"
-	"]}";
-
-/* Trustee's default_cpu branch for tdx, declaratively.  hardware: 2 when
- * the quote verified, 32 (genuine, known vulnerabilities) when the TCB is
- * not UpToDate or the collateral was used past nextUpdate, 97 when mr_td is
- * not a reference value.  executables 3 when rtmr_1 and rtmr_2 are
- * reference values.  configuration 2 without debug and with a known xfam. */
-static const char default_tdx_policy[] =
-	"{\"version\":1,\"id\":\"default_tdx\","
-	"\"trust_defaults\":{\"hardware\":97,\"executables\":33,\"configuration\":36},"
-	"\"rules\":["
-	"{\"name\":\"tdx-quote-verified\",\"claim\":\"/tdx/quote/header/tee_type\",\"equals\":\"81000000\","
-	"\"on_pass\":{\"hardware\":2}},"
-	"{\"name\":\"tcb-up-to-date\",\"claim\":\"/tdx/tcb_status\",\"equals\":\"UpToDate\",\"on_fail\":{\"hardware\":32}},"
-	"{\"name\":\"collateral-fresh\",\"claim\":\"/tdx/collateral_expiration_status\",\"equals\":\"0\","
-	"\"on_fail\":{\"hardware\":32}},"
-	"{\"name\":\"mr-td\",\"claim\":\"/tdx/quote/body/mr_td\",\"in_reference\":\"mr_td\",\"on_fail\":{\"hardware\":97}},"
-	"{\"name\":\"rtmr-1\",\"claim\":\"/tdx/quote/body/rtmr_1\",\"in_reference\":\"rtmr_1\","
-	"\"on_pass\":{\"executables\":3},\"on_fail\":{\"executables\":33}},"
-	"{\"name\":\"rtmr-2\",\"claim\":\"/tdx/quote/body/rtmr_2\",\"in_reference\":\"rtmr_2\","
-	"\"on_fail\":{\"executables\":33}},"
-	"{\"name\":\"debug-disabled\",\"claim\":\"/tdx/td_attributes/debug\",\"equals\":false,"
-	"\"on_pass\":{\"configuration\":2},\"on_fail\":{\"configuration\":96}},"
-	"{\"name\":\"xfam\",\"claim\":\"/tdx/quote/body/xfam\",\"in_reference\":\"xfam\","
-	"\"on_fail\":{\"configuration\":36}}"
-	"]}";
-
-/* SGX enclaves: the same shape on mr_enclave / mr_signer. */
-static const char default_sgx_policy[] =
-	"{\"version\":1,\"id\":\"default_sgx\","
-	"\"trust_defaults\":{\"hardware\":97,\"executables\":33,\"configuration\":36},"
-	"\"rules\":["
-	"{\"name\":\"sgx-quote-verified\",\"claim\":\"/sgx/body/mr_enclave\",\"exists\":true,\"on_pass\":{\"hardware\":2}},"
-	"{\"name\":\"tcb-up-to-date\",\"claim\":\"/sgx/tcb_status\",\"equals\":\"UpToDate\",\"on_fail\":{\"hardware\":32}},"
-	"{\"name\":\"collateral-fresh\",\"claim\":\"/sgx/collateral_expiration_status\",\"equals\":\"0\","
-	"\"on_fail\":{\"hardware\":32}},"
-	"{\"name\":\"mr-enclave\",\"claim\":\"/sgx/body/mr_enclave\",\"in_reference\":\"sgx_mr_enclave\","
-	"\"on_pass\":{\"executables\":3},\"on_fail\":{\"executables\":33}},"
-	"{\"name\":\"mr-signer\",\"claim\":\"/sgx/body/mr_signer\",\"in_reference\":\"sgx_mr_signer\","
-	"\"on_fail\":{\"executables\":33}},"
-	"{\"name\":\"debug-disabled\",\"claim\":\"/sgx/debug\",\"equals\":false,"
-	"\"on_pass\":{\"configuration\":2},\"on_fail\":{\"configuration\":96}}"
-	"]}";
-
-/* Trustee's default_cpu branch for tpm: hardware 2 for a verified quote;
- * executables 3 only when PCR 11 is a reference value (tpm_pcr11) AND the
- * attestation key is a trusted one (trusted_aks: SHA-256 of the AK's DER
- * SubjectPublicKeyInfo, hex) — the verifier checks the quote, only the
- * policy can say which AKs are trusted. */
-static const char default_tpm_policy[] =
-	"{\"version\":1,\"id\":\"default_tpm\","
-	"\"trust_defaults\":{\"hardware\":97,\"executables\":33},"
-	"\"rules\":["
-	"{\"name\":\"tpm-quote-verified\",\"claim\":\"/tpm/quote/pcr_digest\",\"exists\":true,\"on_pass\":{\"hardware\":2}},"
-	"{\"name\":\"pcr11\",\"claim\":\"/tpm/pcr11\",\"in_reference\":\"tpm_pcr11\","
-	"\"on_pass\":{\"executables\":3},\"on_fail\":{\"executables\":33}},"
-	"{\"name\":\"trusted-ak\",\"claim\":\"/tpm/ak_digest\",\"in_reference\":\"trusted_aks\","
-	"\"on_fail\":{\"executables\":33}}"
-	"]}";
-
-/* Azure confidential VMs, as Trustee's default_cpu branches: the hardware
- * report (SNP or TDX) and the vTPM quote were verified and linked by the
- * verifier; reference value names are Trustee's.  Claim values are strings
- * for az-snp-vtpm, as Trustee emits them. */
-static const char default_az_snp_vtpm_policy[] =
-	"{\"version\":1,\"id\":\"default_az-snp-vtpm\","
-	"\"trust_defaults\":{\"hardware\":97,\"executables\":33,\"configuration\":36},"
-	"\"rules\":["
-	"{\"name\":\"snp-report-verified\",\"claim\":\"/az-snp-vtpm/measurement\",\"exists\":true,"
-	"\"on_pass\":{\"hardware\":2}},"
-	"{\"name\":\"tcb-bootloader\",\"claim\":\"/az-snp-vtpm/reported_tcb_bootloader\",\"in_reference\":\"tcb_bootloader\","
-	"\"on_fail\":{\"hardware\":97}},"
-	"{\"name\":\"tcb-tee\",\"claim\":\"/az-snp-vtpm/reported_tcb_tee\",\"in_reference\":\"tcb_tee\","
-	"\"on_fail\":{\"hardware\":97}},"
-	"{\"name\":\"tcb-snp\",\"claim\":\"/az-snp-vtpm/reported_tcb_snp\",\"in_reference\":\"tcb_snp\","
-	"\"on_fail\":{\"hardware\":97}},"
-	"{\"name\":\"tcb-microcode\",\"claim\":\"/az-snp-vtpm/reported_tcb_microcode\",\"in_reference\":\"tcb_microcode\","
-	"\"on_fail\":{\"hardware\":97}},"
-	"{\"name\":\"measurement\",\"claim\":\"/az-snp-vtpm/measurement\",\"in_reference\":\"measurement\","
-	"\"on_pass\":{\"executables\":3},\"on_fail\":{\"executables\":33}},"
-	"{\"name\":\"pcr11\",\"claim\":\"/az-snp-vtpm/tpm/pcr11\",\"in_reference\":\"snp_pcr11\","
-	"\"on_fail\":{\"executables\":33}},"
-	"{\"name\":\"debug-disabled\",\"claim\":\"/az-snp-vtpm/policy_debug_allowed\",\"equals\":\"false\","
-	"\"on_pass\":{\"configuration\":2},\"on_fail\":{\"configuration\":96}},"
-	"{\"name\":\"no-migration-agent\",\"claim\":\"/az-snp-vtpm/policy_migrate_ma\",\"equals\":\"false\","
-	"\"on_fail\":{\"configuration\":96}}"
-	"]}";
-
-static const char default_az_tdx_vtpm_policy[] =
-	"{\"version\":1,\"id\":\"default_az-tdx-vtpm\","
-	"\"trust_defaults\":{\"hardware\":97,\"executables\":33,\"configuration\":36},"
-	"\"rules\":["
-	"{\"name\":\"tdx-quote-verified\",\"claim\":\"/az-tdx-vtpm/quote/header/tee_type\",\"equals\":\"81000000\","
-	"\"on_pass\":{\"hardware\":2}},"
-	"{\"name\":\"tcb-up-to-date\",\"claim\":\"/az-tdx-vtpm/tcb_status\",\"equals\":\"UpToDate\","
-	"\"on_fail\":{\"hardware\":32}},"
-	"{\"name\":\"mr-td\",\"claim\":\"/az-tdx-vtpm/quote/body/mr_td\",\"in_reference\":\"mr_td\","
-	"\"on_fail\":{\"hardware\":97}},"
-	"{\"name\":\"pcr11\",\"claim\":\"/az-tdx-vtpm/tpm/pcr11\",\"in_reference\":\"tdx_pcr11\","
-	"\"on_pass\":{\"executables\":3},\"on_fail\":{\"executables\":33}},"
-	"{\"name\":\"xfam\",\"claim\":\"/az-tdx-vtpm/quote/body/xfam\",\"in_reference\":\"xfam\","
-	"\"on_pass\":{\"configuration\":2},\"on_fail\":{\"configuration\":36}}"
-	"]}";
-
+/* Each TEE's default policy lives in its folder (vt_tee.default_policy). */
 static const char default_cpu_policy[] =
 	"{\"version\":1,\"id\":\"default_cpu\","
 	"\"trust_defaults\":{\"hardware\":97,\"executables\":33,\"configuration\":36},\"rules\":[]}";
@@ -398,10 +258,11 @@ static void handle_auth(struct vt_broker *b, const struct vt_http_request *req, 
 		goto out;
 	}
 	const struct vt_tee *t = vt_tee_find(tee);
-	if (t == NULL || t->cli_only || (t->insecure && b->sim_root == NULL)) {
+	if (t == NULL || !vt_verifier_accepts(b->verifier, t)) {
 		char d[300];
 		snprintf(d, sizeof(d), "Attestation error: RCAR handshake Auth failed: tee \"%.32s\" is not accepted here%s",
-			 tee, t ? " (sim evidence needs the insecure_sim_root setting)" : "");
+			 tee, t && (t->flags & VT_TEE_INSECURE) ? " (an INSECURE tee must be enabled in \"tees\")"
+			      : t ? " (not configured in \"tees\")" : "");
 		vt_broker_log(b, "WARN", "auth: tee not accepted");
 		respond_error(r, "AttestationError", d);
 		goto out;
@@ -498,10 +359,8 @@ static void handle_attest(struct vt_broker *b, const struct vt_http_request *req
 		goto fail;
 
 	const struct vt_tee *t = vt_tee_find(tee_name);
-	struct vt_verify_ctx vctx = {
-		.now = now, .sim_root_insecure = b->sim_root, .snp = &b->snp, .dcap = &b->dcap, .client = req->client};
 	struct vt_binding bind = {.report_data = digest, .report_data_size = sizeof(digest)};
-	if (t == NULL || t->verify(&vctx, primary, &bind, &claims, &e) != VT_OK) {
+	if (t == NULL || vt_verifier_verify(b->verifier, t, primary, &bind, now, req->client, &claims, &e) != VT_OK) {
 		if (t == NULL)
 			vt_fail(&e, VT_E_INTERNAL, VT_STEP_NONE, "tee", "tee vanished");
 		goto fail;
@@ -554,7 +413,7 @@ static void handle_attest(struct vt_broker *b, const struct vt_http_request *req
 		}
 	}
 	ext = json_pack("{s:o}", "veritee.appraisal", rules);
-	if (t->insecure)
+	if (t->flags & VT_TEE_INSECURE)
 		json_object_set_new(ext, "veritee.insecure", json_true());
 	struct vt_ear_params ep = {
 		.policy_id = "default",
@@ -1157,12 +1016,14 @@ vt_status vt_broker_new(const struct vt_broker_config *c, struct vt_broker **out
 {
 	vt_status rc = VT_OK;
 	struct vt_secret *mk = NULL;
+	json_t *tees = NULL, *common = NULL;
 	struct vt_broker *b = calloc(1, sizeof(*b));
 	if (b == NULL)
 		return vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, "", "out of memory");
 	pthread_rwlock_init(&b->lock, NULL);
 	pthread_mutex_init(&b->log_lock, NULL);
 	b->cfg = *c;
+	b->cfg.tees = json_incref(c->tees); /* the broker's reference (vt_broker_config_free drops it) */
 	b->cfg.listen_host = dup_or_null(c->listen_host);
 	b->cfg.tls_cert = dup_or_null(c->tls_cert);
 	b->cfg.tls_key = dup_or_null(c->tls_key);
@@ -1173,18 +1034,9 @@ vt_status vt_broker_new(const struct vt_broker_config *c, struct vt_broker **out
 	b->cfg.amd_certs = dup_or_null(c->amd_certs);
 	b->cfg.collateral_cache = dup_or_null(c->collateral_cache);
 	b->cfg.amd_kds_url = dup_or_null(c->amd_kds_url);
-	b->snp.certs_path = b->cfg.amd_certs;
-	b->snp.cache_dir = b->cfg.collateral_cache;
-	b->snp.kds_url = b->cfg.amd_kds_url;
-	b->snp.offline = c->offline;
 	b->cfg.dcap_collateral = dup_or_null(c->dcap_collateral);
 	b->cfg.pccs_url = dup_or_null(c->pccs_url);
 	b->cfg.tpm_ek_roots = dup_or_null(c->tpm_ek_roots);
-	b->dcap.collateral_path = b->cfg.dcap_collateral;
-	b->dcap.pccs_url = b->cfg.pccs_url;
-	b->dcap.cache_dir = b->cfg.collateral_cache;
-	b->dcap.offline = c->offline;
-	b->dcap.grace_seconds = c->collateral_grace;
 	b->cfg.admin_keys = NULL;
 	b->cfg.admin_key_count = 0;
 	b->cfg.admin_audience = NULL;
@@ -1236,8 +1088,6 @@ vt_status vt_broker_new(const struct vt_broker_config *c, struct vt_broker **out
 			b->admin_key_count++;
 		}
 	}
-	if (c->insecure_sim_root)
-		VT_GUARD(vt_x509_load(c->insecure_sim_root, &b->sim_root, err));
 	/* One gate for every outbound collateral fetch (SNP and DCAP). */
 	struct vt_fetch_gate_settings gs;
 	vt_fetch_gate_defaults(&gs);
@@ -1248,20 +1098,23 @@ vt_status vt_broker_new(const struct vt_broker_config *c, struct vt_broker **out
 	gs.per_client_per_minute = c->fetches_per_client_per_minute;
 	gs.negative_ttl = c->negative_cache_seconds;
 	VT_GUARD(vt_fetch_gate_new(&gs, &b->fetch_gate, err));
-	b->snp.gate = b->fetch_gate;
-	b->dcap.gate = b->fetch_gate;
+	/* The verifier: every TEE its descriptor can build from its block of
+	 * "tees" (insecure ones only when named there). */
+	VT_GUARD(vt_broker_config_tees(c, &tees, &common, err));
+	struct vt_verifier_settings vs = {.tees = tees, .common = common, .fetch_gate = b->fetch_gate};
+	VT_GUARD(vt_verifier_new(&vs, &b->verifier, err));
 	VT_GUARD(vt_master_key_load(c->master_key_path, &mk, err));
 	VT_GUARD(vt_store_open_sqlite(c->db_path, mk, &b->store, err));
 	VT_GUARD(load_or_create_token_key(b, err));
 
 	/* Shipped defaults first; stored (uploaded) policies override them. */
-	VT_GUARD(install_default(b, "default_sim", default_sim_policy, err));
-	VT_GUARD(install_default(b, "default_snp", default_snp_policy, err));
-	VT_GUARD(install_default(b, "default_tdx", default_tdx_policy, err));
-	VT_GUARD(install_default(b, "default_sgx", default_sgx_policy, err));
-	VT_GUARD(install_default(b, "default_tpm", default_tpm_policy, err));
-	VT_GUARD(install_default(b, "default_az-snp-vtpm", default_az_snp_vtpm_policy, err));
-	VT_GUARD(install_default(b, "default_az-tdx-vtpm", default_az_tdx_vtpm_policy, err));
+	for (size_t i = 0; vt_tee_at(i) != NULL; i++) {
+		const struct vt_tee *t = vt_tee_at(i);
+		char id[64];
+		snprintf(id, sizeof(id), "default_%s", t->name);
+		if (t->default_policy != NULL && !(t->flags & VT_TEE_CLI_ONLY))
+			VT_GUARD(install_default(b, id, t->default_policy, err));
+	}
 	VT_GUARD(install_default(b, "default_cpu", default_cpu_policy, err));
 	VT_GUARD(install_default(b, "resource-policy", default_resource_policy, err));
 	struct policy_load_ctx plc = {b, VT_OK, err};
@@ -1270,6 +1123,8 @@ vt_status vt_broker_new(const struct vt_broker_config *c, struct vt_broker **out
 	VT_GUARD(vt_store_kv_each(b->store, "refval", load_kv, b->refvals, err));
 out:
 	vt_secret_free(mk);
+	json_decref(tees);
+	json_decref(common);
 	if (rc != VT_OK) {
 		vt_broker_free(b);
 		return rc;
@@ -1294,7 +1149,7 @@ void vt_broker_free(struct vt_broker *b)
 	for (size_t i = 0; i < b->admin_key_count; i++)
 		EVP_PKEY_free(b->admin_keys[i]);
 	free(b->admin_keys);
-	X509_free(b->sim_root);
+	vt_verifier_free(b->verifier);
 	vt_broker_config_free(&b->cfg); /* the broker owns its copies (admin_keys stay NULL) */
 	pthread_rwlock_destroy(&b->lock);
 	pthread_mutex_destroy(&b->log_lock);

@@ -13,8 +13,6 @@
 #include "broker/store.h"
 #include "veritee/broker.h"
 #include "veritee/policy.h"
-#include "veritee/dcap.h"
-#include "veritee/snp.h"
 
 #define VT_MAX_POLICIES 64
 
@@ -34,10 +32,8 @@ struct vt_broker {
 	EVP_PKEY *token_key;           /* EAR signing key (P-256) */
 	EVP_PKEY **admin_keys;
 	size_t admin_key_count;
-	X509 *sim_root;                /* INSECURE sim root, or NULL */
-	struct vt_snp_sources snp;     /* points into cfg */
-	struct vt_dcap_sources dcap;   /* points into cfg */
-	struct vt_fetch_gate *fetch_gate; /* bounds outbound collateral fetches (snp.gate, dcap.gate) */
+	struct vt_verifier *verifier;  /* the accepted TEEs with their trust anchors and caches */
+	struct vt_fetch_gate *fetch_gate; /* bounds every outbound collateral fetch of the verifier */
 
 	pthread_rwlock_t lock;         /* guards policies and refvals */
 	struct vt_policy_slot policies[VT_MAX_POLICIES];
@@ -61,6 +57,10 @@ struct vt_broker {
 };
 
 int64_t vt_broker_now(struct vt_broker *b);
+/* The verifier settings of a config (config.c): its "tees" block, with the
+ * older top-level settings (insecure_sim_root, amd_certs, ...) as aliases,
+ * and the options common to every TEE (cache, offline). */
+vt_status vt_broker_config_tees(const struct vt_broker_config *c, json_t **tees, json_t **common, struct vt_err *err);
 void vt_broker_log(struct vt_broker *b, const char *level, const char *fmt, ...) VT_PRINTF(3, 4);
 
 /* TPM AK enrollment (tpm_enroll.c): POST /kbs/v0/tpm/enroll and

@@ -5,7 +5,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "broker/broker_internal.h"
 #include "veritee/broker.h"
+#include "veritee/evidence.h"
 #include "veritee/json.h"
 #include "veritee/util.h"
 
@@ -45,6 +47,7 @@ void vt_broker_config_free(struct vt_broker_config *c)
 	free(c->db_path);
 	free(c->master_key_path);
 	free(c->token_key_path);
+	json_decref(c->tees);
 	free(c->insecure_sim_root);
 	free(c->amd_certs);
 	free(c->collateral_cache);
@@ -134,6 +137,93 @@ static bool set_limit(struct vt_broker_config *c, const char *key, json_t *v, vt
 		return true;
 	}
 	return false;
+}
+
+/* "tees": {"<tee>": {option: value}}; options a descriptor marks as paths
+ * are resolved against the config's directory.  Names and options are
+ * checked when the verifier is built (vt_verifier_new). */
+static vt_status set_tees(struct vt_broker_config *c, const char *dir, json_t *v, struct vt_err *err)
+{
+	if (!json_is_object(v))
+		return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "tees", "\"tees\" must be an object {\"<tee>\": {options}}");
+	json_t *copy = json_deep_copy(v);
+	if (copy == NULL)
+		return vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, "tees", "out of memory");
+	const char *name;
+	json_t *block;
+	json_object_foreach(copy, name, block) {
+		const struct vt_tee *t = vt_tee_find(name);
+		for (const struct vt_tee_option *o = t ? t->options : NULL; o && o->name && json_is_object(block); o++) {
+			json_t *val = json_object_get(block, o->name);
+			if (!o->is_path || !json_is_string(val))
+				continue;
+			char *p = resolve(dir, json_string_value(val));
+			if (p == NULL || json_object_set_new(block, o->name, json_string(p)) != 0) {
+				free(p);
+				json_decref(copy);
+				return vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, "tees", "out of memory");
+			}
+			free(p);
+		}
+	}
+	json_decref(c->tees);
+	c->tees = copy;
+	return VT_OK;
+}
+
+/* Set tees[tee][opt] unless the block already has it (aliases never win). */
+static int alias(json_t *tees, const char *tee, const char *opt, json_t *val)
+{
+	if (val == NULL)
+		return 0;
+	json_t *block = json_object_get(tees, tee);
+	if (block == NULL) {
+		block = json_object();
+		if (block == NULL || json_object_set_new(tees, tee, block) != 0) {
+			json_decref(val);
+			return -1;
+		}
+	}
+	if (json_object_get(block, opt) != NULL) {
+		json_decref(val);
+		return 0;
+	}
+	return json_object_set_new(block, opt, val);
+}
+
+static json_t *str_or_null(const char *s)
+{
+	return s ? json_string(s) : NULL;
+}
+
+vt_status vt_broker_config_tees(const struct vt_broker_config *c, json_t **tees, json_t **common, struct vt_err *err)
+{
+	json_t *t = c->tees ? json_deep_copy(c->tees) : json_object();
+	json_t *cm = json_object();
+	int bad = t == NULL || cm == NULL;
+	/* The older top-level settings, by the names their TEEs now use. */
+	bad = bad || alias(t, "sim", "root", str_or_null(c->insecure_sim_root)) != 0;
+	bad = bad || alias(t, "snp", "certs", str_or_null(c->amd_certs)) != 0;
+	bad = bad || alias(t, "snp", "kds_url", str_or_null(c->amd_kds_url)) != 0;
+	for (int i = 0; i < 2 && !bad; i++) {
+		const char *dcap = i ? "sgx" : "tdx";
+		bad = bad || alias(t, dcap, "collateral", str_or_null(c->dcap_collateral)) != 0;
+		bad = bad || alias(t, dcap, "pccs_url", str_or_null(c->pccs_url)) != 0;
+		if (c->collateral_grace > 0)
+			bad = bad || alias(t, dcap, "grace", json_integer(c->collateral_grace)) != 0;
+	}
+	if (!bad && c->collateral_cache)
+		bad = json_object_set_new(cm, "cache", json_string(c->collateral_cache)) != 0;
+	if (!bad && c->offline)
+		bad = json_object_set_new(cm, "offline", json_true()) != 0;
+	if (bad) {
+		json_decref(t);
+		json_decref(cm);
+		return vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, "tees", "out of memory");
+	}
+	*tees = t;
+	*common = cm;
+	return VT_OK;
 }
 
 /* A string or a list of strings. */
@@ -294,6 +384,8 @@ vt_status vt_broker_config_load(const char *path, struct vt_broker_config *c, st
 		} else if (set_limit(c, key, v, &rc, err)) {
 			if (rc != VT_OK)
 				goto out;
+		} else if (strcmp(key, "tees") == 0) {
+			VT_GUARD(set_tees(c, dir, v, err));
 		} else if (strcmp(key, "admin_audience") == 0) {
 			VT_GUARD(set_strings(&c->admin_audience, &c->admin_audience_count, v, key, err));
 		} else {

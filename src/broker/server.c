@@ -35,6 +35,7 @@
 #include "broker/broker_internal.h"
 #include "veritee/kbs.h"
 #include "veritee/util.h"
+#include "veritee/verifier.h"
 
 /* Per-connection header memory.  Request bodies are buffered separately
  * (capped per endpoint), so this only needs to hold the request line and
@@ -608,8 +609,13 @@ vt_status vt_broker_start(struct vt_broker *b, uint16_t *port_out, struct vt_err
 	if (port_out)
 		*port_out = (uint16_t)port;
 	set_origins(b, tls, h, port);
-	vt_broker_log(b, "INFO", "listening on %s://%s:%u%s", tls ? "https" : "http", host, port,
-		      b->sim_root ? " (INSECURE sim evidence accepted: insecure_sim_root is set)" : "");
+	char *names = vt_verifier_names(b->verifier);
+	bool insecure = false;
+	for (size_t i = 0; vt_tee_at(i); i++)
+		insecure = insecure || ((vt_tee_at(i)->flags & VT_TEE_INSECURE) && vt_verifier_accepts(b->verifier, vt_tee_at(i)));
+	vt_broker_log(b, "INFO", "listening on %s://%s:%u; tees: %s%s", tls ? "https" : "http", host, port,
+		      names ? names : "?", insecure ? " (INSECURE simulated evidence accepted)" : "");
+	free(names);
 	return VT_OK;
 }
 

@@ -1,25 +1,18 @@
-/* The TEE registry: one line per evidence format. */
+/* The TEE registry: the descriptors listed in tees.def, nothing else. */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "veritee/azure.h"
-#include "veritee/dcap.h"
 #include "veritee/evidence.h"
-#include "veritee/gce.h"
-#include "veritee/sim.h"
-#include "veritee/snp.h"
-#include "veritee/tpm.h"
+
+#define VT_TEE(id) extern const struct vt_tee vt_tee_##id;
+#include "evidence/tees.def"
+#undef VT_TEE
 
 static const struct vt_tee *const TEES[] = {
-	&vt_tee_sim,
-	&vt_tee_snp,
-	&vt_tee_tdx,
-	&vt_tee_sgx,
-	&vt_tee_tpm,
-	&vt_tee_az_snp_vtpm,
-	&vt_tee_az_tdx_vtpm,
-	&vt_tee_gce_vtpm, /* CLI only: no KBS tee string, the broker has no Google roots */
+#define VT_TEE(id) &vt_tee_##id,
+#include "evidence/tees.def"
+#undef VT_TEE
 };
 
 #define TEE_COUNT (sizeof(TEES) / sizeof(TEES[0]))
@@ -34,7 +27,12 @@ const struct vt_tee *vt_tee_find(const char *name)
 	return NULL;
 }
 
-static char names_buf[256];
+const struct vt_tee *vt_tee_at(size_t i)
+{
+	return i < TEE_COUNT ? TEES[i] : NULL;
+}
+
+static char names_buf[512];
 static pthread_once_t names_once = PTHREAD_ONCE_INIT;
 
 static void build_names(void)

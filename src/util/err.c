@@ -83,3 +83,22 @@ void vt_err_format(const struct vt_err *err, char *buf, size_t buf_size)
 	snprintf(buf, buf_size, "%s (step=%s%s%s): %s", vt_status_name(err->code), vt_step_name(err->step),
 		 err->field[0] ? " field=" : "", err->field, err->detail);
 }
+
+vt_status vt_err_context(struct vt_err *err, const char *prefix)
+{
+	if (err == NULL || err->code == VT_OK)
+		return VT_E_INTERNAL;
+	char d[sizeof(err->detail)];
+	size_t p = strnlen(prefix, sizeof(d) - 3);
+	memcpy(d, prefix, p);
+	d[p] = ':';
+	d[p + 1] = ' ';
+	size_t room = sizeof(d) - p - 2; /* >= 1 */
+	size_t n = strnlen(err->detail, sizeof(err->detail));
+	if (n >= room)
+		n = room - 1; /* truncated at the end, as snprintf would */
+	memcpy(d + p + 2, err->detail, n);
+	d[p + 2 + n] = '\0';
+	memcpy(err->detail, d, sizeof(err->detail));
+	return err->code;
+}

@@ -660,7 +660,7 @@ static void test_chain(void **state)
 	/* no sim root configured */
 	assert_int_equal(verify_ev(ev, NULL, g_now, g_rd, 64, &claims, &err), VT_E_REJECTED);
 	assert_err(&err, VT_E_REJECTED, VT_STEP_CHAIN);
-	assert_string_equal(err.detail, "sim evidence refused: no sim root configured (insecure_sim_root)");
+	assert_string_equal(err.detail, "sim evidence refused: no sim root configured (tees.sim.root)");
 
 	/* before notBefore, after notAfter */
 	int64_t nb = asn1_to_epoch(X509_get0_notBefore(g_plat)), na = asn1_to_epoch(X509_get0_notAfter(g_plat));

@@ -118,7 +118,11 @@ static vt_status az_snp_verify(const struct vt_verify_ctx *ctx, const json_t *ev
 
 	/* 2. hardware: the SNP report with the given VCEK (and ASK/ARK from ctx->snp) */
 	VT_GUARD(snp_evidence(&e, &snp_ev, err));
-	VT_GUARD(vt_tee_snp.verify(ctx, snp_ev, NULL, &snp_claims, err));
+	rc = vt_tee_snp.verify(ctx, snp_ev, NULL, &snp_claims, err);
+	if (rc != VT_OK) {
+		vt_err_context(err, "hcl.report: snp");
+		goto out;
+	}
 	if (rep.vmpl != 0) {
 		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_TCB, "report.vmpl",
 			     "the HCL's SNP report is from VMPL %u (0 expected)", rep.vmpl);
@@ -160,9 +164,40 @@ out:
 	return rc;
 }
 
+/* Azure CVMs, as Trustee's default_cpu branches: the hardware report and
+ * the vTPM quote were verified and linked by the verifier; reference value
+ * names are Trustee's.  Claim values are strings, as Trustee emits them. */
+static const char az_snp_policy[] =
+	"{\"version\":1,\"id\":\"default_az-snp-vtpm\","
+	"\"trust_defaults\":{\"hardware\":97,\"executables\":33,\"configuration\":36},"
+	"\"rules\":["
+	"{\"name\":\"snp-report-verified\",\"claim\":\"/az-snp-vtpm/measurement\",\"exists\":true,"
+	"\"on_pass\":{\"hardware\":2}},"
+	"{\"name\":\"tcb-bootloader\",\"claim\":\"/az-snp-vtpm/reported_tcb_bootloader\",\"in_reference\":\"tcb_bootloader\","
+	"\"on_fail\":{\"hardware\":97}},"
+	"{\"name\":\"tcb-tee\",\"claim\":\"/az-snp-vtpm/reported_tcb_tee\",\"in_reference\":\"tcb_tee\","
+	"\"on_fail\":{\"hardware\":97}},"
+	"{\"name\":\"tcb-snp\",\"claim\":\"/az-snp-vtpm/reported_tcb_snp\",\"in_reference\":\"tcb_snp\","
+	"\"on_fail\":{\"hardware\":97}},"
+	"{\"name\":\"tcb-microcode\",\"claim\":\"/az-snp-vtpm/reported_tcb_microcode\",\"in_reference\":\"tcb_microcode\","
+	"\"on_fail\":{\"hardware\":97}},"
+	"{\"name\":\"measurement\",\"claim\":\"/az-snp-vtpm/measurement\",\"in_reference\":\"measurement\","
+	"\"on_pass\":{\"executables\":3},\"on_fail\":{\"executables\":33}},"
+	"{\"name\":\"pcr11\",\"claim\":\"/az-snp-vtpm/tpm/pcr11\",\"in_reference\":\"snp_pcr11\","
+	"\"on_fail\":{\"executables\":33}},"
+	"{\"name\":\"debug-disabled\",\"claim\":\"/az-snp-vtpm/policy_debug_allowed\",\"equals\":\"false\","
+	"\"on_pass\":{\"configuration\":2},\"on_fail\":{\"configuration\":96}},"
+	"{\"name\":\"no-migration-agent\",\"claim\":\"/az-snp-vtpm/policy_migrate_ma\",\"equals\":\"false\","
+	"\"on_fail\":{\"configuration\":96}}"
+	"]}";
+
+static const struct vt_tee *const az_snp_uses[] = {&vt_tee_snp, NULL};
+
 const struct vt_tee vt_tee_az_snp_vtpm = {
 	.name = "az-snp-vtpm",
-	.insecure = false,
+	.summary = "Azure SEV-SNP confidential VM: HCL report + vTPM quote (Trustee's JSON); uses snp's options",
+	.default_policy = az_snp_policy,
+	.uses = az_snp_uses,
 	.verify = az_snp_verify,
 	.load_file = vt_az_load_file,
 };

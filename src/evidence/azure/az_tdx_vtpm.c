@@ -77,7 +77,11 @@ static vt_status az_tdx_verify(const struct vt_verify_ctx *ctx, const json_t *ev
 		rc = oom(err);
 		goto out;
 	}
-	VT_GUARD(vt_tee_tdx.verify(ctx, tdx_ev, NULL, &c, err));
+	rc = vt_tee_tdx.verify(ctx, tdx_ev, NULL, &c, err);
+	if (rc != VT_OK) {
+		vt_err_context(err, "td_quote: tdx");
+		goto out;
+	}
 	/* ... and it must be the TD the HCL report speaks for */
 	VT_GUARD(claim_bytes(c, "report_data", rd, sizeof(rd), err));
 	VT_GUARD(claim_bytes(c, "mr_td", mrtd, sizeof(mrtd), err));
@@ -113,9 +117,29 @@ out:
 	return rc;
 }
 
+static const char az_tdx_policy[] =
+	"{\"version\":1,\"id\":\"default_az-tdx-vtpm\","
+	"\"trust_defaults\":{\"hardware\":97,\"executables\":33,\"configuration\":36},"
+	"\"rules\":["
+	"{\"name\":\"tdx-quote-verified\",\"claim\":\"/az-tdx-vtpm/quote/header/tee_type\",\"equals\":\"81000000\","
+	"\"on_pass\":{\"hardware\":2}},"
+	"{\"name\":\"tcb-up-to-date\",\"claim\":\"/az-tdx-vtpm/tcb_status\",\"equals\":\"UpToDate\","
+	"\"on_fail\":{\"hardware\":32}},"
+	"{\"name\":\"mr-td\",\"claim\":\"/az-tdx-vtpm/quote/body/mr_td\",\"in_reference\":\"mr_td\","
+	"\"on_fail\":{\"hardware\":97}},"
+	"{\"name\":\"pcr11\",\"claim\":\"/az-tdx-vtpm/tpm/pcr11\",\"in_reference\":\"tdx_pcr11\","
+	"\"on_pass\":{\"executables\":3},\"on_fail\":{\"executables\":33}},"
+	"{\"name\":\"xfam\",\"claim\":\"/az-tdx-vtpm/quote/body/xfam\",\"in_reference\":\"xfam\","
+	"\"on_pass\":{\"configuration\":2},\"on_fail\":{\"configuration\":36}}"
+	"]}";
+
+static const struct vt_tee *const az_tdx_uses[] = {&vt_tee_tdx, NULL};
+
 const struct vt_tee vt_tee_az_tdx_vtpm = {
 	.name = "az-tdx-vtpm",
-	.insecure = false,
+	.summary = "Azure TDX confidential VM: HCL report + TD quote + vTPM quote (Trustee's JSON); uses tdx's options",
+	.default_policy = az_tdx_policy,
+	.uses = az_tdx_uses,
 	.verify = az_tdx_verify,
 	.load_file = vt_az_load_file,
 };

@@ -30,6 +30,7 @@
 #include "evidence/gce/proto.h"
 #include "veritee/crypto.h"
 #include "veritee/gce.h"
+#include "veritee/verifier.h"
 #include "veritee/json.h"
 #include "veritee/tpm.h"
 #include "veritee/util.h"
@@ -687,7 +688,10 @@ static vt_status gce_verify(const struct vt_verify_ctx *ctx, const json_t *evide
 	}
 
 	/* chain: the AK certificate to a Google root, and it certifies ak_pub */
-	if (ctx->gce_roots == NULL || ctx->gce_roots[0] == '\0') {
+	const char *roots = vt_verify_state(ctx, &vt_tee_gce_vtpm);
+	if (roots == NULL)
+		roots = ctx->gce_roots;
+	if (roots == NULL || roots[0] == '\0') {
 		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_CHAIN, "gce_roots", "no Google roots configured (--gce-roots)");
 		goto out;
 	}
@@ -696,7 +700,7 @@ static vt_status gce_verify(const struct vt_verify_ctx *ctx, const json_t *evide
 			     "no AK certificate (field 6): the AK cannot be trusted");
 		goto out;
 	}
-	VT_GUARD(verify_chain(v->ak_cert, ints, ctx->gce_roots, ctx->now, err));
+	VT_GUARD(verify_chain(v->ak_cert, ints, roots, ctx->now, err));
 	cert_key = X509_get_pubkey(v->ak_cert);
 	if (cert_key == NULL || EVP_PKEY_eq(cert_key, v->ak) != 1) {
 		ERR_clear_error();
@@ -809,10 +813,31 @@ static vt_status gce_load_file(const uint8_t *bytes, size_t size, json_t **evide
 	return VT_OK;
 }
 
+/* The state: the path of the trusted Google roots (read at verification). */
+static vt_status gce_state_new(const struct vt_verifier *v, const json_t *o, void **state, struct vt_err *err)
+{
+	(void)v;
+	const char *roots = vt_tee_opt_str(o, "gce_roots");
+	if (roots == NULL)
+		return vt_fail(err, VT_E_NOTFOUND, VT_STEP_CONFIG, "gce_roots", "no Google roots configured (--gce-roots)");
+	*state = strdup(roots);
+	return *state ? VT_OK : vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, "", "out of memory");
+}
+
+static const struct vt_tee_option gce_options[] = {
+	{"gce_roots", "FILE|DIR", true,
+	 "trusted Google vTPM root CA certificates (PEM/DER; non-self-signed ones serve as intermediates)"},
+	{NULL, NULL, false, NULL},
+};
+
 const struct vt_tee vt_tee_gce_vtpm = {
 	.name = "gce-vtpm",
 	.cli_only = true,
-	.insecure = false,
+	.flags = VT_TEE_CLI_ONLY,
+	.summary = "Google Compute Engine vTPM attestation (go-tpm-tools protobuf, .pb)",
+	.options = gce_options,
+	.state_new = gce_state_new,
+	.state_free = free,
 	.verify = gce_verify,
 	.load_file = gce_load_file,
 };

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "evidence/dcap/state.h"
 #include "veritee/dcap.h"
 #include "veritee/json.h"
 #include "veritee/util.h"
@@ -102,16 +103,38 @@ static vt_status sgx_verify(const struct vt_verify_ctx *ctx, const json_t *evide
 	if (ctx == NULL || evidence == NULL || claims_out == NULL)
 		return vt_fail(err, VT_E_USAGE, VT_STEP_NONE, "", "missing argument");
 	VT_GUARD(check_members(evidence, err));
-	VT_GUARD(vt_dcap_verify_evidence(ctx, evidence, VT_DCAP_TEE_SGX, binding, &quote, &q, &res, err));
+	struct vt_verify_ctx dctx = vt_dcap_ctx(ctx, &vt_tee_sgx);
+	VT_GUARD(vt_dcap_verify_evidence(&dctx, evidence, VT_DCAP_TEE_SGX, binding, &quote, &q, &res, err));
 	VT_GUARD(make_claims(&q, &res, claims_out, err));
 out:
 	free(quote);
 	return rc;
 }
 
+/* SGX enclaves: the TDX shape on mr_enclave / mr_signer. */
+static const char sgx_policy[] =
+	"{\"version\":1,\"id\":\"default_sgx\","
+	"\"trust_defaults\":{\"hardware\":97,\"executables\":33,\"configuration\":36},"
+	"\"rules\":["
+	"{\"name\":\"sgx-quote-verified\",\"claim\":\"/sgx/body/mr_enclave\",\"exists\":true,\"on_pass\":{\"hardware\":2}},"
+	"{\"name\":\"tcb-up-to-date\",\"claim\":\"/sgx/tcb_status\",\"equals\":\"UpToDate\",\"on_fail\":{\"hardware\":32}},"
+	"{\"name\":\"collateral-fresh\",\"claim\":\"/sgx/collateral_expiration_status\",\"equals\":\"0\","
+	"\"on_fail\":{\"hardware\":32}},"
+	"{\"name\":\"mr-enclave\",\"claim\":\"/sgx/body/mr_enclave\",\"in_reference\":\"sgx_mr_enclave\","
+	"\"on_pass\":{\"executables\":3},\"on_fail\":{\"executables\":33}},"
+	"{\"name\":\"mr-signer\",\"claim\":\"/sgx/body/mr_signer\",\"in_reference\":\"sgx_mr_signer\","
+	"\"on_fail\":{\"executables\":33}},"
+	"{\"name\":\"debug-disabled\",\"claim\":\"/sgx/debug\",\"equals\":false,"
+	"\"on_pass\":{\"configuration\":2},\"on_fail\":{\"configuration\":96}}"
+	"]}";
+
 const struct vt_tee vt_tee_sgx = {
 	.name = "sgx",
-	.insecure = false,
+	.summary = "Intel SGX quote (v3): Trustee's JSON, the raw quote or hex text",
+	.default_policy = sgx_policy,
+	.options = vt_dcap_options,
+	.state_new = vt_dcap_state_new,
+	.state_free = vt_dcap_state_free,
 	.verify = sgx_verify,
 	.load_file = vt_dcap_load_file,
 };

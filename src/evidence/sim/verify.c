@@ -171,12 +171,15 @@ static vt_status sim_verify(const struct vt_verify_ctx *ctx, const json_t *evide
 	VT_GUARD(vt_sim_report_parse(report, report_size, &rep, err));
 
 	/* chain */
-	if (ctx->sim_root_insecure == NULL) {
+	X509 *root = vt_verify_state(ctx, &vt_tee_sim);
+	if (root == NULL)
+		root = ctx->sim_root_insecure;
+	if (root == NULL) {
 		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_CHAIN, "platform_cert",
-			     "sim evidence refused: no sim root configured (insecure_sim_root)");
+			     "sim evidence refused: no sim root configured (tees.sim.root)");
 		goto out;
 	}
-	VT_GUARD(vt_x509_verify_chain_cached(cert, ctx->sim_root_insecure, ctx->now, err));
+	VT_GUARD(vt_x509_verify_chain_cached(cert, root, ctx->now, err));
 	if (X509_check_ca(cert) != 0) { /* only a leaf may speak for the platform */
 		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_CHAIN, "platform_cert", "platform certificate is a CA certificate");
 		goto out;
@@ -214,8 +217,66 @@ out:
 	return rc;
 }
 
+/* The state: the trusted sim root.  Without one, sim is refused. */
+static vt_status sim_state_new(const struct vt_verifier *v, const json_t *options, void **state, struct vt_err *err)
+{
+	(void)v;
+	const char *path = json_string_value(json_object_get(options, "root"));
+	if (path == NULL)
+		return vt_fail(err, VT_E_NOTFOUND, VT_STEP_CONFIG, "root", "no sim root: sim evidence is refused");
+	X509 *root = NULL;
+	vt_status rc = vt_x509_load(path, &root, err);
+	if (rc == VT_OK)
+		*state = root;
+	return rc;
+}
+
+static void sim_state_free(void *state)
+{
+	X509_free(state);
+}
+
+/* `veritee verify sim`: the local sim directory's root by default. */
+static void sim_cli_defaults(json_t *options)
+{
+	if (json_object_get(options, "root") != NULL)
+		return;
+	char *dir = vt_sim_default_dir(), *root = NULL;
+	if (dir && asprintf(&root, "%s/sim-root.pem", dir) > 0)
+		json_object_set_new(options, "root", json_string(root));
+	free(root);
+	free(dir);
+}
+
+static const struct vt_tee_option sim_options[] = {
+	{"root", "PEM", true, "the trusted sim root (INSECURE: simulated evidence proves nothing about hardware)"},
+	{NULL, NULL, false, NULL},
+};
+
+/* hardware 2 when the sim verifier passed; configuration 2 without debug
+ * (96 with); executables 2 when the measurement is a reference value. */
+static const char sim_policy[] =
+	"{\"version\":1,\"id\":\"default_sim\","
+	"\"trust_defaults\":{\"hardware\":97,\"executables\":33,\"configuration\":36},"
+	"\"rules\":["
+	"{\"name\":\"sim-platform-verified\",\"claim\":\"/sim/platform_id\",\"exists\":true,"
+	"\"description\":\"the sim verifier checked the platform chain and signature (INSECURE TEE)\","
+	"\"on_pass\":{\"hardware\":2}},"
+	"{\"name\":\"debug-disabled\",\"claim\":\"/sim/debug\",\"equals\":false,"
+	"\"on_pass\":{\"configuration\":2},\"on_fail\":{\"configuration\":96}},"
+	"{\"name\":\"measurement-approved\",\"claim\":\"/sim/measurement\",\"in_reference\":\"sim_measurement\","
+	"\"on_pass\":{\"executables\":2},\"on_fail\":{\"executables\":33}}"
+	"]}";
+
 const struct vt_tee vt_tee_sim = {
 	.name = "sim",
 	.insecure = true,
+	.flags = VT_TEE_INSECURE,
+	.summary = "simulated TEE: the JSON `veritee attest --tee sim` prints",
+	.default_policy = sim_policy,
+	.options = sim_options,
+	.state_new = sim_state_new,
+	.state_free = sim_state_free,
 	.verify = sim_verify,
+	.cli_defaults = sim_cli_defaults,
 };

@@ -30,6 +30,7 @@
 #include "veritee/json.h"
 #include "veritee/snp.h"
 #include "veritee/util.h"
+#include "veritee/verifier.h"
 
 #define SNP_MAX_B64 (4u * ((VT_SNP_REPORT_SIZE + 4u * SNP_CERT_MAX_BYTES + 2u) / 3u))
 #define SNP_MAX_CHAIN_ENTRIES 16
@@ -407,11 +408,24 @@ static vt_snp_product product_from_pool(const struct snp_pool *pool, const struc
 	return product_from_product_name(ext.product_name);
 }
 
+/* The SNP state of a verifier: its sources with owned strings. */
+struct snp_state {
+	struct vt_snp_sources src;
+	char *certs, *cache, *kds;
+};
+
+/* The sources: the verifier's state, else the caller's ctx->snp. */
+static const struct vt_snp_sources *snp_sources(const struct vt_verify_ctx *ctx)
+{
+	const struct snp_state *st = vt_verify_state(ctx, &vt_tee_snp);
+	return st ? &st->src : ctx->snp;
+}
+
 /* Evidence, then certs_path, cache and KDS until nothing is missing. */
 static vt_status gather(const struct vt_verify_ctx *ctx, const struct vt_snp_report *rep, struct snp_pool *pool,
 			vt_snp_product *product, struct vt_err *err)
 {
-	const struct vt_snp_sources *src = ctx->snp;
+	const struct vt_snp_sources *src = snp_sources(ctx);
 	bool online = src != NULL && !src->offline;
 	struct snp_needs needs;
 	vt_status rc = VT_OK;
@@ -674,10 +688,10 @@ static vt_status snp_verify(const struct vt_verify_ctx *ctx, const json_t *evide
 		rc = vt_fail(err, VT_E_NOTFOUND, VT_STEP_COLLATERAL, "vek",
 			     "no %s certificate for this report (looked in: the evidence%s%s%s)",
 			     ((rep.key_info >> 2) & 7u) == VT_SNP_SIGNING_KEY_VLEK ? "VLEK" : "VCEK",
-			     ctx->snp && ctx->snp->certs_path ? ", --certs" : "",
-			     ctx->snp && ctx->snp->cache_dir ? ", the cache" : "",
-			     ctx->snp == NULL ? "; no other source configured"
-			     : ctx->snp->offline ? "; offline, AMD KDS not asked" : ", AMD KDS");
+			     snp_sources(ctx) && snp_sources(ctx)->certs_path ? ", --certs" : "",
+			     snp_sources(ctx) && snp_sources(ctx)->cache_dir ? ", the cache" : "",
+			     snp_sources(ctx) == NULL ? "; no other source configured"
+			     : snp_sources(ctx)->offline ? "; offline, AMD KDS not asked" : ", AMD KDS");
 		goto out;
 	}
 	const struct snp_cert *vek = &pool.certs[vi];
@@ -703,7 +717,7 @@ static vt_status snp_verify(const struct vt_verify_ctx *ctx, const json_t *evide
 		} else {
 			rc = vt_fail(err, VT_E_NOTFOUND, VT_STEP_COLLATERAL, "certificate",
 				     "no %s-%s certificate available%s", what, vt_snp_product_name(product),
-				     ctx->snp == NULL || ctx->snp->offline ? " (offline: AMD KDS not asked)" : "");
+				     snp_sources(ctx) == NULL || snp_sources(ctx)->offline ? " (offline: AMD KDS not asked)" : "");
 		}
 		goto out;
 	}
@@ -809,9 +823,89 @@ static vt_status snp_load_file(const uint8_t *bytes, size_t size, json_t **evide
 	return load_binary(bytes, size, evidence_out, err);
 }
 
+static void snp_state_free(void *state)
+{
+	struct snp_state *st = state;
+	if (st == NULL)
+		return;
+	free(st->certs);
+	free(st->cache);
+	free(st->kds);
+	free(st);
+}
+
+static char *dup_opt(const json_t *o, const char *name)
+{
+	const char *s = vt_tee_opt_str(o, name);
+	return s ? strdup(s) : NULL;
+}
+
+static vt_status snp_state_new(const struct vt_verifier *v, const json_t *o, void **state, struct vt_err *err)
+{
+	struct snp_state *st = calloc(1, sizeof(*st));
+	if (st == NULL)
+		return vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, "", "out of memory");
+	st->certs = dup_opt(o, "certs");
+	st->cache = dup_opt(o, "cache");
+	st->kds = dup_opt(o, "kds_url");
+	if (st->kds && strncmp(st->kds, "http", 4) != 0) {
+		snp_state_free(st);
+		return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "kds_url", "kds_url must be an http(s) URL");
+	}
+	st->src.certs_path = st->certs;
+	st->src.cache_dir = st->cache;
+	st->src.kds_url = st->kds;
+	st->src.offline = vt_tee_opt_flag(o, "offline");
+	st->src.gate = vt_verifier_fetch_gate(v);
+	*state = st;
+	return VT_OK;
+}
+
+static const struct vt_tee_option snp_options[] = {
+	{"certs", "FILE|DIR", true,
+	 "PEM/DER certificates (VCEK/VLEK, ASK/ASVK, ARK, CRL); only an ARK with a pinned fingerprint is trusted"},
+	{"cache", "DIR", true, "certificates fetched before (<DIR>/amd/<Product>/...); what is fetched goes there"},
+	{"kds_url", "URL", false, "AMD KDS base URL (default https://kdsintf.amd.com)"},
+	{"offline", NULL, false, "never contact AMD KDS"},
+	{NULL, NULL, false, NULL},
+};
+
+/* Trustee's default_cpu branch for snp, declaratively: the verifier
+ * passing gives hardware 2, and any reported TCB component outside its
+ * reference values takes it back to 97; executables 3 when the launch
+ * measurement is a reference value; configuration 3 unless debug, a
+ * migration agent or a VMPL other than 0 is allowed (96). */
+static const char snp_policy[] =
+	"{\"version\":1,\"id\":\"default_snp\","
+	"\"trust_defaults\":{\"hardware\":97,\"executables\":33,\"configuration\":36},"
+	"\"rules\":["
+	"{\"name\":\"snp-report-verified\",\"claim\":\"/snp/chip_id\",\"exists\":true,\"on_pass\":{\"hardware\":2}},"
+	"{\"name\":\"tcb-bootloader\",\"claim\":\"/snp/reported_tcb_bootloader\",\"in_reference\":\"snp_bootloader\","
+	"\"on_fail\":{\"hardware\":97}},"
+	"{\"name\":\"tcb-tee\",\"claim\":\"/snp/reported_tcb_tee\",\"in_reference\":\"snp_tee_svn\","
+	"\"on_fail\":{\"hardware\":97}},"
+	"{\"name\":\"tcb-snp\",\"claim\":\"/snp/reported_tcb_snp\",\"in_reference\":\"snp_snp_svn\","
+	"\"on_fail\":{\"hardware\":97}},"
+	"{\"name\":\"tcb-microcode\",\"claim\":\"/snp/reported_tcb_microcode\",\"in_reference\":\"snp_microcode\","
+	"\"on_fail\":{\"hardware\":97}},"
+	"{\"name\":\"launch-measurement\",\"claim\":\"/snp/measurement\",\"in_reference\":\"snp_launch_measurement\","
+	"\"on_pass\":{\"executables\":3},\"on_fail\":{\"executables\":33}},"
+	"{\"name\":\"debug-disabled\",\"claim\":\"/snp/policy_debug_allowed\",\"equals\":false,"
+	"\"on_pass\":{\"configuration\":3},\"on_fail\":{\"configuration\":96}},"
+	"{\"name\":\"no-migration-agent\",\"claim\":\"/snp/policy_migrate_ma\",\"equals\":false,"
+	"\"on_fail\":{\"configuration\":96}},"
+	"{\"name\":\"vmpl-0\",\"claim\":\"/snp/vmpl\",\"equals\":0,\"on_fail\":{\"configuration\":96}}"
+	"]}";
+
 const struct vt_tee vt_tee_snp = {
 	.name = "snp",
-	.insecure = false,
+	.summary = "AMD SEV-SNP report: Trustee's JSON, the raw 1184-byte report (optionally with its certificate "
+		   "table), hex text, or an Azure HCL report",
+	.default_policy = snp_policy,
+	.options = snp_options,
+	.state_new = snp_state_new,
+	.state_free = snp_state_free,
 	.verify = snp_verify,
 	.load_file = snp_load_file,
 };
+

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "evidence/tdx/eventlog.h"
+#include "evidence/dcap/state.h"
 #include "veritee/dcap.h"
 #include "veritee/json.h"
 #include "veritee/util.h"
@@ -150,7 +151,8 @@ static vt_status tdx_verify(const struct vt_verify_ctx *ctx, const json_t *evide
 	if (ctx == NULL || evidence == NULL || claims_out == NULL)
 		return vt_fail(err, VT_E_USAGE, VT_STEP_NONE, "", "missing argument");
 	VT_GUARD(check_members(evidence, err));
-	VT_GUARD(vt_dcap_verify_evidence(ctx, evidence, VT_DCAP_TEE_TDX, binding, &quote, &q, &res, err));
+	struct vt_verify_ctx dctx = vt_dcap_ctx(ctx, &vt_tee_tdx);
+	VT_GUARD(vt_dcap_verify_evidence(&dctx, evidence, VT_DCAP_TEE_TDX, binding, &quote, &q, &res, err));
 
 	json_t *el = json_object_get(evidence, "cc_eventlog");
 	if (json_is_string(el)) {
@@ -165,9 +167,38 @@ out:
 	return rc;
 }
 
+/* Trustee's default_cpu branch for tdx, declaratively.  hardware: 2 when
+ * the quote verified, 32 (genuine, known vulnerabilities) when the TCB is
+ * not UpToDate or the collateral was used past nextUpdate, 97 when mr_td is
+ * not a reference value.  executables 3 when rtmr_1 and rtmr_2 are
+ * reference values.  configuration 2 without debug and with a known xfam. */
+static const char tdx_policy[] =
+	"{\"version\":1,\"id\":\"default_tdx\","
+	"\"trust_defaults\":{\"hardware\":97,\"executables\":33,\"configuration\":36},"
+	"\"rules\":["
+	"{\"name\":\"tdx-quote-verified\",\"claim\":\"/tdx/quote/header/tee_type\",\"equals\":\"81000000\","
+	"\"on_pass\":{\"hardware\":2}},"
+	"{\"name\":\"tcb-up-to-date\",\"claim\":\"/tdx/tcb_status\",\"equals\":\"UpToDate\",\"on_fail\":{\"hardware\":32}},"
+	"{\"name\":\"collateral-fresh\",\"claim\":\"/tdx/collateral_expiration_status\",\"equals\":\"0\","
+	"\"on_fail\":{\"hardware\":32}},"
+	"{\"name\":\"mr-td\",\"claim\":\"/tdx/quote/body/mr_td\",\"in_reference\":\"mr_td\",\"on_fail\":{\"hardware\":97}},"
+	"{\"name\":\"rtmr-1\",\"claim\":\"/tdx/quote/body/rtmr_1\",\"in_reference\":\"rtmr_1\","
+	"\"on_pass\":{\"executables\":3},\"on_fail\":{\"executables\":33}},"
+	"{\"name\":\"rtmr-2\",\"claim\":\"/tdx/quote/body/rtmr_2\",\"in_reference\":\"rtmr_2\","
+	"\"on_fail\":{\"executables\":33}},"
+	"{\"name\":\"debug-disabled\",\"claim\":\"/tdx/td_attributes/debug\",\"equals\":false,"
+	"\"on_pass\":{\"configuration\":2},\"on_fail\":{\"configuration\":96}},"
+	"{\"name\":\"xfam\",\"claim\":\"/tdx/quote/body/xfam\",\"in_reference\":\"xfam\","
+	"\"on_fail\":{\"configuration\":36}}"
+	"]}";
+
 const struct vt_tee vt_tee_tdx = {
 	.name = "tdx",
-	.insecure = false,
+	.summary = "Intel TDX quote (v4/v5): Trustee's JSON, the raw quote or hex text; CC event log replayed when sent",
+	.default_policy = tdx_policy,
+	.options = vt_dcap_options,
+	.state_new = vt_dcap_state_new,
+	.state_free = vt_dcap_state_free,
 	.verify = tdx_verify,
 	.load_file = vt_dcap_load_file,
 };

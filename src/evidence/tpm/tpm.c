@@ -302,9 +302,27 @@ static vt_status tpm_load_file(const uint8_t *bytes, size_t size, json_t **evide
 	return VT_OK;
 }
 
+/* Trustee's default_cpu branch for tpm: hardware 2 for a verified quote;
+ * executables 3 only when PCR 11 is a reference value (tpm_pcr11) AND the
+ * attestation key is a trusted one (trusted_aks: SHA-256 of the AK's DER
+ * SubjectPublicKeyInfo, hex) -- the verifier checks the quote, only the
+ * policy can say which AKs are trusted. */
+static const char tpm_policy[] =
+	"{\"version\":1,\"id\":\"default_tpm\","
+	"\"trust_defaults\":{\"hardware\":97,\"executables\":33},"
+	"\"rules\":["
+	"{\"name\":\"tpm-quote-verified\",\"claim\":\"/tpm/quote/pcr_digest\",\"exists\":true,\"on_pass\":{\"hardware\":2}},"
+	"{\"name\":\"pcr11\",\"claim\":\"/tpm/pcr11\",\"in_reference\":\"tpm_pcr11\","
+	"\"on_pass\":{\"executables\":3},\"on_fail\":{\"executables\":33}},"
+	"{\"name\":\"trusted-ak\",\"claim\":\"/tpm/ak_digest\",\"in_reference\":\"trusted_aks\","
+	"\"on_fail\":{\"executables\":33}}"
+	"]}";
+
 const struct vt_tee vt_tee_tpm = {
 	.name = "tpm",
-	.insecure = false,
+	.summary = "TPM 2.0 quote with its AK and event log (veritee's JSON); trust in the AK comes from policy "
+		   "(trusted_aks)",
+	.default_policy = tpm_policy,
 	.verify = tpm_verify,
 	.load_file = tpm_load_file,
 };
