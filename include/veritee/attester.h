@@ -26,8 +26,32 @@ struct vt_attest_opts {
 
 /* vt_sim_default_dir: see veritee/sim.h. */
 
-/* Produce evidence (the KBS primary_evidence JSON) binding 64 bytes of
- * report data.  Unknown or unavailable TEE: VT_E_USAGE. */
+/*
+ * An attester: produces one TEE's evidence inside that TEE.  Parallel to
+ * struct vt_tee (veritee/evidence.h): one descriptor in the TEE's folder
+ * under src/attester/, one line in src/attester/attesters.def.
+ */
+struct vt_tee_option;
+struct vt_attester {
+	const char *name;                      /* the TEE's wire name */
+	bool insecure;                         /* evidence proves nothing about hardware (sim) */
+	const char *summary;                   /* one line for `veritee attest --help` */
+	const struct vt_tee_option *options;   /* NULL-name terminated, or NULL */
+	/* Evidence (the KBS primary_evidence JSON, new reference) binding 64
+	 * bytes of report data; `options` is {name: string | true}. */
+	vt_status (*attest)(const json_t *options, const uint8_t report_data[64], json_t **evidence_out,
+			    struct vt_err *err);
+};
+
+VT_API const struct vt_attester *vt_attester_find(const char *name);
+VT_API const struct vt_attester *vt_attester_at(size_t i);
+
+/* Evidence from the attester of `tee` with its options (JSON, may be NULL).
+ * Unknown TEE or an option it does not take: VT_E_USAGE. */
+VT_API VT_MUST_USE vt_status vt_attest_with(const char *tee, const json_t *options, const uint8_t report_data[64],
+					    json_t **evidence_out, struct vt_err *err);
+
+/* The same with the typed options above (older callers). */
 VT_API VT_MUST_USE vt_status vt_attest(const char *tee, const struct vt_attest_opts *opts, const uint8_t report_data[64],
 				       json_t **evidence_out, struct vt_err *err);
 

@@ -17,6 +17,7 @@ struct vt_client_opts {
 	const char *cacert;           /* PEM CA bundle for HTTPS, NULL: system */
 	bool rsa;                     /* TEE key RSA-3072/RSA-OAEP-256 instead of P-256/ECDH-ES+A256KW */
 	struct vt_attest_opts attest;
+	const json_t *attest_options; /* the attester's options (vt_attest_with); when set, `attest` is unused */
 	long timeout_ms;              /* per request, 0 = 30 s */
 };
 

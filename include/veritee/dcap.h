@@ -172,6 +172,7 @@ struct vt_dcap_sources {
 	bool offline;
 	int64_t grace_seconds;          /* accept collateral this long past nextUpdate (default 0: fail closed) */
 	struct vt_fetch_gate *gate;     /* borrowed, may be NULL; shared with vt_snp_sources.gate */
+	vt_http_get_fn http_get;        /* the PCS/PCCS transport (veritee/fetch.h); NULL: fetches fail closed */
 };
 
 /* Verification result beyond the claims. */

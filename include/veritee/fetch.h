@@ -42,6 +42,15 @@
  * The tables are bounded (VT_FETCH_GATE_CLIENTS clients,
  * VT_FETCH_GATE_NEGATIVE URLs; the least recently used entry is evicted),
  * keyed by the SHA-256 of the client string or URL.  Thread-safe.
+ *
+ * The network itself is not part of libveritee-verifier: each request goes
+ * through a transport (vt_http_get_fn, below) that the program supplies in
+ * vt_verifier_settings.http_get (or vt_snp_sources / vt_dcap_sources
+ * .http_get).  libveritee-attester has one over libcurl, vt_curl_http_get
+ * (veritee/net.h).  Without a transport no request leaves: a fetch fails
+ * with VT_E_USAGE step collateral field VT_FETCH_FIELD_TRANSPORT, before the
+ * gate (no slot, no budget, nothing remembered).  The gate, the deadline and
+ * the 429 retries stay in the verifier library, whatever the transport.
  */
 #ifndef VERITEE_FETCH_H
 #define VERITEE_FETCH_H
@@ -49,11 +58,13 @@
 #include <stdint.h>
 
 #include "veritee/err.h"
+#include "veritee/util.h" /* struct vt_buf */
 
 #define VT_FETCH_FIELD_BUSY "fetch.max_concurrent"
 #define VT_FETCH_FIELD_CLIENT "fetch.per_client_per_minute"
 #define VT_FETCH_FIELD_NEGATIVE "fetch.negative_cache"
 #define VT_FETCH_FIELD_TIMEOUT "fetch.timeout"
+#define VT_FETCH_FIELD_TRANSPORT "fetch.http_get"
 
 /* Total time of one fetch when no gate is configured (the CLI). */
 #define VT_FETCH_TIMEOUT_DEFAULT_MS 60000L
@@ -108,5 +119,65 @@ struct vt_fetch_gate_stats {
 	uint64_t refused_negative;
 };
 VT_API void vt_fetch_gate_stats(struct vt_fetch_gate *gate, struct vt_fetch_gate_stats *out);
+
+/* ---------------------------------------------------------------------------
+ * The transport: one HTTP GET attempt.
+ */
+
+/* Response headers one attempt can capture (the fetchers' two issuer-chain
+ * headers and Retry-After). */
+#define VT_HTTP_CAPTURE_MAX 3
+
+struct vt_http_get_req {
+	const char *url;                          /* http:// or https:// */
+	long timeout_ms;                          /* >= 1: wall time of the whole attempt, connect included */
+	size_t max_body;                          /* the cap of resp->body (already set in it) */
+	const char *capture[VT_HTTP_CAPTURE_MAX]; /* header names to capture; NULL = unused slot */
+};
+
+struct vt_http_get_resp {
+	long status;                              /* HTTP status of the final response */
+	struct vt_buf body;                       /* the response body */
+	char *values[VT_HTTP_CAPTURE_MAX];        /* malloc'd values of req.capture[i], NULL if absent */
+};
+
+/*
+ * One GET attempt, no retries: vt_fetch_get calls it once per attempt, with
+ * the 429 retries, their waits and the overall deadline around it.
+ *
+ * On entry resp->status is 0, resp->body is empty with its cap set to
+ * req->max_body (vt_buf_init) and resp->values[] are NULL.  Whatever the
+ * result, the caller owns and frees resp->body and resp->values[] afterwards
+ * (also after a failure; partial contents are discarded).
+ *
+ * The transport must: GET req->url with http or https only (any other
+ * scheme is a failure); not follow redirects (a 3xx is returned as its
+ * status); finish within req->timeout_ms of wall time; be callable from
+ * several threads at once; raise no signal; leave no process-wide state
+ * changed.  The body is appended with vt_buf_append, which refuses to grow
+ * past the cap.
+ *
+ * Returns:
+ *   VT_OK          a complete HTTP response arrived, whatever its status:
+ *                  resp->status, the whole body in resp->body, and for each
+ *                  req->capture[i] the value of the first header of that
+ *                  name (case-insensitive) in the final response (not in an
+ *                  interim 1xx), without surrounding blanks, in
+ *                  resp->values[i] (malloc'd), NULL when absent;
+ *   VT_E_IO with field VT_FETCH_FIELD_TIMEOUT
+ *                  timeout_ms passed before the response was complete
+ *                  (this is how a timeout must be reported: the caller
+ *                  words the error and knows which limit ran out);
+ *   VT_E_LIMIT     the body would exceed max_body, or the response headers
+ *                  exceed the transport's own bound;
+ *   VT_E_NOMEM     out of memory;
+ *   VT_E_IO        (any other field) no complete response: name resolution,
+ *                  connection, TLS, protocol error, unsupported scheme.
+ * Any other code is taken as VT_E_IO.  err->detail says what happened
+ * without repeating the URL (the caller prefixes "GET <url>: "); the step
+ * and field other than VT_FETCH_FIELD_TIMEOUT are replaced by the caller's.
+ */
+typedef vt_status (*vt_http_get_fn)(const struct vt_http_get_req *req, struct vt_http_get_resp *resp,
+				    struct vt_err *err);
 
 #endif

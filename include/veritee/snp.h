@@ -174,6 +174,7 @@ struct vt_snp_sources {
 	bool offline;
 	long timeout_ms;              /* per KDS attempt, 0 = 10 s (the gate's timeout caps the whole fetch) */
 	struct vt_fetch_gate *gate;   /* borrowed, may be NULL; shared with vt_dcap_sources.gate */
+	vt_http_get_fn http_get;      /* the KDS transport (veritee/fetch.h); NULL: KDS fetches fail closed */
 };
 
 /* The registry entry, tee "snp".  Evidence JSON (Trustee's form):

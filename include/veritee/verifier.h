@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "veritee/evidence.h"
+#include "veritee/fetch.h"
 
 struct vt_verifier;
 
@@ -33,6 +34,12 @@ struct vt_verifier_settings {
 	/* Bounds every outbound collateral fetch of every TEE (borrowed, must
 	 * outlive the verifier); NULL = unbounded except by timeouts (CLI). */
 	struct vt_fetch_gate *fetch_gate;
+	/* The HTTP transport of those fetches (veritee/fetch.h), e.g.
+	 * vt_curl_http_get from libveritee-attester (veritee/net.h).  NULL = no
+	 * network in this program: a TEE that needs to fetch a certificate or
+	 * collateral fails closed (VT_E_USAGE, field fetch.http_get); give the
+	 * collateral as files, a cache, or with the evidence. */
+	vt_http_get_fn http_get;
 };
 
 /*
@@ -50,6 +57,8 @@ VT_API bool vt_verifier_accepts(const struct vt_verifier *v, const struct vt_tee
 VT_API char *vt_verifier_names(const struct vt_verifier *v);
 /* The fetch gate given in the settings (for state_new), or NULL. */
 VT_API struct vt_fetch_gate *vt_verifier_fetch_gate(const struct vt_verifier *v);
+/* The HTTP transport given in the settings (for state_new), or NULL. */
+VT_API vt_http_get_fn vt_verifier_http_get(const struct vt_verifier *v);
 
 /* For state_new: an option's string value (NULL when absent), a flag
  * (true when given as true), an integer given as a number or a digit

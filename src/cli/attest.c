@@ -1,4 +1,5 @@
-/* veritee attest: produce evidence on stdout. */
+/* veritee attest: produce evidence on stdout.  The attesters and their
+ * options come from the attester table (src/attester/attesters.def). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,74 +9,104 @@
 #include "veritee/attester.h"
 #include "veritee/json.h"
 
+/* The attesters' options and their help (shared with get-resource). */
+void cli_attesters_help(FILE *f)
+{
+	for (size_t i = 0; vt_attester_at(i); i++) {
+		const struct vt_attester *a = vt_attester_at(i);
+		fprintf(f, "\n--tee %s: %s\n", a->name, a->summary ? a->summary : "");
+		cli_teeopts_help(f, a->options);
+	}
+}
+
+void cli_attesters_opts(struct cli_teeopts *to, const struct option *fixed)
+{
+	to->n = 0;
+	for (size_t i = 0; vt_attester_at(i); i++)
+		cli_teeopts_add(to, vt_attester_at(i)->options);
+	cli_teeopts_finish(to, fixed);
+}
+
+/* Keep only the options of `tee`'s attester; say which one does not fit. */
+int cli_attester_check(const char *cmd, const char *tee, const json_t *given)
+{
+	const struct vt_attester *a = vt_attester_find(tee);
+	if (a == NULL) {
+		fprintf(stderr, "veritee %s: no attester for tee \"%s\" (attesters:", cmd, tee);
+		for (size_t i = 0; vt_attester_at(i); i++)
+			fprintf(stderr, " %s", vt_attester_at(i)->name);
+		fprintf(stderr, ")\n");
+		return -1;
+	}
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)given, k, v) {
+		if (!cli_opt_declared(a->options, k)) {
+			char flag[64];
+			cli_flag_name(k, flag, sizeof(flag));
+			fprintf(stderr, "veritee %s: --%s is not an option of the %s attester\n", cmd, flag, tee);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: veritee attest --tee TEE --report-data HEX [options]\n"
+	fprintf(f, "usage: veritee attest --tee TEE --report-data HEX [TEE options]\n"
 		   "\n"
-		   "Produce attestation evidence binding up to 64 bytes of report data (zero-padded)\n"
-		   "and print it as JSON (the KBS primary_evidence for that TEE).\n"
-		   "\n"
-		   "  --tee TEE             snp (SEV-SNP guest: configfs-tsm, else /dev/sev-guest),\n"
-		   "                        tdx (TDX guest: configfs-tsm; adds the CC event log when present),\n"
-		   "                        tpm (TPM 2.0 quote; TCTI from --tpm-tcti or $VERITEE_TPM_TCTI),\n"
-		   "                        sim (INSECURE simulated TEE, works anywhere)\n"
-		   "  --tpm-tcti TCTI       e.g. swtpm:host=127.0.0.1,port=2321 or device:/dev/tpmrm0\n"
-		   "  --report-data HEX     up to 64 bytes\n"
-		   "  --sim-dir DIR         sim key directory (default $VERITEE_SIM_DIR or ~/.local/share/veritee/sim)\n"
-		   "  --measurement HEX     sim: 48-byte workload measurement (default: the demo workload)\n"
-		   "  --svn N               sim: security version (default 1)\n"
-		   "  --debug               sim: mark the TEE as debuggable\n");
+		   "Produce evidence binding REPORT-DATA (up to 64 bytes, hex) and print its JSON.\n");
+	cli_attesters_help(f);
 }
 
 int cmd_attest(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"tee", required_argument, 0, 't'},	   {"report-data", required_argument, 0, 'r'},
-		{"sim-dir", required_argument, 0, 'd'},	   {"measurement", required_argument, 0, 'm'},
-		{"svn", required_argument, 0, 's'},	   {"debug", no_argument, 0, 'D'},
-		{"tpm-tcti", required_argument, 0, 'C'},   {"help", no_argument, 0, 'h'},
+	static const struct option fixed[] = {
+		{"tee", required_argument, 0, 't'},
+		{"report-data", required_argument, 0, 'r'},
+		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
+	static struct cli_teeopts to;
+	cli_attesters_opts(&to, fixed);
 	const char *tee = NULL, *rdhex = NULL;
-	uint8_t rd[64] = {0}, meas[48];
-	struct vt_attest_opts ao = {0};
-	int c;
+	uint8_t rd[64] = {0};
+	json_t *given = json_object(), *ev = NULL;
+	int c, ret = CLI_ERROR;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", to.opts, NULL)) != -1) {
+		if (c >= CLI_TEEOPT_BASE) {
+			if (cli_teeopts_take(&to, c, given, "attest") != 0)
+				goto out;
+			continue;
+		}
 		switch (c) {
 		case 't': tee = optarg; break;
 		case 'r': rdhex = optarg; break;
-		case 'd': ao.sim_dir = optarg; break;
-		case 'm':
-			if (cli_hex_arg("attest", "--measurement", optarg, meas, sizeof(meas), sizeof(meas)) != 0)
-				return CLI_ERROR;
-			ao.sim_measurement = meas;
-			break;
-		case 's': ao.sim_svn = (uint32_t)strtoul(optarg, NULL, 10); break;
-		case 'D': ao.sim_debug = true; break;
-		case 'C': ao.tpm_tcti = optarg; break;
-		case 'h': usage(stdout); return CLI_OK;
-		default: usage(stderr); return CLI_ERROR;
+		case 'h': usage(stdout); ret = CLI_OK; goto out;
+		default: usage(stderr); goto out;
 		}
 	}
 	if (tee == NULL || rdhex == NULL || optind != argc) {
 		usage(stderr);
-		return CLI_ERROR;
+		goto out;
 	}
-	if (cli_hex_arg("attest", "--report-data", rdhex, rd, sizeof(rd), 0) != 0)
-		return CLI_ERROR;
-	json_t *ev = NULL;
+	if (cli_attester_check("attest", tee, given) != 0 ||
+	    cli_hex_arg("attest", "--report-data", rdhex, rd, sizeof(rd), 0) != 0)
+		goto out;
 	struct vt_err e = {0};
-	vt_status rc = vt_attest(tee, &ao, rd, &ev, &e);
-	if (rc != VT_OK) {
+	if (vt_attest_with(tee, given, rd, &ev, &e) != VT_OK) {
 		cli_err("attest", &e);
-		return CLI_ERROR;
+		goto out;
 	}
 	char *s = json_dumps(ev, JSON_INDENT(2));
 	printf("%s\n", s ? s : "");
 	free(s);
+	if (vt_attester_find(tee)->insecure)
+		fprintf(stderr, "veritee attest: note: %s evidence is INSECURE (signed by a local key)\n", tee);
+	ret = CLI_OK;
+out:
 	json_decref(ev);
-	if (strcmp(tee, "sim") == 0)
-		fprintf(stderr, "veritee attest: note: sim evidence is INSECURE (signed by a local key)\n");
-	return CLI_OK;
+	json_decref(given);
+	return ret;
 }

@@ -3,8 +3,12 @@
 #ifndef VT_CLI_H
 #define VT_CLI_H
 
+#include <getopt.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include <jansson.h>
 
 #include <openssl/evp.h>
 
@@ -32,10 +36,35 @@ int cli_exit_code(vt_status rc);
 /* Hex argument of at most `max` bytes, zero-padded into out[max]. */
 int cli_hex_arg(const char *cmd, const char *name, const char *hex, uint8_t *out, size_t max, size_t exact);
 
-/* A short-lived admin JWT (exp = now + 300 s) signed with `key`. malloc'd. */
 /* A single-use admin JWT for one request (jti, iat, exp +120 s, aud = the
  * URL's origin, htm/htu/body_sha256 binding the request). */
 vt_status cli_admin_token(EVP_PKEY *key, const char *url, const char *method, const char *path, const void *body,
 			  size_t n, char **out, struct vt_err *err);
+
+/* Options from descriptors (teeopts.c): each struct vt_tee_option
+ * becomes --NAME ('_' -> '-'); getopt returns CLI_TEEOPT_BASE + index. */
+#define CLI_MAX_TEEOPTS 64
+#define CLI_MAX_FIXED 16
+#define CLI_TEEOPT_BASE 256
+struct vt_tee_option;
+struct cli_teeopts {
+	struct option opts[CLI_MAX_TEEOPTS + CLI_MAX_FIXED + 1];
+	const struct vt_tee_option *defs[CLI_MAX_TEEOPTS];
+	char names[CLI_MAX_TEEOPTS][64];
+	size_t n;
+};
+void cli_flag_name(const char *opt, char *out, size_t n);
+void cli_teeopts_add(struct cli_teeopts *t, const struct vt_tee_option *list);
+/* Append the command's own options (terminated by a zero entry). */
+void cli_teeopts_finish(struct cli_teeopts *t, const struct option *fixed);
+/* Store the value of descriptor option `c` in `given`; -1 (said) when repeated. */
+int cli_teeopts_take(struct cli_teeopts *t, int c, json_t *given, const char *cmd);
+void cli_teeopts_help(FILE *f, const struct vt_tee_option *list);
+bool cli_opt_declared(const struct vt_tee_option *list, const char *name);
+
+/* The attesters' options (attest.c), for attest and get-resource. */
+void cli_attesters_help(FILE *f);
+void cli_attesters_opts(struct cli_teeopts *to, const struct option *fixed);
+int cli_attester_check(const char *cmd, const char *tee, const json_t *given);
 
 #endif

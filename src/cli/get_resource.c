@@ -17,53 +17,55 @@ static void usage(FILE *f)
 		   "secret on stdout, or write it to --out (mode 0600).  On refusal, the broker's\n"
 		   "explanation is printed on stderr and the exit code is 1.\n"
 		   "\n"
-		   "  --tee TEE            snp | tdx (inside a confidential VM, via configfs-tsm),\n"
-		   "                       tpm (a TPM 2.0: --tpm-tcti, default $VERITEE_TPM_TCTI or device:/dev/tpmrm0),\n"
-		   "                       sim (INSECURE simulated TEE)\n"
-		   "  --tpm-tcti TCTI      e.g. swtpm:host=127.0.0.1,port=2321 or device:/dev/tpmrm0\n"
+		   "  --tee TEE            the TEE to attest as (its attester's options below)\n"
 		   "  --out FILE           write the secret here (0600) instead of stdout\n"
 		   "  --token-out FILE     also save the attestation token (EAR JWT)\n"
 		   "  --cacert PEM         CA bundle that signs the broker's HTTPS certificate\n"
-		   "  --rsa                use an RSA-3072 TEE key (RSA-OAEP-256) instead of P-256\n"
-		   "  --sim-dir DIR        sim key directory\n"
-		   "  --measurement HEX    sim: 48-byte workload measurement to report\n");
+		   "  --rsa                use an RSA-3072 TEE key (RSA-OAEP-256) instead of P-256\n");
+	cli_attesters_help(f);
 }
 
 int cmd_get_resource(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"tee", required_argument, 0, 't'},	    {"out", required_argument, 0, 'o'},
-		{"token-out", required_argument, 0, 'T'},   {"cacert", required_argument, 0, 'c'},
-		{"rsa", no_argument, 0, 'R'},		    {"sim-dir", required_argument, 0, 'd'},
-		{"measurement", required_argument, 0, 'm'}, {"help", no_argument, 0, 'h'},
-		{"tpm-tcti", required_argument, 0, 'C'},
+	static const struct option fixed[] = {
+		{"tee", required_argument, 0, 't'},	  {"out", required_argument, 0, 'o'},
+		{"token-out", required_argument, 0, 'T'}, {"cacert", required_argument, 0, 'c'},
+		{"rsa", no_argument, 0, 'R'},		  {"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
+	static struct cli_teeopts to;
+	cli_attesters_opts(&to, fixed);
 	struct vt_client_opts o = {0};
 	const char *out_path = NULL, *token_path = NULL;
-	uint8_t meas[48];
+	json_t *given = json_object();
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "ho:", to.opts, NULL)) != -1) {
+		if (c >= CLI_TEEOPT_BASE) {
+			if (cli_teeopts_take(&to, c, given, "get-resource") != 0) {
+				json_decref(given);
+				return CLI_ERROR;
+			}
+			continue;
+		}
 		switch (c) {
 		case 't': o.tee = optarg; break;
 		case 'o': out_path = optarg; break;
 		case 'T': token_path = optarg; break;
 		case 'c': o.cacert = optarg; break;
 		case 'R': o.rsa = true; break;
-		case 'd': o.attest.sim_dir = optarg; break;
-		case 'm':
-			if (cli_hex_arg("get-resource", "--measurement", optarg, meas, sizeof(meas), sizeof(meas)) != 0)
-				return CLI_ERROR;
-			o.attest.sim_measurement = meas;
-			break;
-		case 'C': o.attest.tpm_tcti = optarg; break;
-		case 'h': usage(stdout); return CLI_OK;
-		default: usage(stderr); return CLI_ERROR;
+		case 'h': usage(stdout); json_decref(given); return CLI_OK;
+		default: usage(stderr); json_decref(given); return CLI_ERROR;
 		}
+	}
+	o.attest_options = given;
+	if (o.tee != NULL && cli_attester_check("get-resource", o.tee, given) != 0) {
+		json_decref(given);
+		return CLI_ERROR;
 	}
 	if (argc - optind != 2 || o.tee == NULL) {
 		usage(stderr);
+		json_decref(given);
 		return CLI_ERROR;
 	}
 	o.url = argv[optind];
@@ -71,6 +73,7 @@ int cmd_get_resource(int argc, char **argv)
 	static const char scheme[] = "kbs:///";
 	if (strncmp(uri, scheme, sizeof(scheme) - 1) != 0) {
 		fprintf(stderr, "veritee get-resource: resource must be kbs:///REPO/TYPE/TAG\n");
+		json_decref(given);
 		return CLI_ERROR;
 	}
 	struct vt_secret *secret = NULL;
@@ -78,6 +81,7 @@ int cmd_get_resource(int argc, char **argv)
 	struct vt_err e = {0};
 	char *token = NULL;
 	vt_status rc = vt_client_get_resource(&o, uri + sizeof(scheme) - 1, &secret, &token, &refusal, &e);
+	json_decref(given);
 	if (rc != VT_OK) {
 		if (refusal.http_status)
 			fprintf(stderr, "veritee get-resource: refused at %s: HTTP %d %s: %s\n", refusal.stage,

@@ -11,17 +11,6 @@
 #include "veritee/util.h"
 #include "veritee/verifier.h"
 
-#define MAX_OPTS 64
-
-/* "kds_url" -> "kds-url" */
-static void flag_name(const char *opt, char *out, size_t n)
-{
-	snprintf(out, n, "%s", opt);
-	for (char *p = out; *p; p++)
-		if (*p == '_')
-			*p = '-';
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: veritee verify TEE EVIDENCE [--nonce HEX] [--at RFC3339] [--json] [TEE options]\n"
@@ -40,41 +29,8 @@ static void usage(FILE *f)
 			t->summary ? t->summary : "");
 		for (const struct vt_tee *const *u = t->uses; u && *u; u++)
 			fprintf(f, "  (takes the options of %s)\n", (*u)->name);
-		for (const struct vt_tee_option *o = t->options; o && o->name; o++) {
-			char flag[64], left[96];
-			flag_name(o->name, flag, sizeof(flag));
-			snprintf(left, sizeof(left), "--%s%s%s", flag, o->metavar ? " " : "", o->metavar ? o->metavar : "");
-			fprintf(f, "  %-24s %s\n", left, o->help);
-		}
+		cli_teeopts_help(f, t->options);
 	}
-}
-
-/* Every option of every TEE, once, as getopt entries (val = 256 + index). */
-static size_t collect(struct option *out, const struct vt_tee_option **defs, char names[][64])
-{
-	size_t n = 0;
-	for (size_t i = 0; vt_tee_at(i); i++) {
-		for (const struct vt_tee_option *o = vt_tee_at(i)->options; o && o->name; o++) {
-			bool seen = false;
-			for (size_t k = 0; k < n && !seen; k++)
-				seen = strcmp(defs[k]->name, o->name) == 0;
-			if (seen || n >= MAX_OPTS)
-				continue;
-			defs[n] = o;
-			flag_name(o->name, names[n], 64);
-			out[n] = (struct option){names[n], o->metavar ? required_argument : no_argument, 0, 256 + (int)n};
-			n++;
-		}
-	}
-	return n;
-}
-
-static bool declares(const struct vt_tee *t, const char *name)
-{
-	for (const struct vt_tee_option *o = t->options; o && o->name; o++)
-		if (strcmp(o->name, name) == 0)
-			return true;
-	return false;
 }
 
 /* {tee: {its options}, used: {its options}...} from the flat options given. */
@@ -90,7 +46,7 @@ static json_t *tee_blocks(const struct vt_tee *t, const json_t *given, const cha
 		const char *k;
 		json_t *v;
 		json_object_foreach((json_t *)given, k, v) {
-			if (declares(list[i], k))
+			if (cli_opt_declared(list[i]->options, k))
 				json_object_set(b, k, v);
 		}
 		json_object_set_new(tees, list[i]->name, b);
@@ -100,7 +56,7 @@ static json_t *tee_blocks(const struct vt_tee *t, const json_t *given, const cha
 	json_object_foreach((json_t *)given, k, v) {
 		bool used = false;
 		for (size_t i = 0; i < nl; i++)
-			used = used || declares(list[i], k);
+			used = used || cli_opt_declared(list[i]->options, k);
 		if (!used)
 			*stray = k;
 	}
@@ -125,29 +81,26 @@ static void print_tcb(const json_t *claims)
 
 int cmd_verify(int argc, char **argv)
 {
-	struct option opts[MAX_OPTS + 5];
-	const struct vt_tee_option *defs[MAX_OPTS];
-	static char names[MAX_OPTS][64];
-	size_t n = collect(opts, defs, names);
-	opts[n++] = (struct option){"nonce", required_argument, 0, 'n'};
-	opts[n++] = (struct option){"at", required_argument, 0, 'a'};
-	opts[n++] = (struct option){"json", no_argument, 0, 'j'};
-	opts[n++] = (struct option){"help", no_argument, 0, 'h'};
-	opts[n] = (struct option){0, 0, 0, 0};
+	static const struct option fixed[] = {
+		{"nonce", required_argument, 0, 'n'}, {"at", required_argument, 0, 'a'},
+		{"json", no_argument, 0, 'j'},	      {"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0},
+	};
+	static struct cli_teeopts to;
+	to.n = 0;
+	for (size_t i = 0; vt_tee_at(i); i++)
+		cli_teeopts_add(&to, vt_tee_at(i)->options);
+	cli_teeopts_finish(&to, fixed);
 
 	const char *nonce = NULL, *at = NULL;
 	bool json_out = false;
 	json_t *given = json_object();
 	int c, ret = CLI_ERROR;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c >= 256) {
-			const struct vt_tee_option *o = defs[c - 256];
-			if (json_object_get(given, o->name) != NULL) {
-				fprintf(stderr, "veritee verify: --%s given twice\n", names[c - 256]);
+	while ((c = getopt_long(argc, argv, "h", to.opts, NULL)) != -1) {
+		if (c >= CLI_TEEOPT_BASE) {
+			if (cli_teeopts_take(&to, c, given, "verify") != 0)
 				goto out_given;
-			}
-			json_object_set_new(given, o->name, o->metavar ? json_string(optarg) : json_true());
 			continue;
 		}
 		switch (c) {
@@ -174,7 +127,7 @@ int cmd_verify(int argc, char **argv)
 	json_t *tees = tee_blocks(tee, given, &stray);
 	if (stray != NULL) {
 		char flag[64];
-		flag_name(stray, flag, sizeof(flag));
+		cli_flag_name(stray, flag, sizeof(flag));
 		fprintf(stderr, "veritee verify: --%s is not an option of tee %s (see veritee verify --help)\n", flag,
 			tee->name);
 		json_decref(tees);

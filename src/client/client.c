@@ -205,7 +205,8 @@ vt_status vt_client_get_resource(const struct vt_client_opts *o, const char *res
 	uint8_t digest[48], rd[64] = {0};
 	VT_GUARD(vt_kbs_runtime_digest(jwk, nonce, "", NULL, digest, err));
 	memcpy(rd, digest, sizeof(digest));
-	VT_GUARD(vt_attest(o->tee, &o->attest, rd, &evidence, err));
+	VT_GUARD(o->attest_options ? vt_attest_with(o->tee, o->attest_options, rd, &evidence, err)
+				    : vt_attest(o->tee, &o->attest, rd, &evidence, err));
 
 	/* 3. Attestation -> token */
 	att = json_pack("{s:{s:s, s:O}, s:{s:O, s:s}}", "runtime-data", "nonce", nonce, "tee-pubkey", jwk,

@@ -22,6 +22,8 @@
 #include <openssl/x509v3.h>
 
 #include "veritee/crypto.h"
+#include "veritee/attester.h"
+#include "veritee/evidence.h"
 #include "veritee/sim.h"
 #include "veritee/util.h"
 
@@ -411,3 +413,64 @@ out:
 	EVP_PKEY_free(key); /* EVP_PKEY_free clears the private scalar */
 	return rc;
 }
+
+/* mkdir -p for the parents of the sim dir (vt_sim_ensure_keys makes the last). */
+static void make_parents(const char *dir)
+{
+	char *p = strdup(dir);
+	if (p == NULL)
+		return;
+	for (char *s = p + 1; *s; s++) {
+		if (*s == '/') {
+			*s = '\0';
+			(void)!mkdir(p, 0700);
+			*s = '/';
+		}
+	}
+	free(p);
+}
+
+/* The attester table's entry: options sim_dir, measurement (48 bytes hex),
+ * svn, debug. */
+static vt_status sim_attest_json(const json_t *o, const uint8_t report_data[64], json_t **evidence_out,
+				 struct vt_err *err)
+{
+	struct vt_sim_attest_opts so;
+	vt_sim_attest_opts_default(&so);
+	const char *m = json_string_value(json_object_get(o, "measurement"));
+	if (m && vt_hex_decode_fixed(m, so.measurement, sizeof(so.measurement), err) != VT_OK)
+		return vt_fail(err, VT_E_USAGE, VT_STEP_NONE, "measurement", "measurement must be 48 bytes of hex");
+	const char *svn = json_string_value(json_object_get(o, "svn"));
+	if (svn) {
+		char *end = NULL;
+		unsigned long v = strtoul(svn, &end, 10);
+		if (end == svn || *end != '\0' || v > UINT32_MAX)
+			return vt_fail(err, VT_E_USAGE, VT_STEP_NONE, "svn", "svn must be a number");
+		so.svn = (uint32_t)v;
+	}
+	so.debug = json_is_true(json_object_get(o, "debug"));
+	const char *d = json_string_value(json_object_get(o, "sim_dir"));
+	char *dir = d ? strdup(d) : vt_sim_default_dir();
+	if (dir == NULL)
+		return vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");
+	make_parents(dir);
+	vt_status rc = vt_sim_attest(dir, &so, report_data, evidence_out, err);
+	free(dir);
+	return rc;
+}
+
+static const struct vt_tee_option sim_attest_options[] = {
+	{"sim_dir", "DIR", true, "sim key directory (default $VERITEE_SIM_DIR or ~/.local/share/veritee/sim)"},
+	{"measurement", "HEX", false, "48-byte workload measurement (default: the demo workload)"},
+	{"svn", "N", false, "security version (default 1)"},
+	{"debug", NULL, false, "mark the TEE as debuggable"},
+	{NULL, NULL, false, NULL},
+};
+
+const struct vt_attester vt_attester_sim = {
+	.name = "sim",
+	.insecure = true,
+	.summary = "INSECURE simulated TEE, works anywhere (signed by a local key)",
+	.options = sim_attest_options,
+	.attest = sim_attest_json,
+};

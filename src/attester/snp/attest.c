@@ -26,6 +26,8 @@
 #include "attester/snp/snp_attester.h"
 #include "attester/tsm.h"
 #include "veritee/crypto.h"
+#include "veritee/attester.h"
+#include "veritee/evidence.h"
 #include "veritee/snp.h"
 #include "veritee/util.h"
 
@@ -436,3 +438,22 @@ out:
 	free(certs);
 	return rc;
 }
+
+static vt_status snp_attest_json(const json_t *o, const uint8_t report_data[64], json_t **evidence_out,
+				 struct vt_err *err)
+{
+	struct vt_snp_attest_paths paths = {.configfs_root = json_string_value(json_object_get(o, "snp_configfs"))};
+	return vt_snp_attest_evidence(&paths, report_data, evidence_out, err);
+}
+
+static const struct vt_tee_option snp_attest_options[] = {
+	{"snp_configfs", "DIR", true, "configfs-tsm report root (default /sys/kernel/config/tsm/report)"},
+	{NULL, NULL, false, NULL},
+};
+
+const struct vt_attester vt_attester_snp = {
+	.name = "snp",
+	.summary = "SEV-SNP guest: configfs-tsm, else /dev/sev-guest",
+	.options = snp_attest_options,
+	.attest = snp_attest_json,
+};

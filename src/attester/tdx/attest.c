@@ -24,6 +24,8 @@
 
 #include "attester/tdx/tdx_attester.h"
 #include "attester/tsm.h"
+#include "veritee/attester.h"
+#include "veritee/evidence.h"
 #include "veritee/crypto.h"
 #include "veritee/util.h"
 
@@ -153,3 +155,24 @@ vt_status vt_tdx_attest_evidence(const struct vt_tdx_attest_paths *paths, const 
 	vt_buf_free(&log);
 	return rc;
 }
+
+static vt_status tdx_attest_json(const json_t *o, const uint8_t report_data[64], json_t **evidence_out,
+				 struct vt_err *err)
+{
+	struct vt_tdx_attest_paths paths = {.configfs_root = json_string_value(json_object_get(o, "tdx_configfs")),
+					    .ccel_path = json_string_value(json_object_get(o, "ccel"))};
+	return vt_tdx_attest_evidence(&paths, report_data, evidence_out, err);
+}
+
+static const struct vt_tee_option tdx_attest_options[] = {
+	{"tdx_configfs", "DIR", true, "configfs-tsm report root (default /sys/kernel/config/tsm/report)"},
+	{"ccel", "FILE", true, "CC event log (default /sys/firmware/acpi/tables/data/CCEL)"},
+	{NULL, NULL, false, NULL},
+};
+
+const struct vt_attester vt_attester_tdx = {
+	.name = "tdx",
+	.summary = "TDX guest: configfs-tsm; adds the CC event log when present",
+	.options = tdx_attest_options,
+	.attest = tdx_attest_json,
+};

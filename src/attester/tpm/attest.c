@@ -47,6 +47,8 @@
 #include <tss2/tss2_tctildr.h>
 
 #include "attester/tpm/tpm_attester.h"
+#include "veritee/attester.h"
+#include "veritee/evidence.h"
 #include "veritee/crypto.h"
 #include "veritee/util.h"
 #include "veritee/tpm.h"
@@ -983,3 +985,24 @@ out:
 	tpm_close(&t);
 	return rc;
 }
+
+static vt_status tpm_attest_json(const json_t *o, const uint8_t report_data[64], json_t **evidence_out,
+				 struct vt_err *err)
+{
+	struct vt_tpm_attest_opts to = {.tcti = json_string_value(json_object_get(o, "tpm_tcti")),
+					.event_log_path = json_string_value(json_object_get(o, "event_log"))};
+	return vt_tpm_attest_evidence(&to, report_data, evidence_out, err);
+}
+
+static const struct vt_tee_option tpm_attest_options[] = {
+	{"tpm_tcti", "TCTI", false, "e.g. swtpm:host=127.0.0.1,port=2321 or device:/dev/tpmrm0 (default $VERITEE_TPM_TCTI)"},
+	{"event_log", "FILE", true, "TPM event log (default: the kernel's, device TCTI only; \"none\": omit)"},
+	{NULL, NULL, false, NULL},
+};
+
+const struct vt_attester vt_attester_tpm = {
+	.name = "tpm",
+	.summary = "TPM 2.0 quote of PCRs 0-23 with its event log",
+	.options = tpm_attest_options,
+	.attest = tpm_attest_json,
+};
