@@ -15,6 +15,7 @@ struct vt_verifier {
 	struct slot *slots;
 	size_t count;
 	struct vt_fetch_gate *gate;
+	vt_http_get_fn http_get;
 };
 
 static struct slot *slot_of(const struct vt_verifier *v, const struct vt_tee *tee)
@@ -71,7 +72,9 @@ static vt_status build(struct vt_verifier *v, const struct vt_tee *t, const stru
 		return vt_fail(err, VT_E_INTERNAL, VT_STEP_CONFIG, t->name, "tee not registered");
 	for (const struct vt_tee *const *u = t->uses; u && *u; u++) {
 		vt_status rc = build(v, *u, s, false, err);
-		if (rc != VT_OK && rc != VT_E_NOTFOUND)
+		if (rc == VT_E_NOTFOUND)
+			vt_err_clear(err); /* the user may still have what it needs */
+		else if (rc != VT_OK)
 			return rc;
 	}
 	if (!sl->built) {
@@ -103,6 +106,7 @@ vt_status vt_verifier_new(const struct vt_verifier_settings *s, struct vt_verifi
 	}
 	v->count = n;
 	v->gate = s->fetch_gate;
+	v->http_get = s->http_get;
 	for (size_t i = 0; i < n; i++)
 		v->slots[i].tee = vt_tee_at(i);
 	vt_status rc = VT_OK;
@@ -132,6 +136,7 @@ vt_status vt_verifier_new(const struct vt_verifier_settings *s, struct vt_verifi
 		rc = build(v, t, s, true, err);
 		if (rc == VT_E_NOTFOUND && !((s->flags & VT_VERIFIER_ONLY_NAMED) && named)) {
 			rc = VT_OK; /* not configured here: refused at verification */
+			vt_err_clear(err);
 			continue;
 		}
 		if (rc != VT_OK)
@@ -182,6 +187,11 @@ char *vt_verifier_names(const struct vt_verifier *v)
 struct vt_fetch_gate *vt_verifier_fetch_gate(const struct vt_verifier *v)
 {
 	return v ? v->gate : NULL;
+}
+
+vt_http_get_fn vt_verifier_http_get(const struct vt_verifier *v)
+{
+	return v ? v->http_get : NULL;
 }
 
 void *vt_verify_state(const struct vt_verify_ctx *ctx, const struct vt_tee *tee)
