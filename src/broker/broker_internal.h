@@ -63,6 +63,29 @@ int64_t vt_broker_now(struct vt_broker *b);
 vt_status vt_broker_config_tees(const struct vt_broker_config *c, json_t **tees, json_t **common, struct vt_err *err);
 void vt_broker_log(struct vt_broker *b, const char *level, const char *fmt, ...) VT_PRINTF(3, 4);
 
+/* respond.c: KBS responses and log lines */
+void vt_broker_log_err(struct vt_broker *b, const char *what, const struct vt_err *e);
+void vt_resp_json(struct vt_http_response *r, int status, json_t *body);
+void vt_resp_empty(struct vt_http_response *r);
+void vt_resp_error(struct vt_http_response *r, const char *variant, const char *detail);
+void vt_resp_err(struct vt_http_response *r, const char *variant, const char *prefix, const struct vt_err *e);
+vt_status vt_req_json_body(const struct vt_http_request *req, json_t **out, struct vt_err *err);
+
+/* policies.c: live policies (read lock held between acquire and release) */
+json_t *vt_broker_refval(void *ctx, const char *name);
+struct vt_policy *vt_broker_policy_acquire(struct vt_broker *b, const char *id);
+void vt_broker_policy_release(struct vt_broker *b);
+bool vt_broker_policy_has_room(struct vt_broker *b, const char *id);
+vt_status vt_broker_policy_install(struct vt_broker *b, const char *id, struct vt_policy *p, struct vt_err *err);
+
+/* rcar.c and admin.c: the handlers */
+void vt_broker_auth(struct vt_broker *b, const struct vt_http_request *req, struct vt_http_response *r);
+void vt_broker_attest(struct vt_broker *b, const struct vt_http_request *req, struct vt_http_response *r);
+void vt_broker_resource_get(struct vt_broker *b, const struct vt_http_request *req, const char *path,
+			    struct vt_http_response *r);
+void vt_broker_admin(struct vt_broker *b, const struct vt_http_request *req, const char *first, const char *rest,
+		     struct vt_http_response *r);
+
 /* TPM AK enrollment (tpm_enroll.c): POST /kbs/v0/tpm/enroll and
  * POST /kbs/v0/tpm/activate; challenges live in memory only. */
 struct vt_tpm_enrollments;

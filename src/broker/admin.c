@@ -1,0 +1,292 @@
+/* The admin API: signed single-use admin tokens, resources, policies, reference values. */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "broker/broker_internal.h"
+#include "veritee/crypto.h"
+#include "veritee/evidence.h"
+#include "veritee/jose.h"
+#include "veritee/json.h"
+#include "veritee/kbs.h"
+#include "veritee/token.h"
+#include "veritee/verifier.h"
+
+/* ------------------------------------------------------------ admin auth */
+
+/* Admin requests carry "Authorization: Bearer <JWT>" signed by one of the
+ * configured admin keys.  There is no allow-all mode.  A token is one
+ * request's authorisation, not a session: "exp" and "jti" are required, the
+ * jti is single-use (kept in the store until exp), the lifetime is capped,
+ * nbf/iat/aud are checked when present, and the request (method, path, body
+ * digest) when the token names it. */
+#define ADMIN_CLOCK_SKEW 60
+
+static bool aud_accepted(struct vt_broker *b, const char *aud)
+{
+	for (size_t i = 0; i < b->cfg.admin_audience_count; i++)
+		if (strcmp(b->cfg.admin_audience[i], aud) == 0)
+			return true;
+	if (b->cfg.admin_audience_count == 0)
+		for (size_t i = 0; i < b->origin_count; i++)
+			if (strcmp(b->origin[i], aud) == 0)
+				return true;
+	return false;
+}
+
+static vt_status admin_claims_check(struct vt_broker *b, const struct vt_http_request *req, const json_t *claims,
+				    int64_t now, struct vt_err *err)
+{
+	json_t *exp = json_object_get(claims, "exp"), *iat = json_object_get(claims, "iat");
+	json_t *nbf = json_object_get(claims, "nbf"), *aud = json_object_get(claims, "aud");
+	const char *jti = json_string_value(json_object_get(claims, "jti"));
+	if (!json_is_integer(exp) || json_integer_value(exp) <= now)
+		return vt_fail(err, VT_E_AUTH, VT_STEP_TOKEN, "exp", "admin token has no \"exp\" or has expired");
+	if (jti == NULL || strlen(jti) < 16 || strlen(jti) > 128)
+		return vt_fail(err, VT_E_AUTH, VT_STEP_TOKEN, "jti",
+			       "admin token needs a unique \"jti\" of 16..128 characters (one token per request)");
+	for (const char *c = jti; *c; c++)
+		if (*c < 0x21 || *c > 0x7e)
+			return vt_fail(err, VT_E_AUTH, VT_STEP_TOKEN, "jti", "\"jti\" must be printable ASCII");
+	if (iat != NULL && (!json_is_integer(iat) || json_integer_value(iat) > now + ADMIN_CLOCK_SKEW))
+		return vt_fail(err, VT_E_AUTH, VT_STEP_TOKEN, "iat", "admin token issued in the future");
+	if (nbf != NULL && (!json_is_integer(nbf) || json_integer_value(nbf) > now + ADMIN_CLOCK_SKEW))
+		return vt_fail(err, VT_E_AUTH, VT_STEP_TOKEN, "nbf", "admin token not valid yet (nbf)");
+	/* Lifetime: from iat when given, else from now.  Subtraction only on
+	 * values already known to be ordered. */
+	int64_t from = iat ? json_integer_value(iat) : now;
+	if (json_integer_value(exp) - from > b->cfg.admin_token_max_lifetime)
+		return vt_fail(err, VT_E_AUTH, VT_STEP_TOKEN, "exp",
+			       "admin token lives longer than admin_token_max_lifetime_seconds (%lld s)",
+			       (long long)b->cfg.admin_token_max_lifetime);
+	if (aud != NULL) {
+		bool ok = false;
+		if (json_is_string(aud)) {
+			ok = aud_accepted(b, json_string_value(aud));
+		} else if (json_is_array(aud)) {
+			size_t i;
+			json_t *a;
+			json_array_foreach(aud, i, a) ok = ok || (json_is_string(a) && aud_accepted(b, json_string_value(a)));
+		}
+		if (!ok)
+			return vt_fail(err, VT_E_AUTH, VT_STEP_TOKEN, "aud", "admin token is for another audience (aud)");
+	}
+	json_t *htm = json_object_get(claims, "htm"), *htu = json_object_get(claims, "htu");
+	json_t *bd = json_object_get(claims, "body_sha256");
+	if (htm != NULL && (!json_is_string(htm) || strcmp(json_string_value(htm), req->method ? req->method : "") != 0))
+		return vt_fail(err, VT_E_AUTH, VT_STEP_TOKEN, "htm", "admin token is bound to another HTTP method");
+	if (htu != NULL && (!json_is_string(htu) || strcmp(json_string_value(htu), req->path ? req->path : "") != 0))
+		return vt_fail(err, VT_E_AUTH, VT_STEP_TOKEN, "htu", "admin token is bound to another request path");
+	if (bd != NULL) {
+		uint8_t d[32];
+		size_t dl = 0;
+		char *hex = NULL;
+		bool ok = json_is_string(bd) && vt_digest(EVP_sha256(), req->body, req->body_size, d, &dl, NULL) == VT_OK &&
+			  (hex = vt_hex_encode(d, dl)) != NULL && strcasecmp(hex, json_string_value(bd)) == 0;
+		free(hex);
+		if (!ok)
+			return vt_fail(err, VT_E_AUTH, VT_STEP_TOKEN, "body_sha256",
+				       "admin token is bound to another request body");
+	}
+	/* Last, once everything else holds: burn the jti (in the store, so it
+	 * holds across restarts and replicas). */
+	return vt_store_jti_use(b->store, jti, json_integer_value(exp), now, err);
+}
+
+static vt_status admin_check(struct vt_broker *b, const struct vt_http_request *req, struct vt_err *err)
+{
+	static const char *const algs[] = {"ES256", "ES384", "EdDSA", "RS256", "PS256", NULL};
+	const char *h = req->authorization;
+	if (h == NULL || strncmp(h, "Bearer ", 7) != 0)
+		return vt_fail(err, VT_E_AUTH, VT_STEP_TOKEN, "Authorization", "admin endpoint needs Authorization: Bearer <admin JWT>");
+	if (b->admin_key_count == 0)
+		return vt_fail(err, VT_E_AUTH, VT_STEP_CONFIG, "admin_public_keys", "no admin keys configured: admin API disabled");
+	int64_t now = vt_broker_now(b);
+	for (size_t i = 0; i < b->admin_key_count; i++) {
+		uint8_t *payload = NULL;
+		size_t n = 0;
+		struct vt_err e2 = {0};
+		if (vt_jws_verify(h + 7, b->admin_keys[i], algs, NULL, &payload, &n, &e2) != VT_OK)
+			continue;
+		json_t *claims = NULL;
+		vt_status rc = vt_json_parse((const char *)payload, n, 1u << 16, &claims, err);
+		free(payload);
+		if (rc != VT_OK || !json_is_object(claims)) {
+			json_decref(claims);
+			return vt_fail(err, VT_E_AUTH, VT_STEP_TOKEN, "admin token", "admin token payload is not a JSON object");
+		}
+		rc = admin_claims_check(b, req, claims, now, err);
+		json_decref(claims);
+		return rc;
+	}
+	return vt_fail(err, VT_E_AUTH, VT_STEP_SIGNATURE, "Authorization", "admin token is not signed by a configured admin key");
+}
+
+/* --------------------------------------------------------- admin handlers */
+
+static vt_status decode_policy_field(const json_t *body, char **text, size_t *len, struct vt_err *err)
+{
+	const char *b64;
+	vt_status rc = vt_json_get_string(body, "policy", &b64, err);
+	if (rc != VT_OK)
+		return rc;
+	uint8_t *p;
+	rc = vt_b64url_decode(b64, strlen(b64), &p, len, err);
+	if (rc != VT_OK)
+		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "policy", "\"policy\" must be base64url without padding");
+	*text = (char *)p;
+	return VT_OK;
+}
+
+static void handle_set_policy(struct vt_broker *b, const struct vt_http_request *req, bool attestation,
+			      struct vt_http_response *r)
+{
+	struct vt_err e = {0};
+	json_t *body = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	struct vt_policy *p = NULL;
+	const char *id = "resource-policy";
+	if (vt_req_json_body(req, &body, &e) != VT_OK)
+		goto bad;
+	if (attestation && vt_json_get_string(body, "policy_id", &id, &e) != VT_OK)
+		goto bad;
+	if (attestation && (strncmp(id, "default_", 8) != 0 || strlen(id) > 48)) {
+		vt_fail(&e, VT_E_PARSE, VT_STEP_PARSE, "policy_id",
+			"policy_id must be default_<tee> (e.g. default_sim) or default_cpu");
+		goto bad;
+	}
+	if (decode_policy_field(body, &text, &len, &e) != VT_OK)
+		goto bad;
+	if (vt_policy_parse(text, len, &p, &e) != VT_OK) {
+		vt_broker_log_err(b, "set policy", &e);
+		vt_resp_err(r, "ParsePolicyError", "Policy parse error", &e);
+		goto out;
+	}
+	/* Store first: a policy that could not be stored never goes live (and
+	 * one that could not go live is not stored). */
+	if (!vt_broker_policy_has_room(b, id)) {
+		vt_fail(&e, VT_E_LIMIT, VT_STEP_POLICY, "policy_id", "too many policies (max %d)", VT_MAX_POLICIES);
+		goto bad;
+	}
+	if (vt_store_kv_put(b->store, "policy", id, text, &e) != VT_OK) {
+		vt_broker_log_err(b, "set policy", &e);
+		vt_resp_err(r, "PluginInternalError", "Storage error", &e);
+		goto out;
+	}
+	vt_status irc = vt_broker_policy_install(b, id, p, &e);
+	p = NULL;
+	if (irc != VT_OK) {
+		vt_broker_log_err(b, "set policy", &e);
+		vt_resp_err(r, "PluginInternalError", "Policy install error", &e);
+		goto out;
+	}
+	vt_broker_log(b, "INFO", "admin: policy %s updated", id);
+	vt_resp_empty(r);
+	goto out;
+bad:
+	vt_resp_err(r, "SerdeError", "Bad request body", &e);
+out:
+	vt_policy_free(p);
+	free(text);
+	json_decref(body);
+}
+
+/* RVPS registration message {"version":"0.1.0","type":"sample","payload": b64(JSON object)}. */
+static void handle_set_refval(struct vt_broker *b, const struct vt_http_request *req, struct vt_http_response *r)
+{
+	struct vt_err e = {0};
+	json_t *body = NULL, *values = NULL;
+	uint8_t *payload = NULL;
+	size_t n = 0;
+	const char *type, *b64;
+	if (vt_req_json_body(req, &body, &e) != VT_OK || vt_json_get_string(body, "type", &type, &e) != VT_OK ||
+	    vt_json_get_string(body, "payload", &b64, &e) != VT_OK)
+		goto bad;
+	json_t *ver = json_object_get(body, "version");
+	if (ver && (!json_is_string(ver) || strcmp(json_string_value(ver), "0.1.0") != 0)) {
+		vt_fail(&e, VT_E_PARSE, VT_STEP_PARSE, "version", "reference value message version must be 0.1.0");
+		goto bad;
+	}
+	if (strcmp(type, "sample") != 0) {
+		vt_fail(&e, VT_E_PARSE, VT_STEP_PARSE, "type", "only \"sample\" reference value messages are supported");
+		goto bad;
+	}
+	if (vt_b64_decode(b64, strlen(b64), &payload, &n, &e) != VT_OK ||
+	    vt_json_parse((const char *)payload, n, 1u << 20, &values, &e) != VT_OK)
+		goto bad;
+	if (!json_is_object(values)) {
+		vt_fail(&e, VT_E_PARSE, VT_STEP_PARSE, "payload", "payload must be a JSON object {id: value}");
+		goto bad;
+	}
+	/* All or nothing in the store, then in memory. */
+	if (vt_store_kv_put_many(b->store, "refval", values, &e) != VT_OK) {
+		vt_broker_log_err(b, "set reference values", &e);
+		vt_resp_err(r, "RvpsError", "Reference value store error", &e);
+		goto out;
+	}
+	pthread_rwlock_wrlock(&b->lock);
+	json_object_update(b->refvals, values);
+	pthread_rwlock_unlock(&b->lock);
+	vt_broker_log(b, "INFO", "admin: %zu reference value(s) registered", json_object_size(values));
+	vt_resp_empty(r);
+	goto out;
+bad:
+	vt_resp_err(r, "RvpsError", "Bad reference value message", &e);
+out:
+	free(payload);
+	json_decref(values);
+	json_decref(body);
+}
+
+void vt_broker_admin(struct vt_broker *b, const struct vt_http_request *req, const char *first, const char *rest,
+			 struct vt_http_response *r)
+{
+	struct vt_err e = {0};
+	bool is_resource = strcmp(first, "resource") == 0;
+	if (admin_check(b, req, &e) != VT_OK) {
+		atomic_fetch_add(&b->m.admin_denied, 1);
+		vt_broker_log_err(b, "admin", &e);
+		/* Trustee reports plugin admin failures as AdminAuthInitialization. */
+		vt_resp_err(r, is_resource ? "AdminAuthInitialization" : "AdminAuthAccess", "Admin auth error", &e);
+		return;
+	}
+	const char *m = req->method;
+	if (is_resource) {
+		if (!vt_kbs_resource_path_valid(rest)) {
+			vt_resp_error(r, "InvalidRequestPath", "invalid resource path: want repo/type/tag of [A-Za-z0-9_.-]");
+			return;
+		}
+		vt_status rc = strcmp(m, "POST") == 0 ? vt_store_resource_put(b->store, rest, req->body, req->body_size, &e)
+						      : vt_store_resource_delete(b->store, rest, &e);
+		if (rc != VT_OK) {
+			vt_broker_log_err(b, "admin resource", &e);
+			vt_resp_err(r, "PluginInternalError", "Plugin internal error", &e);
+			return;
+		}
+		vt_broker_log(b, "INFO", "admin: resource %s %s", rest, strcmp(m, "POST") == 0 ? "stored" : "deleted");
+		vt_resp_empty(r);
+	} else if (strcmp(first, "attestation-policy") == 0) {
+		handle_set_policy(b, req, true, r);
+	} else if (strcmp(first, "resource-policy") == 0 && strcmp(m, "POST") == 0) {
+		handle_set_policy(b, req, false, r);
+	} else if (strcmp(first, "resource-policy") == 0) {
+		vt_resp_json(r, 200, json_pack("[s]", "resource-policy"));
+	} else if (strcmp(first, "reference-value") == 0 && strcmp(m, "POST") == 0) {
+		handle_set_refval(b, req, r);
+	} else { /* GET reference-value/<id> */
+		pthread_rwlock_rdlock(&b->lock);
+		json_t *v = json_incref(json_object_get(b->refvals, rest));
+		pthread_rwlock_unlock(&b->lock);
+		if (v == NULL)
+			vt_resp_error(r, "RvpsError", "reference value not found");
+		else
+			vt_resp_json(r, 200, v);
+	}
+}
+
