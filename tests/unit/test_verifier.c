@@ -160,6 +160,45 @@ static void test_descriptors_well_formed(void **state)
 	}
 }
 
+/* A TEE added as one folder (cca) is configured and verified through the
+ * verifier like the others: its CPAK is its state. */
+static void test_cca_through_verifier(void **state)
+{
+	(void)state;
+	const char *vec = vt_test_vectors_dir();
+	if (vec == NULL) {
+		print_message("# skipped: no shared vectors (cca/)\n");
+		skip();
+	}
+	char tok[512], cpak[512];
+	snprintf(tok, sizeof(tok), "%s/cca/trustee_cca_token_fvp_testkeys.cbor", vec);
+	snprintf(cpak, sizeof(cpak), "%s/cca/trustee_cca_cpak_pub.json", vec);
+	const struct vt_tee *cca = vt_tee_find("cca");
+	assert_non_null(cca);
+	uint8_t *bytes = NULL;
+	size_t n = 0;
+	json_t *ev = NULL, *claims = NULL;
+	assert_int_equal(vt_file_read(tok, 1u << 20, &bytes, &n, NULL), VT_OK);
+	assert_int_equal(cca->load_file(bytes, n, &ev, NULL), VT_OK);
+	free(bytes);
+	struct vt_verifier *v = NULL;
+	struct vt_verifier_settings s = {0};
+	assert_int_equal(vt_verifier_new(&s, &v, NULL), VT_OK);
+	assert_false(vt_verifier_accepts(v, cca)); /* no CPAK, no CCA */
+	vt_verifier_free(v);
+	json_t *t = json_pack("{s:{s:s}}", "cca", "cpak", cpak);
+	s.tees = t;
+	assert_int_equal(vt_verifier_new(&s, &v, NULL), VT_OK);
+	assert_true(vt_verifier_accepts(v, cca));
+	assert_int_equal(vt_verifier_verify(v, cca, ev, NULL, 0, NULL, &claims, NULL), VT_OK);
+	assert_string_equal(json_string_value(vt_json_pointer(claims, "/platform/cca-platform-lifecycle-state")),
+			    "secured");
+	json_decref(claims);
+	vt_verifier_free(v);
+	json_decref(t);
+	json_decref(ev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -168,6 +207,7 @@ int main(void)
 		cmocka_unit_test(test_states_per_verifier),
 		cmocka_unit_test(test_err_context_layers),
 		cmocka_unit_test(test_descriptors_well_formed),
+		cmocka_unit_test(test_cca_through_verifier),
 	};
 	return cmocka_run_group_tests_name("verifier", tests, NULL, NULL);
 }
