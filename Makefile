@@ -10,11 +10,27 @@
 PREFIX  ?= /usr/local
 BUILD   ?= build
 CC      ?= cc
-PKGS    := openssl jansson libcbor libmicrohttpd libcurl sqlite3 tss2-esys tss2-mu tss2-tctildr tss2-rc
 VERSION := 0.1.0
+SOVERSION := 0
+
+# Three libraries, each with its own dependencies (docs/decisions.md,
+# "Libraries"):
+#   libveritee-verifier  verify, appraise, issue tokens; no network, no server
+#                        (tss2-mu/tss2-rc only marshal TPM structures)
+#   libveritee-attester  evidence producers (TPM through ESAPI), the KBS
+#                        client and the libcurl transport of the collateral
+#                        fetches (vt_curl_http_get); needs the verifier library
+#   libveritee-broker    the KBS server (libmicrohttpd, SQLite); needs both
+VERIFIER_PKGS := openssl jansson libcbor tss2-mu tss2-rc
+ATTESTER_PKGS := tss2-esys tss2-tctildr libcurl
+BROKER_PKGS   := libmicrohttpd sqlite3
+PKGS    := $(VERIFIER_PKGS) $(ATTESTER_PKGS) $(BROKER_PKGS)
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+VERIFIER_PKG_LIBS := $(shell pkg-config --libs $(VERIFIER_PKGS) 2>/dev/null)
+ATTESTER_PKG_LIBS := $(shell pkg-config --libs $(ATTESTER_PKGS) 2>/dev/null)
+BROKER_PKG_LIBS   := $(shell pkg-config --libs $(BROKER_PKGS) 2>/dev/null)
 
 WARN    := -Wall -Wextra -Wshadow -Wformat=2 -Wvla -Wstrict-prototypes -Wmissing-prototypes
 # -Werror only where we control the compiler: `make test` (and so CI) sets
@@ -47,17 +63,31 @@ EXE_PIE := -fPIE -pie
 BASE_CFLAGS := -std=c17 -D_GNU_SOURCE -fvisibility=hidden $(WARN) $(HARDEN_CFLAGS) -Iinclude -Isrc $(PKG_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
 ALL_CFLAGS  = $(BASE_CFLAGS) $(WERROR_FLAG)
 LDLIBS  := $(PKG_LIBS) -lpthread $(EXTRA_LDFLAGS)
+# A shared library must name every library it uses (-z defs: an undefined
+# symbol fails the link instead of being resolved by whatever the program
+# happens to load).  Not with sanitizers, whose runtimes a shared library
+# may leave to the executable.
+ZDEFS   := $(if $(findstring -fsanitize,$(CFLAGS) $(EXTRA_CFLAGS) $(EXTRA_LDFLAGS)),,-Wl,-z,defs)
 # Each compile also writes make rules for the headers it read (-MMD), with
 # an empty rule per header (-MP) so a deleted header does not stop the build.
 DEPFLAGS = -MMD -MP
 
 LIB_SRC  := $(sort $(shell find src -name '*.c' ! -path 'src/cli/*'))
+VERIFIER_SRC := $(sort $(shell find src/util src/crypto src/fetch src/evidence src/measure src/policy src/token src/kbs -name '*.c'))
+ATTESTER_SRC := $(sort $(shell find src/attester src/client src/net -name '*.c'))
+BROKER_SRC   := $(sort $(shell find src/broker -name '*.c'))
+ifneq ($(filter-out $(VERIFIER_SRC) $(ATTESTER_SRC) $(BROKER_SRC),$(LIB_SRC)),)
+$(error $(filter-out $(VERIFIER_SRC) $(ATTESTER_SRC) $(BROKER_SRC),$(LIB_SRC)): in no library (Makefile: VERIFIER_SRC, ATTESTER_SRC, BROKER_SRC))
+endif
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+VERIFIER_OBJ := $(VERIFIER_SRC:%.c=$(BUILD)/obj/%.o)
+ATTESTER_OBJ := $(ATTESTER_SRC:%.c=$(BUILD)/obj/%.o)
+BROKER_OBJ   := $(BROKER_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
@@ -65,7 +95,14 @@ TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
 .PHONY: all deps test-deps demo demo-tpm test unit tsan tsan-build fuzz fuzz-smoke bench install uninstall clean help FORCE
 
-all: $(BUILD)/veritee $(BUILD)/libveritee.a $(BUILD)/libveritee.so $(BUILD)/veritee.pc
+LIBS_NAMES := verifier attester broker
+LIBS_A  := $(LIBS_NAMES:%=$(BUILD)/libveritee-%.a)
+LIBS_SO := $(LIBS_NAMES:%=$(BUILD)/libveritee-%.so)
+LIBS_PC := $(LIBS_NAMES:%=$(BUILD)/veritee-%.pc) $(LIBS_NAMES:%=$(BUILD)/veritee-%-uninstalled.pc)
+# Programs link the static archives, users first (symbols resolve left to right).
+ALL_A   := $(BUILD)/libveritee-broker.a $(BUILD)/libveritee-attester.a $(BUILD)/libveritee-verifier.a
+
+all: $(BUILD)/veritee $(LIBS_A) $(LIBS_SO) $(LIBS_PC)
 
 help:
 	@echo "make demo | make demo-tpm | make test | make all | make unit | make tsan | make fuzz-smoke | make bench | make install PREFIX=..."
@@ -95,41 +132,74 @@ $(BUILD)/obj/%.o: %.c $(BUILD)/.flags
 # by their prerequisites, $(BUILD)/.flags among them).
 $(CLI_OBJ): private PIC := -fPIE
 
-$(BUILD)/libveritee.a: $(LIB_OBJ)
+$(BUILD)/libveritee-verifier.a: $(VERIFIER_OBJ)
+$(BUILD)/libveritee-attester.a: $(ATTESTER_OBJ)
+$(BUILD)/libveritee-broker.a: $(BROKER_OBJ)
+$(LIBS_A):
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/libveritee.so: $(LIB_OBJ)
+# Each shared library names the ones it needs by soname (DT_NEEDED
+# libveritee-verifier.so.$(SOVERSION) ...); the build directory also gets
+# the soname links, so programs built against it run with LD_LIBRARY_PATH.
+SO_LINK = $(CC) -shared -Wl,-soname,$(notdir $@).$(SOVERSION) $(HARDEN_LDFLAGS) $(ZDEFS) -o $@
+$(BUILD)/libveritee-verifier.so: $(VERIFIER_OBJ)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -shared -Wl,-soname,libveritee.so.0 $(HARDEN_LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(SO_LINK) $(VERIFIER_OBJ) $(VERIFIER_PKG_LIBS) -lpthread $(EXTRA_LDFLAGS)
+	$(Q)ln -sf $(notdir $@) $@.$(SOVERSION)
 
-$(BUILD)/veritee: $(CLI_OBJ) $(BUILD)/libveritee.a
+$(BUILD)/libveritee-attester.so: $(ATTESTER_OBJ) $(BUILD)/libveritee-verifier.so
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_CFLAGS) -pie $(HARDEN_LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libveritee.a $(LDLIBS)
+	$(Q)$(SO_LINK) $(ATTESTER_OBJ) $(BUILD)/libveritee-verifier.so $(ATTESTER_PKG_LIBS) $(VERIFIER_PKG_LIBS) -lpthread $(EXTRA_LDFLAGS)
+	$(Q)ln -sf $(notdir $@) $@.$(SOVERSION)
 
-$(BUILD)/veritee.pc: veritee.pc.in
+$(BUILD)/libveritee-broker.so: $(BROKER_OBJ) $(BUILD)/libveritee-attester.so $(BUILD)/libveritee-verifier.so
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(SO_LINK) $(BROKER_OBJ) $(BUILD)/libveritee-attester.so $(BUILD)/libveritee-verifier.so $(BROKER_PKG_LIBS) $(VERIFIER_PKG_LIBS) -lpthread $(EXTRA_LDFLAGS)
+	$(Q)ln -sf $(notdir $@) $@.$(SOVERSION)
+
+$(BUILD)/veritee: $(CLI_OBJ) $(ALL_A)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -pie $(HARDEN_LDFLAGS) -o $@ $(CLI_OBJ) $(ALL_A) $(LDLIBS)
+
+# pkg-config files: veritee-<lib>.pc name PREFIX (regenerated when PREFIX
+# changes, so `make && make install PREFIX=/opt/x` installs files naming
+# /opt/x); veritee-<lib>-uninstalled.pc name this build and source tree
+# (pkg-config prefers them when PKG_CONFIG_PATH=$(BUILD)).
+$(BUILD)/.prefix: FORCE
 	@mkdir -p $(dir $@)
-	@sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+	@echo '$(PREFIX)' | cmp -s - $@ 2>/dev/null || echo '$(PREFIX)' > $@
+
+$(BUILD)/veritee-%.pc: pkgconfig/veritee-%.pc.in $(BUILD)/.prefix
+	@mkdir -p $(dir $@)
+	@sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$${prefix}/lib|g' -e 's|@INCLUDEDIR@|$${prefix}/include|g' \
+		-e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+$(BUILD)/veritee-%-uninstalled.pc: pkgconfig/veritee-%.pc.in
+	@mkdir -p $(dir $@)
+	@sed -e 's|@PREFIX@|$(CURDIR)|g' -e 's|@LIBDIR@|$(abspath $(BUILD))|g' -e 's|@INCLUDEDIR@|$(CURDIR)/include|g' \
+		-e 's|@VERSION@|$(VERSION)|g' $< > $@
 
 # Tests, tools and benchmarks are one .c file each, compiled and linked in
 # one step; their dependency files go under obj/ like the objects'.
 EXE_CC = $(CC) $(ALL_CFLAGS) $(EXE_PIE) $(HARDEN_LDFLAGS) $(DEPFLAGS) -MT $@ -MF $(BUILD)/obj/$(<:.c=.d)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libveritee.a
+$(BUILD)/tests/%: tests/unit/%.c $(ALL_A)
 	@mkdir -p $(dir $@) $(dir $(BUILD)/obj/$<)
 	@$(if $(Q),echo "  TEST    $@")
-	$(Q)$(EXE_CC) -Itests/unit -o $@ $< $(BUILD)/libveritee.a $(LDLIBS) -lcmocka
+	$(Q)$(EXE_CC) -Itests/unit -o $@ $< $(ALL_A) $(LDLIBS) -lcmocka
 
-$(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libveritee.a
+# The JOSE tool needs nothing but the verifier library.
+$(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libveritee-verifier.a
 	@mkdir -p $(dir $@) $(dir $(BUILD)/obj/$<)
 	@$(if $(Q),echo "  TOOL    $@")
-	$(Q)$(EXE_CC) -o $@ $< $(BUILD)/libveritee.a $(LDLIBS)
+	$(Q)$(EXE_CC) -o $@ $< $(BUILD)/libveritee-verifier.a $(VERIFIER_PKG_LIBS) -lpthread $(EXTRA_LDFLAGS)
 
-$(BUILD)/bench/%: bench/%.c $(BUILD)/libveritee.a
+$(BUILD)/bench/%: bench/%.c $(ALL_A)
 	@mkdir -p $(dir $@) $(dir $(BUILD)/obj/$<)
 	@$(if $(Q),echo "  BENCH   $@")
-	$(Q)$(EXE_CC) -o $@ $< $(BUILD)/libveritee.a $(LDLIBS)
+	$(Q)$(EXE_CC) -o $@ $< $(ALL_A) $(LDLIBS)
 
 -include $(patsubst %.c,$(BUILD)/obj/%.d,$(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(TOOL_SRC) $(BENCH_SRC))
 
@@ -153,7 +223,9 @@ test: test-deps
 	@$(MAKE) --no-print-directory WERROR=$(TEST_WERROR) all $(TEST_BIN) $(TOOL_BIN)
 	@$(MAKE) --no-print-directory WERROR=$(TEST_WERROR) BUILD=build-asan CC=gcc FORTIFY=0 \
 		CFLAGS="$(ASAN_CFLAGS)" EXTRA_LDFLAGS="-fsanitize=address,undefined" \
-		build-asan/veritee $(TEST_SRC:tests/unit/%.c=build-asan/tests/%) $(TOOL_SRC:tests/tools/%.c=build-asan/tools/%)
+		build-asan/veritee $(LIBS_NAMES:%=build-asan/libveritee-%.so) \
+		$(LIBS_NAMES:%=build-asan/veritee-%-uninstalled.pc) \
+		$(TEST_SRC:tests/unit/%.c=build-asan/tests/%) $(TOOL_SRC:tests/tools/%.c=build-asan/tools/%)
 	@$(MAKE) --no-print-directory WERROR=$(TEST_WERROR) tsan-build
 	@$(MAKE) --no-print-directory WERROR=$(TEST_WERROR) fuzz
 	@tests/run-all.sh
@@ -209,17 +281,23 @@ fuzz-smoke: fuzz
 bench: all $(BENCH_BIN)
 	@bench/run.sh
 
+# The libraries as lib<name>.so.$(SOVERSION) (the soname) with the
+# lib<name>.so development link, the static archives, every header, and the
+# pkg-config files with this PREFIX (see $(BUILD)/.prefix above).
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/veritee
 	install -m 0755 $(BUILD)/veritee $(DESTDIR)$(PREFIX)/bin/veritee
-	install -m 0644 $(BUILD)/libveritee.a $(DESTDIR)$(PREFIX)/lib/libveritee.a
-	install -m 0755 $(BUILD)/libveritee.so $(DESTDIR)$(PREFIX)/lib/libveritee.so.0
-	ln -sf libveritee.so.0 $(DESTDIR)$(PREFIX)/lib/libveritee.so
+	for l in $(LIBS_NAMES); do \
+		install -m 0644 $(BUILD)/libveritee-$$l.a $(DESTDIR)$(PREFIX)/lib/libveritee-$$l.a && \
+		install -m 0755 $(BUILD)/libveritee-$$l.so $(DESTDIR)$(PREFIX)/lib/libveritee-$$l.so.$(SOVERSION) && \
+		ln -sf libveritee-$$l.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libveritee-$$l.so && \
+		install -m 0644 $(BUILD)/veritee-$$l.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/veritee-$$l.pc || exit 1; \
+	done
 	install -m 0644 include/veritee/*.h $(DESTDIR)$(PREFIX)/include/veritee/
-	install -m 0644 $(BUILD)/veritee.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/veritee.pc
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/veritee $(DESTDIR)$(PREFIX)/lib/libveritee.* $(DESTDIR)$(PREFIX)/lib/pkgconfig/veritee.pc
+	rm -f $(DESTDIR)$(PREFIX)/bin/veritee $(DESTDIR)$(PREFIX)/lib/libveritee.* $(DESTDIR)$(PREFIX)/lib/libveritee-*
+	rm -f $(DESTDIR)$(PREFIX)/lib/pkgconfig/veritee.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/veritee-*.pc
 	rm -rf $(DESTDIR)$(PREFIX)/include/veritee
 
 clean:

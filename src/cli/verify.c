@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "veritee/evidence.h"
 #include "veritee/json.h"
+#include "veritee/net.h"
 #include "veritee/util.h"
 #include "veritee/verifier.h"
 
@@ -156,7 +157,7 @@ int cmd_verify(int argc, char **argv)
 	}
 	if (tee->flags & VT_TEE_INSECURE)
 		fprintf(stderr, "veritee verify: note: %s evidence is INSECURE (simulated TEE)\n", tee->name);
-	struct vt_verifier_settings vs = {.tees = tees, .flags = VT_VERIFIER_ONLY_NAMED};
+	struct vt_verifier_settings vs = {.tees = tees, .flags = VT_VERIFIER_ONLY_NAMED, .http_get = vt_curl_http_get};
 	if (vt_verifier_new(&vs, &v, &e) != VT_OK) {
 		cli_err("verify", &e);
 		goto out;

@@ -2,6 +2,8 @@
  * Private to the library: the one HTTP GET of the collateral fetchers (AMD
  * KDS in src/evidence/snp/sources.c, Intel PCS/PCCS in
  * src/evidence/dcap/fetch.c) and the fetch gate's admission calls it makes.
+ * The attempts themselves go through the program's transport
+ * (vt_http_get_fn, veritee/fetch.h); this library links no HTTP client.
  */
 #ifndef VT_FETCH_INTERNAL_H
 #define VT_FETCH_INTERNAL_H
@@ -14,12 +16,13 @@
 #include "veritee/fetch.h"
 
 /*
- * One verification's use of the gate, on its stack: the client is charged
- * at the ticket's first admitted network fetch, not again.
+ * One verification's use of the gate and the transport, on its stack: the
+ * client is charged at the ticket's first admitted network fetch, not again.
  */
 struct vt_fetch_ticket {
 	struct vt_fetch_gate *gate;   /* NULL: no gate (the deadline still holds) */
 	const char *client;           /* NULL: no per-client accounting */
+	vt_http_get_fn http_get;      /* NULL: no transport, every fetch fails closed */
 	bool charged;
 };
 
@@ -63,15 +66,17 @@ struct vt_fetch_resp {
 };
 
 /*
- * Admit through the gate, GET with libcurl (http/https only, no redirects),
- * retry HTTP 429 up to VT_FETCH_RETRIES_429 times (Retry-After seconds, else
- * 1, 2, 4; at most 5 s each and never past the deadline), release.  Only a
- * 200 with a non-empty body succeeds; then *out owns the body and headers
+ * Refuse at once when the ticket has no transport (VT_E_USAGE field
+ * VT_FETCH_FIELD_TRANSPORT: nothing is charged or remembered).  Else admit
+ * through the gate, GET with t->http_get (one call per attempt), retry HTTP
+ * 429 up to VT_FETCH_RETRIES_429 times (Retry-After seconds, else 1, 2, 4;
+ * at most 5 s each and never past the deadline), release.  Only a 200 with a
+ * non-empty body succeeds; then *out owns the body and headers
  * (vt_fetch_resp_free).  Failures are step collateral naming req->what and
  * the URL: VT_E_IO (network, HTTP status, empty body), VT_E_NOTFOUND (404
- * when asked), VT_E_LIMIT (body over max_body, header line over 64 KiB),
- * VT_E_IO field fetch.timeout when time ran out; every such failure is
- * remembered by the gate.  Gate refusals: see vt_fetch_gate_admit.
+ * when asked), VT_E_LIMIT (body over max_body, headers over the transport's
+ * bound), VT_E_IO field fetch.timeout when time ran out; every such failure
+ * is remembered by the gate.  Gate refusals: see vt_fetch_gate_admit.
  */
 #define VT_FETCH_RETRIES_429 3
 vt_status vt_fetch_get(struct vt_fetch_ticket *t, const struct vt_fetch_req *req, struct vt_fetch_resp *out,

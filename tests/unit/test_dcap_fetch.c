@@ -17,6 +17,7 @@
 #include "evidence/dcap/fetch.h"
 #include "veritee/dcap.h"
 #include "veritee/fetch.h"
+#include "veritee/net.h"
 
 struct blob {
 	uint8_t *p;
@@ -251,7 +252,7 @@ static void test_fetch_cache_offline(void **state)
 	char url[64], cache[PATH_MAX];
 	url_of(url, sizeof(url));
 	snprintf(cache, sizeof(cache), "%s/cache1", g_tmp);
-	struct vt_dcap_sources src = {.pccs_url = url, .cache_dir = cache};
+	struct vt_dcap_sources src = {.pccs_url = url, .cache_dir = cache, .http_get = vt_curl_http_get};
 	struct vt_dcap_collateral c;
 	struct vt_err e;
 	int64_t now = at("2025-11-01T00:00:00Z");
@@ -311,6 +312,15 @@ static void test_fetch_cache_offline(void **state)
 	vt_err_clear(&e);
 	assert_int_equal(vt_dcap_fetch_collateral(&none, NULL, true, FMSPC, "platform", now, &c, &e), VT_E_NOTFOUND);
 	assert_err(&e, VT_E_NOTFOUND, VT_STEP_COLLATERAL);
+
+	/* Online without a transport (a verifier-only program): fails closed, PCS not asked. */
+	struct vt_dcap_sources no_http = {.pccs_url = url};
+	int before = atomic_load(&g_requests);
+	vt_err_clear(&e);
+	assert_int_equal(vt_dcap_fetch_collateral(&no_http, NULL, true, FMSPC, "platform", now, &c, &e), VT_E_USAGE);
+	assert_err(&e, VT_E_USAGE, VT_STEP_COLLATERAL);
+	assert_string_equal(e.field, VT_FETCH_FIELD_TRANSPORT);
+	assert_int_equal(atomic_load(&g_requests), before);
 }
 
 static void test_http_errors(void **state)
@@ -319,7 +329,7 @@ static void test_http_errors(void **state)
 	NEED_VECTORS();
 	char url[64];
 	url_of(url, sizeof(url));
-	struct vt_dcap_sources src = {.pccs_url = url}; /* no cache */
+	struct vt_dcap_sources src = {.pccs_url = url, .http_get = vt_curl_http_get}; /* no cache */
 	struct vt_dcap_collateral c;
 	struct vt_err e;
 	int64_t now = at("2025-11-01T00:00:00Z");
@@ -350,7 +360,7 @@ static void test_http_errors(void **state)
 	atomic_store(&g_no_chain, false);
 
 	/* Nobody listening. */
-	struct vt_dcap_sources dead = {.pccs_url = "http://127.0.0.1:1"};
+	struct vt_dcap_sources dead = {.pccs_url = "http://127.0.0.1:1", .http_get = vt_curl_http_get};
 	vt_err_clear(&e);
 	assert_int_equal(vt_dcap_fetch_collateral(&dead, NULL, true, FMSPC, "platform", now, &c, &e), VT_E_IO);
 	assert_err(&e, VT_E_IO, VT_STEP_COLLATERAL);
@@ -366,7 +376,7 @@ static void test_hex_crls(void **state)
 	NEED_VECTORS();
 	char url[64];
 	url_of(url, sizeof(url));
-	struct vt_dcap_sources src = {.pccs_url = url};
+	struct vt_dcap_sources src = {.pccs_url = url, .http_get = vt_curl_http_get};
 	struct vt_dcap_collateral c;
 	atomic_store(&g_hex_crl, true);
 	assert_int_equal(vt_dcap_fetch_collateral(&src, NULL, true, FMSPC, "platform", at("2025-11-01T00:00:00Z"), &c, NULL),
@@ -399,7 +409,7 @@ static void test_gate(void **state)
 	gs.per_client_per_minute = 1;
 	gs.clock = gate_clock;
 	assert_int_equal(vt_fetch_gate_new(&gs, &g, NULL), VT_OK);
-	struct vt_dcap_sources src = {.pccs_url = url, .cache_dir = cache, .gate = g};
+	struct vt_dcap_sources src = {.pccs_url = url, .cache_dir = cache, .gate = g, .http_get = vt_curl_http_get};
 	struct vt_dcap_collateral c;
 	struct vt_fetch_gate_stats st;
 	struct vt_err e;

@@ -5,6 +5,9 @@
  * retries, the negative cache answers without the network, the per-client
  * budget, bounded tables, and the gate on the SEV-SNP KDS path
  * (vt_verify_ctx.client; cache hits are free).  The gate's clock is pinned.
+ * The transport: none fails closed before the gate; a scripted one shows
+ * what the retry loop asks of it and how its answers are mapped; the
+ * verifier settings carry it to the SNP state.
  */
 #include "testutil.h"
 
@@ -19,7 +22,9 @@
 #include "veritee/crypto.h"
 #include "veritee/evidence.h"
 #include "veritee/fetch.h"
+#include "veritee/net.h"
 #include "veritee/snp.h"
+#include "veritee/verifier.h"
 
 /* ------------------------------------------------------------ the server */
 
@@ -238,7 +243,7 @@ static vt_status get(struct vt_fetch_gate *g, const char *client, const char *pa
 {
 	char url[128];
 	url_of(url, sizeof(url), path);
-	struct vt_fetch_ticket t = {.gate = g, .client = client};
+	struct vt_fetch_ticket t = {.gate = g, .client = client, .http_get = vt_curl_http_get};
 	struct vt_fetch_req req = {.url = url, .what = "test object", .max_body = 1024, .not_found_is_notfound = true};
 	struct vt_fetch_resp resp;
 	vt_err_clear(e);
@@ -314,7 +319,7 @@ static void *hang_fetch(void *p)
 	struct hang_arg *a = p;
 	char url[128];
 	url_of(url, sizeof(url), "/hang");
-	struct vt_fetch_ticket t = {.gate = a->g};
+	struct vt_fetch_ticket t = {.gate = a->g, .http_get = vt_curl_http_get};
 	struct vt_fetch_req req = {.url = url, .what = "slow object", .max_body = 1024};
 	struct vt_fetch_resp resp;
 	a->rc = vt_fetch_get(&t, &req, &resp, &a->e);
@@ -451,7 +456,7 @@ static void test_negative_cache(void **state)
 	assert_int_equal(atomic_load(&g_404), n0 + 3);
 
 	/* A network error is remembered too (VT_E_IO). */
-	struct vt_fetch_ticket t = {.gate = g};
+	struct vt_fetch_ticket t = {.gate = g, .http_get = vt_curl_http_get};
 	struct vt_fetch_req dead = {.url = "http://127.0.0.1:1/x", .what = "dead", .max_body = 16};
 	struct vt_fetch_resp resp;
 	vt_err_clear(&e);
@@ -548,7 +553,7 @@ static void test_per_client(void **state)
 	/* A verification is charged once however many objects it fetches. */
 	char url[128];
 	url_of(url, sizeof(url), "/ok");
-	struct vt_fetch_ticket t = {.gate = g, .client = "198.51.100.3"};
+	struct vt_fetch_ticket t = {.gate = g, .client = "198.51.100.3", .http_get = vt_curl_http_get};
 	struct vt_fetch_req req = {.url = url, .what = "test object", .max_body = 1024};
 	struct vt_fetch_resp resp;
 	for (int i = 0; i < 5; i++) {
@@ -609,6 +614,155 @@ static void test_client_table_bounded(void **state)
 	vt_fetch_gate_free(g);
 }
 
+/* ------------------------------------------------------------ transport */
+
+/* No transport: refused before the gate, nothing charged or remembered. */
+static void test_no_transport(void **state)
+{
+	(void)state;
+	g_clock = 6000000;
+	struct vt_fetch_gate *g = gate(4, 2000, 1, 300);
+	char url[128];
+	url_of(url, sizeof(url), "/ok");
+	int ok0 = atomic_load(&g_ok);
+	struct vt_fetch_ticket t = {.gate = g, .client = "203.0.113.7"};
+	struct vt_fetch_req req = {.url = url, .what = "test object", .max_body = 1024};
+	struct vt_fetch_resp resp;
+	struct vt_err e;
+	for (int i = 0; i < 2; i++) {
+		vt_err_clear(&e);
+		assert_int_equal(vt_fetch_get(&t, &req, &resp, &e), VT_E_USAGE);
+		assert_err(&e, VT_E_USAGE, VT_STEP_COLLATERAL);
+		assert_field(&e, VT_FETCH_FIELD_TRANSPORT);
+		assert_non_null(strstr(e.detail, "no HTTP client in this program"));
+		assert_null(resp.body);
+	}
+	vt_err_clear(&e);
+	assert_int_equal(vt_fetch_get(NULL, &req, &resp, &e), VT_E_USAGE);
+	assert_field(&e, VT_FETCH_FIELD_TRANSPORT);
+	assert_int_equal(atomic_load(&g_ok), ok0);
+	struct vt_fetch_gate_stats st = stats(g);
+	assert_int_equal(st.fetches, 0);
+	assert_int_equal(st.failures, 0);
+	assert_int_equal(st.in_flight, 0);
+	/* The client's one fetch of the minute is still there, the URL not remembered. */
+	assert_int_equal(get(g, "203.0.113.7", "/ok", &e), VT_OK);
+	assert_int_equal(atomic_load(&g_ok), ok0 + 1);
+	vt_fetch_gate_free(g);
+}
+
+/* A scripted transport: each call takes the next answer and records what it was asked. */
+struct fake_answer {
+	vt_status rc;
+	const char *field;     /* of the failure */
+	long status;
+	const char *body;
+	const char *values[VT_HTTP_CAPTURE_MAX];
+};
+static const struct fake_answer *g_fake;
+static int g_fake_calls;
+static struct vt_http_get_req g_fake_seen;
+
+static vt_status fake_get(const struct vt_http_get_req *req, struct vt_http_get_resp *resp, struct vt_err *err)
+{
+	const struct fake_answer *a = &g_fake[g_fake_calls++];
+	g_fake_seen = *req;
+	assert_int_equal(resp->status, 0);
+	assert_int_equal(resp->body.len, 0);
+	assert_int_equal(resp->body.max, req->max_body);
+	for (int i = 0; i < VT_HTTP_CAPTURE_MAX; i++) {
+		assert_null(resp->values[i]);
+		if (a->values[i] != NULL)
+			resp->values[i] = strdup(a->values[i]);
+	}
+	if (a->body != NULL && vt_buf_append(&resp->body, a->body, strlen(a->body), NULL) != VT_OK)
+		return vt_fail(err, VT_E_LIMIT, VT_STEP_NONE, "", "response larger than %zu bytes", req->max_body);
+	if (a->rc != VT_OK)
+		return vt_fail(err, a->rc, VT_STEP_NONE, a->field ? a->field : "", "scripted failure %d", g_fake_calls);
+	resp->status = a->status;
+	return VT_OK;
+}
+
+static vt_status fake_fetch(struct vt_fetch_gate *g, const struct fake_answer *script, const char *path,
+			    struct vt_fetch_resp *resp, struct vt_err *e)
+{
+	static char url[128];
+	url_of(url, sizeof(url), path);
+	g_fake = script;
+	g_fake_calls = 0;
+	struct vt_fetch_ticket t = {.gate = g, .http_get = fake_get};
+	struct vt_fetch_req req = {.url = url,
+				   .what = "scripted",
+				   .max_body = 64,
+				   .attempt_timeout_ms = 700,
+				   .headers = {"X-Chain", "X-Chain-Alt"}};
+	vt_err_clear(e);
+	return vt_fetch_get(&t, &req, resp, e);
+}
+
+static void test_transport_contract(void **state)
+{
+	(void)state;
+	g_clock = 7000000;
+	struct vt_fetch_gate *g = gate(4, 3000, 0, 300);
+	struct vt_fetch_resp resp;
+	struct vt_err e;
+
+	/* 429 with Retry-After 0, then 200: two calls, the captured headers come back. */
+	static const struct fake_answer retry[] = {
+		{.status = 429, .values = {NULL, NULL, "0"}},
+		{.status = 200, .body = "collateral", .values = {"chain-pem", NULL, NULL}},
+	};
+	assert_int_equal(fake_fetch(g, retry, "/fake/retry", &resp, &e), VT_OK);
+	assert_int_equal(g_fake_calls, 2);
+	assert_string_equal(g_fake_seen.capture[0], "X-Chain");
+	assert_string_equal(g_fake_seen.capture[1], "X-Chain-Alt");
+	assert_string_equal(g_fake_seen.capture[2], "Retry-After");
+	assert_int_equal(g_fake_seen.max_body, 64);
+	assert_true(g_fake_seen.timeout_ms >= 1 && g_fake_seen.timeout_ms <= 700);
+	assert_int_equal(resp.body_size, 10);
+	assert_string_equal((const char *)resp.body, "collateral");
+	assert_string_equal(resp.headers[0], "chain-pem");
+	assert_null(resp.headers[1]);
+	vt_fetch_resp_free(&resp);
+
+	/* A transport timeout is the fetch.timeout failure, and remembered. */
+	static const struct fake_answer slow[] = {{.rc = VT_E_IO, .field = VT_FETCH_FIELD_TIMEOUT}};
+	assert_int_equal(fake_fetch(g, slow, "/fake/slow", &resp, &e), VT_E_IO);
+	assert_err(&e, VT_E_IO, VT_STEP_COLLATERAL);
+	assert_field(&e, VT_FETCH_FIELD_TIMEOUT);
+	assert_non_null(strstr(e.detail, "the per-request timeout"));
+	assert_int_equal(fake_fetch(g, slow, "/fake/slow", &resp, &e), VT_E_IO);
+	assert_field(&e, VT_FETCH_FIELD_NEGATIVE);
+	assert_int_equal(g_fake_calls, 0);
+
+	/* Any other transport failure: VT_E_IO naming the object, the transport's words after the URL. */
+	static const struct fake_answer down[] = {{.rc = VT_E_IO, .field = "somewhere"}};
+	assert_int_equal(fake_fetch(g, down, "/fake/down", &resp, &e), VT_E_IO);
+	assert_err(&e, VT_E_IO, VT_STEP_COLLATERAL);
+	assert_field(&e, "scripted");
+	assert_non_null(strstr(e.detail, "/fake/down: scripted failure 1"));
+	static const struct fake_answer odd[] = {{.rc = VT_E_CRYPTO}};
+	assert_int_equal(fake_fetch(g, odd, "/fake/odd", &resp, &e), VT_E_IO);
+
+	/* Over the body cap: VT_E_LIMIT. */
+	static const struct fake_answer big[] = {
+		{.status = 200, .body = "0123456789012345678901234567890123456789012345678901234567890123456789"}};
+	assert_int_equal(fake_fetch(g, big, "/fake/big", &resp, &e), VT_E_LIMIT);
+	assert_err(&e, VT_E_LIMIT, VT_STEP_COLLATERAL);
+	assert_field(&e, "scripted");
+
+	/* Statuses: 404 -> VT_E_IO here (not asked for NOTFOUND), 200 with nothing -> VT_E_IO. */
+	static const struct fake_answer nf[] = {{.status = 404}};
+	assert_int_equal(fake_fetch(g, nf, "/fake/nf", &resp, &e), VT_E_IO);
+	assert_non_null(strstr(e.detail, "HTTP 404"));
+	static const struct fake_answer empty[] = {{.status = 200}};
+	assert_int_equal(fake_fetch(g, empty, "/fake/empty", &resp, &e), VT_E_IO);
+	assert_non_null(strstr(e.detail, "empty response"));
+	assert_int_equal(stats(g).in_flight, 0);
+	vt_fetch_gate_free(g);
+}
+
 /* ------------------------------------------------------------ SEV-SNP via KDS */
 
 static vt_status snp_verify(const uint8_t *report, size_t n, struct vt_snp_sources *src, const char *client,
@@ -640,7 +794,7 @@ static void test_snp_kds_gate(void **state)
 	char *cache = vt_test_tmpdir();
 	assert_non_null(cache);
 	struct vt_fetch_gate *g = gate(4, 3000, 1, 300);
-	struct vt_snp_sources src = {.kds_url = kds, .cache_dir = cache, .gate = g};
+	struct vt_snp_sources src = {.kds_url = kds, .cache_dir = cache, .gate = g, .http_get = vt_curl_http_get};
 	struct vt_err e;
 	int k0 = atomic_load(&g_kds);
 
@@ -688,6 +842,52 @@ static void test_snp_kds_gate(void **state)
 	free(cache);
 }
 
+/* The verifier settings carry the transport to the SNP state: without one
+ * KDS is not contacted and verification fails closed. */
+static vt_status verifier_verify(vt_http_get_fn http_get, const char *kds, const char *client, struct vt_err *e)
+{
+	json_t *tees = json_pack("{s:{s:s}}", "snp", "kds_url", kds);
+	assert_non_null(tees);
+	struct vt_verifier_settings vs = {.tees = tees, .flags = VT_VERIFIER_ONLY_NAMED, .http_get = http_get};
+	struct vt_verifier *v = NULL;
+	vt_err_clear(e);
+	if (vt_verifier_new(&vs, &v, e) != VT_OK)
+		fail_msg("verifier: %s: %s", e->field, e->detail);
+	assert_true(vt_verifier_http_get(v) == http_get);
+	json_t *ev = NULL, *claims = NULL;
+	int64_t now = 0;
+	assert_int_equal(vt_time_parse_rfc3339(SNP_AT, &now, NULL), VT_OK);
+	assert_int_equal(vt_tee_snp.load_file(g_report, g_report_n, &ev, e), VT_OK);
+	vt_status rc = vt_verifier_verify(v, &vt_tee_snp, ev, NULL, now, client, &claims, e);
+	json_decref(ev);
+	json_decref(claims);
+	vt_verifier_free(v);
+	json_decref(tees);
+	return rc;
+}
+
+static void test_snp_verifier_transport(void **state)
+{
+	(void)state;
+	if (g_report == NULL || g_vcek == NULL || g_chain == NULL) {
+		print_message("# shared vectors not found: skipped\n");
+		skip();
+	}
+	vt_caches_clear();
+	char kds[64];
+	url_of(kds, sizeof(kds), "");
+	struct vt_err e;
+	int k0 = atomic_load(&g_kds);
+	assert_int_equal(verifier_verify(NULL, kds, "192.0.2.9", &e), VT_E_USAGE);
+	assert_err(&e, VT_E_USAGE, VT_STEP_COLLATERAL);
+	assert_field(&e, VT_FETCH_FIELD_TRANSPORT);
+	assert_int_equal(atomic_load(&g_kds), k0);
+	vt_caches_clear();
+	if (verifier_verify(vt_curl_http_get, kds, "192.0.2.9", &e) != VT_OK)
+		fail_msg("verify with the curl transport: %s: %s", e.field, e.detail);
+	assert_int_equal(atomic_load(&g_kds) - k0, 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -699,6 +899,9 @@ int main(void)
 		cmocka_unit_test(test_per_client),
 		cmocka_unit_test(test_client_table_bounded),
 		cmocka_unit_test(test_snp_kds_gate),
+		cmocka_unit_test(test_no_transport),
+		cmocka_unit_test(test_transport_contract),
+		cmocka_unit_test(test_snp_verifier_transport),
 	};
 	return cmocka_run_group_tests_name("fetch_gate", tests, group_setup, group_teardown);
 }

@@ -453,7 +453,7 @@ vt_status vt_dcap_fetch_collateral(const struct vt_dcap_sources *src, const char
 	snprintf(items[2].cache_name, sizeof(items[2].cache_name), "tcbinfo-%s-%s.json", tee, fm);
 	snprintf(items[3].cache_name, sizeof(items[3].cache_name), "qeidentity-%s.json", tee);
 
-	struct vt_fetch_ticket ticket = {.gate = src->gate, .client = client};
+	struct vt_fetch_ticket ticket = {.gate = src->gate, .client = client, .http_get = src->http_get};
 	vt_status rc = VT_OK;
 	for (int i = 0; i < 4 && rc == VT_OK; i++)
 		rc = get_item(src, &ticket, &items[i], now, err);

@@ -855,7 +855,7 @@ vt_status snp_kds_fetch(struct snp_pool *pool, const struct vt_snp_sources *src,
 			vt_snp_product product, const struct vt_snp_report *rep, bool vlek, const struct snp_needs *needs,
 			struct vt_err *err)
 {
-	struct vt_fetch_ticket ticket = {.gate = src->gate, .client = client};
+	struct vt_fetch_ticket ticket = {.gate = src->gate, .client = client, .http_get = src->http_get};
 	const char *base = src->kds_url && src->kds_url[0] ? src->kds_url : KDS_DEFAULT;
 	size_t blen = strlen(base);
 	while (blen > 0 && base[blen - 1] == '/')

@@ -857,6 +857,7 @@ static vt_status snp_state_new(const struct vt_verifier *v, const json_t *o, voi
 	st->src.kds_url = st->kds;
 	st->src.offline = vt_tee_opt_flag(o, "offline");
 	st->src.gate = vt_verifier_fetch_gate(v);
+	st->src.http_get = vt_verifier_http_get(v);
 	*state = st;
 	return VT_OK;
 }
