@@ -211,6 +211,25 @@ extern VT_API const struct vt_tee vt_tee_tpm;
 VT_API VT_MUST_USE vt_status vt_tpm_ek_verify(const uint8_t *ek_cert_der, size_t size, const char *roots_path,
 					      int64_t now, EVP_PKEY **ek_pub_out, struct vt_err *err);
 
+/* TPMT_PUBLIC of <tss2/tss2_tpm2_types.h> (libtss2-mu unmarshals it). */
+struct TPMT_PUBLIC;
+
+/*
+ * The public key of an unmarshalled TPMT_PUBLIC: RSA with keyBits
+ * 2048..4096 (a multiple of 8) and a modulus of exactly keyBits / 8 bytes
+ * (exponent 0 means 65537), or ECC on NIST P-256 / P-384 (coordinates
+ * 1..32 / 1..48 bytes, left-padded).  Object attributes are not looked at:
+ * callers check what the key must be used for.  The attester encodes this
+ * key as the AK's DER SubjectPublicKeyInfo and the verifier rebuilds it the
+ * same way, so their DER agree.
+ * *out receives a new key (EVP_PKEY_free), NULL on failure.  `field` names
+ * the TPMT_PUBLIC in errors.
+ * Errors: VT_E_REJECTED step parse (another key type, size or curve; a key
+ * OpenSSL refuses), VT_E_PARSE (ECC coordinate sizes), VT_E_CRYPTO.
+ */
+VT_API VT_MUST_USE vt_status vt_tpm_public_to_pkey(const struct TPMT_PUBLIC *pub, const char *field, EVP_PKEY **out,
+						   struct vt_err *err);
+
 /*
  * Check an AK's TPMT_PUBLIC (Tss2_MU_TPMT_PUBLIC_Unmarshal, whole buffer):
  * fixedTPM, fixedParent, sensitiveDataOrigin, restricted and sign set,

@@ -338,6 +338,28 @@ static void test_malformed(void **state)
 	vt_err_clear(&e);
 	assert_int_equal(vt_tdx_eventlog_replay(c.p, c.n, rtmr, NULL, &e), VT_E_PARSE);
 	assert_string_equal(e.field, "ccel.spec_id.signature");
+	c.p[32 + 14] = '3';
+	/* SHA-384 listed with 32-byte digests (its size at event data offset 34). */
+	c.p[32 + 34] = 32;
+	vt_err_clear(&e);
+	assert_int_equal(vt_tdx_eventlog_replay(c.p, c.n, rtmr, NULL, &e), VT_E_PARSE);
+	assert_string_equal(e.field, "ccel.spec_id.digest_sizes");
+	/* SHA-1 listed twice. */
+	c.p[32 + 32] = 0x04;
+	c.p[32 + 34] = 20;
+	vt_err_clear(&e);
+	assert_int_equal(vt_tdx_eventlog_replay(c.p, c.n, rtmr, NULL, &e), VT_E_PARSE);
+	assert_string_equal(e.field, "ccel.spec_id.digest_sizes");
+	assert_non_null(strstr(e.detail, "twice"));
+	c.p[32 + 32] = 0x0C;
+	c.p[32 + 34] = 48;
+	/* The Spec ID event in MR index 0 (TCG) as well as 1 (GCE). */
+	c.p[0] = 0;
+	assert_int_equal(vt_tdx_eventlog_replay(c.p, c.n, rtmr, NULL, NULL), VT_OK);
+	/* Truncated inside the Spec ID event. */
+	vt_err_clear(&e);
+	assert_int_equal(vt_tdx_eventlog_replay(c.p, 40, rtmr, NULL, &e), VT_E_PARSE);
+	assert_string_equal(e.field, "ccel.spec_id.event");
 	free(c.p);
 
 	/* No SHA-384 bank. */

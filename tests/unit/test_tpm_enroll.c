@@ -723,6 +723,104 @@ static void test_activate_ecc_ek(void **state)
 	start_free(&s);
 }
 
+/* ------------------------------------------------------------ TPMT_PUBLIC -> key */
+
+static void ec_coords(EVP_PKEY *k, uint8_t x[32], uint8_t y[32])
+{
+	BIGNUM *bx = NULL, *by = NULL;
+	assert_int_equal(EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_EC_PUB_X, &bx), 1);
+	assert_int_equal(EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_EC_PUB_Y, &by), 1);
+	assert_int_equal(BN_bn2binpad(bx, x, 32), 32);
+	assert_int_equal(BN_bn2binpad(by, y, 32), 32);
+	BN_free(bx);
+	BN_free(by);
+}
+
+static void expect_refused(const TPMT_PUBLIC *a, vt_status code, const char *detail_part)
+{
+	struct vt_err e;
+	EVP_PKEY *k = (EVP_PKEY *)1;
+	vt_err_clear(&e);
+	assert_int_equal(vt_tpm_public_to_pkey(a, "test_public", &k, &e), code);
+	assert_null(k);
+	assert_err(&e, code, code == VT_E_CRYPTO ? VT_STEP_CRYPTO : VT_STEP_PARSE);
+	assert_string_equal(e.field, "test_public");
+	if (strstr(e.detail, detail_part) == NULL)
+		fail_msg("detail \"%s\", want it to contain \"%s\"", e.detail, detail_part);
+}
+
+/* vt_tpm_public_to_pkey: the key types, sizes and curves it accepts (no TPM needed). */
+static void test_public_to_pkey(void **state)
+{
+	(void)state;
+	struct vt_err e;
+	EVP_PKEY *k = NULL;
+	TPMT_PUBLIC a;
+
+	/* ECC P-256 whose x starts with a zero byte, given without it as a TPM may */
+	EVP_PKEY *ec = NULL;
+	uint8_t x[32], y[32];
+	for (int i = 0; i < 100000; i++) {
+		EVP_PKEY_free(ec);
+		ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+		assert_non_null(ec);
+		ec_coords(ec, x, y);
+		if (x[0] == 0)
+			break;
+	}
+	assert_int_equal(x[0], 0);
+	memset(&a, 0, sizeof(a));
+	a.type = TPM2_ALG_ECC;
+	a.parameters.eccDetail.curveID = TPM2_ECC_NIST_P256;
+	a.unique.ecc.x.size = 31;
+	memcpy(a.unique.ecc.x.buffer, x + 1, 31);
+	a.unique.ecc.y.size = 32;
+	memcpy(a.unique.ecc.y.buffer, y, 32);
+	assert_int_equal(vt_tpm_public_to_pkey(&a, "test_public", &k, &e), VT_OK);
+	assert_int_equal(EVP_PKEY_eq(k, ec), 1);
+	EVP_PKEY_free(k);
+	k = NULL;
+	a.parameters.eccDetail.curveID = TPM2_ECC_NIST_P521;
+	expect_refused(&a, VT_E_REJECTED, "not P-256 or P-384");
+	a.parameters.eccDetail.curveID = TPM2_ECC_NIST_P256;
+	a.unique.ecc.x.size = 0;
+	expect_refused(&a, VT_E_PARSE, "coordinates");
+	a.unique.ecc.x.size = 33;
+	expect_refused(&a, VT_E_PARSE, "coordinates");
+	a.unique.ecc.x.size = 31;
+	a.unique.ecc.y.buffer[31] ^= 0x01; /* off the curve */
+	expect_refused(&a, VT_E_REJECTED, "not a valid EC key");
+	EVP_PKEY_free(ec);
+
+	/* RSA-2048, exponent 0 = 65537 */
+	EVP_PKEY *rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	assert_non_null(rsa);
+	BIGNUM *n = NULL;
+	assert_int_equal(EVP_PKEY_get_bn_param(rsa, OSSL_PKEY_PARAM_RSA_N, &n), 1);
+	memset(&a, 0, sizeof(a));
+	a.type = TPM2_ALG_RSA;
+	a.parameters.rsaDetail.keyBits = 2048;
+	a.unique.rsa.size = 256;
+	assert_int_equal(BN_bn2binpad(n, a.unique.rsa.buffer, 256), 256);
+	BN_free(n);
+	assert_int_equal(vt_tpm_public_to_pkey(&a, "test_public", &k, &e), VT_OK);
+	assert_int_equal(EVP_PKEY_eq(k, rsa), 1);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(rsa);
+	a.parameters.rsaDetail.keyBits = 2049; /* 2049 / 8 is still 256 */
+	expect_refused(&a, VT_E_REJECTED, "RSA key of 2049 bits");
+	a.parameters.rsaDetail.keyBits = 1024;
+	a.unique.rsa.size = 128;
+	expect_refused(&a, VT_E_REJECTED, "RSA key of 1024 bits");
+	a.parameters.rsaDetail.keyBits = 2048;
+	a.unique.rsa.size = 255;
+	expect_refused(&a, VT_E_REJECTED, "255-byte modulus");
+
+	a.type = TPM2_ALG_KEYEDHASH;
+	expect_refused(&a, VT_E_REJECTED, "not RSA or ECC");
+	assert_int_equal(vt_tpm_public_to_pkey(NULL, "test_public", &k, &e), VT_E_USAGE);
+}
+
 /* EK keys the default templates do not describe are refused. */
 static void test_make_credential_bad_ek(void **state)
 {
@@ -776,7 +874,7 @@ int main(void)
 		cmocka_unit_test(test_ak_check),	      cmocka_unit_test(test_activate_rsa),
 		cmocka_unit_test(test_activate_wrong_name),   cmocka_unit_test(test_activate_tampered),
 		cmocka_unit_test(test_activate_ecc_ek),	      cmocka_unit_test(test_make_credential_bad_ek),
-		cmocka_unit_test(test_activate_unreachable),
+		cmocka_unit_test(test_activate_unreachable),   cmocka_unit_test(test_public_to_pkey),
 	};
 	return cmocka_run_group_tests_name("tpm_enroll", tests, group_setup, group_teardown);
 }

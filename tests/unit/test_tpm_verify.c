@@ -797,6 +797,20 @@ static void test_eventlog_malformed(void **state)
 	m->b[at + 46] = 0xFF;
 	vt_err_clear(&err);
 	assert_int_not_equal(vt_tcg_eventlog_replay(m->b, m->n, VT_TPM_ALG_SHA256, pcrs, NULL, &err), VT_OK);
+	m->b[at + 46] = 1;
+	/* the Spec ID event must be in PCR 0 */
+	m->b[0] = 1;
+	vt_err_clear(&err);
+	assert_int_equal(vt_tcg_eventlog_replay(m->b, m->n, VT_TPM_ALG_SHA256, pcrs, NULL, &err), VT_E_PARSE);
+	assert_string_equal(err.field, "event_log.spec_id.pcr_index");
+	m->b[0] = 0;
+	/* SHA-256 listed with 20-byte digests (its size at event data offset 30) */
+	m->b[32 + 30] = 20;
+	vt_err_clear(&err);
+	assert_int_equal(vt_tcg_eventlog_replay(m->b, m->n, VT_TPM_ALG_SHA256, pcrs, NULL, &err), VT_E_PARSE);
+	assert_string_equal(err.field, "event_log.spec_id.digest_sizes");
+	m->b[32 + 30] = 32;
+	assert_int_equal(vt_tcg_eventlog_replay(m->b, m->n, VT_TPM_ALG_SHA256, pcrs, NULL, &err), VT_OK);
 	/* not a crypto-agile log */
 	vt_err_clear(&err);
 	assert_int_equal(vt_tcg_eventlog_replay((const uint8_t *)"\0\0\0\0\1\0\0\0", 8, VT_TPM_ALG_SHA256, pcrs, NULL,

@@ -35,10 +35,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/bn.h>
-#include <openssl/core_names.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/param_build.h>
 #include <openssl/x509.h>
 
 #include <tss2/tss2_esys.h>
@@ -496,76 +494,24 @@ static vt_status get_ak(struct tpm *t, uint32_t handle, bool rsa, TPM2B_PUBLIC *
 
 /* ------------------------------------------------------------ AK public key */
 
-static vt_status left_pad(const uint8_t *src, size_t n, uint8_t *dst, size_t width, const char *what,
-			  struct vt_err *err)
-{
-	if (n > width)
-		return vt_fail(err, VT_E_IO, VT_STEP_CRYPTO, "ak_public", "AK %s is %zu bytes, want at most %zu", what, n,
-			       width);
-	memset(dst, 0, width - n);
-	memcpy(dst + (width - n), src, n);
-	return VT_OK;
-}
-
-/* DER SubjectPublicKeyInfo of the AK, built from its TPMT_PUBLIC. */
+/* DER SubjectPublicKeyInfo of the AK, built from its TPMT_PUBLIC by the
+ * verifier library's conversion, so the verifier's `ak_digest` agrees. */
 static vt_status ak_spki(const TPMT_PUBLIC *a, uint8_t **der_out, size_t *der_len, struct vt_err *err)
 {
-	vt_status rc;
-	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-	OSSL_PARAM *params = NULL;
-	EVP_PKEY_CTX *ctx = NULL;
 	EVP_PKEY *pkey = NULL;
-	BIGNUM *n = NULL, *e = NULL;
 	unsigned char *der = NULL;
-	uint8_t point[65];
-	if (bld == NULL) {
-		rc = vt_fail(err, VT_E_NOMEM, VT_STEP_CRYPTO, "ak_public", "out of memory");
-		goto out;
-	}
-	if (a->type == TPM2_ALG_ECC) {
-		point[0] = 0x04;
-		VT_GUARD(left_pad(a->unique.ecc.x.buffer, a->unique.ecc.x.size, point + 1, 32, "x", err));
-		VT_GUARD(left_pad(a->unique.ecc.y.buffer, a->unique.ecc.y.size, point + 33, 32, "y", err));
-		if (OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "P-256", 0) != 1 ||
-		    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point)) != 1)
-			goto crypto;
-		ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-	} else if (a->type == TPM2_ALG_RSA) {
-		uint32_t exp = a->parameters.rsaDetail.exponent ? a->parameters.rsaDetail.exponent : 65537u;
-		n = BN_bin2bn(a->unique.rsa.buffer, a->unique.rsa.size, NULL);
-		e = BN_new();
-		if (n == NULL || e == NULL || BN_set_word(e, exp) != 1 ||
-		    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) != 1 ||
-		    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) != 1)
-			goto crypto;
-		ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
-	} else {
-		rc = vt_fail(err, VT_E_INTERNAL, VT_STEP_CRYPTO, "ak_public", "AK type 0x%04x", (unsigned)a->type);
-		goto out;
-	}
-	params = OSSL_PARAM_BLD_to_param(bld);
-	if (params == NULL || ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
-	    EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
-		goto crypto;
+	vt_status rc = vt_tpm_public_to_pkey(a, "ak_public", &pkey, err);
+	if (rc != VT_OK)
+		return rc;
 	int len = i2d_PUBKEY(pkey, &der);
-	if (len <= 0)
-		goto crypto;
+	EVP_PKEY_free(pkey);
+	if (len <= 0) {
+		ERR_clear_error();
+		return vt_fail(err, VT_E_CRYPTO, VT_STEP_CRYPTO, "ak_public", "cannot encode the AK public key");
+	}
 	*der_out = der;
 	*der_len = (size_t)len;
-	der = NULL;
-	rc = VT_OK;
-	goto out;
-crypto:
-	rc = vt_fail(err, VT_E_CRYPTO, VT_STEP_CRYPTO, "ak_public", "cannot build the AK public key with OpenSSL");
-out:
-	OPENSSL_free(der);
-	EVP_PKEY_free(pkey);
-	EVP_PKEY_CTX_free(ctx);
-	OSSL_PARAM_free(params);
-	OSSL_PARAM_BLD_free(bld);
-	BN_free(n);
-	BN_free(e);
-	return rc;
+	return VT_OK;
 }
 
 /* ------------------------------------------------------------ quote and PCRs */

@@ -15,11 +15,8 @@
 #include <sys/stat.h>
 
 #include <openssl/bio.h>
-#include <openssl/bn.h>
-#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
@@ -68,38 +65,17 @@ static vt_status decode_evidence(const json_t *evidence, uint8_t **pb, size_t *p
 
 /* ------------------------------------------------------------ AK public area */
 
-static vt_status pkey_from_params(const char *type, OSSL_PARAM_BLD *bld, EVP_PKEY **out, struct vt_err *err)
-{
-	OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
-	EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
-	EVP_PKEY *k = NULL;
-	vt_status rc = VT_OK;
-	if (params == NULL || pc == NULL || EVP_PKEY_fromdata_init(pc) != 1 ||
-	    EVP_PKEY_fromdata(pc, &k, EVP_PKEY_PUBLIC_KEY, params) != 1 || k == NULL) {
-		ERR_clear_error();
-		rc = vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "attestation.ak_pub", "the AK's %s key is not usable", type);
-	} else {
-		*out = k;
-	}
-	EVP_PKEY_CTX_free(pc);
-	OSSL_PARAM_free(params);
-	return rc;
-}
-
-/* The AK's TPMT_PUBLIC: a restricted signing key (RSA 2048..4096 or ECC
- * P-256/P-384) that never leaves its TPM; *out its public key. */
+/* The AK's TPMT_PUBLIC: a restricted signing key that never leaves its TPM,
+ * of a key type and size vt_tpm_public_to_pkey accepts (RSA 2048..4096 or
+ * ECC P-256/P-384); *out its public key. */
 static vt_status ak_from_public(const uint8_t *p, size_t size, EVP_PKEY **out, struct vt_err *err)
 {
 	static const char field[] = "attestation.ak_pub";
 	TPMT_PUBLIC *pub = calloc(1, sizeof(*pub));
-	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-	BIGNUM *n = NULL, *e = NULL;
-	vt_status rc = VT_OK;
+	vt_status rc;
 	size_t off = 0;
-	if (pub == NULL || bld == NULL) {
-		rc = vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, field, "out of memory");
-		goto out;
-	}
+	if (pub == NULL)
+		return vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, field, "out of memory");
 	if (Tss2_MU_TPMT_PUBLIC_Unmarshal(p, size, &off, pub) != TSS2_RC_SUCCESS || off != size) {
 		rc = vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, field, "ak_pub is not exactly one TPMT_PUBLIC");
 		goto out;
@@ -112,57 +88,8 @@ static vt_status ak_from_public(const uint8_t *p, size_t size, EVP_PKEY **out, s
 			     (unsigned)pub->objectAttributes);
 		goto out;
 	}
-	if (pub->type == TPM2_ALG_RSA) {
-		const TPMS_RSA_PARMS *rp = &pub->parameters.rsaDetail;
-		if (rp->keyBits < 2048 || rp->keyBits > 4096 || rp->keyBits % 8 != 0 ||
-		    pub->unique.rsa.size != rp->keyBits / 8) {
-			rc = vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, field, "RSA AK of %u bits with a %u-byte modulus",
-				     (unsigned)rp->keyBits, (unsigned)pub->unique.rsa.size);
-			goto out;
-		}
-		n = BN_bin2bn(pub->unique.rsa.buffer, pub->unique.rsa.size, NULL);
-		e = BN_new();
-		if (n == NULL || e == NULL || BN_set_word(e, rp->exponent ? rp->exponent : 65537u) != 1 ||
-		    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) != 1 ||
-		    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) != 1) {
-			rc = vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, field, "out of memory");
-			goto out;
-		}
-		rc = pkey_from_params("RSA", bld, out, err);
-	} else if (pub->type == TPM2_ALG_ECC) {
-		const char *group;
-		size_t cs;
-		switch (pub->parameters.eccDetail.curveID) {
-		case TPM2_ECC_NIST_P256: group = "prime256v1", cs = 32; break;
-		case TPM2_ECC_NIST_P384: group = "secp384r1", cs = 48; break;
-		default:
-			rc = vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, field, "ECC AK on curve 0x%04x (P-256/P-384 accepted)",
-				     (unsigned)pub->parameters.eccDetail.curveID);
-			goto out;
-		}
-		const TPM2B_ECC_PARAMETER *x = &pub->unique.ecc.x, *y = &pub->unique.ecc.y;
-		if (x->size == 0 || y->size == 0 || x->size > cs || y->size > cs) {
-			rc = vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, field, "ECC AK point of %u/%u bytes", (unsigned)x->size,
-				     (unsigned)y->size);
-			goto out;
-		}
-		uint8_t pt[1 + 2 * 48] = {0x04};
-		memcpy(pt + 1 + cs - x->size, x->buffer, x->size);
-		memcpy(pt + 1 + 2 * cs - y->size, y->buffer, y->size);
-		if (OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0) != 1 ||
-		    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pt, 1 + 2 * cs) != 1) {
-			rc = vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, field, "out of memory");
-			goto out;
-		}
-		rc = pkey_from_params("EC", bld, out, err);
-	} else {
-		rc = vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, field, "AK type 0x%04x (RSA or ECC accepted)",
-			     (unsigned)pub->type);
-	}
+	rc = vt_tpm_public_to_pkey(pub, field, out, err);
 out:
-	BN_free(n);
-	BN_free(e);
-	OSSL_PARAM_BLD_free(bld);
 	free(pub);
 	return rc;
 }
@@ -313,6 +240,26 @@ static bool der_tlv(struct vt_reader *r, uint8_t *tag, const uint8_t **val, size
 	return vt_reader_view(r, val, l, "der", NULL) == VT_OK;
 }
 
+/* Exactly one TLV spanning p[0..n). */
+static bool der_one(const uint8_t *p, size_t n, uint8_t *tag, const uint8_t **val, size_t *len)
+{
+	struct vt_reader r;
+	vt_reader_init(&r, p, n);
+	return der_tlv(&r, tag, val, len) && vt_reader_remaining(&r) == 0;
+}
+
+/* Exactly one SEQUENCE spanning p[0..n); *contents reads what is inside it. */
+static bool der_sequence(const uint8_t *p, size_t n, struct vt_reader *contents)
+{
+	uint8_t tag;
+	const uint8_t *v;
+	size_t l;
+	if (!der_one(p, n, &tag, &v, &l) || tag != 0x30)
+		return false;
+	vt_reader_init(contents, v, l);
+	return true;
+}
+
 /* A non-negative, minimally encoded DER INTEGER of at most 64 bits. */
 static bool der_u64(const uint8_t *v, size_t n, uint64_t *out)
 {
@@ -350,25 +297,19 @@ static json_t *der_utf8(const uint8_t *v, size_t n)
 /* [0] SEQUENCE { [n] EXPLICIT (INTEGER | BOOLEAN) ... } */
 static json_t *decode_security_properties(const uint8_t *p, size_t n)
 {
-	struct vt_reader r, s;
+	struct vt_reader s;
 	uint8_t tag;
 	const uint8_t *v;
 	size_t l;
-	vt_reader_init(&r, p, n);
-	if (!der_tlv(&r, &tag, &v, &l) || tag != 0x30 || vt_reader_remaining(&r) != 0)
+	if (!der_sequence(p, n, &s))
 		return NULL;
 	json_t *o = json_object();
-	vt_reader_init(&s, v, l);
 	while (o != NULL && vt_reader_remaining(&s) > 0) {
-		struct vt_reader in;
 		uint8_t itag;
 		const uint8_t *iv;
 		size_t il;
 		json_t *val = NULL;
-		if (!der_tlv(&s, &tag, &v, &l) || (tag & 0xE0u) != 0xA0u)
-			goto bad;
-		vt_reader_init(&in, v, l);
-		if (!der_tlv(&in, &itag, &iv, &il) || vt_reader_remaining(&in) != 0)
+		if (!der_tlv(&s, &tag, &v, &l) || (tag & 0xE0u) != 0xA0u || !der_one(v, l, &itag, &iv, &il))
 			goto bad;
 		uint64_t x;
 		if (itag == 0x02 && der_u64(iv, il, &x) && x <= (uint64_t)INT64_MAX)
@@ -402,15 +343,13 @@ static json_t *decode_instance(const uint8_t *p, size_t n)
 {
 	static const char *const names[] = {"zone", "project_number", "project_id", "instance_id", "instance_name"};
 	static const uint8_t tags[] = {0x0C, 0x02, 0x0C, 0x02, 0x0C};
-	struct vt_reader r, s;
+	struct vt_reader s;
 	uint8_t tag;
 	const uint8_t *v;
 	size_t l;
-	vt_reader_init(&r, p, n);
-	if (!der_tlv(&r, &tag, &v, &l) || tag != 0x30 || vt_reader_remaining(&r) != 0)
+	if (!der_sequence(p, n, &s))
 		return NULL;
 	json_t *o = json_object();
-	vt_reader_init(&s, v, l);
 	for (size_t i = 0; o != NULL && i < sizeof(tags); i++) {
 		if (!der_tlv(&s, &tag, &v, &l) || tag != tags[i])
 			goto bad;

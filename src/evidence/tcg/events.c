@@ -1,10 +1,151 @@
-/* TCG PC Client event types and event-data decoding, shared by the TPM
- * event log and TDX's CC event log (both the crypto-agile TCG format). */
+/* TCG PC Client crypto-agile event logs: the Spec ID event, event types,
+ * event-data decoding and event JSON, shared by the TPM event log and TDX's
+ * CC event log.  Every byte of a log is read through the bounded reader. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "evidence/tcg/events.h"
+#include "veritee/crypto.h"
+#include "veritee/tpm.h"
 #include "veritee/util.h"
+
+#define EV_NO_ACTION 0x3u
+
+/* ------------------------------------------------------------ Spec ID */
+
+struct spec_id_fields {
+	const char *index, *event_type, *digest, *event_size, *event, *signature, *platform_class, *version,
+		*number_of_algorithms, *digest_sizes, *vendor_info_size, *vendor_info;
+};
+
+/* The error fields of one log: "<log>.spec_id.<name>". */
+#define SPEC_ID_FIELDS(log, index_name)                                      \
+	{                                                                    \
+		.index = log ".spec_id." index_name,                         \
+		.event_type = log ".spec_id.event_type",                     \
+		.digest = log ".spec_id.digest",                             \
+		.event_size = log ".spec_id.event_size",                     \
+		.event = log ".spec_id.event",                               \
+		.signature = log ".spec_id.signature",                       \
+		.platform_class = log ".spec_id.platform_class",             \
+		.version = log ".spec_id.version",                           \
+		.number_of_algorithms = log ".spec_id.number_of_algorithms", \
+		.digest_sizes = log ".spec_id.digest_sizes",                 \
+		.vendor_info_size = log ".spec_id.vendor_info_size",         \
+		.vendor_info = log ".spec_id.vendor_info",                   \
+	}
+
+static const struct spec_id_fields SPEC_ID_FIELDS_OF[] = {
+	[VT_TCG_LOG_TPM] = SPEC_ID_FIELDS("event_log", "pcr_index"),
+	[VT_TCG_LOG_CCEL] = SPEC_ID_FIELDS("ccel", "mr_index"),
+};
+
+vt_status vt_tcg_spec_id_parse(struct vt_reader *r, enum vt_tcg_log log, size_t max_event_size,
+			       struct vt_tcg_spec_id *out, struct vt_err *err)
+{
+	uint32_t index, type, size, platform_class, nalgs;
+	const uint8_t *data, *sig;
+	uint8_t ver[4], vendor_size;
+	struct vt_reader e;
+	vt_status rc;
+
+	if ((unsigned)log >= sizeof(SPEC_ID_FIELDS_OF) / sizeof(SPEC_ID_FIELDS_OF[0]) || out == NULL)
+		return vt_fail(err, VT_E_USAGE, VT_STEP_NONE, "", "bad argument");
+	const struct spec_id_fields *f = &SPEC_ID_FIELDS_OF[log];
+	memset(out, 0, sizeof(*out));
+
+	/* The legacy (SHA-1 format) event header. */
+	VT_GUARD(vt_reader_u32le(r, &index, f->index, err));
+	VT_GUARD(vt_reader_u32le(r, &type, f->event_type, err));
+	VT_GUARD(vt_reader_skip(r, 20, f->digest, err));
+	VT_GUARD(vt_reader_u32le(r, &size, f->event_size, err));
+	if (type != EV_NO_ACTION)
+		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, f->event_type,
+			       "first event has type 0x%x, not EV_NO_ACTION: not a crypto-agile log", type);
+	/* CCELs put it in MR index 0 (TCG) or 1 (some firmware): not checked there. */
+	if (log == VT_TCG_LOG_TPM && index != 0)
+		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, f->index, "Spec ID event has PCR index %u, not 0", index);
+	if (size > max_event_size)
+		return vt_fail(err, VT_E_LIMIT, VT_STEP_PARSE, f->event_size, "Spec ID event of %u bytes", size);
+	VT_GUARD(vt_reader_view(r, &data, size, f->event, err));
+
+	/* TCG_EfiSpecIDEvent, inside the event's data. */
+	vt_reader_init(&e, data, size);
+	VT_GUARD(vt_reader_view(&e, &sig, 16, f->signature, err));
+	if (memcmp(sig, "Spec ID Event03\0", 16) != 0)
+		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, f->signature,
+			       "first event is not a \"Spec ID Event03\" event (legacy SHA-1-only logs are not supported)");
+	VT_GUARD(vt_reader_u32le(&e, &platform_class, f->platform_class, err));
+	VT_GUARD(vt_reader_copy(&e, ver, sizeof(ver), f->version, err));
+	VT_GUARD(vt_reader_u32le(&e, &nalgs, f->number_of_algorithms, err));
+	if (nalgs == 0 || nalgs > VT_TCG_SPEC_ID_MAX_ALGS)
+		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, f->number_of_algorithms, "%u algorithms (1..%u expected)",
+			       nalgs, VT_TCG_SPEC_ID_MAX_ALGS);
+	for (uint32_t i = 0; i < nalgs; i++) {
+		uint16_t alg, dsize;
+		VT_GUARD(vt_reader_u16le(&e, &alg, f->digest_sizes, err));
+		VT_GUARD(vt_reader_u16le(&e, &dsize, f->digest_sizes, err));
+		if (dsize == 0 || dsize > EVP_MAX_MD_SIZE)
+			return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, f->digest_sizes,
+				       "algorithm 0x%04x has digest size %u", alg, dsize);
+		const EVP_MD *md = vt_tpm_alg_md(alg);
+		if (md != NULL && (size_t)EVP_MD_get_size(md) != dsize)
+			return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, f->digest_sizes,
+				       "algorithm 0x%04x (%s) listed with digest size %u", alg, vt_tpm_alg_name(alg),
+				       dsize);
+		if (vt_tcg_spec_id_find(out, alg) != NULL)
+			return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, f->digest_sizes, "algorithm 0x%04x is listed twice",
+				       alg);
+		out->algs[i].alg = alg;
+		out->algs[i].size = dsize;
+		out->count = i + 1;
+	}
+	VT_GUARD(vt_reader_u8(&e, &vendor_size, f->vendor_info_size, err));
+	VT_GUARD(vt_reader_skip(&e, vendor_size, f->vendor_info, err));
+	rc = VT_OK;
+out:
+	return rc;
+}
+
+const struct vt_tcg_alg_size *vt_tcg_spec_id_find(const struct vt_tcg_spec_id *sid, uint16_t alg)
+{
+	for (uint32_t i = 0; i < sid->count; i++)
+		if (sid->algs[i].alg == alg)
+			return &sid->algs[i];
+	return NULL;
+}
+
+vt_status vt_tcg_extend(const EVP_MD *md, uint8_t *reg, const uint8_t *digest, size_t size, struct vt_err *err)
+{
+	uint8_t buf[2 * EVP_MAX_MD_SIZE], out[EVP_MAX_MD_SIZE];
+	size_t out_size = 0;
+	if (md == NULL || size == 0 || size > EVP_MAX_MD_SIZE || (size_t)EVP_MD_get_size(md) != size)
+		return vt_fail(err, VT_E_USAGE, VT_STEP_NONE, "", "digest size %zu does not fit the hash", size);
+	memcpy(buf, reg, size);
+	memcpy(buf + size, digest, size);
+	vt_status rc = vt_digest(md, buf, 2 * size, out, &out_size, err);
+	if (rc == VT_OK)
+		memcpy(reg, out, size);
+	return rc;
+}
+
+bool vt_tcg_at_padding(const struct vt_reader *r)
+{
+	struct vt_reader p = *r;
+	size_t n = vt_reader_remaining(&p) < 4 ? vt_reader_remaining(&p) : 4;
+	const uint8_t *b;
+	if (vt_reader_view(&p, &b, n, "peek", NULL) != VT_OK)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (b[i] != 0xFF)
+			return false;
+	return true;
+}
+
+/* ------------------------------------------------------------ event types */
 
 static const struct {
 	uint32_t type;
@@ -67,7 +208,7 @@ bool vt_tcg_is_text_event(uint32_t type)
 	       type == 0x8000000Au;
 }
 
-/* ------------------------------------------------------------ Spec ID */
+/* ------------------------------------------------------------ event data */
 
 static bool printable(uint32_t c)
 {
@@ -147,3 +288,39 @@ int vt_tcg_add_variable_details(json_t *ev, const uint8_t *data, size_t size)
 	return 0;
 }
 
+
+json_t *vt_tcg_event_json(const char *index_key, uint32_t index, uint32_t type, const uint8_t *digest,
+			  size_t digest_size, const uint8_t *data, size_t size, size_t data_hex_max)
+{
+	const char *name = vt_tcg_event_name(type);
+	size_t shown = size < data_hex_max ? size : data_hex_max;
+	char *dhex = vt_hex_encode(digest, digest_size);
+	char *xhex = vt_hex_encode(data, shown);
+	json_t *ev = NULL;
+	if (dhex == NULL || xhex == NULL)
+		goto out;
+	ev = json_pack("{s:I, s:o, s:s, s:s, s:I}", index_key, (json_int_t)index, "type",
+		       name ? json_string(name) : json_integer((json_int_t)type), "digest", dhex, "data", xhex,
+		       "data_size", (json_int_t)size);
+	if (ev == NULL)
+		goto out;
+	if (shown < size && json_object_set_new(ev, "data_truncated", json_true()) != 0)
+		goto fail;
+	if (vt_tcg_is_text_event(type)) {
+		char *s = vt_tcg_decode_text(data, size, false);
+		int rc = s ? json_object_set_new(ev, "string", json_string(s)) : 0;
+		free(s);
+		if (rc != 0)
+			goto fail;
+	}
+	if (vt_tcg_is_efi_variable(type) && vt_tcg_add_variable_details(ev, data, size) != 0)
+		goto fail;
+	goto out;
+fail:
+	json_decref(ev);
+	ev = NULL;
+out:
+	free(dhex);
+	free(xhex);
+	return ev;
+}

@@ -29,7 +29,6 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
-#include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
@@ -196,93 +195,6 @@ static vt_status unmarshal_public(const uint8_t *buf, size_t size, const char *f
 	return VT_OK;
 }
 
-static vt_status left_pad(const uint8_t *src, size_t n, uint8_t *dst, size_t width, const char *field,
-			  struct vt_err *err)
-{
-	if (n > width)
-		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, field, "coordinate of %zu bytes, want at most %zu", n,
-			       width);
-	memset(dst, 0, width - n);
-	memcpy(dst + (width - n), src, n);
-	return VT_OK;
-}
-
-/* The public key of an RSA or ECC (P-256, P-384) TPMT_PUBLIC, built the way
- * the attester builds the AK's SPKI (so the DER digests agree). */
-static vt_status public_to_pkey(const TPMT_PUBLIC *a, const char *field, EVP_PKEY **out, struct vt_err *err)
-{
-	vt_status rc;
-	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-	OSSL_PARAM *params = NULL;
-	EVP_PKEY_CTX *ctx = NULL;
-	BIGNUM *n = NULL, *e = NULL;
-	uint8_t point[1 + 2 * 48];
-	*out = NULL;
-	if (bld == NULL)
-		goto crypto;
-	if (a->type == TPM2_ALG_ECC) {
-		size_t w;
-		const char *group;
-		if (a->parameters.eccDetail.curveID == TPM2_ECC_NIST_P256) {
-			w = 32;
-			group = "P-256";
-		} else if (a->parameters.eccDetail.curveID == TPM2_ECC_NIST_P384) {
-			w = 48;
-			group = "P-384";
-		} else {
-			rc = vt_fail(err, VT_E_REJECTED, VT_STEP_PARSE, field, "ECC curve 0x%04x is not P-256 or P-384",
-				     (unsigned)a->parameters.eccDetail.curveID);
-			goto out;
-		}
-		point[0] = 0x04;
-		VT_GUARD(left_pad(a->unique.ecc.x.buffer, a->unique.ecc.x.size, point + 1, w, field, err));
-		VT_GUARD(left_pad(a->unique.ecc.y.buffer, a->unique.ecc.y.size, point + 1 + w, w, field, err));
-		if (OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0) != 1 ||
-		    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, 1 + 2 * w) != 1)
-			goto crypto;
-		ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-	} else if (a->type == TPM2_ALG_RSA) {
-		unsigned bits = a->parameters.rsaDetail.keyBits;
-		if (bits < 2048 || bits > 4096 || a->unique.rsa.size != bits / 8) {
-			rc = vt_fail(err, VT_E_REJECTED, VT_STEP_PARSE, field, "RSA key of %u bits with a %u-byte modulus",
-				     bits, (unsigned)a->unique.rsa.size);
-			goto out;
-		}
-		uint32_t exp = a->parameters.rsaDetail.exponent ? a->parameters.rsaDetail.exponent : 65537u;
-		n = BN_bin2bn(a->unique.rsa.buffer, a->unique.rsa.size, NULL);
-		e = BN_new();
-		if (n == NULL || e == NULL || BN_set_word(e, exp) != 1 ||
-		    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) != 1 ||
-		    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) != 1)
-			goto crypto;
-		ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
-	} else {
-		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_PARSE, field, "key type 0x%04x is not RSA or ECC",
-			     (unsigned)a->type);
-		goto out;
-	}
-	params = OSSL_PARAM_BLD_to_param(bld);
-	if (params == NULL || ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
-	    EVP_PKEY_fromdata(ctx, out, EVP_PKEY_PUBLIC_KEY, params) != 1) {
-		ERR_clear_error();
-		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_PARSE, field, "the public key is not a valid %s key",
-			     a->type == TPM2_ALG_ECC ? "EC" : "RSA");
-		goto out;
-	}
-	rc = VT_OK;
-	goto out;
-crypto:
-	ERR_clear_error();
-	rc = vt_fail(err, VT_E_CRYPTO, VT_STEP_CRYPTO, field, "cannot build the public key with OpenSSL");
-out:
-	EVP_PKEY_CTX_free(ctx);
-	OSSL_PARAM_free(params);
-	OSSL_PARAM_BLD_free(bld);
-	BN_free(n);
-	BN_free(e);
-	return rc;
-}
-
 /* Name = nameAlg (u16, big-endian) || H_nameAlg(marshalled TPMT_PUBLIC). */
 static vt_status public_name(const TPMT_PUBLIC *a, const char *field, uint8_t *name, size_t cap, size_t *name_size,
 			     struct vt_err *err)
@@ -349,7 +261,7 @@ vt_status vt_tpm_ak_check(const uint8_t *ak_tpmt_public, size_t size, uint8_t na
 	if (rc != VT_OK)
 		return rc;
 	EVP_PKEY *k = NULL;
-	rc = public_to_pkey(&a, "ak_public", &k, err);
+	rc = vt_tpm_public_to_pkey(&a, "ak_public", &k, err);
 	if (rc != VT_OK)
 		return rc;
 	if (ak_out)
@@ -378,7 +290,7 @@ vt_status vt_tpm_ek_public_match(const uint8_t *ek_tpmt_public, size_t size, EVP
 			       "not an EK of a TCG default low-range template (restricted decryption key, nameAlg "
 			       "SHA-256, AES-128-CFB): type 0x%04x, nameAlg 0x%04x, attributes 0x%08x",
 			       (unsigned)a.type, (unsigned)a.nameAlg, (unsigned)a.objectAttributes);
-	rc = public_to_pkey(&a, "ek_public", &k, err);
+	rc = vt_tpm_public_to_pkey(&a, "ek_public", &k, err);
 	if (rc != VT_OK)
 		return rc;
 	int eq = EVP_PKEY_eq(k, ek_cert_key);

@@ -25,85 +25,6 @@
 #define EV_EFI_BOOT_SERVICES_APPLICATION 0x80000003u
 #define EV_EFI_GPT_EVENT 0x80000006u
 #define EV_EFI_HCRTM_EVENT 0x80000010u
-#define SPEC_ID_MAX_ALGS 16u
-
-struct alg_size {
-	uint16_t alg;
-	uint16_t size;
-};
-
-struct spec_id {
-	struct alg_size algs[SPEC_ID_MAX_ALGS];
-	uint32_t count;
-};
-
-static vt_status parse_spec_id(struct vt_reader *r, struct spec_id *sid, struct vt_err *err)
-{
-	uint32_t pcr, type, size, platform_class, nalgs;
-	const uint8_t *data, *sig;
-	uint8_t ver[4], vendor_size;
-	vt_status rc;
-
-	VT_GUARD(vt_reader_u32le(r, &pcr, "event_log.spec_id.pcr_index", err));
-	VT_GUARD(vt_reader_u32le(r, &type, "event_log.spec_id.event_type", err));
-	VT_GUARD(vt_reader_skip(r, 20, "event_log.spec_id.digest", err));
-	VT_GUARD(vt_reader_u32le(r, &size, "event_log.spec_id.event_size", err));
-	if (type != EV_NO_ACTION)
-		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "event_log.spec_id.event_type",
-			       "first event has type 0x%x, not EV_NO_ACTION: not a crypto-agile log", type);
-	if (pcr != 0)
-		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "event_log.spec_id.pcr_index",
-			       "Spec ID event has PCR index %u, not 0", pcr);
-	if (size > VT_TCG_EVENTLOG_MAX_EVENT_SIZE)
-		return vt_fail(err, VT_E_LIMIT, VT_STEP_PARSE, "event_log.spec_id.event_size",
-			       "Spec ID event of %u bytes", size);
-	VT_GUARD(vt_reader_view(r, &data, size, "event_log.spec_id.event", err));
-
-	struct vt_reader e;
-	vt_reader_init(&e, data, size);
-	VT_GUARD(vt_reader_view(&e, &sig, 16, "event_log.spec_id.signature", err));
-	if (memcmp(sig, "Spec ID Event03\0", 16) != 0)
-		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "event_log.spec_id.signature",
-			       "first event is not a \"Spec ID Event03\" event (SHA-1-only logs are not supported)");
-	VT_GUARD(vt_reader_u32le(&e, &platform_class, "event_log.spec_id.platform_class", err));
-	VT_GUARD(vt_reader_copy(&e, ver, sizeof(ver), "event_log.spec_id.version", err));
-	VT_GUARD(vt_reader_u32le(&e, &nalgs, "event_log.spec_id.number_of_algorithms", err));
-	if (nalgs == 0 || nalgs > SPEC_ID_MAX_ALGS)
-		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "event_log.spec_id.number_of_algorithms",
-			       "%u algorithms (1..%u expected)", nalgs, SPEC_ID_MAX_ALGS);
-	for (uint32_t i = 0; i < nalgs; i++) {
-		uint16_t alg, dsize;
-		VT_GUARD(vt_reader_u16le(&e, &alg, "event_log.spec_id.digest_sizes", err));
-		VT_GUARD(vt_reader_u16le(&e, &dsize, "event_log.spec_id.digest_sizes", err));
-		if (dsize == 0 || dsize > EVP_MAX_MD_SIZE)
-			return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "event_log.spec_id.digest_sizes",
-				       "algorithm 0x%04x has digest size %u", alg, dsize);
-		const EVP_MD *md = vt_tpm_alg_md(alg);
-		if (md != NULL && (size_t)EVP_MD_get_size(md) != dsize)
-			return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "event_log.spec_id.digest_sizes",
-				       "algorithm 0x%04x listed with digest size %u", alg, dsize);
-		for (uint32_t j = 0; j < i; j++)
-			if (sid->algs[j].alg == alg)
-				return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "event_log.spec_id.digest_sizes",
-					       "algorithm 0x%04x is listed twice", alg);
-		sid->algs[i].alg = alg;
-		sid->algs[i].size = dsize;
-	}
-	sid->count = nalgs;
-	VT_GUARD(vt_reader_u8(&e, &vendor_size, "event_log.spec_id.vendor_info_size", err));
-	VT_GUARD(vt_reader_skip(&e, vendor_size, "event_log.spec_id.vendor_info", err));
-	rc = VT_OK;
-out:
-	return rc;
-}
-
-static const struct alg_size *find_alg(const struct spec_id *sid, uint16_t alg)
-{
-	for (uint32_t i = 0; i < sid->count; i++)
-		if (sid->algs[i].alg == alg)
-			return &sid->algs[i];
-	return NULL;
-}
 
 /* ------------------------------------------------------------ event JSON */
 
@@ -146,64 +67,25 @@ static int self_check(const EVP_MD *md, uint32_t pcr, uint32_t type, const uint8
 static json_t *event_json(const EVP_MD *md, size_t dsize, uint32_t pcr, uint32_t type, const uint8_t *digest,
 			  const uint8_t *data, size_t size)
 {
-	const char *name = vt_tcg_event_name(type);
-	size_t shown = size < VT_TCG_EVENTLOG_DATA_HEX_MAX ? size : VT_TCG_EVENTLOG_DATA_HEX_MAX;
-	char *dhex = vt_hex_encode(digest, dsize);
-	char *xhex = vt_hex_encode(data, shown);
-	json_t *ev = NULL;
-	if (dhex == NULL || xhex == NULL)
-		goto out;
-	ev = json_pack("{s:I, s:o, s:s, s:s, s:I}", "pcr", (json_int_t)pcr, "type",
-		       name ? json_string(name) : json_integer((json_int_t)type), "digest", dhex, "data", xhex,
-		       "data_size", (json_int_t)size);
+	json_t *ev = vt_tcg_event_json("pcr", pcr, type, digest, dsize, data, size, VT_TCG_EVENTLOG_DATA_HEX_MAX);
 	if (ev == NULL)
-		goto out;
-	if (shown < size && json_object_set_new(ev, "data_truncated", json_true()) != 0)
-		goto fail;
-	if (vt_tcg_is_text_event(type)) {
-		char *s = vt_tcg_decode_text(data, size, false);
-		int rc = s ? json_object_set_new(ev, "string", json_string(s)) : 0;
-		free(s);
-		if (rc != 0)
-			goto fail;
-	}
-	if (vt_tcg_is_efi_variable(type) && vt_tcg_add_variable_details(ev, data, size) != 0)
-		goto fail;
+		return NULL;
 	int chk = self_check(md, pcr, type, digest, data, size);
-	if (chk >= 0 && json_object_set_new(ev, "digest_check", json_string(chk ? "match" : "mismatch")) != 0)
-		goto fail;
-	goto out;
-fail:
-	json_decref(ev);
-	ev = NULL;
-out:
-	free(dhex);
-	free(xhex);
+	if (chk >= 0 && json_object_set_new(ev, "digest_check", json_string(chk ? "match" : "mismatch")) != 0) {
+		json_decref(ev);
+		return NULL;
+	}
 	return ev;
 }
 
 /* ------------------------------------------------------------ replay */
-
-/* True when the next 4 bytes (or what is left of them) are all 0xFF. */
-static bool at_padding(const struct vt_reader *r)
-{
-	struct vt_reader p = *r;
-	size_t n = vt_reader_remaining(&p) < 4 ? vt_reader_remaining(&p) : 4;
-	const uint8_t *b;
-	if (vt_reader_view(&p, &b, n, "peek", NULL) != VT_OK)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (b[i] != 0xFF)
-			return false;
-	return true;
-}
 
 static vt_status replay(const uint8_t *log, size_t size, uint16_t bank_alg,
 			uint8_t pcr[VT_TPM_NUM_PCRS][VT_TPM_MAX_DIGEST], uint32_t *touched, json_t **events_out,
 			struct vt_err *err)
 {
 	struct vt_reader r;
-	struct spec_id sid;
+	struct vt_tcg_spec_id sid;
 	json_t *events = NULL;
 	vt_status rc;
 	uint32_t count = 0, extended = 0;
@@ -223,15 +105,14 @@ static vt_status replay(const uint8_t *log, size_t size, uint16_t bank_alg,
 			return vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");
 	}
 	vt_reader_init(&r, log, size);
-	memset(&sid, 0, sizeof(sid));
-	VT_GUARD(parse_spec_id(&r, &sid, err));
-	if (find_alg(&sid, bank_alg) == NULL) {
+	VT_GUARD(vt_tcg_spec_id_parse(&r, VT_TCG_LOG_TPM, VT_TCG_EVENTLOG_MAX_EVENT_SIZE, &sid, err));
+	if (vt_tcg_spec_id_find(&sid, bank_alg) == NULL) {
 		rc = vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "event_log.spec_id.digest_sizes",
 			     "the log has no %s bank", vt_tpm_alg_name(bank_alg));
 		goto out;
 	}
 
-	while (vt_reader_remaining(&r) > 0 && !at_padding(&r)) {
+	while (vt_reader_remaining(&r) > 0 && !vt_tcg_at_padding(&r)) {
 		uint32_t idx, type, ndig, esize;
 		const uint8_t *bank_digest = NULL, *data;
 		size_t start = r.off;
@@ -255,12 +136,12 @@ static vt_status replay(const uint8_t *log, size_t size, uint16_t bank_alg,
 				     ndig, sid.count);
 			goto out;
 		}
-		uint16_t seen[SPEC_ID_MAX_ALGS];
+		uint16_t seen[VT_TCG_SPEC_ID_MAX_ALGS];
 		for (uint32_t i = 0; i < ndig; i++) {
 			uint16_t alg;
 			const uint8_t *d;
 			VT_GUARD(vt_reader_u16le(&r, &alg, "event_log.event.digest.alg", err));
-			const struct alg_size *as = find_alg(&sid, alg);
+			const struct vt_tcg_alg_size *as = vt_tcg_spec_id_find(&sid, alg);
 			if (as == NULL) {
 				rc = vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "event_log.event.digest.alg",
 					     "event %u at offset %zu has a digest of algorithm 0x%04x, not in the Spec ID event",
@@ -315,12 +196,7 @@ static vt_status replay(const uint8_t *log, size_t size, uint16_t bank_alg,
 			pcr[0][dsize - 1] = 0x04;
 			hcrtm_seen = true;
 		}
-		uint8_t buf[2 * VT_TPM_MAX_DIGEST], out_md[EVP_MAX_MD_SIZE];
-		size_t out_size = 0;
-		memcpy(buf, pcr[idx], dsize);
-		memcpy(buf + dsize, bank_digest, dsize);
-		VT_GUARD(vt_digest(md, buf, 2 * dsize, out_md, &out_size, err));
-		memcpy(pcr[idx], out_md, dsize);
+		VT_GUARD(vt_tcg_extend(md, pcr[idx], bank_digest, dsize, err));
 		extended |= 1u << idx;
 		*touched |= 1u << idx;
 		if (events != NULL) {
