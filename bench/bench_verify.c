@@ -15,6 +15,8 @@
  *        issuer chain, root CA CRL), at 2023-07-01T00:00:00Z;
  *   sgx  sgx/phala_sgx_v3_quote_00a067110000.dat with its dcap-qvl collateral
  *        bundle, at 2025-07-01T00:00:00Z.
+ * All three go through one verifier (vt_verifier_new with their options:
+ * its caches are what "warm" means; nothing is cached without one).
  * Each input is verified once (warm-up, which must succeed), then in a loop
  * for `seconds` (default 5), interleaved in 0.25 s slices with the loop of
  * its bound so both see the same clock and load.  The bounds (one thread):
@@ -50,6 +52,7 @@
 #include "veritee/json.h"
 #include "veritee/snp.h"
 #include "veritee/util.h"
+#include "veritee/verifier.h"
 
 static double now_s(void)
 {
@@ -314,21 +317,28 @@ int main(int argc, char **argv)
 	copy_vec(vdir, "snp/teekit_gcp_milan_ask_ark_chain.pem", certs, "ask_ark.pem");
 	tdx_collateral(vdir, coll, getenv("BENCH_VERIFY_EXPORT"));
 
+	/* One verifier for the three, as the broker holds one: the TEE states and caches come from it. */
+	json_t *tees = json_pack("{s:{s:s,s:b},s:{s:s,s:b},s:{s:s,s:b}}", "snp", "certs", certs, "offline", 1, "tdx",
+				 "collateral", coll, "offline", 1, "sgx", "collateral", sgx_bundle, "offline", 1);
+	struct vt_verifier_settings vs = {.tees = tees, .flags = VT_VERIFIER_ONLY_NAMED};
+	struct vt_verifier *verifier = NULL;
+	struct vt_err verr = {0};
+	if (tees == NULL || vt_verifier_new(&vs, &verifier, &verr) != VT_OK)
+		die("verifier", &verr);
+	json_decref(tees);
+
 	size_t n = 0;
 	uint8_t *p = vec(vdir, "snp/teekit_gcp_milan_v5_report.bin", &n);
-	struct vt_snp_sources snp_src = {.certs_path = certs, .offline = true};
-	struct job snp = {"snp", &vt_tee_snp, load_evidence(&vt_tee_snp, p, n), {.now = at("2025-12-08T00:00:00Z")}};
-	snp.ctx.snp = &snp_src;
+	struct job snp = {"snp", &vt_tee_snp, load_evidence(&vt_tee_snp, p, n),
+			  {.now = at("2025-12-08T00:00:00Z"), .verifier = verifier}};
 	free(p);
 	p = vec(vdir, TDX_QUOTE, &n);
-	struct vt_dcap_sources tdx_src = {.collateral_path = coll, .offline = true};
-	struct job tdx = {"tdx", &vt_tee_tdx, load_evidence(&vt_tee_tdx, p, n), {.now = at("2023-07-01T00:00:00Z")}};
-	tdx.ctx.dcap = &tdx_src;
+	struct job tdx = {"tdx", &vt_tee_tdx, load_evidence(&vt_tee_tdx, p, n),
+			  {.now = at("2023-07-01T00:00:00Z"), .verifier = verifier}};
 	free(p);
 	p = vec(vdir, SGX_QUOTE, &n);
-	struct vt_dcap_sources sgx_src = {.collateral_path = sgx_bundle, .offline = true};
-	struct job sgx = {"sgx", &vt_tee_sgx, load_evidence(&vt_tee_sgx, p, n), {.now = at("2025-07-01T00:00:00Z")}};
-	sgx.ctx.dcap = &sgx_src;
+	struct job sgx = {"sgx", &vt_tee_sgx, load_evidence(&vt_tee_sgx, p, n),
+			  {.now = at("2025-07-01T00:00:00Z"), .verifier = verifier}};
 	free(p);
 
 	const char *only = getenv("BENCH_VERIFY_ONLY"); /* for profiling: "snp", "tdx" or "sgx" */
@@ -363,6 +373,7 @@ int main(int argc, char **argv)
 	       0.80, r_sgx / dcap_bound >= 0.80 ? "met" : "NOT met");
 
 cleanup:
+	vt_verifier_free(verifier);
 	json_decref(snp.evidence);
 	json_decref(tdx.evidence);
 	json_decref(sgx.evidence);

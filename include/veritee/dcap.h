@@ -173,6 +173,9 @@ struct vt_dcap_sources {
 	int64_t grace_seconds;          /* accept collateral this long past nextUpdate (default 0: fail closed) */
 	struct vt_fetch_gate *gate;     /* borrowed, may be NULL; shared with vt_snp_sources.gate */
 	vt_http_get_fn http_get;        /* the PCS/PCCS transport (veritee/fetch.h); NULL: fetches fail closed */
+	/* Where verifications and fetches with these sources cache (borrowed: a
+	 * verifier's, vt_verifier_caches); NULL = the ctx's verifier's, else none. */
+	struct vt_cache_set *caches;
 };
 
 /* Verification result beyond the claims. */

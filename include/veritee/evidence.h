@@ -19,6 +19,7 @@ struct vt_snp_sources;
 struct vt_dcap_sources;
 struct vt_verifier;
 struct vt_tee;
+struct vt_cache_set;
 
 /* Trust anchors and inputs shared by all verifiers.  Borrowed pointers. */
 struct vt_verify_ctx {
@@ -33,8 +34,9 @@ struct vt_verify_ctx {
 	 * accounting.  Only verifications that reach the network are charged.
 	 */
 	const char *client;
-	/* The verifier whose TEE states (trust anchors, caches) apply; NULL =
-	 * only the members above (lower-level callers and tests). */
+	/* The verifier whose TEE states (trust anchors) and caches
+	 * (vt_verifier_caches) apply; NULL = only the members above, and no
+	 * caching (lower-level callers and tests). */
 	const struct vt_verifier *verifier;
 };
 

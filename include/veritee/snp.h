@@ -175,6 +175,9 @@ struct vt_snp_sources {
 	long timeout_ms;              /* per KDS attempt, 0 = 10 s (the gate's timeout caps the whole fetch) */
 	struct vt_fetch_gate *gate;   /* borrowed, may be NULL; shared with vt_dcap_sources.gate */
 	vt_http_get_fn http_get;      /* the KDS transport (veritee/fetch.h); NULL: KDS fetches fail closed */
+	/* Where verifications with these sources cache (borrowed: a verifier's,
+	 * vt_verifier_caches); NULL = the ctx's verifier's, else no caching. */
+	struct vt_cache_set *caches;
 };
 
 /* The registry entry, tee "snp".  Evidence JSON (Trustee's form):

@@ -59,6 +59,15 @@ VT_API char *vt_verifier_names(const struct vt_verifier *v);
 VT_API struct vt_fetch_gate *vt_verifier_fetch_gate(const struct vt_verifier *v);
 /* The HTTP transport given in the settings (for state_new), or NULL. */
 VT_API vt_http_get_fn vt_verifier_http_get(const struct vt_verifier *v);
+/*
+ * The verifier's caches (veritee/crypto.h: opaque), created with it and
+ * freed by vt_verifier_free: every cache of every TEE of this verifier
+ * (certificates, chains, CRLs, collateral, operator files) lives there, and
+ * nowhere else.  Thread-safe.  NULL for a NULL verifier (no caching).
+ * For state_new (e.g. vt_snp_sources.caches) and verify (ctx->verifier).
+ */
+struct vt_cache_set;
+VT_API struct vt_cache_set *vt_verifier_caches(const struct vt_verifier *v);
 
 /* For state_new: an option's string value (NULL when absent), a flag
  * (true when given as true), an integer given as a number or a digit

@@ -15,6 +15,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509_vfy.h>
 
+#include "crypto/cache.h"
 #include "veritee/crypto.h"
 #include "veritee/util.h"
 
@@ -358,19 +359,7 @@ out:
 	return rc;
 }
 
-/* ------------------------------------------------------- chain cache */
-
-#define CHAIN_CACHE_SLOTS 64
-
-struct chain_entry {
-	uint8_t leaf[32], root[32];
-	int64_t not_before, not_after;
-	bool used;
-};
-
-static struct chain_entry chain_cache[CHAIN_CACHE_SLOTS];
-static size_t chain_cache_next;
-static pthread_mutex_t chain_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+/* ------------------------------------------------- cached chains, certificates */
 
 static bool asn1_time_to_epoch(const ASN1_TIME *t, int64_t *out)
 {
@@ -381,78 +370,67 @@ static bool asn1_time_to_epoch(const ASN1_TIME *t, int64_t *out)
 	return true;
 }
 
-vt_status vt_x509_verify_chain_cached(X509 *leaf, X509 *root, int64_t now, struct vt_err *err)
+/* (leaf, root) pairs that verified, keyed by both DER fingerprints. */
+static const struct vt_cache_class chain_class = {.name = "x509.chain", .capacity = 64};
+
+vt_status vt_x509_verify_chain_cached(struct vt_cache_set *caches, X509 *leaf, X509 *root, int64_t now,
+				      struct vt_err *err)
 {
-	uint8_t lf[32], rf[32];
+	struct vt_cache *cache = vt_cache_of(caches, &chain_class);
+	if (cache == NULL)
+		return vt_x509_verify_chain(leaf, NULL, root, now, err);
+	uint8_t lf[32], rf[32], key[32];
 	vt_status rc = vt_x509_fingerprint_sha256(leaf, lf, err);
 	if (rc == VT_OK)
 		rc = vt_x509_fingerprint_sha256(root, rf, err);
+	const void *parts[2] = {lf, rf};
+	size_t sizes[2] = {32, 32};
+	if (rc == VT_OK)
+		rc = vt_cache_key(key, "x509-chain", 2, parts, sizes, err);
 	if (rc != VT_OK)
 		return rc;
-	pthread_mutex_lock(&chain_cache_lock);
-	for (size_t i = 0; i < CHAIN_CACHE_SLOTS; i++) {
-		const struct chain_entry *c = &chain_cache[i];
-		if (c->used && memcmp(c->leaf, lf, 32) == 0 && memcmp(c->root, rf, 32) == 0 && now >= c->not_before &&
-		    now <= c->not_after) {
-			pthread_mutex_unlock(&chain_cache_lock);
-			return VT_OK;
-		}
-	}
-	pthread_mutex_unlock(&chain_cache_lock);
-
+	if (vt_cache_get(cache, key, now, NULL))
+		return VT_OK;
 	rc = vt_x509_verify_chain(leaf, NULL, root, now, err);
-	if (rc != VT_OK)
-		return rc;
-	int64_t lnb, lna, rnb, rna;
-	if (!asn1_time_to_epoch(X509_get0_notBefore(leaf), &lnb) || !asn1_time_to_epoch(X509_get0_notAfter(leaf), &lna) ||
-	    !asn1_time_to_epoch(X509_get0_notBefore(root), &rnb) || !asn1_time_to_epoch(X509_get0_notAfter(root), &rna))
-		return VT_OK; /* verified; just not cacheable */
-	pthread_mutex_lock(&chain_cache_lock);
-	struct chain_entry *c = &chain_cache[chain_cache_next];
-	chain_cache_next = (chain_cache_next + 1) % CHAIN_CACHE_SLOTS;
-	memcpy(c->leaf, lf, 32);
-	memcpy(c->root, rf, 32);
-	c->not_before = lnb > rnb ? lnb : rnb;
-	c->not_after = lna < rna ? lna : rna;
-	c->used = true;
-	pthread_mutex_unlock(&chain_cache_lock);
-	return VT_OK;
+	int64_t nb = VT_CACHE_ALWAYS_FROM, na = VT_CACHE_ALWAYS_TO;
+	/* an unreadable window: verified, just not cacheable */
+	if (rc == VT_OK && vt_x509_window_narrow(leaf, &nb, &na) && vt_x509_window_narrow(root, &nb, &na) &&
+	    now >= nb && now <= na)
+		vt_cache_put(cache, key, nb, na, NULL);
+	return rc;
 }
 
-/* ------------------------------------------------------ parsed-cert cache */
+/* Parsed certificates by the SHA-256 of their DER (a parse does not depend on time). */
+static void x509_ref(void *o)
+{
+	X509_up_ref(o);
+}
 
-#define CERT_CACHE_SLOTS 64
+static void x509_release(void *o)
+{
+	X509_free(o);
+}
 
-struct cert_entry {
-	uint8_t hash[32];
-	X509 *cert;
-};
+static const struct vt_cache_class cert_class = {
+	.name = "x509.der", .capacity = 64, .ref = x509_ref, .release = x509_release};
 
-static struct cert_entry cert_cache[CERT_CACHE_SLOTS];
-static size_t cert_cache_next;
-static pthread_mutex_t cert_cache_lock = PTHREAD_MUTEX_INITIALIZER;
-
-vt_status vt_x509_from_der_cached(const uint8_t *der, size_t der_size, const char *field, X509 **out,
-				  struct vt_err *err)
+vt_status vt_x509_from_der_cached(struct vt_cache_set *caches, const uint8_t *der, size_t der_size,
+				  const char *field, X509 **out, struct vt_err *err)
 {
 	if (der_size == 0 || der_size > 1u << 20)
 		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, field, "certificate is %zu bytes", der_size);
+	struct vt_cache *cache = vt_cache_of(caches, &cert_class);
 	uint8_t h[32];
-	size_t hn = 0;
-	vt_status rc = vt_digest(EVP_sha256(), der, der_size, h, &hn, err);
-	if (rc != VT_OK)
-		return rc;
-	pthread_mutex_lock(&cert_cache_lock);
-	for (size_t i = 0; i < CERT_CACHE_SLOTS; i++) {
-		if (cert_cache[i].cert && memcmp(cert_cache[i].hash, h, 32) == 0) {
-			X509_up_ref(cert_cache[i].cert);
-			*out = cert_cache[i].cert;
-			pthread_mutex_unlock(&cert_cache_lock);
+	if (cache != NULL) {
+		vt_status rc = vt_sha256(der, der_size, h, err);
+		if (rc != VT_OK)
+			return rc;
+		void *hit = NULL;
+		if (vt_cache_get(cache, h, 0, &hit)) {
+			*out = hit;
 			return VT_OK;
 		}
 	}
-	pthread_mutex_unlock(&cert_cache_lock);
-
 	const unsigned char *p = der;
 	X509 *cert = d2i_X509(NULL, &p, (long)der_size);
 	if (cert == NULL) {
@@ -464,32 +442,10 @@ vt_status vt_x509_from_der_cached(const uint8_t *der, size_t der_size, const cha
 		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, field, "%zu trailing bytes after certificate",
 			       der_size - (size_t)(p - der));
 	}
-	pthread_mutex_lock(&cert_cache_lock);
-	struct cert_entry *c = &cert_cache[cert_cache_next];
-	cert_cache_next = (cert_cache_next + 1) % CERT_CACHE_SLOTS;
-	X509_free(c->cert);
-	memcpy(c->hash, h, 32);
-	c->cert = cert;
-	X509_up_ref(cert);
-	pthread_mutex_unlock(&cert_cache_lock);
+	if (cache != NULL)
+		vt_cache_put(cache, h, VT_CACHE_ALWAYS_FROM, VT_CACHE_ALWAYS_TO, cert);
 	*out = cert;
 	return VT_OK;
-}
-
-/* ------------------------------------------------- content-keyed caches */
-
-static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct vt_cache *registry_head;
-
-static void cache_register(struct vt_cache *c)
-{
-	pthread_mutex_lock(&registry_lock);
-	if (!atomic_load(&c->registered)) {
-		c->registered_next = registry_head;
-		registry_head = c;
-		atomic_store(&c->registered, true);
-	}
-	pthread_mutex_unlock(&registry_lock);
 }
 
 static EVP_MD *sha256_md;
@@ -504,85 +460,6 @@ const EVP_MD *vt_md_sha256(void)
 {
 	pthread_once(&sha256_once, sha256_fetch);
 	return sha256_md != NULL ? sha256_md : EVP_sha256();
-}
-
-vt_status vt_cache_key(uint8_t out[32], const char *domain, size_t nparts, const void *const *parts,
-		       const size_t *sizes, struct vt_err *err)
-{
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	unsigned int n = 0;
-	int ok = md != NULL && EVP_DigestInit_ex(md, vt_md_sha256(), NULL) == 1 &&
-		 EVP_DigestUpdate(md, domain, strlen(domain) + 1) == 1;
-	for (size_t i = 0; ok && i < nparts; i++) {
-		uint8_t len[8];
-		uint64_t v = sizes[i];
-		for (size_t k = 0; k < 8; k++)
-			len[k] = (uint8_t)(v >> (8 * k));
-		ok = EVP_DigestUpdate(md, len, sizeof(len)) == 1 &&
-		     (sizes[i] == 0 || EVP_DigestUpdate(md, parts[i], sizes[i]) == 1);
-	}
-	ok = ok && EVP_DigestFinal_ex(md, out, &n) == 1 && n == 32;
-	EVP_MD_CTX_free(md);
-	if (!ok)
-		return ossl_fail(err, "cache key digest");
-	return VT_OK;
-}
-
-bool vt_cache_get(struct vt_cache *c, const uint8_t key[32], int64_t now, void **obj_out)
-{
-	if (obj_out != NULL)
-		*obj_out = NULL;
-	if (!atomic_load_explicit(&c->registered, memory_order_acquire))
-		cache_register(c);
-	pthread_mutex_lock(&c->lock);
-	for (size_t i = 0; i < c->capacity; i++) {
-		struct vt_cache_slot *s = &c->slots[i];
-		if (!s->used || memcmp(s->key, key, 32) != 0)
-			continue;
-		if (now < s->not_before || now > s->not_after)
-			break; /* the same key is never in two slots */
-		if (obj_out != NULL && s->obj != NULL) {
-			if (c->ref != NULL)
-				c->ref(s->obj);
-			*obj_out = s->obj;
-		}
-		c->hits++;
-		pthread_mutex_unlock(&c->lock);
-		return true;
-	}
-	c->misses++;
-	pthread_mutex_unlock(&c->lock);
-	return false;
-}
-
-void vt_cache_put(struct vt_cache *c, const uint8_t key[32], int64_t not_before, int64_t not_after, void *obj)
-{
-	if (not_before > not_after)
-		return;
-	if (!atomic_load_explicit(&c->registered, memory_order_acquire))
-		cache_register(c);
-	void *old = NULL;
-	pthread_mutex_lock(&c->lock);
-	struct vt_cache_slot *s = NULL;
-	for (size_t i = 0; i < c->capacity && s == NULL; i++)
-		if (c->slots[i].used && memcmp(c->slots[i].key, key, 32) == 0)
-			s = &c->slots[i];
-	if (s == NULL) {
-		s = &c->slots[c->next];
-		c->next = (c->next + 1) % c->capacity;
-	}
-	if (s->used)
-		old = s->obj;
-	if (obj != NULL && c->ref != NULL)
-		c->ref(obj);
-	memcpy(s->key, key, 32);
-	s->not_before = not_before;
-	s->not_after = not_after;
-	s->obj = obj;
-	s->used = true;
-	pthread_mutex_unlock(&c->lock);
-	if (old != NULL && c->release != NULL)
-		c->release(old);
 }
 
 bool vt_x509_window(X509 *cert, int64_t *not_before, int64_t *not_after)
@@ -601,50 +478,6 @@ bool vt_x509_window_narrow(X509 *cert, int64_t *nb, int64_t *na)
 	if (a < *na)
 		*na = a;
 	return true;
-}
-
-bool vt_cache_stats(const char *name, uint64_t *hits, uint64_t *misses)
-{
-	bool found = false;
-	pthread_mutex_lock(&registry_lock);
-	for (struct vt_cache *c = registry_head; c != NULL && !found; c = c->registered_next) {
-		if (strcmp(c->name, name) != 0)
-			continue;
-		pthread_mutex_lock(&c->lock);
-		*hits = c->hits;
-		*misses = c->misses;
-		pthread_mutex_unlock(&c->lock);
-		found = true;
-	}
-	pthread_mutex_unlock(&registry_lock);
-	return found;
-}
-
-void vt_caches_clear(void)
-{
-	pthread_mutex_lock(&registry_lock);
-	for (struct vt_cache *c = registry_head; c != NULL; c = c->registered_next) {
-		pthread_mutex_lock(&c->lock);
-		for (size_t i = 0; i < c->capacity; i++) {
-			struct vt_cache_slot *s = &c->slots[i];
-			if (s->used && s->obj != NULL && c->release != NULL)
-				c->release(s->obj);
-			memset(s, 0, sizeof(*s));
-		}
-		c->next = 0;
-		pthread_mutex_unlock(&c->lock);
-	}
-	pthread_mutex_unlock(&registry_lock);
-	pthread_mutex_lock(&chain_cache_lock);
-	memset(chain_cache, 0, sizeof(chain_cache));
-	pthread_mutex_unlock(&chain_cache_lock);
-	pthread_mutex_lock(&cert_cache_lock);
-	for (size_t i = 0; i < CERT_CACHE_SLOTS; i++) {
-		X509_free(cert_cache[i].cert);
-		cert_cache[i].cert = NULL;
-	}
-	pthread_mutex_unlock(&cert_cache_lock);
-	vt_file_cache_clear();
 }
 
 /* ------------------------------------------------------ certificate files */

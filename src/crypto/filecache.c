@@ -17,8 +17,11 @@
  *
  * Only re-reading is saved: callers still parse and verify the bytes, and
  * their content-keyed caches are keyed by the SHA-256 handed back here.
+ * Each verifier has its own (struct vt_file_cache in its struct
+ * vt_cache_set, crypto/cache.h); without one (set == NULL) every call reads.
  * Bounded (FILE_SLOTS / DIR_SLOTS, round-robin), one mutex each, entries
- * reference-counted so a replaced entry stays valid for its current users.
+ * reference-counted so a replaced entry stays valid for its current users
+ * (also past vt_file_cache_free).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -34,17 +37,12 @@
 
 #include <openssl/evp.h>
 
+#include "crypto/cache.h"
 #include "veritee/crypto.h"
 #include "veritee/util.h"
 
 #define FILE_SLOTS 64
 #define DIR_SLOTS 8
-static _Atomic int64_t settle_ns = (int64_t)VT_FILE_CACHE_SETTLE_S * 1000000000;
-
-void vt_file_cache_set_settle_ms(unsigned ms)
-{
-	atomic_store(&settle_ns, (int64_t)(ms < 50 ? 50 : ms) * 1000000);
-}
 
 struct stat_id {
 	dev_t dev;
@@ -82,10 +80,9 @@ static int64_t now_ns(void)
 	return ts_ns(&t);
 }
 
-/* Both timestamps at least the settling time before `read_at` (a later change cannot share them). */
-static bool settled(const struct stat_id *id, int64_t read_at)
+/* Both timestamps at least the settling time `s` before `read_at` (a later change cannot share them). */
+static bool settled(const struct stat_id *id, int64_t read_at, int64_t s)
 {
-	int64_t s = atomic_load(&settle_ns);
 	return ts_ns(&id->mtim) + s <= read_at && ts_ns(&id->ctim) + s <= read_at;
 }
 
@@ -103,6 +100,48 @@ static char *abs_path(const char *path)
 	return out;
 }
 
+/* ------------------------------------------------------------ the cache */
+
+struct file_entry;
+struct dir_entry;
+
+struct vt_file_cache {
+	_Atomic int64_t settle_ns;
+	pthread_mutex_t file_lock;
+	struct file_entry *file_slots[FILE_SLOTS];
+	size_t file_next;
+	uint64_t file_hits, file_misses;
+	pthread_mutex_t dir_lock;
+	struct dir_entry *dir_slots[DIR_SLOTS];
+	size_t dir_next;
+	uint64_t dir_hits, dir_misses;
+};
+
+struct vt_file_cache *vt_file_cache_new(void)
+{
+	struct vt_file_cache *fc = calloc(1, sizeof(*fc));
+	if (fc == NULL)
+		return NULL;
+	atomic_init(&fc->settle_ns, (int64_t)VT_FILE_CACHE_SETTLE_S * 1000000000);
+	if (pthread_mutex_init(&fc->file_lock, NULL) != 0) {
+		free(fc);
+		return NULL;
+	}
+	if (pthread_mutex_init(&fc->dir_lock, NULL) != 0) {
+		pthread_mutex_destroy(&fc->file_lock);
+		free(fc);
+		return NULL;
+	}
+	return fc;
+}
+
+void vt_cache_set_file_settle_ms(struct vt_cache_set *set, unsigned ms)
+{
+	struct vt_file_cache *fc = vt_cache_set_files(set);
+	if (fc != NULL)
+		atomic_store(&fc->settle_ns, (int64_t)(ms < 50 ? 50 : ms) * 1000000);
+}
+
 /* ------------------------------------------------------------ files */
 
 struct file_entry {
@@ -113,11 +152,6 @@ struct file_entry {
 	size_t size;
 	uint8_t sha256[32];
 };
-
-static pthread_mutex_t file_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct file_entry *file_slots[FILE_SLOTS];
-static size_t file_next;
-static uint64_t file_hits, file_misses;
 
 static void file_entry_release(struct file_entry *e)
 {
@@ -175,8 +209,8 @@ static vt_status read_uncached(const char *path, size_t max, struct file_entry *
 }
 
 /* Read a regular file whose stat was `before`; stored when it settled and did not change. */
-static vt_status read_and_store(const char *path, char *key, size_t max, struct file_entry **out,
-				struct vt_err *err)
+static vt_status read_and_store(struct vt_file_cache *fc, const char *path, char *key, size_t max,
+				struct file_entry **out, struct vt_err *err)
 {
 	int64_t read_at = now_ns();
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -227,30 +261,31 @@ static vt_status read_and_store(const char *path, char *key, size_t max, struct 
 	if (e == NULL)
 		return VT_E_NOMEM;
 	e->id = id1;
-	if (same && key != NULL && settled(&id1, read_at)) {
+	if (same && key != NULL && settled(&id1, read_at, atomic_load(&fc->settle_ns))) {
 		struct file_entry *old = NULL;
 		atomic_fetch_add(&e->refs, 1);
-		pthread_mutex_lock(&file_lock);
+		pthread_mutex_lock(&fc->file_lock);
 		size_t slot = FILE_SLOTS;
 		for (size_t i = 0; i < FILE_SLOTS && slot == FILE_SLOTS; i++)
-			if (file_slots[i] != NULL && strcmp(file_slots[i]->key, key) == 0)
+			if (fc->file_slots[i] != NULL && strcmp(fc->file_slots[i]->key, key) == 0)
 				slot = i;
 		if (slot == FILE_SLOTS) {
-			slot = file_next;
-			file_next = (file_next + 1) % FILE_SLOTS;
+			slot = fc->file_next;
+			fc->file_next = (fc->file_next + 1) % FILE_SLOTS;
 		}
-		old = file_slots[slot];
-		file_slots[slot] = e;
-		pthread_mutex_unlock(&file_lock);
+		old = fc->file_slots[slot];
+		fc->file_slots[slot] = e;
+		pthread_mutex_unlock(&fc->file_lock);
 		file_entry_release(old);
 	}
 	*out = e;
 	return VT_OK;
 }
 
-vt_status vt_file_read_cached(const char *path, size_t max, unsigned flags, const uint8_t **bytes, size_t *size,
-			      uint8_t sha256[32], void **handle, struct vt_err *err)
+vt_status vt_file_read_cached(struct vt_cache_set *set, const char *path, size_t max, unsigned flags,
+			      const uint8_t **bytes, size_t *size, uint8_t sha256[32], void **handle, struct vt_err *err)
 {
+	struct vt_file_cache *fc = vt_cache_set_files(set);
 	*bytes = NULL;
 	*size = 0;
 	*handle = NULL;
@@ -260,7 +295,7 @@ vt_status vt_file_read_cached(const char *path, size_t max, unsigned flags, cons
 	bool ok = stat(path, &st) == 0;
 	if ((flags & VT_FILE_REGULAR_ONLY) && (!ok || !S_ISREG(st.st_mode)))
 		return vt_fail(err, VT_E_NOTFOUND, VT_STEP_IO, path, "not a regular file");
-	if (!ok || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
+	if (fc == NULL || !ok || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
 		rc = read_uncached(path, max, &e, err);
 	} else {
 		/* an absolute path is its own key (no copy on a hit) */
@@ -269,26 +304,26 @@ vt_status vt_file_read_cached(const char *path, size_t max, unsigned flags, cons
 		struct stat_id id;
 		stat_id_of(&st, &id);
 		if (key != NULL) {
-			pthread_mutex_lock(&file_lock);
+			pthread_mutex_lock(&fc->file_lock);
 			for (size_t i = 0; i < FILE_SLOTS && e == NULL; i++) {
-				struct file_entry *s = file_slots[i];
+				struct file_entry *s = fc->file_slots[i];
 				if (s != NULL && stat_id_eq(&s->id, &id) && strcmp(s->key, key) == 0) {
 					atomic_fetch_add(&s->refs, 1);
 					e = s;
 				}
 			}
 			if (e != NULL)
-				file_hits++;
+				fc->file_hits++;
 			else
-				file_misses++;
-			pthread_mutex_unlock(&file_lock);
+				fc->file_misses++;
+			pthread_mutex_unlock(&fc->file_lock);
 		}
 		if (e != NULL) {
 			free(rel_key);
 			rc = VT_OK;
 		} else {
-			rc = read_and_store(path, rel_key != NULL ? rel_key : (key != NULL ? strdup(key) : NULL), max, &e,
-					    err);
+			char *owned = rel_key != NULL ? rel_key : (key != NULL ? strdup(key) : NULL);
+			rc = read_and_store(fc, path, owned, max, &e, err);
 		}
 	}
 	if (rc != VT_OK)
@@ -310,11 +345,6 @@ struct dir_entry {
 	char **names;
 	size_t n;
 };
-
-static pthread_mutex_t dir_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct dir_entry *dir_slots[DIR_SLOTS];
-static size_t dir_next;
-static uint64_t dir_hits, dir_misses;
 
 static void dir_entry_release(struct dir_entry *e)
 {
@@ -374,9 +404,10 @@ static vt_status list_dir(const char *path, size_t max_entries, struct dir_entry
 	return rc;
 }
 
-vt_status vt_dir_list_cached(const char *path, size_t max_entries, const char *const **names, size_t *count,
-			     void **handle, struct vt_err *err)
+vt_status vt_dir_list_cached(struct vt_cache_set *set, const char *path, size_t max_entries,
+			     const char *const **names, size_t *count, void **handle, struct vt_err *err)
 {
+	struct vt_file_cache *fc = vt_cache_set_files(set);
 	*names = NULL;
 	*count = 0;
 	*handle = NULL;
@@ -387,22 +418,22 @@ vt_status vt_dir_list_cached(const char *path, size_t max_entries, const char *c
 		return vt_fail(err, VT_E_IO, VT_STEP_IO, path, "%s", strerror(ENOTDIR));
 	struct stat_id id;
 	stat_id_of(&st, &id);
-	char *key = abs_path(path);
+	char *key = fc != NULL ? abs_path(path) : NULL; /* no cache: nothing to key */
 	struct dir_entry *e = NULL;
 	if (key != NULL) {
-		pthread_mutex_lock(&dir_lock);
+		pthread_mutex_lock(&fc->dir_lock);
 		for (size_t i = 0; i < DIR_SLOTS && e == NULL; i++) {
-			struct dir_entry *s = dir_slots[i];
+			struct dir_entry *s = fc->dir_slots[i];
 			if (s != NULL && stat_id_eq(&s->id, &id) && strcmp(s->key, key) == 0) {
 				atomic_fetch_add(&s->refs, 1);
 				e = s;
 			}
 		}
 		if (e != NULL)
-			dir_hits++;
+			fc->dir_hits++;
 		else
-			dir_misses++;
-		pthread_mutex_unlock(&dir_lock);
+			fc->dir_misses++;
+		pthread_mutex_unlock(&fc->dir_lock);
 	}
 	if (e != NULL) {
 		free(key);
@@ -428,20 +459,20 @@ vt_status vt_dir_list_cached(const char *path, size_t max_entries, const char *c
 			dir_entry_release(e);
 			return rc;
 		}
-		if (same && key != NULL && settled(&id, read_at)) {
+		if (same && key != NULL && settled(&id, read_at, atomic_load(&fc->settle_ns))) {
 			atomic_fetch_add(&e->refs, 1);
-			pthread_mutex_lock(&dir_lock);
+			pthread_mutex_lock(&fc->dir_lock);
 			size_t slot = DIR_SLOTS;
 			for (size_t i = 0; i < DIR_SLOTS && slot == DIR_SLOTS; i++)
-				if (dir_slots[i] != NULL && strcmp(dir_slots[i]->key, key) == 0)
+				if (fc->dir_slots[i] != NULL && strcmp(fc->dir_slots[i]->key, key) == 0)
 					slot = i;
 			if (slot == DIR_SLOTS) {
-				slot = dir_next;
-				dir_next = (dir_next + 1) % DIR_SLOTS;
+				slot = fc->dir_next;
+				fc->dir_next = (fc->dir_next + 1) % DIR_SLOTS;
 			}
-			struct dir_entry *old = dir_slots[slot];
-			dir_slots[slot] = e;
-			pthread_mutex_unlock(&dir_lock);
+			struct dir_entry *old = fc->dir_slots[slot];
+			fc->dir_slots[slot] = e;
+			pthread_mutex_unlock(&fc->dir_lock);
 			dir_entry_release(old);
 		}
 	}
@@ -451,36 +482,32 @@ vt_status vt_dir_list_cached(const char *path, size_t max_entries, const char *c
 	return VT_OK;
 }
 
-/* ------------------------------------------------------------ tests */
+/* ------------------------------------------------------------ stats, free */
 
-void vt_file_cache_stats(uint64_t *hits, uint64_t *misses, uint64_t *dhits, uint64_t *dmisses)
+bool vt_file_cache_stats(struct vt_file_cache *fc, const char *name, uint64_t *hits, uint64_t *misses)
 {
-	pthread_mutex_lock(&file_lock);
-	*hits = file_hits;
-	*misses = file_misses;
-	pthread_mutex_unlock(&file_lock);
-	pthread_mutex_lock(&dir_lock);
-	*dhits = dir_hits;
-	*dmisses = dir_misses;
-	pthread_mutex_unlock(&dir_lock);
+	if (fc == NULL)
+		return false;
+	bool files = strcmp(name, "file") == 0;
+	if (!files && strcmp(name, "dir") != 0)
+		return false;
+	pthread_mutex_t *lock = files ? &fc->file_lock : &fc->dir_lock;
+	pthread_mutex_lock(lock);
+	*hits = files ? fc->file_hits : fc->dir_hits;
+	*misses = files ? fc->file_misses : fc->dir_misses;
+	pthread_mutex_unlock(lock);
+	return true;
 }
 
-void vt_file_cache_clear(void)
+void vt_file_cache_free(struct vt_file_cache *fc)
 {
-	struct file_entry *f[FILE_SLOTS];
-	struct dir_entry *d[DIR_SLOTS];
-	pthread_mutex_lock(&file_lock);
-	memcpy(f, file_slots, sizeof(f));
-	memset(file_slots, 0, sizeof(file_slots));
-	file_next = 0;
-	pthread_mutex_unlock(&file_lock);
-	pthread_mutex_lock(&dir_lock);
-	memcpy(d, dir_slots, sizeof(d));
-	memset(dir_slots, 0, sizeof(dir_slots));
-	dir_next = 0;
-	pthread_mutex_unlock(&dir_lock);
+	if (fc == NULL)
+		return;
 	for (size_t i = 0; i < FILE_SLOTS; i++)
-		file_entry_release(f[i]);
+		file_entry_release(fc->file_slots[i]);
 	for (size_t i = 0; i < DIR_SLOTS; i++)
-		dir_entry_release(d[i]);
+		dir_entry_release(fc->dir_slots[i]);
+	pthread_mutex_destroy(&fc->file_lock);
+	pthread_mutex_destroy(&fc->dir_lock);
+	free(fc);
 }

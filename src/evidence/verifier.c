@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto/cache.h"
 #include "veritee/verifier.h"
 
 struct slot {
@@ -16,6 +17,7 @@ struct vt_verifier {
 	size_t count;
 	struct vt_fetch_gate *gate;
 	vt_http_get_fn http_get;
+	struct vt_cache_set *caches; /* every cache of this verifier (crypto/cache.h) */
 };
 
 static struct slot *slot_of(const struct vt_verifier *v, const struct vt_tee *tee)
@@ -100,7 +102,10 @@ vt_status vt_verifier_new(const struct vt_verifier_settings *s, struct vt_verifi
 	size_t n = 0;
 	while (vt_tee_at(n))
 		n++;
-	if (v == NULL || (v->slots = calloc(n ? n : 1, sizeof(*v->slots))) == NULL) {
+	if (v == NULL || (v->slots = calloc(n ? n : 1, sizeof(*v->slots))) == NULL ||
+	    (v->caches = vt_cache_set_new()) == NULL) {
+		if (v != NULL)
+			free(v->slots);
 		free(v);
 		return vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, "", "out of memory");
 	}
@@ -158,6 +163,7 @@ void vt_verifier_free(struct vt_verifier *v)
 	for (size_t i = v->count; i-- > 0;) /* users before what they use */
 		if (v->slots[i].built && v->slots[i].tee->state_free)
 			v->slots[i].tee->state_free(v->slots[i].state);
+	vt_cache_set_free(v->caches); /* after the states, which may point at it */
 	free(v->slots);
 	free(v);
 }
@@ -192,6 +198,11 @@ struct vt_fetch_gate *vt_verifier_fetch_gate(const struct vt_verifier *v)
 vt_http_get_fn vt_verifier_http_get(const struct vt_verifier *v)
 {
 	return v ? v->http_get : NULL;
+}
+
+struct vt_cache_set *vt_verifier_caches(const struct vt_verifier *v)
+{
+	return v ? v->caches : NULL;
 }
 
 void *vt_verify_state(const struct vt_verify_ctx *ctx, const struct vt_tee *tee)

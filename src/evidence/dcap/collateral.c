@@ -17,6 +17,7 @@
 #include <openssl/bio.h>
 #include <openssl/pem.h>
 
+#include "crypto/cache.h"
 #include "evidence/dcap/dcap_internal.h"
 #include "veritee/crypto.h"
 #include "veritee/dcap.h"
@@ -163,14 +164,15 @@ static void split_release(void *o)
 	free(e);
 }
 
-VT_CACHE_DEFINE(split_cache, "dcap.signed_json", 32, split_ref, split_release);
+static const struct vt_cache_class split_class = {
+	.name = "dcap.signed_json", .capacity = 32, .ref = split_ref, .release = split_release};
 
 static vt_status split_uncached(const char *body, size_t size, const char *member, char **value_out,
 				uint8_t sig_out[64], struct vt_err *err);
 
-/* The split with the body's SHA-256 known (NULL: computed). */
-static vt_status split_hashed(const char *body, size_t size, const uint8_t *body_sha, const char *member,
-			      char **value_out, uint8_t sig_out[64], struct vt_err *err)
+/* The split with the body's SHA-256 known (NULL: computed), cached in `caches` (may be NULL). */
+static vt_status split_hashed(struct vt_cache_set *caches, const char *body, size_t size, const uint8_t *body_sha,
+			      const char *member, char **value_out, uint8_t sig_out[64], struct vt_err *err)
 {
 	if (body == NULL || member == NULL || value_out == NULL || sig_out == NULL)
 		return vt_fail(err, VT_E_USAGE, VT_STEP_COLLATERAL, "collateral", "NULL argument");
@@ -178,14 +180,16 @@ static vt_status split_hashed(const char *body, size_t size, const uint8_t *body
 	uint8_t key[32], bh[32];
 	struct vt_err scratch = {0};
 	uint64_t len = size;
-	bool keyed = size <= BODY_MAX && (body_sha != NULL || vt_sha256(body, size, bh, &scratch) == VT_OK);
+	struct vt_cache *cache = vt_cache_of(caches, &split_class);
+	bool keyed = cache != NULL && size <= BODY_MAX &&
+		     (body_sha != NULL || vt_sha256(body, size, bh, &scratch) == VT_OK);
 	if (keyed) {
 		const void *parts[3] = {member, body_sha != NULL ? body_sha : bh, &len};
 		size_t sizes[3] = {strlen(member), 32, sizeof(len)};
 		keyed = vt_cache_key(key, "dcap-signed-json", 3, parts, sizes, &scratch) == VT_OK;
 	}
 	void *hit = NULL;
-	if (keyed && vt_cache_get(&split_cache, key, 0, &hit)) {
+	if (keyed && vt_cache_get(cache, key, 0, &hit)) {
 		struct split_entry *e = hit;
 		char *v = malloc(e->value_len + 1);
 		if (v != NULL) {
@@ -204,7 +208,7 @@ static vt_status split_hashed(const char *body, size_t size, const uint8_t *body
 		atomic_init(&e->refs, 1);
 		e->value_len = strlen(e->value);
 		memcpy(e->sig, sig_out, 64);
-		vt_cache_put(&split_cache, key, VT_CACHE_ALWAYS_FROM, VT_CACHE_ALWAYS_TO, e);
+		vt_cache_put(cache, key, VT_CACHE_ALWAYS_FROM, VT_CACHE_ALWAYS_TO, e);
 		split_release(e);
 	} else if (e != NULL) {
 		free(e);
@@ -215,7 +219,13 @@ static vt_status split_hashed(const char *body, size_t size, const uint8_t *body
 vt_status vt_dcap_signed_json_split(const char *body, size_t size, const char *member, char **value_out,
 				    uint8_t sig_out[64], struct vt_err *err)
 {
-	return split_hashed(body, size, NULL, member, value_out, sig_out, err);
+	return split_hashed(NULL, body, size, NULL, member, value_out, sig_out, err);
+}
+
+vt_status dcap_signed_json_split_cached(struct vt_cache_set *caches, const char *body, size_t size,
+					const char *member, char **value_out, uint8_t sig_out[64], struct vt_err *err)
+{
+	return split_hashed(caches, body, size, NULL, member, value_out, sig_out, err);
 }
 
 static vt_status split_uncached(const char *body, size_t size, const char *member, char **value_out,
@@ -401,8 +411,10 @@ static void set_release(void *o)
 	free(e);
 }
 
-VT_CACHE_DEFINE(bundle_cache, "dcap.collateral_json", 16, set_ref, set_release);
-VT_CACHE_DEFINE(dir_cache, "dcap.collateral_dir", 16, set_ref, set_release);
+static const struct vt_cache_class bundle_class = {
+	.name = "dcap.collateral_json", .capacity = 16, .ref = set_ref, .release = set_release};
+static const struct vt_cache_class dir_class = {
+	.name = "dcap.collateral_dir", .capacity = 16, .ref = set_ref, .release = set_release};
 
 static vt_status hash_field(const void *p, size_t n, uint8_t out[32], struct vt_err *err)
 {
@@ -480,20 +492,22 @@ static bool collateral_copy(const struct vt_dcap_collateral *src, struct vt_dcap
 
 static vt_status load_qvl_text(const uint8_t *text, size_t len, struct vt_dcap_collateral *c, struct vt_err *err);
 
-static vt_status acquire_qvl_json(const char *path, struct coll_set **out, struct vt_err *err)
+static vt_status acquire_qvl_json(struct vt_cache_set *caches, const char *path, struct coll_set **out,
+				  struct vt_err *err)
 {
 	const uint8_t *text = NULL;
 	size_t len = 0;
 	uint8_t sha[32], key[32];
 	void *fh = NULL;
 	struct vt_err scratch = {0};
-	RET_IF(vt_file_read_cached(path, FILE_MAX, 0, &text, &len, sha, &fh, err));
+	RET_IF(vt_file_read_cached(caches, path, FILE_MAX, 0, &text, &len, sha, &fh, err));
 	uint64_t n64 = len;
 	const void *parts[2] = {sha, &n64};
 	size_t sizes[2] = {32, sizeof(n64)};
-	bool keyed = vt_cache_key(key, "dcap-qvl-json", 2, parts, sizes, &scratch) == VT_OK;
+	struct vt_cache *cache = vt_cache_of(caches, &bundle_class);
+	bool keyed = cache != NULL && vt_cache_key(key, "dcap-qvl-json", 2, parts, sizes, &scratch) == VT_OK;
 	void *hit = NULL;
-	if (keyed && vt_cache_get(&bundle_cache, key, 0, &hit)) {
+	if (keyed && vt_cache_get(cache, key, 0, &hit)) {
 		vt_file_cache_release(fh);
 		*out = hit;
 		return VT_OK;
@@ -511,7 +525,7 @@ static vt_status acquire_qvl_json(const char *path, struct coll_set **out, struc
 	if (e == NULL)
 		return coll_fail(err, VT_E_NOMEM, "collateral", "out of memory");
 	if (keyed)
-		vt_cache_put(&bundle_cache, key, VT_CACHE_ALWAYS_FROM, VT_CACHE_ALWAYS_TO, e);
+		vt_cache_put(cache, key, VT_CACHE_ALWAYS_FROM, VT_CACHE_ALWAYS_TO, e);
 	*out = e;
 	return VT_OK;
 }
@@ -542,8 +556,9 @@ out:
 }
 
 /* A regular file in `dir`, read through the file cache (VT_E_NOTFOUND when not a regular file). */
-static vt_status cached_in(const char *dir, const char *name, size_t max, unsigned flags, const uint8_t **bytes,
-			   size_t *len, uint8_t sha[32], void **fh, struct vt_err *err)
+static vt_status cached_in(struct vt_cache_set *caches, const char *dir, const char *name, size_t max,
+			   unsigned flags, const uint8_t **bytes, size_t *len, uint8_t sha[32], void **fh,
+			   struct vt_err *err)
 {
 	char buf[512];
 	size_t dl = strlen(dir), nl = strlen(name);
@@ -553,13 +568,13 @@ static vt_status cached_in(const char *dir, const char *name, size_t max, unsign
 	memcpy(p, dir, dl);
 	p[dl] = '/';
 	memcpy(p + dl + 1, name, nl + 1);
-	vt_status rc = vt_file_read_cached(p, max, flags, bytes, len, sha, fh, err);
+	vt_status rc = vt_file_read_cached(caches, p, max, flags, bytes, len, sha, fh, err);
 	if (p != buf)
 		free(p);
 	return rc;
 }
 
-static bool file_exists(const char *dir, const char *name)
+static bool file_exists(struct vt_cache_set *caches, const char *dir, const char *name)
 {
 	const uint8_t *b = NULL;
 	size_t n = 0;
@@ -567,18 +582,19 @@ static bool file_exists(const char *dir, const char *name)
 	void *fh = NULL;
 	struct vt_err scratch = {0};
 	/* within the size limit of what is read next; larger files give that read's error */
-	bool ok = cached_in(dir, name, CRL_MAX, VT_FILE_REGULAR_ONLY, &b, &n, sha, &fh, &scratch) != VT_E_NOTFOUND;
+	bool ok = cached_in(caches, dir, name, CRL_MAX, VT_FILE_REGULAR_ONLY, &b, &n, sha, &fh, &scratch) !=
+		  VT_E_NOTFOUND;
 	vt_file_cache_release(fh);
 	return ok;
 }
 
-static vt_status read_in(const char *dir, const char *name, size_t max, uint8_t **out, size_t *len,
-			 struct vt_err *err)
+static vt_status read_in(struct vt_cache_set *caches, const char *dir, const char *name, size_t max, uint8_t **out,
+			 size_t *len, struct vt_err *err)
 {
 	const uint8_t *b = NULL;
 	void *fh = NULL;
 	uint8_t sha[32];
-	vt_status rc = cached_in(dir, name, max, 0, &b, len, sha, &fh, err);
+	vt_status rc = cached_in(caches, dir, name, max, 0, &b, len, sha, &fh, err);
 	if (rc != VT_OK)
 		return vt_fail(err, rc, VT_STEP_COLLATERAL, name, "cannot read collateral file");
 	*out = malloc(*len + 1);
@@ -590,11 +606,12 @@ static vt_status read_in(const char *dir, const char *name, size_t max, uint8_t 
 	return VT_OK;
 }
 
-static vt_status read_text(const char *dir, const char *name, char **out, struct vt_err *err)
+static vt_status read_text(struct vt_cache_set *caches, const char *dir, const char *name, char **out,
+			   struct vt_err *err)
 {
 	uint8_t *d = NULL;
 	size_t n = 0;
-	vt_status rc = read_in(dir, name, PEM_MAX, &d, &n, err);
+	vt_status rc = read_in(caches, dir, name, PEM_MAX, &d, &n, err);
 	if (rc != VT_OK)
 		return rc;
 	if (memchr(d, '\0', n) != NULL) {
@@ -636,41 +653,42 @@ out:
 	return rc;
 }
 
-static vt_status load_signed(const char *dir, const char *name, const char *member, char **value, uint8_t sig[64],
-			     struct vt_err *err)
+static vt_status load_signed(struct vt_cache_set *caches, const char *dir, const char *name, const char *member,
+			     char **value, uint8_t sig[64], struct vt_err *err)
 {
 	const uint8_t *d = NULL;
 	size_t n = 0;
 	uint8_t sha[32];
 	void *fh = NULL;
-	vt_status rc = cached_in(dir, name, BODY_MAX, 0, &d, &n, sha, &fh, err);
+	vt_status rc = cached_in(caches, dir, name, BODY_MAX, 0, &d, &n, sha, &fh, err);
 	if (rc != VT_OK)
 		rc = vt_fail(err, rc, VT_STEP_COLLATERAL, name, "cannot read collateral file");
 	else
-		rc = split_hashed((const char *)d, n, sha, member, value, sig, err);
+		rc = split_hashed(caches, (const char *)d, n, sha, member, value, sig, err);
 	vt_file_cache_release(fh);
 	return rc;
 }
 
-static vt_status load_dir(const char *dir, struct vt_dcap_collateral *c, struct vt_err *err)
+static vt_status load_dir(struct vt_cache_set *caches, const char *dir, struct vt_dcap_collateral *c,
+			  struct vt_err *err)
 {
 	vt_status rc;
 	uint8_t *tmp = NULL;
 	size_t tmp_len = 0;
 
-	VT_GUARD(load_signed(dir, "tcbinfo.json", "tcbInfo", &c->tcb_info, c->tcb_info_signature, err));
-	VT_GUARD(read_text(dir, "tcbinfo_issuer_chain.pem", &c->tcb_info_issuer_chain, err));
-	VT_GUARD(load_signed(dir, "qeidentity.json", "enclaveIdentity", &c->qe_identity, c->qe_identity_signature,
-			     err));
-	VT_GUARD(read_text(dir, "qeidentity_issuer_chain.pem", &c->qe_identity_issuer_chain, err));
-	VT_GUARD(read_text(dir, "pckcrl_issuer_chain.pem", &c->pck_crl_issuer_chain, err));
-	if (file_exists(dir, "pckcrl.der")) {
-		VT_GUARD(read_in(dir, "pckcrl.der", CRL_MAX, &c->pck_crl, &c->pck_crl_size, err));
+	VT_GUARD(load_signed(caches, dir, "tcbinfo.json", "tcbInfo", &c->tcb_info, c->tcb_info_signature, err));
+	VT_GUARD(read_text(caches, dir, "tcbinfo_issuer_chain.pem", &c->tcb_info_issuer_chain, err));
+	VT_GUARD(load_signed(caches, dir, "qeidentity.json", "enclaveIdentity", &c->qe_identity,
+			     c->qe_identity_signature, err));
+	VT_GUARD(read_text(caches, dir, "qeidentity_issuer_chain.pem", &c->qe_identity_issuer_chain, err));
+	VT_GUARD(read_text(caches, dir, "pckcrl_issuer_chain.pem", &c->pck_crl_issuer_chain, err));
+	if (file_exists(caches, dir, "pckcrl.der")) {
+		VT_GUARD(read_in(caches, dir, "pckcrl.der", CRL_MAX, &c->pck_crl, &c->pck_crl_size, err));
 	} else {
-		VT_GUARD(read_in(dir, "pckcrl.pem", CRL_MAX, &tmp, &tmp_len, err));
+		VT_GUARD(read_in(caches, dir, "pckcrl.pem", CRL_MAX, &tmp, &tmp_len, err));
 		VT_GUARD(pem_crl_to_der(tmp, tmp_len, &c->pck_crl, &c->pck_crl_size, err));
 	}
-	VT_GUARD(read_in(dir, "rootcrl.der", CRL_MAX, &c->root_ca_crl, &c->root_ca_crl_size, err));
+	VT_GUARD(read_in(caches, dir, "rootcrl.der", CRL_MAX, &c->root_ca_crl, &c->root_ca_crl_size, err));
 	if (c->pck_crl_size == 0 || c->root_ca_crl_size == 0) {
 		rc = coll_fail(err, VT_E_PARSE, "collateral", "empty CRL file");
 		goto out;
@@ -691,7 +709,7 @@ static const char *const DIR_FILES[] = {"tcbinfo.json",		 "tcbinfo_issuer_chain.
 					"rootcrl.der"};
 #define N_DIR_FILES (sizeof(DIR_FILES) / sizeof(DIR_FILES[0]))
 
-static bool dir_key(const char *dir, uint8_t key[32])
+static bool dir_key(struct vt_cache_set *caches, const char *dir, uint8_t key[32])
 {
 	static const size_t max[N_DIR_FILES] = {BODY_MAX, PEM_MAX, BODY_MAX, PEM_MAX, PEM_MAX, CRL_MAX, CRL_MAX};
 	uint8_t sha[N_DIR_FILES][32];
@@ -704,11 +722,11 @@ static bool dir_key(const char *dir, uint8_t key[32])
 		void *fh = NULL;
 		struct vt_err scratch = {0};
 		const char *name = DIR_FILES[i];
-		vt_status rc = cached_in(dir, name, max[i], VT_FILE_REGULAR_ONLY, &b, &n, sha[i], &fh, &scratch);
+		vt_status rc = cached_in(caches, dir, name, max[i], VT_FILE_REGULAR_ONLY, &b, &n, sha[i], &fh, &scratch);
 		if (rc == VT_E_NOTFOUND && i == 5) {
 			pem_crl = 1;
 			name = "pckcrl.pem";
-			rc = cached_in(dir, name, CRL_MAX, VT_FILE_REGULAR_ONLY, &b, &n, sha[i], &fh, &scratch);
+			rc = cached_in(caches, dir, name, CRL_MAX, VT_FILE_REGULAR_ONLY, &b, &n, sha[i], &fh, &scratch);
 		}
 		/* text files with a NUL byte fail the load: no key */
 		ok = rc == VT_OK && (i == 5 || i == 6 || memchr(b, '\0', n) == NULL);
@@ -731,18 +749,20 @@ static bool dir_key(const char *dir, uint8_t key[32])
 	return vt_cache_key(key, "dcap-collateral-dir", 2 * N_DIR_FILES + 1, parts, sizes, &scratch) == VT_OK;
 }
 
-static vt_status acquire_dir(const char *dir, struct coll_set **out, struct vt_err *err)
+static vt_status acquire_dir(struct vt_cache_set *caches, const char *dir, struct coll_set **out,
+			     struct vt_err *err)
 {
 	uint8_t key[32];
-	bool keyed = dir_key(dir, key);
+	struct vt_cache *cache = vt_cache_of(caches, &dir_class);
+	bool keyed = cache != NULL && dir_key(caches, dir, key);
 	void *hit = NULL;
-	if (keyed && vt_cache_get(&dir_cache, key, 0, &hit)) {
+	if (keyed && vt_cache_get(cache, key, 0, &hit)) {
 		*out = hit;
 		return VT_OK;
 	}
 	struct vt_dcap_collateral c;
 	memset(&c, 0, sizeof(c));
-	vt_status rc = load_dir(dir, &c, err);
+	vt_status rc = load_dir(caches, dir, &c, err);
 	if (rc != VT_OK) {
 		vt_dcap_collateral_free(&c);
 		return rc;
@@ -752,13 +772,13 @@ static vt_status acquire_dir(const char *dir, struct coll_set **out, struct vt_e
 	if (e == NULL)
 		return coll_fail(err, VT_E_NOMEM, "collateral", "out of memory");
 	if (keyed)
-		vt_cache_put(&dir_cache, key, VT_CACHE_ALWAYS_FROM, VT_CACHE_ALWAYS_TO, e);
+		vt_cache_put(cache, key, VT_CACHE_ALWAYS_FROM, VT_CACHE_ALWAYS_TO, e);
 	*out = e;
 	return VT_OK;
 }
 
-vt_status dcap_collateral_acquire(const char *path, const struct vt_dcap_collateral **c, const struct dcap_hashes **h,
-				  void **handle, struct vt_err *err)
+vt_status dcap_collateral_acquire(struct vt_cache_set *caches, const char *path, const struct vt_dcap_collateral **c,
+				  const struct dcap_hashes **h, void **handle, struct vt_err *err)
 {
 	*c = NULL;
 	*h = NULL;
@@ -769,14 +789,16 @@ vt_status dcap_collateral_acquire(const char *path, const struct vt_dcap_collate
 	uint8_t key[32];
 	void *hit = NULL;
 	/* All seven files read as regular files: `path` is a directory (no stat of it needed). */
-	if (dir_key(path, key) && vt_cache_get(&dir_cache, key, 0, &hit)) {
+	struct vt_cache *dir_cache = vt_cache_of(caches, &dir_class);
+	if (dir_cache != NULL && dir_key(caches, path, key) && vt_cache_get(dir_cache, key, 0, &hit)) {
 		e = hit;
 	} else {
 		struct stat st;
 		if (stat(path, &st) != 0)
 			return vt_fail(err, errno == ENOENT ? VT_E_NOTFOUND : VT_E_IO, VT_STEP_COLLATERAL, "collateral",
 				       "cannot stat collateral path");
-		RET_IF(S_ISDIR(st.st_mode) ? acquire_dir(path, &e, err) : acquire_qvl_json(path, &e, err));
+		RET_IF(S_ISDIR(st.st_mode) ? acquire_dir(caches, path, &e, err)
+					   : acquire_qvl_json(caches, path, &e, err));
 	}
 	*c = &e->c;
 	*h = &e->h;
@@ -797,7 +819,7 @@ vt_status vt_dcap_collateral_load(const char *path, struct vt_dcap_collateral *o
 	const struct vt_dcap_collateral *c = NULL;
 	const struct dcap_hashes *h = NULL;
 	void *handle = NULL;
-	RET_IF(dcap_collateral_acquire(path, &c, &h, &handle, err));
+	RET_IF(dcap_collateral_acquire(NULL, path, &c, &h, &handle, err)); /* no verifier: no caching */
 	bool ok = collateral_copy(c, out);
 	dcap_collateral_release(handle);
 	return ok ? VT_OK : coll_fail(err, VT_E_NOMEM, "collateral", "out of memory");

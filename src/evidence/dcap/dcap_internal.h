@@ -131,17 +131,28 @@ struct dcap_hashes {
 /* Hash every field of `c` (NULL fields hash as empty). */
 vt_status dcap_collateral_hashes(const struct vt_dcap_collateral *c, struct dcap_hashes *h, struct vt_err *err);
 /*
+ * `caches` below is a verifier's (crypto/cache.h; vt_verifier_caches), or
+ * NULL: no caching (the public vt_dcap_* functions, which have no verifier).
+ */
+struct vt_cache_set;
+
+/*
  * vt_dcap_collateral_load without the copy: a shared, read-only collateral
  * and the hashes of its fields, valid until dcap_collateral_release(*handle).
- * The path's files are read through the stat-keyed file cache (operator
- * configuration), and a set whose file hashes were seen before is reused.
+ * The path's files are read through the stat-keyed file cache of `caches`
+ * (operator configuration), and a set whose file hashes were seen before is
+ * reused.
  */
-vt_status dcap_collateral_acquire(const char *path, const struct vt_dcap_collateral **c, const struct dcap_hashes **h,
-				  void **handle, struct vt_err *err);
+vt_status dcap_collateral_acquire(struct vt_cache_set *caches, const char *path, const struct vt_dcap_collateral **c,
+				  const struct dcap_hashes **h, void **handle, struct vt_err *err);
 void dcap_collateral_release(void *handle);
-/* vt_dcap_verify with the field hashes already known (`h` must describe `c`; NULL: computed here). */
-vt_status dcap_verify_hashed(const struct vt_dcap_quote *q, const struct vt_dcap_collateral *c,
-			     const struct dcap_hashes *h, int64_t now, int64_t grace_seconds, struct vt_dcap_result *res,
-			     struct vt_err *err);
+/* vt_dcap_signed_json_split with the split cached in `caches`. */
+vt_status dcap_signed_json_split_cached(struct vt_cache_set *caches, const char *body, size_t size,
+					const char *member, char **value_out, uint8_t sig_out[64], struct vt_err *err);
+/* vt_dcap_verify with the field hashes already known (`h` must describe `c`; NULL: computed here),
+ * caching in `caches`. */
+vt_status dcap_verify_hashed(struct vt_cache_set *caches, const struct vt_dcap_quote *q,
+			     const struct vt_dcap_collateral *c, const struct dcap_hashes *h, int64_t now,
+			     int64_t grace_seconds, struct vt_dcap_result *res, struct vt_err *err);
 
 #endif

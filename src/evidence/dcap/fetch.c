@@ -18,6 +18,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "evidence/dcap/dcap_internal.h"
 #include "evidence/dcap/fetch.h"
 #include "fetch/fetch_internal.h"
 #include "veritee/json.h"
@@ -136,8 +137,8 @@ out:
 	return rc;
 }
 
-/* Split a signed JSON body and read the value's nextUpdate. */
-static vt_status json_item(struct item *it, struct vt_err *err)
+/* Split a signed JSON body (the split cached in `caches`, may be NULL) and read the value's nextUpdate. */
+static vt_status json_item(struct vt_cache_set *caches, struct item *it, struct vt_err *err)
 {
 	const char *member = it->kind == K_TCB_INFO ? "tcbInfo" : "enclaveIdentity";
 	json_t *v = NULL;
@@ -145,7 +146,8 @@ static vt_status json_item(struct item *it, struct vt_err *err)
 	vt_status rc;
 	free(it->value);
 	it->value = NULL;
-	VT_GUARD(vt_dcap_signed_json_split((const char *)it->body, it->body_size, member, &it->value, it->sig, err));
+	VT_GUARD(dcap_signed_json_split_cached(caches, (const char *)it->body, it->body_size, member, &it->value,
+					       it->sig, err));
 	VT_GUARD(vt_json_parse(it->value, strlen(it->value), BODY_MAX, &v, err));
 	VT_GUARD(vt_json_get_string(v, "nextUpdate", &nu, err));
 	VT_GUARD(vt_time_parse_rfc3339(nu, &it->next_update, err));
@@ -161,7 +163,8 @@ out:
 }
 
 /* Turn fresh or cached body bytes into the item's result fields. */
-static vt_status item_accept(struct item *it, uint8_t *body, size_t n, struct vt_err *err)
+static vt_status item_accept(const struct vt_dcap_sources *src, struct item *it, uint8_t *body, size_t n,
+			     struct vt_err *err)
 {
 	if (it->kind == K_PCK_CRL || it->kind == K_ROOT_CRL) {
 		uint8_t *der = NULL;
@@ -178,7 +181,7 @@ static vt_status item_accept(struct item *it, uint8_t *body, size_t n, struct vt
 	free(it->body);
 	it->body = body;
 	it->body_size = n;
-	return json_item(it, err);
+	return json_item(src->caches, it, err);
 }
 
 /* ------------------------------------------------------------ HTTP */
@@ -305,7 +308,7 @@ static bool cache_load(const struct vt_dcap_sources *src, struct item *it)
 	it->chain = it->chain_header ? strdup(json_string_value(chain)) : NULL;
 	if (it->chain_header && it->chain == NULL)
 		goto out;
-	ok = item_accept(it, body, bn, NULL) == VT_OK;
+	ok = item_accept(src, it, body, bn, NULL) == VT_OK;
 	body = NULL;
 out:
 	if (!ok)
@@ -377,7 +380,7 @@ static vt_status get_item(const struct vt_dcap_sources *src, struct vt_fetch_tic
 		fresh.body = NULL;
 		fresh.value = NULL;
 		fresh.chain = chain;
-		rc = item_accept(&fresh, body, n, &ferr);
+		rc = item_accept(src, &fresh, body, n, &ferr);
 		if (rc == VT_OK) {
 			item_clear(it);
 			*it = fresh;

@@ -60,6 +60,7 @@ vt_status vt_dcap_state_new(const struct vt_verifier *v, const json_t *o, void *
 	st->src.offline = vt_tee_opt_flag(o, "offline");
 	st->src.gate = vt_verifier_fetch_gate(v);
 	st->src.http_get = vt_verifier_http_get(v);
+	st->src.caches = vt_verifier_caches(v);
 	*state = st;
 	return VT_OK;
 }

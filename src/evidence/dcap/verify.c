@@ -31,12 +31,14 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "crypto/cache.h"
 #include "evidence/dcap/dcap_internal.h"
 #include "evidence/dcap/fetch.h"
 #include "veritee/crypto.h"
 #include "veritee/json.h"
 #include "veritee/dcap.h"
 #include "veritee/util.h"
+#include "veritee/verifier.h"
 
 /* SHA-256 of the DER of the Intel SGX Root CA (CN=Intel SGX Root CA, P-256, 2018-05-21..2049-12-31). */
 static const uint8_t INTEL_ROOT_SHA256[32] = {
@@ -170,18 +172,21 @@ static void crl_entry_release(void *o)
 	free(e);
 }
 
-VT_CACHE_DEFINE(crl_cache, "dcap.crl", 32, crl_entry_ref, crl_entry_release);
+static const struct vt_cache_class crl_class = {
+	.name = "dcap.crl", .capacity = 32, .ref = crl_entry_ref, .release = crl_entry_release};
 
-/* Parse, issuer and signature (cached); *out is a new reference. */
-static vt_status crl_load(const uint8_t *der, size_t der_size, const uint8_t *der_sha, X509 *issuer,
-			  const uint8_t *issuer_fp, int64_t now, const char *field, struct crl_entry **out,
+/* Parse, issuer and signature (cached in `caches`); *out is a new reference. */
+static vt_status crl_load(struct vt_cache_set *caches, const uint8_t *der, size_t der_size, const uint8_t *der_sha,
+			  X509 *issuer, const uint8_t *issuer_fp, int64_t now, const char *field, struct crl_entry **out,
 			  struct vt_err *err)
 {
 	*out = NULL;
 	uint8_t fp[32], key[32], dh[32];
 	struct vt_err scratch = {0};
 	uint64_t len = der_size;
-	bool keyed = (issuer_fp != NULL || vt_x509_fingerprint_sha256(issuer, fp, &scratch) == VT_OK) &&
+	struct vt_cache *cache = vt_cache_of(caches, &crl_class);
+	bool keyed = cache != NULL &&
+		     (issuer_fp != NULL || vt_x509_fingerprint_sha256(issuer, fp, &scratch) == VT_OK) &&
 		     (der_sha != NULL || vt_sha256(der, der_size, dh, &scratch) == VT_OK);
 	if (keyed) {
 		/* the CRL by the SHA-256 of its exact DER (and length), the issuer by its fingerprint */
@@ -190,7 +195,7 @@ static vt_status crl_load(const uint8_t *der, size_t der_size, const uint8_t *de
 		keyed = vt_cache_key(key, "dcap-crl", 3, parts, sizes, &scratch) == VT_OK;
 	}
 	void *hit = NULL;
-	if (keyed && vt_cache_get(&crl_cache, key, now, &hit)) {
+	if (keyed && vt_cache_get(cache, key, now, &hit)) {
 		*out = hit;
 		return VT_OK;
 	}
@@ -231,22 +236,22 @@ static vt_status crl_load(const uint8_t *der, size_t der_size, const uint8_t *de
 	e->next_up = next_up;
 	int64_t nb, na;
 	if (keyed && vt_x509_window(issuer, &nb, &na) && now >= nb && now <= na)
-		vt_cache_put(&crl_cache, key, nb, na, e);
+		vt_cache_put(cache, key, nb, na, e);
 	*out = e;
 out:
 	X509_CRL_free(crl);
 	return rc;
 }
 
-static vt_status crl_check(const uint8_t *der, size_t der_size, const uint8_t *der_sha, X509 *issuer,
-			   const uint8_t *issuer_fp, X509 *subject, int64_t now, int64_t grace_seconds, bool *expired, const char *field,
-			   struct vt_err *err)
+static vt_status crl_check(struct vt_cache_set *caches, const uint8_t *der, size_t der_size, const uint8_t *der_sha,
+			   X509 *issuer, const uint8_t *issuer_fp, X509 *subject, int64_t now, int64_t grace_seconds,
+			   bool *expired, const char *field, struct vt_err *err)
 {
 	if (der == NULL || der_size == 0 || der_size > (size_t)16 << 20)
 		return vt_fail(err, VT_E_REJECTED, VT_STEP_COLLATERAL, field, "CRL missing");
 	struct crl_entry *e = NULL;
 	vt_status rc;
-	VT_GUARD(crl_load(der, der_size, der_sha, issuer, issuer_fp, now, field, &e, err));
+	VT_GUARD(crl_load(caches, der, der_size, der_sha, issuer, issuer_fp, now, field, &e, err));
 	VT_GUARD(check_window(field, e->this_up, e->next_up, now, grace_seconds, expired, err));
 	X509_REVOKED *rev = NULL;
 	if (X509_CRL_get0_by_serial(e->crl, &rev, X509_get0_serialNumber(subject)) == 1) {
@@ -266,7 +271,7 @@ out:
 vt_status vt_dcap_crl_check(const uint8_t *der, size_t der_size, X509 *issuer, X509 *subject, int64_t now,
 			    int64_t grace_seconds, bool *expired, const char *field, struct vt_err *err)
 {
-	return crl_check(der, der_size, NULL, issuer, NULL, subject, now, grace_seconds, expired, field, err);
+	return crl_check(NULL, der, der_size, NULL, issuer, NULL, subject, now, grace_seconds, expired, field, err);
 }
 
 /* --------------------------------------------------------------- signatures */
@@ -282,25 +287,27 @@ static void pkey_release(void *o)
 	EVP_PKEY_free(o);
 }
 
-VT_CACHE_DEFINE(ak_cache, "dcap.attestation_key", 64, pkey_ref, pkey_release);
+static const struct vt_cache_class ak_class = {
+	.name = "dcap.attestation_key", .capacity = 64, .ref = pkey_ref, .release = pkey_release};
 
 static vt_status ak_key_uncached(const uint8_t ak[64], EVP_PKEY **out, struct vt_err *err);
 
-static vt_status ak_key(const uint8_t ak[64], EVP_PKEY **out, struct vt_err *err)
+static vt_status ak_key(struct vt_cache_set *caches, const uint8_t ak[64], EVP_PKEY **out, struct vt_err *err)
 {
 	uint8_t key[32];
 	const void *parts[1] = {ak};
 	size_t sizes[1] = {64};
 	struct vt_err scratch = {0};
-	bool keyed = vt_cache_key(key, "dcap-attestation-key", 1, parts, sizes, &scratch) == VT_OK;
+	struct vt_cache *cache = vt_cache_of(caches, &ak_class);
+	bool keyed = cache != NULL && vt_cache_key(key, "dcap-attestation-key", 1, parts, sizes, &scratch) == VT_OK;
 	void *hit = NULL;
-	if (keyed && vt_cache_get(&ak_cache, key, 0, &hit)) {
+	if (keyed && vt_cache_get(cache, key, 0, &hit)) {
 		*out = hit;
 		return VT_OK;
 	}
 	vt_status rc = ak_key_uncached(ak, out, err);
 	if (rc == VT_OK && keyed)
-		vt_cache_put(&ak_cache, key, VT_CACHE_ALWAYS_FROM, VT_CACHE_ALWAYS_TO, *out);
+		vt_cache_put(cache, key, VT_CACHE_ALWAYS_FROM, VT_CACHE_ALWAYS_TO, *out);
 	return rc;
 }
 
@@ -386,16 +393,16 @@ static void signed_entry_release(void *o)
 	free(e);
 }
 
-VT_CACHE_DEFINE(signed_cache, "dcap.signed_item", 32, signed_entry_ref, signed_entry_release);
+static const struct vt_cache_class signed_class = {
+	.name = "dcap.signed_item", .capacity = 32, .ref = signed_entry_ref, .release = signed_entry_release};
 
-static vt_status signed_item_crl(const char *what, const char *field, X509 *root, X509 *signer,
-				 const struct vt_dcap_collateral *c, const struct dcap_hashes *h, int64_t now,
-				 int64_t grace, bool *expired, struct vt_err *err)
+static vt_status signed_item_crl(struct vt_cache_set *caches, const char *what, const char *field, X509 *root,
+				 X509 *signer, const struct vt_dcap_collateral *c, const struct dcap_hashes *h,
+				 int64_t now, int64_t grace, bool *expired, struct vt_err *err)
 {
 	struct vt_err e2 = {0};
-	if (crl_check(c->root_ca_crl, c->root_ca_crl_size, h->root_ca_crl, root, INTEL_ROOT_SHA256, signer, now, grace,
-		      expired,
-		      "root_ca_crl", &e2) != VT_OK)
+	if (crl_check(caches, c->root_ca_crl, c->root_ca_crl_size, h->root_ca_crl, root, INTEL_ROOT_SHA256, signer,
+		      now, grace, expired, "root_ca_crl", &e2) != VT_OK)
 		return vt_fail(err, e2.code, e2.step == VT_STEP_CHAIN ? VT_STEP_COLLATERAL : e2.step, field,
 			       "%s signing certificate: %s", what, e2.detail);
 	return VT_OK;
@@ -407,26 +414,27 @@ static vt_status signed_item_crl(const char *what, const char *field, X509 *root
  * and not be revoked by the root CA CRL; then the signature over the exact
  * text must verify.  `text_hash` is the SHA-256 cache key of the text.
  */
-static vt_status check_signed_item(const char *what, const char *chain_pem, const uint8_t chain_hash[32],
-				   const char *text, const uint8_t text_hash[32], const uint8_t sig[64],
-				   const struct vt_dcap_collateral *c, const struct dcap_hashes *h, int64_t now, int64_t grace,
-				   bool *expired, struct vt_err *err)
+static vt_status check_signed_item(struct vt_cache_set *caches, const char *what, const char *chain_pem,
+				   const uint8_t chain_hash[32], const char *text, const uint8_t text_hash[32],
+				   const uint8_t sig[64], const struct vt_dcap_collateral *c, const struct dcap_hashes *h,
+				   int64_t now, int64_t grace, bool *expired, struct vt_err *err)
 {
 	char field[64];
 	snprintf(field, sizeof(field), "%s_issuer_chain", what);
 	uint8_t key[32];
 	struct vt_err scratch = {0};
 	bool keyed = false;
-	if (chain_pem != NULL && text != NULL) {
+	struct vt_cache *cache = vt_cache_of(caches, &signed_class);
+	if (cache != NULL && chain_pem != NULL && text != NULL) {
 		/* the chain PEM and the text by the SHA-256 of their exact bytes */
 		const void *parts[4] = {what, chain_hash, text_hash, sig};
 		size_t sizes[4] = {strlen(what), 32, 32, 64};
 		keyed = vt_cache_key(key, "dcap-signed-item", 4, parts, sizes, &scratch) == VT_OK;
 	}
 	void *hit = NULL;
-	if (keyed && vt_cache_get(&signed_cache, key, now, &hit)) {
+	if (keyed && vt_cache_get(cache, key, now, &hit)) {
 		struct signed_entry *e = hit;
-		vt_status rc = signed_item_crl(what, field, e->root, e->signer, c, h, now, grace, expired, err);
+		vt_status rc = signed_item_crl(caches, what, field, e->root, e->signer, c, h, now, grace, expired, err);
 		signed_entry_release(e);
 		return rc;
 	}
@@ -443,13 +451,13 @@ static vt_status check_signed_item(const char *what, const char *chain_pem, cons
 	{
 		struct vt_err e2 = {0};
 		if (is_pinned_root(root, VT_STEP_COLLATERAL, field, &e2) != VT_OK ||
-		    vt_x509_verify_chain_cached(signer, root, now, &e2) != VT_OK) {
+		    vt_x509_verify_chain_cached(caches, signer, root, now, &e2) != VT_OK) {
 			rc = vt_fail(err, VT_E_REJECTED, VT_STEP_COLLATERAL, field, "%s signing certificate: %s", what,
 				     e2.detail);
 			goto out;
 		}
 	}
-	VT_GUARD(signed_item_crl(what, field, root, signer, c, h, now, grace, expired, err));
+	VT_GUARD(signed_item_crl(caches, what, field, root, signer, c, h, now, grace, expired, err));
 	if (text == NULL) {
 		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_COLLATERAL, what, "%s missing", what);
 		goto out;
@@ -465,7 +473,7 @@ static vt_status check_signed_item(const char *what, const char *chain_pem, cons
 		X509_up_ref(root);
 		e->signer = signer;
 		e->root = root;
-		vt_cache_put(&signed_cache, key, nb, na, e);
+		vt_cache_put(cache, key, nb, na, e);
 		signed_entry_release(e);
 	}
 out:
@@ -516,14 +524,17 @@ static void qe_entry_release(void *o)
 	free(e);
 }
 
-VT_CACHE_DEFINE(tcb_cache, "dcap.tcb_info", 32, tcb_entry_ref, tcb_entry_release);
-VT_CACHE_DEFINE(qe_cache, "dcap.qe_identity", 32, qe_entry_ref, qe_entry_release);
+static const struct vt_cache_class tcb_class = {
+	.name = "dcap.tcb_info", .capacity = 32, .ref = tcb_entry_ref, .release = tcb_entry_release};
+static const struct vt_cache_class qe_class = {
+	.name = "dcap.qe_identity", .capacity = 32, .ref = qe_entry_ref, .release = qe_entry_release};
 
-static vt_status tcb_info_get(const char *text, const uint8_t text_hash[32], struct tcb_entry **out,
-			      struct vt_err *err)
+static vt_status tcb_info_get(struct vt_cache_set *caches, const char *text, const uint8_t text_hash[32],
+			      struct tcb_entry **out, struct vt_err *err)
 {
 	void *hit = NULL;
-	if (vt_cache_get(&tcb_cache, text_hash, 0, &hit)) {
+	struct vt_cache *cache = vt_cache_of(caches, &tcb_class);
+	if (vt_cache_get(cache, text_hash, 0, &hit)) {
 		*out = hit;
 		return VT_OK;
 	}
@@ -536,16 +547,17 @@ static vt_status tcb_info_get(const char *text, const uint8_t text_hash[32], str
 		tcb_entry_release(e);
 		return rc;
 	}
-	vt_cache_put(&tcb_cache, text_hash, VT_CACHE_ALWAYS_FROM, VT_CACHE_ALWAYS_TO, e);
+	vt_cache_put(cache, text_hash, VT_CACHE_ALWAYS_FROM, VT_CACHE_ALWAYS_TO, e);
 	*out = e;
 	return VT_OK;
 }
 
-static vt_status qe_identity_get(const char *text, const uint8_t text_hash[32], struct qe_entry **out,
-				 struct vt_err *err)
+static vt_status qe_identity_get(struct vt_cache_set *caches, const char *text, const uint8_t text_hash[32],
+				 struct qe_entry **out, struct vt_err *err)
 {
 	void *hit = NULL;
-	if (vt_cache_get(&qe_cache, text_hash, 0, &hit)) {
+	struct vt_cache *cache = vt_cache_of(caches, &qe_class);
+	if (vt_cache_get(cache, text_hash, 0, &hit)) {
 		*out = hit;
 		return VT_OK;
 	}
@@ -558,7 +570,7 @@ static vt_status qe_identity_get(const char *text, const uint8_t text_hash[32], 
 		qe_entry_release(e);
 		return rc;
 	}
-	vt_cache_put(&qe_cache, text_hash, VT_CACHE_ALWAYS_FROM, VT_CACHE_ALWAYS_TO, e);
+	vt_cache_put(cache, text_hash, VT_CACHE_ALWAYS_FROM, VT_CACHE_ALWAYS_TO, e);
 	*out = e;
 	return VT_OK;
 }
@@ -593,7 +605,8 @@ static void pck_entry_release(void *o)
 	free(e);
 }
 
-VT_CACHE_DEFINE(pck_cache, "dcap.pck_chain", 64, pck_entry_ref, pck_entry_release);
+static const struct vt_cache_class pck_class = {
+	.name = "dcap.pck_chain", .capacity = 64, .ref = pck_entry_ref, .release = pck_entry_release};
 
 /* --------------------------------------------------------------- TCB levels */
 
@@ -864,12 +877,12 @@ static const char *tee_id(const struct vt_dcap_quote *q)
 vt_status vt_dcap_verify(const struct vt_dcap_quote *q, const struct vt_dcap_collateral *c, int64_t now,
 			 int64_t grace_seconds, struct vt_dcap_result *res, struct vt_err *err)
 {
-	return dcap_verify_hashed(q, c, NULL, now, grace_seconds, res, err);
+	return dcap_verify_hashed(NULL, q, c, NULL, now, grace_seconds, res, err); /* no verifier: no caching */
 }
 
-vt_status dcap_verify_hashed(const struct vt_dcap_quote *q, const struct vt_dcap_collateral *c,
-			     const struct dcap_hashes *h, int64_t now, int64_t grace_seconds, struct vt_dcap_result *res,
-			     struct vt_err *err)
+vt_status dcap_verify_hashed(struct vt_cache_set *caches, const struct vt_dcap_quote *q,
+			     const struct vt_dcap_collateral *c, const struct dcap_hashes *h, int64_t now,
+			     int64_t grace_seconds, struct vt_dcap_result *res, struct vt_err *err)
 {
 	if (q == NULL || c == NULL || res == NULL)
 		return vt_fail(err, VT_E_USAGE, VT_STEP_NONE, "", "missing argument");
@@ -905,14 +918,15 @@ vt_status dcap_verify_hashed(const struct vt_dcap_quote *q, const struct vt_dcap
 	}
 	uint8_t pck_key[32];
 	struct vt_err scratch = {0};
-	bool pck_keyed = q->cert_data != NULL && q->cert_data_size > 0;
+	struct vt_cache *pck_cache = vt_cache_of(caches, &pck_class);
+	bool pck_keyed = pck_cache != NULL && q->cert_data != NULL && q->cert_data_size > 0;
 	if (pck_keyed) {
 		const void *parts[1] = {q->cert_data};
 		size_t sizes[1] = {q->cert_data_size};
 		pck_keyed = vt_cache_key(pck_key, "dcap-pck-chain", 1, parts, sizes, &scratch) == VT_OK;
 	}
 	void *hit = NULL;
-	if (pck_keyed && vt_cache_get(&pck_cache, pck_key, now, &hit)) {
+	if (pck_keyed && vt_cache_get(pck_cache, pck_key, now, &hit)) {
 		pe = hit;
 	} else {
 		VT_GUARD(pem_chain((const char *)q->cert_data, q->cert_data_size, VT_STEP_CHAIN, "quote.pck_chain",
@@ -956,17 +970,15 @@ vt_status dcap_verify_hashed(const struct vt_dcap_quote *q, const struct vt_dcap
 		int64_t nb = VT_CACHE_ALWAYS_FROM, na = VT_CACHE_ALWAYS_TO;
 		if (pck_keyed && vt_x509_window_narrow(leaf, &nb, &na) && vt_x509_window_narrow(inter, &nb, &na) &&
 		    vt_x509_window_narrow(root, &nb, &na) && now >= nb && now <= na)
-			vt_cache_put(&pck_cache, pck_key, nb, na, pe);
+			vt_cache_put(pck_cache, pck_key, nb, na, pe);
 	}
 	X509 *leaf = pe->leaf, *inter = pe->inter, *root = pe->root;
 
 	/* ---- chain: CRLs (root CA CRL for the PCK CA, PCK CRL for the PCK) */
-	VT_GUARD(crl_check(c->root_ca_crl, c->root_ca_crl_size, h->root_ca_crl, root, INTEL_ROOT_SHA256, inter, now,
-			   grace_seconds,
-			   &expired, "root_ca_crl", err));
-	VT_GUARD(crl_check(c->pck_crl, c->pck_crl_size, h->pck_crl, inter, pe->inter_fp, leaf, now, grace_seconds,
-			   &expired,
-			   "pck_crl", err));
+	VT_GUARD(crl_check(caches, c->root_ca_crl, c->root_ca_crl_size, h->root_ca_crl, root, INTEL_ROOT_SHA256, inter,
+			   now, grace_seconds, &expired, "root_ca_crl", err));
+	VT_GUARD(crl_check(caches, c->pck_crl, c->pck_crl_size, h->pck_crl, inter, pe->inter_fp, leaf, now,
+			   grace_seconds, &expired, "pck_crl", err));
 
 	/* ---- signature: QE report by the PCK key */
 	VT_GUARD(verify_p256(X509_get0_pubkey(leaf), q->qe_report.raw, sizeof(q->qe_report.raw),
@@ -998,13 +1010,13 @@ vt_status dcap_verify_hashed(const struct vt_dcap_quote *q, const struct vt_dcap
 
 	/* ---- collateral: signatures of TCB Info and QE Identity */
 	const uint8_t *tcb_hash = h->tcb_info, *qe_hash = h->qe_identity;
-	VT_GUARD(check_signed_item("tcb_info", c->tcb_info_issuer_chain, h->tcb_info_issuer_chain, c->tcb_info, tcb_hash,
-				   c->tcb_info_signature, c, h, now, grace_seconds, &expired, err));
-	VT_GUARD(check_signed_item("qe_identity", c->qe_identity_issuer_chain, h->qe_identity_issuer_chain,
+	VT_GUARD(check_signed_item(caches, "tcb_info", c->tcb_info_issuer_chain, h->tcb_info_issuer_chain, c->tcb_info,
+				   tcb_hash, c->tcb_info_signature, c, h, now, grace_seconds, &expired, err));
+	VT_GUARD(check_signed_item(caches, "qe_identity", c->qe_identity_issuer_chain, h->qe_identity_issuer_chain,
 				   c->qe_identity, qe_hash, c->qe_identity_signature, c, h, now, grace_seconds, &expired,
 				   err));
-	VT_GUARD(tcb_info_get(c->tcb_info, tcb_hash, &te, err));
-	VT_GUARD(qe_identity_get(c->qe_identity, qe_hash, &qe, err));
+	VT_GUARD(tcb_info_get(caches, c->tcb_info, tcb_hash, &te, err));
+	VT_GUARD(qe_identity_get(caches, c->qe_identity, qe_hash, &qe, err));
 	const struct vt_tcb_info *ti = &te->ti;
 	const struct vt_qe_identity *qi = &qe->qi;
 
@@ -1055,7 +1067,7 @@ vt_status dcap_verify_hashed(const struct vt_dcap_quote *q, const struct vt_dcap
 	VT_GUARD(qe_identity_check(q, qi, &res->qe_status, err));
 
 	/* ---- signature: the quote by the attestation key */
-	VT_GUARD(ak_key(q->attestation_key, &ak, err));
+	VT_GUARD(ak_key(caches, q->attestation_key, &ak, err));
 	VT_GUARD(verify_p256(ak, q->signed_region, q->signed_size, q->signature, VT_STEP_SIGNATURE,
 			     "quote.signature", "quote signature (attestation key)", err));
 
@@ -1169,11 +1181,14 @@ vt_status vt_dcap_verify_evidence(const struct vt_verify_ctx *ctx, const json_t 
 	}
 
 	const struct vt_dcap_sources *src = ctx->dcap;
+	/* where this verification caches: the sources' set, else the verifier's, else nowhere */
+	struct vt_cache_set *caches =
+		src != NULL && src->caches != NULL ? src->caches : vt_verifier_caches(ctx->verifier);
 	const struct vt_dcap_collateral *cp = &col;
 	const struct dcap_hashes *hp = NULL;
 	if (src != NULL && src->collateral_path != NULL && src->collateral_path[0] != '\0') {
 		/* operator configuration: shared, with the hashes of its fields */
-		VT_GUARD(dcap_collateral_acquire(src->collateral_path, &cp, &hp, &col_handle, err));
+		VT_GUARD(dcap_collateral_acquire(caches, src->collateral_path, &cp, &hp, &col_handle, err));
 	} else if (src != NULL && (!src->offline || src->cache_dir != NULL)) {
 		/* PCS / PCCS (or, offline, its cache) for this platform's FMSPC and PCK CA */
 		uint8_t fmspc[6];
@@ -1186,7 +1201,7 @@ vt_status vt_dcap_verify_evidence(const struct vt_verify_ctx *ctx, const json_t 
 			     "no collateral: give --collateral or configure a PCCS");
 		goto out;
 	}
-	VT_GUARD(dcap_verify_hashed(q, cp, hp, ctx->now, src->grace_seconds, res, err));
+	VT_GUARD(dcap_verify_hashed(caches, q, cp, hp, ctx->now, src->grace_seconds, res, err));
 
 	/* binding: the caller's report data, zero-padded to 64 bytes */
 	if (binding != NULL && binding->report_data != NULL) {

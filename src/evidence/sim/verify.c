@@ -15,6 +15,7 @@
 #include "veritee/json.h"
 #include "veritee/sim.h"
 #include "veritee/util.h"
+#include "veritee/verifier.h"
 
 /* A DER certificate is a few hundred bytes; anything past this is not ours. */
 #define SIM_MAX_CERT_B64 16384
@@ -77,11 +78,12 @@ static vt_status b64_member(const json_t *evidence, const char *key, size_t max_
 }
 
 /* Strict DER: the whole buffer is one certificate, nothing after it. */
-static vt_status parse_cert(const uint8_t *der, size_t der_size, X509 **out, struct vt_err *err)
+static vt_status parse_cert(struct vt_cache_set *caches, const uint8_t *der, size_t der_size, X509 **out,
+			    struct vt_err *err)
 {
 	if (der_size == 0 || der_size > (size_t)SIM_MAX_CERT_B64)
 		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "platform_cert", "certificate is %zu bytes", der_size);
-	return vt_x509_from_der_cached(der, der_size, "platform_cert", out, err);
+	return vt_x509_from_der_cached(caches, der, der_size, "platform_cert", out, err);
 }
 
 static vt_status check_binding(const struct vt_sim_report *rep, const struct vt_binding *binding,
@@ -167,7 +169,7 @@ static vt_status sim_verify(const struct vt_verify_ctx *ctx, const json_t *evide
 	VT_GUARD(check_members(evidence, err));
 	VT_GUARD(b64_member(evidence, "report", 4 * ((VT_SIM_REPORT_SIZE + 2) / 3), &report, &report_size, err));
 	VT_GUARD(b64_member(evidence, "platform_cert", SIM_MAX_CERT_B64, &der, &der_size, err));
-	VT_GUARD(parse_cert(der, der_size, &cert, err));
+	VT_GUARD(parse_cert(vt_verifier_caches(ctx->verifier), der, der_size, &cert, err));
 	VT_GUARD(vt_sim_report_parse(report, report_size, &rep, err));
 
 	/* chain */
@@ -179,7 +181,7 @@ static vt_status sim_verify(const struct vt_verify_ctx *ctx, const json_t *evide
 			     "sim evidence refused: no sim root configured (tees.sim.root)");
 		goto out;
 	}
-	VT_GUARD(vt_x509_verify_chain_cached(cert, root, ctx->now, err));
+	VT_GUARD(vt_x509_verify_chain_cached(vt_verifier_caches(ctx->verifier), cert, root, ctx->now, err));
 	if (X509_check_ca(cert) != 0) { /* only a leaf may speak for the platform */
 		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_CHAIN, "platform_cert", "platform certificate is a CA certificate");
 		goto out;

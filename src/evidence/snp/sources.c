@@ -27,6 +27,7 @@
 #include <openssl/x509.h>
 
 #include "evidence/snp/sources.h"
+#include "crypto/cache.h"
 #include "fetch/fetch_internal.h"
 #include "veritee/crypto.h"
 #include "veritee/util.h"
@@ -193,7 +194,9 @@ void snp_pool_free(struct snp_pool *pool)
 		X509_free(pool->certs[i].x509);
 	for (size_t i = 0; i < pool->ncrl; i++)
 		X509_CRL_free(pool->crls[i]);
+	struct vt_cache_set *caches = pool->caches;
 	memset(pool, 0, sizeof(*pool));
+	pool->caches = caches;
 }
 
 /* Add with a known fingerprint and classification (from the parse cache). */
@@ -263,14 +266,17 @@ static void ext_release(void *o)
 		free(e);
 }
 
-VT_CACHE_DEFINE(ext_cache, "snp.vek_ext", 64, ext_ref, ext_release);
+static const struct vt_cache_class ext_class = {
+	.name = "snp.vek_ext", .capacity = 64, .ref = ext_ref, .release = ext_release};
 
-vt_status snp_vek_ext_get(const struct snp_cert *c, struct vt_snp_vek_ext *out, struct vt_err *err)
+vt_status snp_vek_ext_get(struct vt_cache_set *caches, const struct snp_cert *c, struct vt_snp_vek_ext *out,
+			  struct vt_err *err)
 {
 	uint8_t fp[32];
-	bool keyed = snp_cert_fp(c, fp);
+	struct vt_cache *cache = vt_cache_of(caches, &ext_class);
+	bool keyed = cache != NULL && snp_cert_fp(c, fp);
 	void *hit = NULL;
-	if (keyed && vt_cache_get(&ext_cache, fp, 0, &hit)) {
+	if (keyed && vt_cache_get(cache, fp, 0, &hit)) {
 		*out = ((struct ext_entry *)hit)->ext;
 		ext_release(hit);
 		return VT_OK;
@@ -280,7 +286,7 @@ vt_status snp_vek_ext_get(const struct snp_cert *c, struct vt_snp_vek_ext *out, 
 	if (rc == VT_OK && keyed && (e = calloc(1, sizeof(*e))) != NULL) {
 		atomic_init(&e->refs, 1);
 		e->ext = *out;
-		vt_cache_put(&ext_cache, fp, VT_CACHE_ALWAYS_FROM, VT_CACHE_ALWAYS_TO, e);
+		vt_cache_put(cache, fp, VT_CACHE_ALWAYS_FROM, VT_CACHE_ALWAYS_TO, e);
 		ext_release(e);
 	}
 	return rc;
@@ -315,10 +321,11 @@ static bool looks_like_pem(const uint8_t *p, size_t n)
 }
 
 /*
- * Parsed PEM bundles and DER CRLs, cached process-wide by the SHA-256 of the
- * exact bytes (parsing does not depend on time; nothing here is trusted until
- * verify.c checks the chain).  DER certificates go through
- * vt_x509_from_der_cached.  Entries hold one reference to each object.
+ * Parsed PEM bundles and DER CRLs, cached in the pool's caches (the
+ * verifier's) by the SHA-256 of the exact bytes (parsing does not depend on
+ * time; nothing here is trusted until verify.c checks the chain).  DER
+ * certificates go through vt_x509_from_der_cached.  Entries hold one
+ * reference to each object.
  */
 struct parsed_item {
 	X509 *x509;
@@ -381,7 +388,8 @@ static void parsed_spoil(struct parsed **pr)
 	*pr = NULL;
 }
 
-VT_CACHE_DEFINE(parsed_cache, "snp.parsed", 64, parsed_ref, parsed_release);
+static const struct vt_cache_class parsed_class = {
+	.name = "snp.parsed", .capacity = 64, .ref = parsed_ref, .release = parsed_release};
 
 /* Add new references to everything a cached parse holds; consumes `obj`'s reference. */
 static vt_status add_parsed(struct snp_pool *pool, void *obj, const char *origin, struct vt_err *err)
@@ -431,13 +439,14 @@ vt_status snp_pool_add_bytes_hashed(struct snp_pool *pool, const uint8_t *p, siz
 	uint8_t key[32];
 	uint64_t len = n;
 	bool keyed = false;
-	if (sha256 != NULL) {
+	struct vt_cache *cache = vt_cache_of(pool->caches, &parsed_class);
+	if (sha256 != NULL && cache != NULL) {
 		const void *kp[2] = {sha256, &len};
 		size_t ks[2] = {32, sizeof(len)};
 		keyed = vt_cache_key(key, "snp-pem-or-der", 2, kp, ks, NULL) == VT_OK;
 	}
 	void *hit = NULL;
-	if (keyed && vt_cache_get(&parsed_cache, key, 0, &hit))
+	if (keyed && vt_cache_get(cache, key, 0, &hit))
 		return add_parsed(pool, hit, origin, err);
 	if (looks_like_pem(p, n)) {
 		BIO *bio = BIO_new_mem_buf(p, (int)n);
@@ -478,21 +487,21 @@ vt_status snp_pool_add_bytes_hashed(struct snp_pool *pool, const uint8_t *p, siz
 			rc = vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, field, "no certificate in the PEM data");
 		/* Only a complete parse is remembered (pool errors happen after it). */
 		if (pr != NULL && added > 0 && pr->n == added && rc == VT_OK && keyed)
-			vt_cache_put(&parsed_cache, key, VT_CACHE_ALWAYS_FROM, VT_CACHE_ALWAYS_TO, pr);
+			vt_cache_put(cache, key, VT_CACHE_ALWAYS_FROM, VT_CACHE_ALWAYS_TO, pr);
 		parsed_release(pr);
 		return rc;
 	}
 	/* DER: exactly one certificate or one CRL, nothing after it. */
-	/* Parsed certificates are cached process-wide: a TEE sends the same
-	 * VEK and chain with every report. */
+	/* Parsed certificates are cached in the verifier's caches: a TEE sends
+	 * the same VEK and chain with every report. */
 	X509 *x = NULL;
 	struct vt_err scratch = {0};
-	if (vt_x509_from_der_cached(p, n, field, &x, &scratch) == VT_OK) {
+	if (vt_x509_from_der_cached(pool->caches, p, n, field, &x, &scratch) == VT_OK) {
 		struct parsed_item it = cert_item(x);
 		struct parsed *pr = keyed ? parsed_new(1) : NULL;
 		if (pr != NULL && X509_up_ref(x) == 1) {
 			pr->items[pr->n++] = it;
-			vt_cache_put(&parsed_cache, key, VT_CACHE_ALWAYS_FROM, VT_CACHE_ALWAYS_TO, pr);
+			vt_cache_put(cache, key, VT_CACHE_ALWAYS_FROM, VT_CACHE_ALWAYS_TO, pr);
 		}
 		parsed_release(pr);
 		return pool_add_item(pool, &it, origin, err);
@@ -503,7 +512,7 @@ vt_status snp_pool_add_bytes_hashed(struct snp_pool *pool, const uint8_t *p, siz
 		struct parsed *pr = keyed ? parsed_new(1) : NULL;
 		if (pr != NULL && X509_CRL_up_ref(crl) == 1) {
 			pr->items[pr->n++] = (struct parsed_item){.crl = crl};
-			vt_cache_put(&parsed_cache, key, VT_CACHE_ALWAYS_FROM, VT_CACHE_ALWAYS_TO, pr);
+			vt_cache_put(cache, key, VT_CACHE_ALWAYS_FROM, VT_CACHE_ALWAYS_TO, pr);
 		}
 		parsed_release(pr);
 		return pool_add_crl(pool, crl, err);
@@ -527,8 +536,8 @@ static vt_status add_file_ex(struct snp_pool *pool, const char *path, const char
 	struct vt_err scratch = {0};
 	vt_status rc;
 	if (cached) {
-		rc = vt_file_read_cached(path, SNP_CERT_MAX_BYTES, regular_only ? VT_FILE_REGULAR_ONLY : 0, &data, &n, h,
-					 &handle, must ? err : &scratch);
+		rc = vt_file_read_cached(pool->caches, path, SNP_CERT_MAX_BYTES, regular_only ? VT_FILE_REGULAR_ONLY : 0,
+					 &data, &n, h, &handle, must ? err : &scratch);
 		if (rc == VT_E_NOTFOUND && regular_only)
 			return VT_OK;
 	} else {
@@ -573,7 +582,7 @@ vt_status snp_pool_add_path(struct snp_pool *pool, const char *path, struct vt_e
 	size_t nn = 0;
 	void *handle = NULL;
 	struct vt_err le = {0};
-	vt_status rc = vt_dir_list_cached(path, SNP_DIR_MAX_FILES, &names, &nn, &handle, &le);
+	vt_status rc = vt_dir_list_cached(pool->caches, path, SNP_DIR_MAX_FILES, &names, &nn, &handle, &le);
 	if (rc == VT_E_LIMIT)
 		return vt_fail(err, VT_E_LIMIT, VT_STEP_COLLATERAL, "certs", "%s: more than %d files", path,
 			       SNP_DIR_MAX_FILES);
@@ -617,7 +626,7 @@ int snp_pool_find_vek(const struct snp_pool *pool, const struct vt_snp_report *r
 		struct vt_err scratch = {0};
 		vt_snp_product p = product != VT_SNP_PRODUCT_UNKNOWN ? product : c->product;
 		if (c->role == want && p != VT_SNP_PRODUCT_UNKNOWN && c->product == p &&
-		    snp_vek_ext_get(c, &ext, &scratch) == VT_OK &&
+		    snp_vek_ext_get(pool->caches, c, &ext, &scratch) == VT_OK &&
 		    snp_check_tcb(rep, p, &ext, c->role == SNP_ROLE_VLEK, &scratch) == VT_OK) {
 			score += 8;
 			ok = true;

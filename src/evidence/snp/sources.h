@@ -48,6 +48,9 @@ struct snp_pool {
 	size_t n;
 	X509_CRL *crls[SNP_CRL_MAX];
 	size_t ncrl;
+	/* The verifier's caches (borrowed; NULL = none): parses, VEK extensions,
+	 * operator files, chains and CRL signatures of this verification. */
+	struct vt_cache_set *caches;
 };
 
 /* Pinned ARK SHA-256 (DER) per product; UNKNOWN when `fp` is not pinned. */
@@ -60,6 +63,7 @@ vt_snp_product snp_product_from_name(const char *s, size_t len);
 /* "SEV-VCEK", "ASK", ... for messages. */
 const char *snp_role_name(snp_role r);
 
+/* Frees the certificates and CRLs; the pool is then empty (caches kept). */
 void snp_pool_free(struct snp_pool *pool);
 /* Classify and add (takes over the reference on success and failure; duplicates are dropped). */
 vt_status snp_pool_add_x509(struct snp_pool *pool, X509 *x509, const char *origin, struct vt_err *err);
@@ -77,8 +81,9 @@ vt_status snp_pool_add_bytes_hashed(struct snp_pool *pool, const uint8_t *p, siz
 				    const char *origin, const char *field, struct vt_err *err);
 /* The certificate's SHA-256 fingerprint (from the pool, else computed); false on failure. */
 bool snp_cert_fp(const struct snp_cert *c, uint8_t out[32]);
-/* vt_snp_vek_ext_parse, cached per certificate fingerprint (successes only). */
-vt_status snp_vek_ext_get(const struct snp_cert *c, struct vt_snp_vek_ext *out, struct vt_err *err);
+/* vt_snp_vek_ext_parse, cached in `caches` (may be NULL) per certificate fingerprint (successes only). */
+vt_status snp_vek_ext_get(struct vt_cache_set *caches, const struct snp_cert *c, struct vt_snp_vek_ext *out,
+			  struct vt_err *err);
 vt_status snp_pool_add_path(struct snp_pool *pool, const char *path, struct vt_err *err);
 
 /* Find the best VEK for the report: the role the report's SIGNING_KEY names,

@@ -25,6 +25,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
+#include "crypto/cache.h"
 #include "evidence/snp/sources.h"
 #include "veritee/crypto.h"
 #include "veritee/json.h"
@@ -191,7 +192,7 @@ static const char *depth_name(int depth, bool vlek)
  * counts only while `now` lies inside all three certificates' validity
  * windows; failures are never remembered.
  */
-VT_CACHE_DEFINE(chain_cache, "snp.chain", 64, NULL, NULL);
+static const struct vt_cache_class chain_class = {.name = "snp.chain", .capacity = 64};
 
 static bool chain_key(const struct snp_cert *vek, const struct snp_cert *ca, const struct snp_cert *ark, bool vlek,
 		      uint8_t key[32])
@@ -208,19 +209,20 @@ static bool chain_key(const struct snp_cert *vek, const struct snp_cert *ca, con
 
 static vt_status verify_chain_uncached(X509 *vek, X509 *ca, X509 *ark, bool vlek, int64_t now, struct vt_err *err);
 
-static vt_status verify_chain(const struct snp_cert *vc, const struct snp_cert *cc, const struct snp_cert *ac,
-			      bool vlek, int64_t now, struct vt_err *err)
+static vt_status verify_chain(struct vt_cache_set *caches, const struct snp_cert *vc, const struct snp_cert *cc,
+			      const struct snp_cert *ac, bool vlek, int64_t now, struct vt_err *err)
 {
 	uint8_t key[32];
 	X509 *vek = vc->x509, *ca = cc->x509, *ark = ac->x509;
-	bool keyed = chain_key(vc, cc, ac, vlek, key);
-	if (keyed && vt_cache_get(&chain_cache, key, now, NULL))
+	struct vt_cache *cache = vt_cache_of(caches, &chain_class);
+	bool keyed = cache != NULL && chain_key(vc, cc, ac, vlek, key);
+	if (keyed && vt_cache_get(cache, key, now, NULL))
 		return VT_OK;
 	vt_status rc = verify_chain_uncached(vek, ca, ark, vlek, now, err);
 	int64_t nb = VT_CACHE_ALWAYS_FROM, na = VT_CACHE_ALWAYS_TO;
 	if (rc == VT_OK && keyed && vt_x509_window_narrow(vek, &nb, &na) && vt_x509_window_narrow(ca, &nb, &na) &&
 	    vt_x509_window_narrow(ark, &nb, &na) && now >= nb && now <= na)
-		vt_cache_put(&chain_cache, key, nb, na, NULL);
+		vt_cache_put(cache, key, nb, na, NULL);
 	return rc;
 }
 
@@ -270,21 +272,24 @@ out:
  * to the ARK's notAfter).  Checking the signature does not depend on time,
  * so a miss outside that window only costs a verification.
  */
-VT_CACHE_DEFINE(crl_sig_cache, "snp.crl_signature", 32, NULL, NULL);
+static const struct vt_cache_class crl_sig_class = {.name = "snp.crl_signature", .capacity = 32};
 
-static bool crl_signed_by(X509_CRL *crl, const struct snp_cert *ac, EVP_PKEY *ark_key, int64_t now)
+static bool crl_signed_by(struct vt_cache_set *caches, X509_CRL *crl, const struct snp_cert *ac, EVP_PKEY *ark_key,
+			  int64_t now)
 {
 	uint8_t cfp[32], afp[32], key[32];
 	unsigned int cn = 32;
 	struct vt_err scratch = {0};
 	X509 *ark = ac->x509;
-	bool keyed = X509_CRL_digest(crl, vt_md_sha256(), cfp, &cn) == 1 && cn == 32 && snp_cert_fp(ac, afp);
+	struct vt_cache *cache = vt_cache_of(caches, &crl_sig_class);
+	bool keyed = cache != NULL && X509_CRL_digest(crl, vt_md_sha256(), cfp, &cn) == 1 && cn == 32 &&
+		     snp_cert_fp(ac, afp);
 	if (keyed) {
 		const void *parts[2] = {cfp, afp};
 		size_t sizes[2] = {32, 32};
 		keyed = vt_cache_key(key, "snp-crl-signature", 2, parts, sizes, &scratch) == VT_OK;
 	}
-	if (keyed && vt_cache_get(&crl_sig_cache, key, now, NULL))
+	if (keyed && vt_cache_get(cache, key, now, NULL))
 		return true;
 	if (ark_key == NULL || X509_CRL_verify(crl, ark_key) != 1)
 		return false;
@@ -302,7 +307,7 @@ static bool crl_signed_by(X509_CRL *crl, const struct snp_cert *ac, EVP_PKEY *ar
 		na = t < na ? t : na;
 	}
 	if (keyed && window && now >= nb && now <= na)
-		vt_cache_put(&crl_sig_cache, key, nb, na, NULL);
+		vt_cache_put(cache, key, nb, na, NULL);
 	return true;
 }
 
@@ -317,7 +322,7 @@ static vt_status check_crls(const struct snp_pool *pool, X509 *ca, const struct 
 		X509_CRL *crl = pool->crls[i];
 		if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(ark)) != 0)
 			continue; /* another product's CRL */
-		if (!crl_signed_by(crl, ac, ark_key, now)) {
+		if (!crl_signed_by(pool->caches, crl, ac, ark_key, now)) {
 			ERR_clear_error();
 			return vt_fail(err, VT_E_REJECTED, VT_STEP_CHAIN, "crl", "the CRL is not signed by the ARK");
 		}
@@ -402,7 +407,7 @@ static vt_snp_product product_from_pool(const struct snp_pool *pool, const struc
 		return VT_SNP_PRODUCT_UNKNOWN;
 	struct vt_snp_vek_ext ext;
 	struct vt_err scratch = {0};
-	if (snp_vek_ext_get(&pool->certs[i], &ext, &scratch) != VT_OK)
+	if (snp_vek_ext_get(pool->caches, &pool->certs[i], &ext, &scratch) != VT_OK)
 		return VT_SNP_PRODUCT_UNKNOWN;
 	snprintf(name, name_size, "%s", ext.product_name);
 	return product_from_product_name(ext.product_name);
@@ -419,6 +424,13 @@ static const struct vt_snp_sources *snp_sources(const struct vt_verify_ctx *ctx)
 {
 	const struct snp_state *st = vt_verify_state(ctx, &vt_tee_snp);
 	return st ? &st->src : ctx->snp;
+}
+
+/* Where this verification caches: the sources' set, else the verifier's, else nowhere. */
+static struct vt_cache_set *snp_caches(const struct vt_verify_ctx *ctx)
+{
+	const struct vt_snp_sources *src = snp_sources(ctx);
+	return src != NULL && src->caches != NULL ? src->caches : vt_verifier_caches(ctx->verifier);
 }
 
 /* Evidence, then certs_path, cache and KDS until nothing is missing. */
@@ -664,6 +676,7 @@ static vt_status snp_verify(const struct vt_verify_ctx *ctx, const json_t *evide
 	memset(&pool, 0, sizeof(pool));
 	if (ctx == NULL || evidence == NULL || claims_out == NULL)
 		return vt_fail(err, VT_E_USAGE, VT_STEP_NONE, "", "missing argument");
+	pool.caches = snp_caches(ctx);
 
 	/* 1. parse */
 	VT_GUARD(parse_evidence(evidence, raw, &rep, &pool, err));
@@ -697,7 +710,7 @@ static vt_status snp_verify(const struct vt_verify_ctx *ctx, const json_t *evide
 	const struct snp_cert *vek = &pool.certs[vi];
 	bool vlek = vek->role == SNP_ROLE_VLEK;
 	snp_role ca_role = vlek ? SNP_ROLE_ASVK : SNP_ROLE_ASK;
-	ext_rc = snp_vek_ext_get(vek, &ext, &ext_err);
+	ext_rc = snp_vek_ext_get(pool.caches, vek, &ext, &ext_err);
 	if (vek->product != product) {
 		char icn[128] = "?";
 		X509_NAME_get_text_by_NID(X509_get_issuer_name(vek->x509), NID_commonName, icn, sizeof(icn));
@@ -722,7 +735,7 @@ static vt_status snp_verify(const struct vt_verify_ctx *ctx, const json_t *evide
 		goto out;
 	}
 	X509 *ca = pool.certs[ci].x509;
-	VT_GUARD(verify_chain(vek, &pool.certs[ci], &pool.certs[ai], vlek, ctx->now, err));
+	VT_GUARD(verify_chain(pool.caches, vek, &pool.certs[ci], &pool.certs[ai], vlek, ctx->now, err));
 	if (ext_rc == VT_OK && ext.product_name[0] != '\0' &&
 	    product_from_product_name(ext.product_name) != product) {
 		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_CHAIN, "vek.productName",
@@ -858,6 +871,7 @@ static vt_status snp_state_new(const struct vt_verifier *v, const json_t *o, voi
 	st->src.offline = vt_tee_opt_flag(o, "offline");
 	st->src.gate = vt_verifier_fetch_gate(v);
 	st->src.http_get = vt_verifier_http_get(v);
+	st->src.caches = vt_verifier_caches(v);
 	*state = st;
 	return VT_OK;
 }
