@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <openssl/bn.h>
+#include <sqlite3.h>
 
 #include "testutil.h"
 
@@ -759,6 +760,77 @@ static void test_refvals_not_in_token(void **state)
 	EVP_PKEY_free(tee);
 }
 
+/* A storage failure (injected with a trigger in the broker's own SQLite
+ * file) leaves nothing half-done: no reference value of the message is
+ * stored or live, and a policy that could not be stored is not in force. */
+static void test_storage_failure_all_or_nothing(void **state)
+{
+	struct fixture *f = *state;
+	fake_now = 1800000000;
+	char *db = path_in(f->dir, "kbs.db");
+	sqlite3 *h = NULL;
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	sqlite3_busy_timeout(h, 5000);
+	assert_int_equal(sqlite3_exec(h,
+				      "CREATE TRIGGER boom BEFORE INSERT ON kv WHEN NEW.key IN ('zz_fail', 'resource-policy') "
+				      "BEGIN SELECT RAISE(ABORT, 'injected storage failure'); END;",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(h);
+	free(db);
+
+	/* two values, the second fails: neither is stored nor live */
+	const char *payload = "{\"aa_ok\":[\"01\"],\"zz_fail\":[\"02\"]}";
+	char *b64 = vt_b64_encode((const uint8_t *)payload, strlen(payload)), body[400];
+	snprintf(body, sizeof(body), "{\"version\":\"0.1.0\",\"type\":\"sample\",\"payload\":\"%s\"}", b64);
+	free(b64);
+	char *bearer = admin_bearer(f);
+	json_t *j = NULL;
+	assert_int_equal(call(f, "POST", "/kbs/v0/reference-value", NULL, bearer, body, &j, NULL), 401);
+	assert_string_equal(err_type(j), "RvpsError");
+	json_decref(j);
+	free(bearer);
+	bearer = admin_bearer(f);
+	assert_int_equal(call(f, "GET", "/kbs/v0/reference-value/aa_ok", NULL, bearer, NULL, &j, NULL), 401);
+	assert_non_null(strstr(json_string_value(json_object_get(j, "detail")), "not found"));
+	json_decref(j);
+	free(bearer);
+	/* nor in the store: a broker started on it does not see it either */
+	struct vt_broker *again = make_broker(f, "kbs.db", true), *first = f->b;
+	f->b = again;
+	bearer = admin_bearer(f);
+	assert_int_equal(call(f, "GET", "/kbs/v0/reference-value/aa_ok", NULL, bearer, NULL, &j, NULL), 401);
+	assert_non_null(strstr(json_string_value(json_object_get(j, "detail")), "not found"));
+	json_decref(j);
+	free(bearer);
+	f->b = first;
+	vt_broker_free(again);
+
+	/* a resource policy the store refuses does not go live: the default
+	 * policy (affirming only) still decides */
+	assert_int_equal(call(f, "POST", "/kbs/v0/resource/default/key/t", NULL, (bearer = admin_bearer(f)), "s3cret",
+			      NULL, NULL),
+			 200);
+	free(bearer);
+	const char *allow_all = "{\"version\":1,\"rules\":[{\"name\":\"any\",\"claim\":\"/submods\",\"exists\":true}]}";
+	char *p64 = vt_b64url_encode((const uint8_t *)allow_all, strlen(allow_all)), pbody[400];
+	snprintf(pbody, sizeof(pbody), "{\"policy\":\"%s\"}", p64);
+	free(p64);
+	bearer = admin_bearer(f);
+	assert_int_equal(call(f, "POST", "/kbs/v0/resource-policy", NULL, bearer, pbody, &j, NULL), 401);
+	assert_string_equal(err_type(j), "PluginInternalError");
+	json_decref(j);
+	free(bearer);
+	EVP_PKEY *tee = NULL;
+	char *token = NULL, *cookie = attest(f, &tee, &token); /* contraindicated: no reference value */
+	assert_int_equal(call(f, "GET", "/kbs/v0/resource/default/key/t", cookie, NULL, NULL, &j, NULL), 401);
+	assert_string_equal(err_type(j), "PolicyDeny");
+	json_decref(j);
+	EVP_PKEY_free(tee);
+	free(token);
+	free(cookie);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -776,6 +848,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_log_lines_escaped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_token_key_mode_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refvals_not_in_token, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_storage_failure_all_or_nothing, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("broker", tests, NULL, NULL);
 }
