@@ -75,6 +75,8 @@ VT_API struct vt_cache_set *vt_verifier_caches(const struct vt_verifier *v);
  * absent). */
 VT_API const char *vt_tee_opt_str(const json_t *options, const char *name);
 VT_API bool vt_tee_opt_flag(const json_t *options, const char *name);
+/* A malloc'd copy of an option's string value (NULL when absent). */
+VT_API char *vt_tee_opt_dup(const json_t *options, const char *name);
 VT_API VT_MUST_USE vt_status vt_tee_opt_int(const json_t *options, const char *name, int64_t lo, int64_t hi,
 					    int64_t *out, struct vt_err *err);
 

@@ -228,3 +228,16 @@ out:
 	}
 	return rc;
 }
+
+vt_status vt_tsm_check_root(const char *root, const char *no_interface, struct vt_err *err)
+{
+	struct stat st;
+	if (stat(root, &st) != 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "tee", "%s (%s is missing)", no_interface, root);
+		return vt_fail(err, VT_E_IO, VT_STEP_IO, "configfs_root", "cannot stat %s: %s", root, strerror(errno));
+	}
+	if (!S_ISDIR(st.st_mode))
+		return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "configfs_root", "%s is not a directory", root);
+	return VT_OK;
+}

@@ -39,6 +39,11 @@ vt_status vt_tsm_report(const struct vt_tsm_request *req, struct vt_buf *outblob
 vt_status vt_tsm_read_file(const char *path, size_t max, bool *absent, struct vt_buf *out, struct vt_err *err);
 
 /* dir + "/" + name into out, or an error when it does not fit. */
+/* The configfs-tsm report root must be a directory: VT_E_USAGE (field
+ * "tee", "<no_interface> (<root> is missing)") when it is absent, so the
+ * user learns this machine has no such TEE. */
+vt_status vt_tsm_check_root(const char *root, const char *no_interface, struct vt_err *err);
+
 vt_status vt_tsm_join(const char *dir, const char *name, char out[], size_t out_size, struct vt_err *err);
 
 #endif

@@ -228,6 +228,12 @@ const char *vt_tee_opt_str(const json_t *options, const char *name)
 	return json_string_value(json_object_get(options, name));
 }
 
+char *vt_tee_opt_dup(const json_t *options, const char *name)
+{
+	const char *s = vt_tee_opt_str(options, name);
+	return s ? strdup(s) : NULL;
+}
+
 bool vt_tee_opt_flag(const json_t *options, const char *name)
 {
 	return json_is_true(json_object_get(options, name));

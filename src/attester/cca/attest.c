@@ -26,14 +26,9 @@ vt_status vt_cca_attest_evidence(const struct vt_cca_attest_paths *paths, const 
 	if (report_data == NULL || evidence_out == NULL)
 		return vt_fail(err, VT_E_USAGE, VT_STEP_NONE, "", "missing argument");
 	const char *root = paths && paths->configfs_root ? paths->configfs_root : VT_TSM_DEFAULT_ROOT;
-	struct stat st;
-	if (stat(root, &st) != 0) {
-		if (errno == ENOENT || errno == ENOTDIR)
-			return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "tee", "%s (%s is missing)", NO_INTERFACE, root);
-		return vt_fail(err, VT_E_IO, VT_STEP_IO, "configfs_root", "cannot stat %s: %s", root, strerror(errno));
-	}
-	if (!S_ISDIR(st.st_mode))
-		return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "configfs_root", "%s is not a directory", root);
+	vt_status rc0 = vt_tsm_check_root(root, NO_INTERFACE, err);
+	if (rc0 != VT_OK)
+		return rc0;
 
 	struct vt_tsm_request req = {
 		.root = root,

@@ -22,12 +22,6 @@ const struct vt_tee_option vt_dcap_options[] = {
 	{NULL, NULL, false, NULL},
 };
 
-static char *dup_opt(const json_t *o, const char *name)
-{
-	const char *s = vt_tee_opt_str(o, name);
-	return s ? strdup(s) : NULL;
-}
-
 void vt_dcap_state_free(void *state)
 {
 	struct dcap_state *st = state;
@@ -44,9 +38,9 @@ vt_status vt_dcap_state_new(const struct vt_verifier *v, const json_t *o, void *
 	struct dcap_state *st = calloc(1, sizeof(*st));
 	if (st == NULL)
 		return vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, "", "out of memory");
-	st->collateral = dup_opt(o, "collateral");
-	st->pccs = dup_opt(o, "pccs_url");
-	st->cache = dup_opt(o, "cache");
+	st->collateral = vt_tee_opt_dup(o, "collateral");
+	st->pccs = vt_tee_opt_dup(o, "pccs_url");
+	st->cache = vt_tee_opt_dup(o, "cache");
 	vt_status rc = vt_tee_opt_int(o, "grace", 0, 365 * 86400, &st->src.grace_seconds, err);
 	if (rc == VT_OK && st->pccs && strncmp(st->pccs, "http", 4) != 0)
 		rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "pccs_url", "pccs_url must be an http(s) URL");

@@ -847,20 +847,14 @@ static void snp_state_free(void *state)
 	free(st);
 }
 
-static char *dup_opt(const json_t *o, const char *name)
-{
-	const char *s = vt_tee_opt_str(o, name);
-	return s ? strdup(s) : NULL;
-}
-
 static vt_status snp_state_new(const struct vt_verifier *v, const json_t *o, void **state, struct vt_err *err)
 {
 	struct snp_state *st = calloc(1, sizeof(*st));
 	if (st == NULL)
 		return vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, "", "out of memory");
-	st->certs = dup_opt(o, "certs");
-	st->cache = dup_opt(o, "cache");
-	st->kds = dup_opt(o, "kds_url");
+	st->certs = vt_tee_opt_dup(o, "certs");
+	st->cache = vt_tee_opt_dup(o, "cache");
+	st->kds = vt_tee_opt_dup(o, "kds_url");
 	if (st->kds && strncmp(st->kds, "http", 4) != 0) {
 		snp_state_free(st);
 		return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "kds_url", "kds_url must be an http(s) URL");
