@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "veritee/client.h"
+#include "veritee/corim.h"
 #include "veritee/crypto.h"
 #include "veritee/json.h"
 #include "veritee/kbs.h"
@@ -29,7 +30,12 @@ static void usage(FILE *f)
 		"  set-attestation-policy FILE           for --id ID (before the command): default_<tee>\n"
 		"                                        (default default_sim) or default_cpu\n"
 		"  add-reference-value NAME VALUE...     register NAME = [VALUE, ...]\n"
-		"  get-reference-value NAME\n");
+		"  get-reference-value NAME\n"
+		"  import-corim CORIM --signer KEY [--at RFC3339]\n"
+		"                                        verify a signed CoRIM with its signer's public key\n"
+		"                                        (PEM, certificate or JWK) and store its reference\n"
+		"                                        values in one transaction (docs/corim.md); unsigned,\n"
+		"                                        badly signed or expired CoRIMs are refused\n");
 }
 
 static int keygen(const char *path)
@@ -74,6 +80,59 @@ static int send(const char *url, const char *cacert, EVP_PKEY *key, const char *
 		printf("%s\n", resp);
 	free(resp);
 	return CLI_OK;
+}
+
+/* import-corim CORIM --signer KEY [--at T]: the admin key is --key of
+ * `veritee admin`, so the CoRIM's signer is --signer. */
+static int import_corim(const char *url, const char *cacert, EVP_PKEY *key, int nargs, char **a)
+{
+	static const struct option opts[] = {
+		{"signer", required_argument, 0, 's'}, {"at", required_argument, 0, 'a'}, {0, 0, 0, 0}};
+	const char *signer = NULL, *at = NULL;
+	char **av = a - 1; /* getopt skips av[0] (the command name) */
+	int c;
+	optind = 0; /* 0, not 1: glibc's getopt then forgets the outer scan's state */
+	while ((c = getopt_long(nargs + 1, av, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': signer = optarg; break;
+		case 'a': at = optarg; break;
+		default: usage(stderr); return CLI_ERROR;
+		}
+	}
+	if (nargs + 1 - optind != 1 || signer == NULL) {
+		fprintf(stderr, "veritee admin: import-corim CORIM --signer KEY [--at RFC3339]\n");
+		return CLI_ERROR;
+	}
+	const char *path = av[optind];
+	struct vt_corim *cr = NULL;
+	int ret = cli_corim_load("admin import-corim", path, signer, at, false, &cr);
+	if (ret != CLI_OK)
+		return ret;
+	size_t names = json_object_size(cr->values), values = 0;
+	const char *name;
+	json_t *list;
+	json_object_foreach(cr->values, name, list) values += json_array_size(list);
+	if (names == 0) {
+		fprintf(stderr, "veritee admin: CoRIM %s verified but holds no reference value veritee imports:\n", path);
+		for (size_t i = 0; i < json_array_size(cr->notes); i++)
+			fprintf(stderr, "  - %s\n", json_string_value(json_array_get(cr->notes, i)));
+		vt_corim_free(cr);
+		return CLI_REJECTED;
+	}
+	char *body = vt_corim_rvps_message(cr);
+	ret = body ? send(url, cacert, key, "POST", VT_KBS_PREFIX "/reference-value", body, strlen(body),
+			  "application/json")
+		   : CLI_ERROR;
+	if (ret == CLI_OK) {
+		printf("imported %zu reference value%s under %zu name%s from CoRIM \"%s\"%s%s%s:", values,
+		       values == 1 ? "" : "s", names, names == 1 ? "" : "s", cr->id ? cr->id : "", cr->signer_name ? " (signer \"" : "",
+		       cr->signer_name ? cr->signer_name : "", cr->signer_name ? "\")" : "");
+		json_object_foreach(cr->values, name, list) printf(" %s", name);
+		printf("\n");
+	}
+	free(body);
+	vt_corim_free(cr);
+	return ret;
 }
 
 static int read_arg_file(const char *path, uint8_t **p, size_t *n)
@@ -185,6 +244,8 @@ int cmd_admin(int argc, char **argv)
 		free(payload);
 		json_decref(msg);
 		json_decref(obj);
+	} else if (strcmp(cmd, "import-corim") == 0 && nargs >= 1) {
+		ret = import_corim(url, cacert, key, nargs, a);
 	} else if (strcmp(cmd, "get-reference-value") == 0 && nargs == 1) {
 		snprintf(path, sizeof(path), "%s/reference-value/%s", VT_KBS_PREFIX, a[0]);
 		ret = send(url, cacert, key, "GET", path, NULL, 0, NULL);

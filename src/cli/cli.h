@@ -26,6 +26,14 @@ int cmd_admin(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_measure(int argc, char **argv);
 int cmd_tpm_enroll(int argc, char **argv);
+int cmd_corim(int argc, char **argv);
+
+/* Read and verify a CoRIM file (corim.c): signer key file (NULL only with
+ * allow_unsigned), --at time (NULL = now).  Prints the failure; returns a
+ * CLI exit code and, on CLI_OK, *out (vt_corim_free). */
+struct vt_corim;
+int cli_corim_load(const char *cmd, const char *path, const char *signer, const char *at, bool allow_unsigned,
+		   struct vt_corim **out);
 
 /* Print "veritee <cmd>: <error>" to stderr. */
 void cli_err(const char *cmd, const struct vt_err *e);

@@ -27,6 +27,7 @@ static void usage(FILE *f)
 		"  tpm-enroll URL [--tpm-tcti T] [--cacert PEM]   enroll this TPM's AK with a broker (EK cert +\n"
 		"                                     credential activation)\n"
 		"  admin ...                          manage a broker (keygen, resources, policies, reference values)\n"
+		"  corim show CORIM --signer KEY      verify a signed CoRIM, print its reference values\n"
 		"  help | version\n"
 		"\n"
 		"Run 'veritee <command> --help' for options.  Exit codes: 0 ok, 1 rejected/denied, 2 error.\n"
@@ -157,6 +158,8 @@ int main(int argc, char **argv)
 		rc = cmd_measure(argc - 1, argv + 1);
 	else if (strcmp(cmd, "demo") == 0)
 		rc = cmd_demo(argc - 1, argv + 1);
+	else if (strcmp(cmd, "corim") == 0)
+		rc = cmd_corim(argc - 1, argv + 1);
 	else {
 		fprintf(stderr, "veritee: unknown command \"%s\"\n\n", cmd);
 		usage(stderr);
