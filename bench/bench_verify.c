@@ -1,8 +1,8 @@
 /*
  * bench_verify — evidence verified per second on one thread through the
- * registry entries (vt_tee_snp / vt_tee_tdx / vt_tee_sgx .verify), offline,
- * at the vectors' pinned times, next to OpenSSL's raw signature rates
- * measured in the same run.
+ * registry entries (vt_tee_snp / vt_tee_tdx / vt_tee_sgx / vt_tee_nitro /
+ * vt_tee_cca .verify), offline, at the vectors' pinned times, next to
+ * OpenSSL's raw signature rates measured in the same run.
  *
  * usage: bench_verify VECTORS_DIR [seconds]
  *
@@ -14,8 +14,12 @@
  *        directory (TCB Info, QE Identity, their signing chain, PCK CRL and its
  *        issuer chain, root CA CRL), at 2023-07-01T00:00:00Z;
  *   sgx  sgx/phala_sgx_v3_quote_00a067110000.dat with its dcap-qvl collateral
- *        bundle, at 2025-07-01T00:00:00Z.
- * All three go through one verifier (vt_verifier_new with their options:
+ *        bundle, at 2025-07-01T00:00:00Z;
+ *   nitro  nitro/evervault_nitro_prod_2022-10-13.cose (the AWS root is
+ *        pinned and shipped), at its timestamp 2022-10-13T08:58:02Z;
+ *   cca  cca/trustee_cca_token_fvp_testkeys.cbor with the CPAK
+ *        cca/trustee_cca_cpak_pub.json (tees {"cca": {"cpak": ...}}).
+ * All five go through one verifier (vt_verifier_new with their options:
  * its caches are what "warm" means; nothing is cached without one).
  * Each input is verified once (warm-up, which must succeed), then in a loop
  * for `seconds` (default 5), interleaved in 0.25 s slices with the loop of
@@ -25,10 +29,18 @@
  *              precomputed signatures: a warm report costs one of these;
  *   raw P-256: the same with SHA-256 over 632 bytes (a v4 quote's signed
  *              region): a warm quote costs two of these (QE report and quote
- *              signatures), so the DCAP bound is raw P-256 / 2.
- * Targets: SNP >= 0.90 x raw P-384; TDX/SGX >= 0.80 x raw P-256 / 2.
+ *              signatures), so the DCAP bound is raw P-256 / 2;
+ *   nitro:     the one ECDSA verification a warm document needs (its chain
+ *              is cached): the COSE signature's curve and hash over a
+ *              message of the document's Sig_structure size;
+ *   cca:       the two a token needs: the platform token's (CPAK) and the
+ *              realm token's (RAK), each with its COSE alg's curve and hash
+ *              over a message of its Sig_structure's size, back to back.
+ * The curves, hashes and sizes are read from the vectors (and printed).
+ * Targets: SNP >= 0.90 x raw P-384; TDX/SGX >= 0.80 x raw P-256 / 2;
+ * Nitro/CCA >= 0.80 x their bound.
  *
- * BENCH_VERIFY_ONLY=snp|tdx|sgx runs only that loop (for profiling).
+ * BENCH_VERIFY_ONLY=snp|tdx|sgx|nitro|cca runs only that loop (profiling).
  * With BENCH_VERIFY_EXPORT=DIR set, the TDX quote and a dcap-qvl JSON bundle
  * of the same collateral are also written to DIR (tdx_quote.dat,
  * tdx_collateral.json) for bench/bench_dcap_qvl.js.
@@ -46,10 +58,13 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "veritee/cca.h"
+#include "veritee/cose.h"
 #include "veritee/crypto.h"
 #include "veritee/dcap.h"
 #include "veritee/evidence.h"
 #include "veritee/json.h"
+#include "veritee/nitro.h"
 #include "veritee/snp.h"
 #include "veritee/util.h"
 #include "veritee/verifier.h"
@@ -114,6 +129,9 @@ static void copy_vec(const char *vdir, const char *from, const char *dir, const 
 #define TDX_ROOTCRL "roots/intel/intel_sgx_root_ca_crl_2023-04-03.der"
 #define SGX_QUOTE "sgx/phala_sgx_v3_quote_00a067110000.dat"
 #define SGX_BUNDLE "sgx/phala_sgx_v3_quote_00a067110000_collateral.json"
+#define NITRO_DOC "nitro/evervault_nitro_prod_2022-10-13.cose"
+#define CCA_TOKEN "cca/trustee_cca_token_fvp_testkeys.cbor"
+#define CCA_CPAK "cca/trustee_cca_cpak_pub.json"
 
 /* The PCK CA + root of a quote's PCK chain, as PEM (PCS's PCK CRL issuer chain). */
 static char *pck_crl_issuer_chain(const uint8_t *quote, size_t n)
@@ -219,41 +237,122 @@ static void verify_once(const struct job *j)
  */
 #define SLICE 0.25
 
-struct raw {
+/* One ECDSA verification of a bound: a fresh key on `curve`, a message of
+ * msg_size bytes and its precomputed DER signature. */
+struct raw_op {
 	EVP_PKEY *key;
 	const EVP_MD *md;
-	EVP_MD_CTX *ctx;
-	uint8_t msg[1024], sig[160];
+	uint8_t *msg, sig[160];
 	size_t msg_size, sig_len;
 };
+
+/* A bound: the ECDSA verifications one evidence needs at minimum, back to back. */
+#define RAW_MAX_OPS 2
+struct raw {
+	struct raw_op op[RAW_MAX_OPS];
+	size_t count;
+	EVP_MD_CTX *ctx;
+};
+
+static void raw_add(struct raw *r, const char *curve, const EVP_MD *md, size_t msg_size)
+{
+	if (r->ctx == NULL && (r->ctx = EVP_MD_CTX_new()) == NULL)
+		die("raw signature setup", NULL);
+	if (r->count == RAW_MAX_OPS)
+		die("raw signature setup: too many operations", NULL);
+	struct raw_op *o = &r->op[r->count++];
+	o->key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", curve);
+	o->md = md;
+	o->msg_size = msg_size;
+	o->msg = malloc(msg_size ? msg_size : 1);
+	o->sig_len = sizeof(o->sig);
+	if (o->msg == NULL)
+		die("raw signature setup", NULL);
+	for (size_t i = 0; i < msg_size; i++)
+		o->msg[i] = (uint8_t)(i * 31 + 7);
+	if (o->key == NULL || EVP_DigestSignInit(r->ctx, NULL, md, NULL, o->key) != 1 ||
+	    EVP_DigestSign(r->ctx, o->sig, &o->sig_len, o->msg, msg_size) != 1)
+		die("raw signature setup", NULL);
+}
 
 static void raw_init(struct raw *r, const char *curve, const EVP_MD *md, size_t msg_size)
 {
 	memset(r, 0, sizeof(*r));
-	r->key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", curve);
-	r->md = md;
-	r->msg_size = msg_size;
-	r->sig_len = sizeof(r->sig);
-	for (size_t i = 0; i < msg_size; i++)
-		r->msg[i] = (uint8_t)(i * 31 + 7);
-	r->ctx = EVP_MD_CTX_new();
-	if (r->key == NULL || r->ctx == NULL || EVP_DigestSignInit(r->ctx, NULL, md, NULL, r->key) != 1 ||
-	    EVP_DigestSign(r->ctx, r->sig, &r->sig_len, r->msg, msg_size) != 1)
-		die("raw signature setup", NULL);
+	raw_add(r, curve, md, msg_size);
 }
 
-/* EVP_DigestVerifyInit + EVP_DigestVerify per operation on the precomputed signature. */
+/* EVP_DigestVerifyInit + EVP_DigestVerify per operation on the precomputed signatures. */
 static void raw_once(const struct raw *r)
 {
-	if (EVP_DigestVerifyInit(r->ctx, NULL, r->md, NULL, r->key) != 1 ||
-	    EVP_DigestVerify(r->ctx, r->sig, r->sig_len, r->msg, r->msg_size) != 1)
-		die("raw verification failed", NULL);
+	for (size_t i = 0; i < r->count; i++) {
+		const struct raw_op *o = &r->op[i];
+		if (EVP_DigestVerifyInit(r->ctx, NULL, o->md, NULL, o->key) != 1 ||
+		    EVP_DigestVerify(r->ctx, o->sig, o->sig_len, o->msg, o->msg_size) != 1)
+			die("raw verification failed", NULL);
+	}
 }
 
 static void raw_free(struct raw *r)
 {
+	for (size_t i = 0; i < r->count; i++) {
+		EVP_PKEY_free(r->op[i].key);
+		free(r->op[i].msg);
+	}
 	EVP_MD_CTX_free(r->ctx);
-	EVP_PKEY_free(r->key);
+	memset(r, 0, sizeof(*r));
+}
+
+/* ------------------------------------------------------------ COSE bounds */
+
+/* The curve and hash a COSE ECDSA alg stands for (RFC 9053 §2.1). */
+static void cose_alg(int64_t alg, const char **curve, const EVP_MD **md, const char **name)
+{
+	switch (alg) {
+	case VT_COSE_ALG_ES256: *curve = "P-256"; *md = EVP_sha256(); *name = "ES256"; return;
+	case VT_COSE_ALG_ES384: *curve = "P-384"; *md = EVP_sha384(); *name = "ES384"; return;
+	case VT_COSE_ALG_ES512: *curve = "P-521"; *md = EVP_sha512(); *name = "ES512"; return;
+	default: die("COSE alg of a vector is not ES256/ES384/ES512", NULL);
+	}
+}
+
+/* Add to `r` the verification of one COSE_Sign1 (its alg, its Sig_structure's
+ * size); describe it in `desc`.  `data` may start with the one-byte tag 18. */
+static void raw_add_cose(struct raw *r, const char *what, const uint8_t *data, size_t n, char *desc, size_t dn)
+{
+	struct vt_cose_sign1 s;
+	struct vt_err e = {0};
+	uint8_t *tbs = NULL;
+	size_t tbs_len = 0;
+	if (vt_cose_sign1_parse(data, n, &s, &e) != VT_OK ||
+	    vt_cose_sig_structure(s.protected_bstr, s.protected_len, NULL, 0, s.payload, s.payload_len, &tbs, &tbs_len,
+				  &e) != VT_OK)
+		die(what, &e);
+	const char *curve, *name;
+	const EVP_MD *md;
+	cose_alg(s.alg, &curve, &md, &name);
+	raw_add(r, curve, md, tbs_len);
+	size_t used = strlen(desc);
+	snprintf(desc + used, dn - used, "%s%s %s %s/%zu B", used ? " + " : "", what, name, curve, tbs_len);
+	free(tbs);
+	vt_cose_sign1_free(&s);
+}
+
+/* CCA: the platform and realm COSE_Sign1 bytes of a token 399({44234: bstr, 44241: bstr}). */
+static void raw_init_cca(struct raw *r, const uint8_t *tok, size_t n, char *desc, size_t dn)
+{
+	cbor_item_t *c = NULL;
+	struct vt_err e = {0};
+	memset(r, 0, sizeof(*r));
+	if (vt_cbor_decode(tok, n, 3, "token", &c, &e) != VT_OK || !cbor_isa_tag(c))
+		die("cca token", &e);
+	cbor_item_t *m = cbor_tag_item(c);
+	const cbor_item_t *pl = vt_cbor_map_get_int(m, 44234), *rl = vt_cbor_map_get_int(m, 44241);
+	if (pl == NULL || rl == NULL || !cbor_isa_bytestring(pl) || !cbor_isa_bytestring(rl))
+		die("cca token: no platform or realm token", NULL);
+	raw_add_cose(r, "platform", cbor_bytestring_handle(pl), cbor_bytestring_length(pl), desc, dn);
+	raw_add_cose(r, "realm", cbor_bytestring_handle(rl), cbor_bytestring_length(rl), desc, dn);
+	cbor_decref(&m);
+	cbor_decref(&c);
 }
 
 struct loop {
@@ -317,9 +416,12 @@ int main(int argc, char **argv)
 	copy_vec(vdir, "snp/teekit_gcp_milan_ask_ark_chain.pem", certs, "ask_ark.pem");
 	tdx_collateral(vdir, coll, getenv("BENCH_VERIFY_EXPORT"));
 
-	/* One verifier for the three, as the broker holds one: the TEE states and caches come from it. */
-	json_t *tees = json_pack("{s:{s:s,s:b},s:{s:s,s:b},s:{s:s,s:b}}", "snp", "certs", certs, "offline", 1, "tdx",
-				 "collateral", coll, "offline", 1, "sgx", "collateral", sgx_bundle, "offline", 1);
+	/* One verifier for the five, as the broker holds one: the TEE states and caches come from it. */
+	char cpak[PATH_MAX];
+	snprintf(cpak, sizeof(cpak), "%s/%s", vdir, CCA_CPAK);
+	json_t *tees = json_pack("{s:{s:s,s:b},s:{s:s,s:b},s:{s:s,s:b},s:{},s:{s:s}}", "snp", "certs", certs, "offline",
+				 1, "tdx", "collateral", coll, "offline", 1, "sgx", "collateral", sgx_bundle, "offline",
+				 1, "nitro", "cca", "cpak", cpak);
 	struct vt_verifier_settings vs = {.tees = tees, .flags = VT_VERIFIER_ONLY_NAMED};
 	struct vt_verifier *verifier = NULL;
 	struct vt_err verr = {0};
@@ -340,10 +442,26 @@ int main(int argc, char **argv)
 	struct job sgx = {"sgx", &vt_tee_sgx, load_evidence(&vt_tee_sgx, p, n),
 			  {.now = at("2025-07-01T00:00:00Z"), .verifier = verifier}};
 	free(p);
+	char nitro_desc[160] = "", cca_desc[160] = "";
+	struct raw nitro_raw, cca_raw;
+	uint8_t *nitro_doc = vec(vdir, NITRO_DOC, &n);
+	struct job nitro = {"nitro", &vt_tee_nitro, load_evidence(&vt_tee_nitro, nitro_doc, n),
+			    {.now = at("2022-10-13T08:58:02Z"), .verifier = verifier}};
+	memset(&nitro_raw, 0, sizeof(nitro_raw));
+	raw_add_cose(&nitro_raw, "document", nitro_doc, n, nitro_desc, sizeof(nitro_desc));
+	free(nitro_doc);
+	p = vec(vdir, CCA_TOKEN, &n);
+	struct job cca = {"cca", &vt_tee_cca, load_evidence(&vt_tee_cca, p, n), {.verifier = verifier}};
+	raw_init_cca(&cca_raw, p, n, cca_desc, sizeof(cca_desc));
+	free(p);
 
-	const char *only = getenv("BENCH_VERIFY_ONLY"); /* for profiling: "snp", "tdx" or "sgx" */
+	const char *only = getenv("BENCH_VERIFY_ONLY"); /* for profiling: "snp", "tdx", "sgx", "nitro" or "cca" */
 	if (only != NULL) {
-		struct loop l = {.job = strcmp(only, "snp") == 0 ? &snp : strcmp(only, "tdx") == 0 ? &tdx : &sgx};
+		struct job *jobs[] = {&snp, &tdx, &sgx, &nitro, &cca};
+		struct loop l = {.job = &sgx};
+		for (size_t i = 0; i < sizeof(jobs) / sizeof(jobs[0]); i++)
+			if (strcmp(only, jobs[i]->name) == 0)
+				l.job = jobs[i];
 		run_interleaved(&l, 1, secs);
 		printf("%s: %.1f ops/s\n", l.job->name, rate(&l));
 		goto cleanup;
@@ -353,11 +471,15 @@ int main(int argc, char **argv)
 	raw_init(&p256, "P-256", EVP_sha256(), 632);
 	struct loop snp_loops[2] = {{.job = &snp}, {.raw = &p384}};
 	struct loop dcap_loops[3] = {{.job = &tdx}, {.job = &sgx}, {.raw = &p256}};
+	struct loop cose_loops[4] = {{.job = &nitro}, {.raw = &nitro_raw}, {.job = &cca}, {.raw = &cca_raw}};
 	run_interleaved(snp_loops, 2, secs);
 	run_interleaved(dcap_loops, 3, secs);
+	run_interleaved(cose_loops, 4, secs);
 	double r_snp = rate(&snp_loops[0]), r_p384 = rate(&snp_loops[1]);
 	double r_tdx = rate(&dcap_loops[0]), r_sgx = rate(&dcap_loops[1]), r_p256 = rate(&dcap_loops[2]);
 	double dcap_bound = r_p256 / 2;
+	double r_nitro = rate(&cose_loops[0]), b_nitro = rate(&cose_loops[1]);
+	double r_cca = rate(&cose_loops[2]), b_cca = rate(&cose_loops[3]);
 	raw_free(&p384);
 	raw_free(&p256);
 
@@ -371,12 +493,23 @@ int main(int argc, char **argv)
 	       0.80, r_tdx / dcap_bound >= 0.80 ? "met" : "NOT met");
 	printf("%-34s %10.1f %10.1f %8.2f %8.2f  %s\n", "sgx v3 quotes verified", r_sgx, dcap_bound, r_sgx / dcap_bound,
 	       0.80, r_sgx / dcap_bound >= 0.80 ? "met" : "NOT met");
+	printf("%-34s %10.1f\n", "raw nitro bound (1 ECDSA verify)", b_nitro);
+	printf("%-34s %10.1f\n", "raw cca bound (2 ECDSA verifies)", b_cca);
+	printf("%-34s %10.1f %10.1f %8.2f %8.2f  %s\n", "nitro documents verified", r_nitro, b_nitro, r_nitro / b_nitro,
+	       0.80, r_nitro / b_nitro >= 0.80 ? "met" : "NOT met");
+	printf("%-34s %10.1f %10.1f %8.2f %8.2f  %s\n", "cca tokens verified", r_cca, b_cca, r_cca / b_cca, 0.80,
+	       r_cca / b_cca >= 0.80 ? "met" : "NOT met");
+	printf("nitro bound: %s\ncca bound: %s\n", nitro_desc, cca_desc);
 
 cleanup:
 	vt_verifier_free(verifier);
 	json_decref(snp.evidence);
 	json_decref(tdx.evidence);
 	json_decref(sgx.evidence);
+	json_decref(nitro.evidence);
+	json_decref(cca.evidence);
+	raw_free(&nitro_raw);
+	raw_free(&cca_raw);
 	char cmd[PATH_MAX + 16];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
 	if (system(cmd) != 0)

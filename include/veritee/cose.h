@@ -79,7 +79,7 @@ VT_API void vt_cose_sign1_free(struct vt_cose_sign1 *s);
  * with raw r || s signatures; the alg must fit the key's curve (ES256 with
  * P-256, ES384 with P-384, ES512 with P-521), otherwise VT_E_REJECTED.
  * external_aad may be NULL/0.  The signed bytes are the Sig_structure
- * ["Signature1", protected, external_aad, payload] serialized with libcbor.
+ * ["Signature1", protected, external_aad, payload] encoded with libcbor's streaming encoders.
  * A detached payload (nil) cannot be verified here: VT_E_USAGE.
  * Failures: VT_E_REJECTED step signature (wrong signature, alg/key mismatch,
  * unsupported alg), VT_E_CRYPTO/VT_E_NOMEM.

@@ -156,9 +156,10 @@ VT_API VT_MUST_USE vt_status vt_nitro_verify_doc(const uint8_t *doc, size_t n, i
 
 /*
  * The registry entry (tee "nitro"): verify at ctx->now against the pinned
- * root (no options, no state; parsed certificates are cached in
- * ctx->verifier's caches), load_file (below) and the default attestation
- * policy "default_nitro" (also as vt_nitro_default_policy):
+ * root (no options, no state; parsed certificates, verified chains and the
+ * claims about a chain's certificates are cached in ctx->verifier's
+ * caches; vt_nitro_verify_doc caches nothing), load_file (below) and the
+ * default attestation policy "default_nitro" (also as vt_nitro_default_policy):
  *   hardware 2 when the document verified to the AWS root (root_sha256),
  *   executables 3 when claims /nitro/pcrs/0 is a reference value "nitro_pcr0",
  *   configuration 2 when /nitro/debug is false (96 when true).

@@ -598,52 +598,63 @@ const cbor_item_t *vt_cose_sign1_unprotected(const struct vt_cose_sign1 *s)
 	return st ? st->unprotected : NULL;
 }
 
-/* A definite byte string item; libcbor's builder would malloc(0) for n == 0. */
-static cbor_item_t *bstr_item(const uint8_t *p, size_t n)
+/* Heads of definite items come from libcbor's streaming encoders
+ * (shortest form, RFC 8949 §4.2.1); the payload bytes are copied once. */
+static size_t bstr_head(uint64_t n, uint8_t *p, size_t room)
 {
-	return n == 0 ? cbor_new_definite_bytestring() : cbor_build_bytestring(p, n);
+	return cbor_encode_bytestring_start(n, p, room);
 }
 
+/* *total += a definite byte string of n bytes; false on overflow. */
+static bool add_bstr_size(size_t *total, size_t n)
+{
+	uint8_t h[9];
+	size_t hl = bstr_head(n, h, sizeof(h));
+	if (hl == 0 || n > SIZE_MAX - hl || *total > SIZE_MAX - (hl + n))
+		return false;
+	*total += hl + n;
+	return true;
+}
+
+/*
+ * Encoded with libcbor's streaming encoders rather than built as a libcbor
+ * tree and serialized: the payload (a whole Nitro document's) is copied
+ * once instead of twice, with one allocation.  Same bytes: definite
+ * lengths, shortest heads.
+ */
 vt_status vt_cose_sig_structure(const uint8_t *protected_bstr, size_t protected_len, const uint8_t *external_aad,
 				size_t aad_len, const uint8_t *payload, size_t payload_len, uint8_t **out,
 				size_t *out_len, struct vt_err *err)
 {
+	static const char context[] = "Signature1";
 	if (out == NULL || out_len == NULL || (protected_bstr == NULL && protected_len > 0) ||
 	    (external_aad == NULL && aad_len > 0) || (payload == NULL && payload_len > 0))
 		return vt_fail(err, VT_E_USAGE, VT_STEP_NONE, "cose", "missing argument");
 	*out = NULL;
 	*out_len = 0;
-	vt_status rc = VT_OK;
-	cbor_item_t *arr = cbor_new_definite_array(4);
-	cbor_item_t *ctx = cbor_build_string("Signature1");
-	cbor_item_t *prot = bstr_item(protected_bstr, protected_len);
-	cbor_item_t *aad = bstr_item(external_aad, aad_len);
-	cbor_item_t *pl = bstr_item(payload, payload_len);
-	unsigned char *buf = NULL;
-	size_t cap = 0, len = 0;
-	if (arr == NULL || ctx == NULL || prot == NULL || aad == NULL || pl == NULL || !cbor_array_push(arr, ctx) ||
-	    !cbor_array_push(arr, prot) || !cbor_array_push(arr, aad) || !cbor_array_push(arr, pl) ||
-	    (len = cbor_serialize_alloc(arr, &buf, &cap)) == 0) {
-		rc = vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "cose", "out of memory building Sig_structure");
-		free(buf);
-		buf = NULL;
+	size_t total = 1 + 1 + (sizeof(context) - 1); /* array(4), text(10) "Signature1" */
+	if (!add_bstr_size(&total, protected_len) || !add_bstr_size(&total, aad_len) ||
+	    !add_bstr_size(&total, payload_len))
+		return vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "cose", "out of memory building Sig_structure");
+	uint8_t *buf = malloc(total), *p = buf;
+	if (buf == NULL)
+		return vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "cose", "out of memory building Sig_structure");
+	p += cbor_encode_array_start(4, p, (size_t)(buf + total - p));
+	p += cbor_encode_string_start(sizeof(context) - 1, p, (size_t)(buf + total - p));
+	memcpy(p, context, sizeof(context) - 1);
+	p += sizeof(context) - 1;
+	const uint8_t *parts[3] = {protected_bstr, external_aad, payload};
+	const size_t sizes[3] = {protected_len, aad_len, payload_len};
+	for (size_t i = 0; i < 3; i++) {
+		p += bstr_head(sizes[i], p, (size_t)(buf + total - p));
+		if (sizes[i] > 0)
+			memcpy(p, parts[i], sizes[i]);
+		p += sizes[i];
 	}
-	/* cbor_array_push took its own references; drop ours. */
-	if (ctx != NULL)
-		cbor_decref(&ctx);
-	if (prot != NULL)
-		cbor_decref(&prot);
-	if (aad != NULL)
-		cbor_decref(&aad);
-	if (pl != NULL)
-		cbor_decref(&pl);
-	if (arr != NULL)
-		cbor_decref(&arr);
-	if (rc == VT_OK) {
-		*out = buf;
-		*out_len = len;
-	}
-	return rc;
+	assert((size_t)(p - buf) == total);
+	*out = buf;
+	*out_len = total;
+	return VT_OK;
 }
 
 /* The hash and curve an ECDSA COSE alg stands for (RFC 9053 §2.1). */

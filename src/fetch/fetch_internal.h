@@ -1,6 +1,6 @@
 /*
  * Private to the library: the one HTTP GET of the collateral fetchers (AMD
- * KDS in src/evidence/snp/sources.c, Intel PCS/PCCS in
+ * KDS in src/evidence/snp/kds.c, Intel PCS/PCCS in
  * src/evidence/dcap/fetch.c) and the fetch gate's admission calls it makes.
  * The attempts themselves go through the program's transport
  * (vt_http_get_fn, veritee/fetch.h); this library links no HTTP client.

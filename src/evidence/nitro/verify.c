@@ -11,7 +11,10 @@
  * X509_verify_cert at `now`) -> binding -> claims.  The signature is checked
  * before the chain because it is one ECDSA verification against four, so a
  * forged payload costs the least; both must pass, the order only decides
- * which step a forgery is reported at.
+ * which step a forgery is reported at.  With a verifier, a chain verified
+ * once is not verified again while all its certificates are valid, and the
+ * claims about its certificates are built once (see check_chain and
+ * cert_claims_cached): a warm document costs its one COSE signature.
  *
  * Binding choice.  Trustee and guest-components have no Nitro support
  * (checked at trustee 78962cd4, guest-components 8246e5e0: no verifier under
@@ -37,6 +40,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "crypto/cache.h"
 #include "veritee/crypto.h"
 #include "veritee/json.h"
 #include "veritee/nitro.h"
@@ -98,32 +102,50 @@ static void cert_field(const struct certs *c, X509 *x, char *out, size_t n)
 	snprintf(out, n, "payload.cabundle");
 }
 
-static vt_status check_chain(const struct vt_nitro_doc *d, const struct certs *c, X509 *root, int64_t now,
-			     struct vt_err *err)
+/*
+ * Verified chains, remembered in the verifier's caches: a document repeats
+ * its cabundle and, for the life of its instance, its leaf, so a warm
+ * document costs no certificate signature.  The key is the anchor's
+ * fingerprint with the DER of the leaf and of every cabundle entry after
+ * the root, in order (the inputs of X509_verify_cert); an entry holds the
+ * window in which every one of those certificates is valid and counts only
+ * when `now` lies in it.  Only successes are cached.
+ */
+static const struct vt_cache_class chain_class = {.name = "nitro.chain", .capacity = 64};
+
+static vt_status chain_key(const struct vt_nitro_doc *d, const uint8_t root_fp[32], uint8_t key[32],
+			   struct vt_err *err)
+{
+	const void *parts[1 + 1 + VT_NITRO_MAX_CABUNDLE];
+	size_t sizes[1 + 1 + VT_NITRO_MAX_CABUNDLE], np = 0;
+	parts[np] = root_fp;
+	sizes[np++] = 32;
+	parts[np] = d->certificate.data;
+	sizes[np++] = d->certificate.len;
+	for (size_t i = 1; i < d->cabundle_count; i++) {
+		parts[np] = d->cabundle[i].data;
+		sizes[np++] = d->cabundle[i].len;
+	}
+	return vt_cache_key(key, "nitro-chain", np, parts, sizes, err);
+}
+
+/* The window in which the leaf, the cabundle after the root and the root are all valid. */
+static bool chain_window(const struct certs *c, X509 *root, int64_t *nb, int64_t *na)
+{
+	*nb = VT_CACHE_ALWAYS_FROM;
+	*na = VT_CACHE_ALWAYS_TO;
+	bool ok = vt_x509_window_narrow(c->leaf, nb, na) && vt_x509_window_narrow(root, nb, na);
+	for (size_t i = 1; ok && i < c->count; i++)
+		ok = vt_x509_window_narrow(c->bundle[i], nb, na);
+	return ok;
+}
+
+static vt_status verify_cert_chain(const struct certs *c, X509 *root, int64_t now, struct vt_err *err)
 {
 	vt_status rc = VT_OK;
-	uint8_t want[32], got[32];
-	X509_STORE *store = NULL;
-	X509_STORE_CTX *ctx = NULL;
-	STACK_OF(X509) *untrusted = NULL;
-
-	/* cabundle[0] must be the anchor itself, byte for byte (its SHA-256 is
-	 * the pin).  Fingerprints are public: memcmp is fine. */
-	VT_GUARD(vt_x509_fingerprint_sha256(root, want, err));
-	VT_GUARD(vt_sha256(d->cabundle[0].data, d->cabundle[0].len, got, err));
-	if (memcmp(want, got, sizeof(want)) != 0) {
-		char *hw = vt_hex_encode(want, sizeof(want)), *hg = vt_hex_encode(got, sizeof(got));
-		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_CHAIN, "payload.cabundle[0]",
-			     "cabundle[0] is not the pinned Nitro root: expected SHA-256 %s, seen %s", hw ? hw : "?",
-			     hg ? hg : "?");
-		free(hw);
-		free(hg);
-		goto out;
-	}
-
-	store = X509_STORE_new();
-	ctx = X509_STORE_CTX_new();
-	untrusted = sk_X509_new_null();
+	X509_STORE *store = X509_STORE_new();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	STACK_OF(X509) *untrusted = sk_X509_new_null();
 	if (store == NULL || ctx == NULL || untrusted == NULL || X509_STORE_add_cert(store, root) != 1) {
 		rc = vt_fail(err, VT_E_CRYPTO, VT_STEP_CRYPTO, "payload.cabundle", "X.509 store setup failed");
 		goto out;
@@ -148,8 +170,51 @@ static vt_status check_chain(const struct vt_nitro_doc *d, const struct certs *c
 		cert_field(c, X509_STORE_CTX_get_current_cert(ctx), field, sizeof(field));
 		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_CHAIN, field, "certificate chain: %s (depth %d)",
 			     X509_verify_cert_error_string(e), X509_STORE_CTX_get_error_depth(ctx));
+	}
+out:
+	ERR_clear_error();
+	sk_X509_free(untrusted); /* the certificates stay owned by `c` */
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	return rc;
+}
+
+/* *keyed: `key` holds the chain's cache key (only with caches). */
+static vt_status check_chain(struct vt_cache_set *caches, const struct vt_nitro_doc *d, const struct certs *c,
+			     X509 *root, int64_t now, uint8_t key[32], bool *keyed, struct vt_err *err)
+{
+	vt_status rc;
+	uint8_t want[32], got[32];
+	*keyed = false;
+	memset(key, 0, 32);
+
+	/* cabundle[0] must be the anchor itself, byte for byte (its SHA-256 is
+	 * the pin).  Fingerprints are public: memcmp is fine. */
+	VT_GUARD(vt_x509_fingerprint_sha256(root, want, err));
+	VT_GUARD(vt_sha256(d->cabundle[0].data, d->cabundle[0].len, got, err));
+	if (memcmp(want, got, sizeof(want)) != 0) {
+		char *hw = vt_hex_encode(want, sizeof(want)), *hg = vt_hex_encode(got, sizeof(got));
+		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_CHAIN, "payload.cabundle[0]",
+			     "cabundle[0] is not the pinned Nitro root: expected SHA-256 %s, seen %s", hw ? hw : "?",
+			     hg ? hg : "?");
+		free(hw);
+		free(hg);
 		goto out;
 	}
+
+	struct vt_cache *cache = vt_cache_of(caches, &chain_class);
+	if (cache != NULL) {
+		VT_GUARD(chain_key(d, want, key, err));
+		*keyed = true;
+	}
+	if (!vt_cache_get(cache, key, now, NULL)) {
+		VT_GUARD(verify_cert_chain(c, root, now, err));
+		int64_t nb, na;
+		/* an unreadable window: verified, just not cacheable */
+		if (cache != NULL && chain_window(c, root, &nb, &na) && now >= nb && now <= na)
+			vt_cache_put(cache, key, nb, na, NULL);
+	}
+
 	/* Only an end-entity signing key may speak for the enclave. */
 	if (X509_check_ca(c->leaf) != 0) {
 		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_CHAIN, "payload.certificate", "the signing certificate is a CA");
@@ -161,11 +226,9 @@ static vt_status check_chain(const struct vt_nitro_doc *d, const struct certs *c
 			     "the signing certificate's key usage excludes digitalSignature");
 		goto out;
 	}
+	rc = VT_OK;
 out:
 	ERR_clear_error();
-	sk_X509_free(untrusted); /* the certificates stay owned by `c` */
-	X509_STORE_CTX_free(ctx);
-	X509_STORE_free(store);
 	return rc;
 }
 
@@ -315,12 +378,86 @@ static bool debug_mode(const struct vt_nitro_doc *d)
 	return zero == 7u;
 }
 
-static vt_status make_claims(const struct vt_nitro_doc *d, const struct certs *c, json_t **out, struct vt_err *err)
+/* The claims about the certificates: {"certificate": {...}, "cabundle": [...]}; NULL when out of memory. */
+static json_t *cert_claims(const struct certs *c)
 {
-	json_t *pcrs = json_object(), *bundle = json_array(), *claims = NULL;
+	json_t *bundle = json_array();
+	for (size_t i = 0; bundle != NULL && i < c->count; i++) {
+		json_t *e = json_pack("{s:o*, s:o*, s:o*}", "subject", name_json(X509_get_subject_name(c->bundle[i])),
+				      "not_after", time_json(X509_get0_notAfter(c->bundle[i])), "sha256",
+				      fp_json(c->bundle[i]));
+		if (e == NULL || json_object_size(e) != 3 || json_array_append_new(bundle, e) != 0) {
+			json_decref(e);
+			json_decref(bundle);
+			return NULL;
+		}
+	}
+	json_t *leaf = bundle ? leaf_json(c->leaf) : NULL;
+	json_t *j = leaf ? json_pack("{s:o, s:o}", "certificate", leaf, "cabundle", bundle) : NULL; /* takes both */
+	if (j == NULL && leaf == NULL)
+		json_decref(bundle);
+	return j;
+}
+
+/*
+ * The certificate claims are a function of the certificates alone (names,
+ * serial, validity, fingerprints), and printing names and re-encoding
+ * certificates to hash them costs more than anything else a warm document
+ * needs besides its signature.  So they are remembered in the verifier's
+ * caches under the chain's key (which covers the leaf, every cabundle
+ * entry after the root and the root, byte for byte), as one shared,
+ * never-modified JSON object that every caller gets a deep copy of.
+ */
+static void json_ref(void *o)
+{
+	json_incref(o);
+}
+
+static void json_release(void *o)
+{
+	json_decref(o);
+}
+
+static const struct vt_cache_class cert_claims_class = {
+	.name = "nitro.cert_claims", .capacity = 64, .ref = json_ref, .release = json_release};
+
+/* New references to the "certificate" and "cabundle" claims; false when out of memory. */
+static bool cert_claims_cached(struct vt_cache_set *caches, const uint8_t *key, const struct certs *c,
+			       json_t **leaf, json_t **bundle)
+{
+	struct vt_cache *cache = key ? vt_cache_of(caches, &cert_claims_class) : NULL;
+	void *hit = NULL;
+	json_t *shared = NULL;
+	if (vt_cache_get(cache, key, 0, &hit)) {
+		shared = hit;
+	} else {
+		shared = cert_claims(c);
+		if (shared != NULL)
+			vt_cache_put(cache, key, VT_CACHE_ALWAYS_FROM, VT_CACHE_ALWAYS_TO, shared);
+	}
+	/* The caller owns its claims and may change them: never hand out the shared object. */
+	json_t *copy = shared ? (cache != NULL ? json_deep_copy(shared) : json_incref(shared)) : NULL;
+	json_decref(shared);
+	*leaf = json_incref(json_object_get(copy, "certificate"));
+	*bundle = json_incref(json_object_get(copy, "cabundle"));
+	json_decref(copy);
+	if (*leaf == NULL || *bundle == NULL) {
+		json_decref(*leaf);
+		json_decref(*bundle);
+		*leaf = *bundle = NULL;
+		return false;
+	}
+	return true;
+}
+
+/* `cert_key`: the chain's cache key, or NULL (no caches). */
+static vt_status make_claims(struct vt_cache_set *caches, const uint8_t *cert_key, const struct vt_nitro_doc *d,
+			     const struct certs *c, json_t **out, struct vt_err *err)
+{
+	json_t *pcrs = json_object(), *bundle = NULL, *leaf = NULL, *claims = NULL;
 	char tsm[64], *rdh = NULL, *root_fp = NULL;
 	uint8_t rfp[32];
-	if (pcrs == NULL || bundle == NULL)
+	if (pcrs == NULL || !cert_claims_cached(caches, cert_key, c, &leaf, &bundle))
 		goto nomem;
 	for (size_t i = 0; i < d->pcr_count; i++) {
 		char key[12];
@@ -331,13 +468,6 @@ static vt_status make_claims(const struct vt_nitro_doc *d, const struct certs *c
 		if (bad)
 			goto nomem;
 	}
-	for (size_t i = 0; i < c->count; i++) {
-		json_t *e = json_pack("{s:o*, s:o*, s:o*}", "subject", name_json(X509_get_subject_name(c->bundle[i])),
-				      "not_after", time_json(X509_get0_notAfter(c->bundle[i])), "sha256",
-				      fp_json(c->bundle[i]));
-		if (e == NULL || json_object_size(e) != 3 || json_array_append_new(bundle, e) != 0)
-			goto nomem;
-	}
 	format_ms(d->timestamp_ms, tsm, sizeof(tsm));
 	/* report_data: the field that carries the binding (see the top of this file) */
 	const struct vt_nitro_bytes *rd = d->nonce.present ? &d->nonce : d->user_data.present ? &d->user_data : NULL;
@@ -345,17 +475,18 @@ static vt_status make_claims(const struct vt_nitro_doc *d, const struct certs *c
 	if (rdh == NULL || vt_sha256(d->cabundle[0].data, d->cabundle[0].len, rfp, NULL) != VT_OK ||
 	    (root_fp = vt_hex_encode(rfp, sizeof(rfp))) == NULL)
 		goto nomem;
-	claims = json_pack("{s:s, s:s, s:I, s:s, s:O, s:b, s:o*, s:o*, s:o*, s:o*, s:O, s:s, s:s}", "module_id",
+	claims = json_pack("{s:s, s:s, s:I, s:s, s:O, s:b, s:o*, s:o*, s:o*, s:O, s:O, s:s, s:s}", "module_id",
 			   d->module_id, "digest", "SHA384", "timestamp", (json_int_t)d->timestamp_ms, "timestamp_rfc3339",
 			   tsm, "pcrs", pcrs, "debug", debug_mode(d), "public_key", hex_or_null(&d->public_key),
 			   "user_data", hex_or_null(&d->user_data), "nonce", hex_or_null(&d->nonce), "certificate",
-			   leaf_json(c->leaf), "cabundle", bundle, "root_sha256", root_fp, "report_data", rdh);
+			   leaf, "cabundle", bundle, "root_sha256", root_fp, "report_data", rdh);
 	/* json_pack's "o*" drops a NULL member silently: require every member. */
 	if (claims == NULL || json_object_size(claims) != 13)
 		goto nomem;
 	free(rdh);
 	free(root_fp);
 	json_decref(pcrs);
+	json_decref(leaf);
 	json_decref(bundle);
 	*out = claims;
 	return VT_OK;
@@ -364,6 +495,7 @@ nomem:
 	free(root_fp);
 	json_decref(claims);
 	json_decref(pcrs);
+	json_decref(leaf);
 	json_decref(bundle);
 	return vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "claims", "out of memory");
 }
@@ -377,6 +509,8 @@ static vt_status verify_doc(struct vt_cache_set *caches, const uint8_t *doc, siz
 	struct vt_nitro_doc d;
 	struct certs c;
 	X509 *anchor = NULL;
+	uint8_t ckey[32];
+	bool keyed = false;
 	memset(&d, 0, sizeof(d));
 	memset(&c, 0, sizeof(c));
 	if ((doc == NULL && n > 0) || claims_out == NULL)
@@ -404,12 +538,12 @@ static vt_status verify_doc(struct vt_cache_set *caches, const uint8_t *doc, siz
 	} else {
 		VT_GUARD(vt_nitro_aws_root(&anchor, err));
 	}
-	VT_GUARD(check_chain(&d, &c, anchor, now, err));
+	VT_GUARD(check_chain(caches, &d, &c, anchor, now, ckey, &keyed, err));
 
 	/* binding */
 	VT_GUARD(check_binding(&d, binding, err));
 
-	VT_GUARD(make_claims(&d, &c, claims_out, err));
+	VT_GUARD(make_claims(caches, keyed ? ckey : NULL, &d, &c, claims_out, err));
 out:
 	X509_free(anchor);
 	certs_free(&c);

@@ -1,6 +1,14 @@
 /*
  * Private to src/evidence/snp: the certificate pool of one SNP verification
  * and where its certificates come from (evidence, --certs, cache, AMD KDS).
+ * One file each:
+ *   roots.c      the pinned AMD ARK/ASK/ASVK fingerprints, product and role
+ *                names, and the classification of a certificate
+ *   pool.c       the pool: add (without duplicates), find, the VEK extensions
+ *   pool_load.c  bytes, files and --certs into the pool (with the parse cache)
+ *   tcb.c        report vs VEK TCB and identity consistency
+ *   cache_dir.c  the --cache directory: read into the pool, write KDS answers
+ *   kds.c        the AMD KDS client
  *
  * Every certificate in a pool is untrusted.  Classification only says what a
  * certificate claims to be (by its subject/issuer common names, and for an
@@ -62,11 +70,21 @@ const uint8_t *snp_pinned_asvk(vt_snp_product p);
 vt_snp_product snp_product_from_name(const char *s, size_t len);
 /* "SEV-VCEK", "ASK", ... for messages. */
 const char *snp_role_name(snp_role r);
+/* What `x` claims to be; `known_fp` (may be NULL) is the SHA-256 of its DER
+ * when the caller has it (otherwise computed for a self-signed certificate). */
+void snp_classify(X509 *x, const uint8_t *known_fp, snp_role *role, vt_snp_product *product);
 
 /* Frees the certificates and CRLs; the pool is then empty (caches kept). */
 void snp_pool_free(struct snp_pool *pool);
 /* Classify and add (takes over the reference on success and failure; duplicates are dropped). */
 vt_status snp_pool_add_x509(struct snp_pool *pool, X509 *x509, const char *origin, struct vt_err *err);
+/* Add with a known fingerprint (may be NULL) and classification (from the
+ * parse cache); takes over the reference like snp_pool_add_x509. */
+vt_status snp_pool_add_known(struct snp_pool *pool, X509 *x509, const uint8_t *fp, snp_role role,
+			      vt_snp_product product, const char *origin, struct vt_err *err);
+/* Add a CRL (takes over the reference; duplicates are dropped).  VT_E_LIMIT
+ * above SNP_CRL_MAX. */
+vt_status snp_pool_add_crl(struct snp_pool *pool, X509_CRL *crl, struct vt_err *err);
 /*
  * Add the certificates (and CRLs) in a blob: one DER certificate, one DER
  * CRL, or PEM text with any number of CERTIFICATE / X509 CRL blocks.
@@ -74,16 +92,21 @@ vt_status snp_pool_add_x509(struct snp_pool *pool, X509 *x509, const char *origi
  */
 vt_status snp_pool_add_bytes(struct snp_pool *pool, const uint8_t *p, size_t n, const char *origin,
 			     const char *field, struct vt_err *err);
-/* A file (must hold certificates) or a directory (every regular file that
- * parses is taken, the rest ignored).  Errors: VT_E_IO step collateral. */
 /* snp_pool_add_bytes for bytes whose SHA-256 is already known (from the file cache). */
 vt_status snp_pool_add_bytes_hashed(struct snp_pool *pool, const uint8_t *p, size_t n, const uint8_t sha256[32],
 				    const char *origin, const char *field, struct vt_err *err);
+/* Read a file (not through the file cache) and add what it holds.  When not
+ * `must`, a file that cannot be read or parsed adds nothing and is not an
+ * error (a full pool or running out of memory still is). */
+vt_status snp_pool_add_file(struct snp_pool *pool, const char *path, const char *origin, bool must,
+			     struct vt_err *err);
 /* The certificate's SHA-256 fingerprint (from the pool, else computed); false on failure. */
 bool snp_cert_fp(const struct snp_cert *c, uint8_t out[32]);
 /* vt_snp_vek_ext_parse, cached in `caches` (may be NULL) per certificate fingerprint (successes only). */
 vt_status snp_vek_ext_get(struct vt_cache_set *caches, const struct snp_cert *c, struct vt_snp_vek_ext *out,
 			  struct vt_err *err);
+/* A file (must hold certificates) or a directory (every regular file that
+ * parses is taken, the rest ignored).  Errors: VT_E_IO step collateral. */
 vt_status snp_pool_add_path(struct snp_pool *pool, const char *path, struct vt_err *err);
 
 /* Find the best VEK for the report: the role the report's SIGNING_KEY names,
@@ -104,8 +127,16 @@ int snp_pool_find(const struct snp_pool *pool, snp_role role, vt_snp_product pro
 vt_status snp_check_tcb(const struct vt_snp_report *rep, vt_snp_product product, const struct vt_snp_vek_ext *ext,
 			bool vek_is_vlek, struct vt_err *err);
 
-/* Cache file paths (malloc'd) — exposed for tests. */
+/* Bytes of the hwID a VCEK is named by: 8 on Turin, 64 before. */
+size_t snp_hwid_size(vt_snp_product p);
+
+/* Cache file paths (malloc'd; NULL when out of memory) — the VCEK's exposed
+ * for tests; <cache>/amd/<Product>/<name> for the per-product files. */
 char *snp_cache_vcek_path(const char *cache_dir, vt_snp_product p, const struct vt_snp_report *rep);
+char *snp_cache_product_file(const char *cache_dir, vt_snp_product p, const char *name);
+/* Write a KDS answer into the cache (creating directories, atomically).
+ * Errors are step collateral. */
+vt_status snp_cache_write(const char *path, const uint8_t *p, size_t n, struct vt_err *err);
 
 /* Add what the cache holds for `product` (VCEK for the report's hwID and
  * REPORTED_TCB, chains, CRLs).  Missing files are not an error. */
