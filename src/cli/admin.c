@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "veritee/client.h"
@@ -15,11 +16,12 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: veritee admin keygen KEYFILE\n"
+		"usage: veritee admin keygen [--force] KEYFILE\n"
 		"       veritee admin --url URL --key KEYFILE [--cacert PEM] COMMAND ...\n"
 		"\n"
 		"keygen writes a new P-256 admin private key to KEYFILE (0600) and its public key to\n"
-		"KEYFILE.pub; list KEYFILE.pub under \"admin_public_keys\" in the broker config.\n"
+		"KEYFILE.pub; list KEYFILE.pub under \"admin_public_keys\" in the broker config.  It\n"
+		"refuses to overwrite an existing key unless --force is given.\n"
 		"Every other command sends a short-lived JWT signed with KEYFILE.\n"
 		"\n"
 		"commands:\n"
@@ -29,7 +31,9 @@ static void usage(FILE *f)
 		"  get-resource-policy\n"
 		"  set-attestation-policy FILE           for --id ID (before the command): default_<tee>\n"
 		"                                        (default default_sim) or default_cpu\n"
-		"  add-reference-value NAME VALUE...     register NAME = [VALUE, ...]\n"
+		"  add-reference-value NAME VALUE...     add VALUEs to reference value NAME (keeps the others)\n"
+		"  remove-reference-value NAME VALUE...  remove VALUEs from NAME (keeps the others)\n"
+		"  set-reference-values NAME VALUE...    replace NAME's values with exactly these\n"
 		"  get-reference-value NAME\n"
 		"  import-corim CORIM --signer KEY [--at RFC3339]\n"
 		"                                        verify a signed CoRIM with its signer's public key\n"
@@ -38,14 +42,25 @@ static void usage(FILE *f)
 		"                                        badly signed or expired CoRIMs are refused\n");
 }
 
-static int keygen(const char *path)
+static int keygen(const char *path, bool force)
 {
 	EVP_PKEY *k = NULL;
 	struct vt_err e = {0};
 	char *pub = NULL;
 	int ret = CLI_ERROR;
+	if (asprintf(&pub, "%s.pub", path) < 0) {
+		pub = NULL;
+		goto out;
+	}
+	/* An admin key that is overwritten locks its owner out of every broker
+	 * that trusts it: only on purpose. */
+	if (!force && (access(path, F_OK) == 0 || access(pub, F_OK) == 0)) {
+		fprintf(stderr, "veritee admin keygen: %s already exists; refusing to overwrite it (use --force)\n",
+			access(path, F_OK) == 0 ? path : pub);
+		goto out;
+	}
 	if (vt_key_generate(VT_KEY_P256, &k, &e) != VT_OK || vt_key_save_pem(path, k, true, 0600, &e) != VT_OK ||
-	    asprintf(&pub, "%s.pub", path) < 0 || vt_key_save_pem(pub, k, false, 0644, &e) != VT_OK) {
+	    vt_key_save_pem(pub, k, false, 0644, &e) != VT_OK) {
 		cli_err("admin keygen", &e);
 		goto out;
 	}
@@ -80,6 +95,87 @@ static int send(const char *url, const char *cacert, EVP_PKEY *key, const char *
 		printf("%s\n", resp);
 	free(resp);
 	return CLI_OK;
+}
+
+/* The stored values of reference value `name` (a new array; [] when it is
+ * not registered), or NULL after saying why. */
+static json_t *refval_get(const char *url, const char *cacert, EVP_PKEY *key, const char *name)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/reference-value/%s", VT_KBS_PREFIX, name);
+	struct vt_err e = {0};
+	char *token = NULL, *resp = NULL;
+	int status = 0;
+	json_t *out = NULL;
+	if (cli_admin_token(key, url, "GET", path, NULL, 0, &token, &e) != VT_OK ||
+	    vt_client_request(url, cacert, "GET", path, token, NULL, 0, NULL, &status, &resp, &e) != VT_OK) {
+		cli_err("admin", &e);
+	} else if (status == 200) {
+		out = json_loads(resp, 0, NULL);
+		if (out != NULL && !json_is_array(out)) {
+			json_t *one = json_pack("[O]", out);
+			json_decref(out);
+			out = one;
+		}
+		if (out == NULL)
+			fprintf(stderr, "veritee admin: reference value %s is not JSON\n", name);
+	} else if (resp && strstr(resp, "not found") != NULL) {
+		out = json_array();
+	} else {
+		fprintf(stderr, "veritee admin: GET %s: HTTP %d %s\n", path, status, resp ? resp : "");
+	}
+	free(token);
+	free(resp);
+	return out;
+}
+
+/* add: the stored values plus these; remove: the stored values less these;
+ * set: exactly these.  (The RVPS message replaces a name's list, so "add"
+ * reads it first: approving a new image must not revoke the old one.) */
+static int refvals_edit(const char *url, const char *cacert, EVP_PKEY *key, const char *cmd, const char *name,
+			int n, char **values)
+{
+	bool add = strcmp(cmd, "add-reference-value") == 0, remove = strcmp(cmd, "remove-reference-value") == 0;
+	json_t *vals = add || remove ? refval_get(url, cacert, key, name) : json_array();
+	if (vals == NULL)
+		return CLI_ERROR;
+	for (int i = 0; i < n; i++) {
+		size_t k;
+		json_t *v;
+		bool found = false;
+		json_array_foreach(vals, k, v) {
+			if (json_is_string(v) && strcmp(json_string_value(v), values[i]) == 0) {
+				found = true;
+				if (remove) {
+					json_array_remove(vals, k);
+					break;
+				}
+			}
+		}
+		if (remove && !found)
+			fprintf(stderr, "veritee admin: note: %s was not a value of %s\n", values[i], name);
+		if (!remove && !found)
+			json_array_append_new(vals, json_string(values[i]));
+	}
+	char *shown = vt_json_compact(vals);
+	json_t *obj = json_pack("{s:o}", name, vals);
+	char *payload = obj ? vt_json_compact(obj) : NULL;
+	char *b64 = payload ? vt_b64_encode((const uint8_t *)payload, strlen(payload)) : NULL;
+	json_t *msg = json_pack("{s:s, s:s, s:s}", "version", "0.1.0", "type", "sample", "payload", b64 ? b64 : "");
+	char *body = msg ? vt_json_compact(msg) : NULL;
+	int ret = CLI_ERROR;
+	if (body)
+		ret = send(url, cacert, key, "POST", VT_KBS_PREFIX "/reference-value", body, strlen(body),
+			   "application/json");
+	if (ret == CLI_OK)
+		fprintf(stderr, "veritee admin: %s = %s\n", name, shown ? shown : "?");
+	free(shown);
+	free(body);
+	free(b64);
+	free(payload);
+	json_decref(msg);
+	json_decref(obj);
+	return ret;
 }
 
 /* import-corim CORIM --signer KEY [--at T]: the admin key is --key of
@@ -164,11 +260,12 @@ static int policy_body(const char *path, const char *id, char **out)
 int cmd_admin(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "keygen") == 0) {
-		if (argc != 3) {
+		bool force = argc == 4 && strcmp(argv[2], "--force") == 0;
+		if (argc != 3 + (force ? 1 : 0) || argv[argc - 1][0] == '-') {
 			usage(stderr);
 			return CLI_ERROR;
 		}
-		return keygen(argv[2]);
+		return keygen(argv[argc - 1], force);
 	}
 	static const struct option opts[] = {
 		{"url", required_argument, 0, 'u'}, {"key", required_argument, 0, 'k'},
@@ -227,23 +324,10 @@ int cmd_admin(int argc, char **argv)
 		free(body);
 	} else if (strcmp(cmd, "get-resource-policy") == 0 && nargs == 0) {
 		ret = send(url, cacert, key, "GET", VT_KBS_PREFIX "/resource-policy", NULL, 0, NULL);
-	} else if (strcmp(cmd, "add-reference-value") == 0 && nargs >= 2) {
-		json_t *vals = json_array();
-		for (int i = 1; i < nargs; i++)
-			json_array_append_new(vals, json_string(a[i]));
-		json_t *obj = json_pack("{s:o}", a[0], vals);
-		char *payload = vt_json_compact(obj);
-		char *b64 = payload ? vt_b64_encode((const uint8_t *)payload, strlen(payload)) : NULL;
-		json_t *msg = json_pack("{s:s, s:s, s:s}", "version", "0.1.0", "type", "sample", "payload", b64 ? b64 : "");
-		char *body = vt_json_compact(msg);
-		if (body)
-			ret = send(url, cacert, key, "POST", VT_KBS_PREFIX "/reference-value", body, strlen(body),
-				   "application/json");
-		free(body);
-		free(b64);
-		free(payload);
-		json_decref(msg);
-		json_decref(obj);
+	} else if ((strcmp(cmd, "add-reference-value") == 0 || strcmp(cmd, "remove-reference-value") == 0 ||
+		    strcmp(cmd, "set-reference-values") == 0) &&
+		   nargs >= 2) {
+		ret = refvals_edit(url, cacert, key, cmd, a[0], nargs - 1, a + 1);
 	} else if (strcmp(cmd, "import-corim") == 0 && nargs >= 1) {
 		ret = import_corim(url, cacert, key, nargs, a);
 	} else if (strcmp(cmd, "get-reference-value") == 0 && nargs == 1) {
