@@ -109,6 +109,10 @@ struct vt_tee {
 	/* Optional, for `veritee verify`: fill options the user left out with
 	 * local defaults (e.g. sim's root in the local sim directory). */
 	void (*cli_defaults)(json_t *options);
+	/* Optional, for `veritee verify`: when the options leave the result
+	 * without a trust anchor (e.g. a TPM quote checked only against the AK
+	 * it carries), why; the CLI then says so and does not report success. */
+	const char *(*cli_untrusted)(const json_t *options);
 };
 
 /* Look up by wire name; NULL when unknown. */

@@ -186,6 +186,12 @@ int cmd_verify(int argc, char **argv)
 		free(s);
 	}
 	print_tcb(claims);
+	const char *untrusted = tee->cli_untrusted ? tee->cli_untrusted(given) : NULL;
+	if (untrusted != NULL) {
+		fprintf(stderr, "veritee verify: NOT TRUSTED (%s): %s\n", tee->name, untrusted);
+		ret = CLI_REJECTED;
+		goto out;
+	}
 	fprintf(stderr, "veritee verify: verified (%s)\n", tee->name);
 	ret = CLI_OK;
 out:

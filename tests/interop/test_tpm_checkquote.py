@@ -22,6 +22,7 @@ used); veritee accepts them with RSA_PSS_SALTLEN_AUTO (tpm-quote.md §4 step
 Every case is skipped when swtpm or tpm2-tools are missing.
 """
 import base64
+import hashlib
 import json
 import os
 import shutil
@@ -147,7 +148,9 @@ def veritee(workdir, ak_der, msg, sig, vals, nonce, name):
     path = os.path.join(workdir, name + ".json")
     with open(path, "w") as f:
         json.dump(ev, f)
-    r = subprocess.run([BIN, "verify", "tpm", path, "--nonce", nonce, "--json"], stdout=subprocess.PIPE,
+    # the AK is the trusted one: without --ak-digest veritee (rightly) does not call it a success
+    r = subprocess.run([BIN, "verify", "tpm", path, "--nonce", nonce, "--json",
+                        "--ak-digest", hashlib.sha256(ak_der).hexdigest()], stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE)
     if r.returncode == 0:
         claims = json.loads(r.stdout)

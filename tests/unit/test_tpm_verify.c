@@ -22,6 +22,8 @@
 #include <openssl/x509.h>
 
 #include "testutil.h"
+
+#include "veritee/verifier.h"
 #include "veritee/crypto.h"
 #include "veritee/json.h"
 #include "veritee/tpm.h"
@@ -531,6 +533,55 @@ static void test_cli_shape_and_bad_json(void **state)
 	assert_int_equal(tee->load_file((const uint8_t *)txt, strlen(txt), &out, &err), VT_OK);
 	json_decref(out);
 	assert_int_equal(tee->load_file((const uint8_t *)"[1]", 3, &out, &err), VT_E_PARSE);
+}
+
+/* A trusted AK (--ak-digest / tees.tpm.ak_digest) is checked; without one
+ * `veritee verify` does not call the quote trusted. */
+static void test_trusted_ak(void **state)
+{
+	(void)state;
+	NEED_TPM();
+	uint8_t rd[64] = {0};
+	nonce_bytes(rd);
+	json_t *ev = evidence_for("ecdsa", NULL, 0), *claims = NULL;
+	struct vt_err err;
+	assert_int_equal(verify_ev(ev, rd, sizeof(rd), &claims, &err), VT_OK);
+	const char *digest = json_string_value(json_object_get(claims, "ak_digest"));
+	char good[65], bad[65];
+	snprintf(good, sizeof(good), "%s", digest);
+	snprintf(bad, sizeof(bad), "%s", digest);
+	bad[0] = bad[0] == '0' ? '1' : '0';
+	json_decref(claims);
+	const struct vt_tee *tee = vt_tee_find("tpm");
+	struct vt_binding b = {.report_data = rd, .report_data_size = sizeof(rd)};
+	for (int i = 0; i < 2; i++) {
+		json_t *t = json_pack("{s:{s:s}}", "tpm", "ak_digest", i ? bad : good);
+		struct vt_verifier_settings vs = {.tees = t, .flags = VT_VERIFIER_ONLY_NAMED};
+		struct vt_verifier *v = NULL;
+		assert_int_equal(vt_verifier_new(&vs, &v, NULL), VT_OK);
+		vt_err_clear(&err);
+		claims = NULL;
+		vt_status rc = vt_verifier_verify(v, tee, ev, &b, vt_now(), NULL, &claims, &err);
+		if (i == 0) {
+			assert_int_equal(rc, VT_OK);
+		} else {
+			assert_int_equal(rc, VT_E_REJECTED);
+			assert_int_equal(err.step, VT_STEP_CHAIN);
+			assert_string_equal(err.field, "ak_public");
+			assert_null(claims);
+		}
+		json_decref(claims);
+		vt_verifier_free(v);
+		json_decref(t);
+	}
+	/* the CLI's question: no anchor given -> not trusted, with the reason */
+	json_t *none = json_object(), *with = json_pack("{s:s}", "ak_digest", good);
+	assert_non_null(tee->cli_untrusted);
+	assert_non_null(strstr(tee->cli_untrusted(none), "--ak-digest"));
+	assert_null(tee->cli_untrusted(with));
+	json_decref(none);
+	json_decref(with);
+	json_decref(ev);
 }
 
 /* ------------------------------------------------------------ event log */
@@ -1147,6 +1198,7 @@ int main(void)
 		cmocka_unit_test(test_every_attest_byte),
 		cmocka_unit_test(test_truncated_oversized),
 		cmocka_unit_test(test_cli_shape_and_bad_json),
+		cmocka_unit_test(test_trusted_ak),
 		cmocka_unit_test(test_eventlog_replay),
 		cmocka_unit_test(test_eventlog_malformed),
 		cmocka_unit_test(test_evidence_event_log),

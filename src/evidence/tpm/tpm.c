@@ -21,6 +21,7 @@
 #include "veritee/json.h"
 #include "veritee/tpm.h"
 #include "veritee/util.h"
+#include "veritee/verifier.h"
 
 #define TPM_AK_B64_MAX 4096u
 #define TPM_MSG_B64_MAX (4u * ((VT_TPM_ATTEST_MAX + 2u) / 3u))
@@ -318,11 +319,102 @@ static const char tpm_policy[] =
 	"\"on_fail\":{\"executables\":33}}"
 	"]}";
 
+extern const struct vt_tee vt_tee_tpm;
+
+/* ---------------------------------------------------------------- AK trust */
+
+/* The verifier's trusted AK: the SHA-256 of its DER SubjectPublicKeyInfo,
+ * from "ak" (a PEM public key) or "ak_digest" (hex).  Without either, the
+ * quote is checked against the AK the evidence carries, and only a policy
+ * (trusted_aks) or an enrollment can say that AK is a real TPM's. */
+struct tpm_state {
+	uint8_t ak_digest[32];
+};
+
+static vt_status tpm_state_new(const struct vt_verifier *v, const json_t *o, void **state, struct vt_err *err)
+{
+	(void)v;
+	const char *path = vt_tee_opt_str(o, "ak"), *hex = vt_tee_opt_str(o, "ak_digest");
+	if (path == NULL && hex == NULL)
+		return VT_OK; /* no anchor: the policy decides (broker), the CLI says so */
+	if (path != NULL && hex != NULL)
+		return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "ak", "give ak or ak_digest, not both");
+	struct tpm_state *st = calloc(1, sizeof(*st));
+	if (st == NULL)
+		return vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, "", "out of memory");
+	vt_status rc = VT_OK;
+	if (hex != NULL) {
+		rc = vt_hex_decode_fixed(hex, st->ak_digest, sizeof(st->ak_digest), err);
+		if (rc != VT_OK)
+			rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "ak_digest",
+				     "ak_digest must be the 64 hex digits of the SHA-256 of the AK's DER public key");
+	} else {
+		EVP_PKEY *k = NULL;
+		unsigned char *der = NULL;
+		int n = 0;
+		rc = vt_key_load_pem(path, false, &k, err);
+		if (rc == VT_OK && (n = i2d_PUBKEY(k, &der)) <= 0)
+			rc = vt_fail(err, VT_E_CRYPTO, VT_STEP_CONFIG, "ak", "cannot encode the AK public key");
+		if (rc == VT_OK)
+			rc = vt_sha256(der, (size_t)n, st->ak_digest, err);
+		OPENSSL_free(der);
+		EVP_PKEY_free(k);
+	}
+	if (rc != VT_OK) {
+		free(st);
+		return rc;
+	}
+	*state = st;
+	return VT_OK;
+}
+
+/* The quote verified against the AK it carries; with a trusted AK, that AK
+ * must be it. */
+static vt_status tpm_verify_anchored(const struct vt_verify_ctx *ctx, const json_t *evidence,
+				     const struct vt_binding *binding, json_t **claims_out, struct vt_err *err)
+{
+	vt_status rc = tpm_verify(ctx, evidence, binding, claims_out, err);
+	const struct tpm_state *st = vt_verify_state(ctx, &vt_tee_tpm);
+	if (rc != VT_OK || st == NULL)
+		return rc;
+	char *want = vt_hex_encode(st->ak_digest, sizeof(st->ak_digest));
+	const char *seen = json_string_value(json_object_get(*claims_out, "ak_digest"));
+	if (want == NULL || seen == NULL || strcmp(want, seen) != 0) {
+		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_CHAIN, "ak_public",
+			     "the quote is signed by AK %.64s, not by the trusted AK %.64s", seen ? seen : "?",
+			     want ? want : "?");
+		json_decref(*claims_out);
+		*claims_out = NULL;
+	}
+	free(want);
+	return rc;
+}
+
+/* `veritee verify tpm` without an anchor verifies a signature, not a TPM. */
+static const char *tpm_cli_untrusted(const json_t *options)
+{
+	if (json_object_get(options, "ak") || json_object_get(options, "ak_digest"))
+		return NULL;
+	return "the quote verifies with the AK the evidence itself carries, and nothing says that AK belongs to "
+	       "a TPM you trust: give --ak FILE (its PEM public key) or --ak-digest HEX (SHA-256 of its DER "
+	       "public key), or enroll it with a broker (veritee tpm-enroll)";
+}
+
+static const struct vt_tee_option tpm_options[] = {
+	{"ak", "FILE", true, "the trusted attestation key (PEM public key)"},
+	{"ak_digest", "HEX", false, "the trusted AK as the SHA-256 of its DER public key (claim ak_digest)"},
+	{NULL, NULL, false, NULL},
+};
+
 const struct vt_tee vt_tee_tpm = {
 	.name = "tpm",
 	.summary = "TPM 2.0 quote with its AK and event log (veritee's JSON); trust in the AK comes from policy "
 		   "(trusted_aks)",
 	.default_policy = tpm_policy,
-	.verify = tpm_verify,
+	.options = tpm_options,
+	.state_new = tpm_state_new,
+	.state_free = free,
+	.verify = tpm_verify_anchored,
 	.load_file = tpm_load_file,
+	.cli_untrusted = tpm_cli_untrusted,
 };
