@@ -1,5 +1,6 @@
 #!/bin/bash
-# Run each libFuzzer target briefly from its seed corpus (fuzz/corpus/<name>/).
+# Run each libFuzzer target briefly from its seed corpus (fuzz/corpus/<name>/,
+# plus the shared vectors fuzz/shared-seeds.txt names for it).
 # Prints a TAP line per target; a crash, leak or sanitizer report fails it.
 set -u
 secs=${FUZZ_SECONDS:-20}
@@ -10,6 +11,14 @@ for bin in "$@"; do
 	corpus=$(mktemp -d /tmp/veritee-fuzz-XXXXXX)
 	seeds=fuzz/corpus/$name
 	[ -d "$seeds" ] && cp -r "$seeds"/. "$corpus"/
+	# and the shared real vectors named for it (fuzz/shared-seeds.txt), read in place
+	vec=${VERITEE_VECTORS:-../shared/vectors}
+	if [ -d "$vec" ]; then
+		while read -r target glob; do
+			[ "$target" = "$name" ] || continue
+			for f in "$vec"/$glob; do [ -f "$f" ] && cp "$f" "$corpus"/; done
+		done < <(grep -v '^#' fuzz/shared-seeds.txt)
+	fi
 	if "$bin" -max_total_time="$secs" -rss_limit_mb=2048 -max_len=65536 -artifact_prefix="$corpus/" "$corpus" >"$corpus.log" 2>&1; then
 		echo "ok $n - fuzz $name ($(grep -oE 'Done [0-9]+ runs' "$corpus.log" | head -1))"
 	else
