@@ -63,6 +63,22 @@ struct vt_tee_option {
 
 #define VT_TEE_INSECURE 0x1u /* evidence is not rooted in hardware (sim): an explicit opt-in everywhere */
 #define VT_TEE_CLI_ONLY 0x2u /* no KBS wire name: `veritee verify` only, refused by the broker */
+/* A device (GPU, NVSwitch): its evidence reaches the broker only as KBS
+ * additional_evidence next to a CPU TEE's, never as the primary evidence
+ * of /auth.  Such a descriptor has `devices`. */
+#define VT_TEE_DEVICE 0x4u
+
+/*
+ * How a TEE binds KBS init-data (kbs-protocol.md §5.4).  Its verifier puts
+ * the launch-time field in claims["init_data"] (hex); the broker compares
+ * the init-data digest with it by this rule (vt_init_data_check).
+ */
+enum vt_init_data_rule {
+	VT_INIT_DATA_NONE = 0,   /* not supported: init-data is refused for this TEE */
+	VT_INIT_DATA_PAD,        /* the digest, zero-padded or truncated to the field's size (SNP, TDX, SGX, sim) */
+	VT_INIT_DATA_EXACT,      /* the digest itself, same size (CCA personalization value) */
+	VT_INIT_DATA_PCR_EXTEND, /* the field (PCR 8) = SHA-256(0x00*32 || digest), a 32-byte digest (TPMs) */
+};
 
 /*
  * A TEE is one descriptor; nothing outside its folder knows its name.  The
@@ -113,7 +129,47 @@ struct vt_tee {
 	 * without a trust anchor (e.g. a TPM quote checked only against the AK
 	 * it carries), why; the CLI then says so and does not report success. */
 	const char *(*cli_untrusted)(const json_t *options);
+	/*
+	 * Device TEEs (VT_TEE_DEVICE): split the value under this TEE's name in
+	 * the KBS additional_evidence map (e.g. nvidia's {"device_evidence_list":
+	 * [...]}) into devices.  *devices_out: a JSON array (new reference) of
+	 *   {"class": "gpu" | "switch" | ..., "evidence": <one device's evidence,
+	 *    as `verify` takes it>}
+	 * in the order sent.  More than `max` devices, none, or a duplicate
+	 * device identity (e.g. UUID) is an error at VT_STEP_PARSE.  Each device
+	 * is then verified with `verify` and a binding whose report data is the
+	 * digest of the device runtime data (kbs-protocol.md §5.1); the TEE
+	 * applies its own placement rule (nvidia: the first 32 bytes are the
+	 * SPDM requester nonce).
+	 */
+	vt_status (*devices)(const json_t *evidence, size_t max, json_t **devices_out, struct vt_err *err);
+	/* How init-data binds; VT_INIT_DATA_NONE (0) refuses it. */
+	enum vt_init_data_rule init_data;
+	/* The hash of the KBS runtime-data binding this TEE needs ("sha512" for
+	 * IBM SE, whose user data holds 64 bytes); NULL = "sha384".  The broker
+	 * names it in the challenge's extra-params (selected-hash-algorithm). */
+	const char *binding_hash;
 };
+
+/*
+ * Check an init-data digest against claims["init_data"] of `tee`'s
+ * verified claims by the TEE's rule.  VT_E_REJECTED at VT_STEP_BINDING,
+ * field "init_data", naming both values, when they differ; VT_E_REJECTED
+ * when the TEE does not support init-data.
+ */
+VT_API VT_MUST_USE vt_status vt_init_data_check(const struct vt_tee *tee, const json_t *claims, const uint8_t *digest,
+						size_t digest_size, struct vt_err *err);
+
+/*
+ * For `devices` hooks: split NVIDIA's additional-evidence shape
+ * {"device_evidence_list": [entry, ...]} into [{"class": class_of(entry),
+ * "evidence": entry}].  Refuses a missing or empty list, more than `max`
+ * entries (VT_E_LIMIT), non-object entries and duplicate "uuid"s
+ * (VT_E_REJECTED), all at VT_STEP_PARSE naming the entry.
+ */
+VT_API VT_MUST_USE vt_status vt_device_list_split(const json_t *value, const char *tee, size_t max,
+						  const char *(*class_of)(const json_t *entry), json_t **devices_out,
+						  struct vt_err *err);
 
 /* Look up by wire name; NULL when unknown. */
 VT_API const struct vt_tee *vt_tee_find(const char *name);

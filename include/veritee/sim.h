@@ -17,6 +17,13 @@
  *   128   32 platform_id (SHA-256 of the platform key's SubjectPublicKeyInfo DER)
  *   160   96 signature: ECDSA P-384 over SHA-384 of bytes 0..159, r || s big-endian
  *
+ * Version 2 (304 bytes) adds the init-data field, like SNP's HOST_DATA or
+ * TDX's MRCONFIGID, so the KBS init-data binding runs with sim too:
+ *   160   48 init_data (the init-data digest the workload launched with)
+ *   208   96 signature over bytes 0..207
+ * The attester writes version 2 only when given init-data; version 1
+ * reports read as init_data = zeros.
+ *
  * Evidence JSON (the KBS primary_evidence for tee "sim"):
  *   {"report": "<std base64 of the 256 bytes>",
  *    "platform_cert": "<std base64 of the platform certificate DER>"}
@@ -36,6 +43,9 @@
 #define VT_SIM_REPORT_SIZE 256
 #define VT_SIM_SIGNED_SIZE 160
 #define VT_SIM_VERSION 1
+#define VT_SIM_VERSION_2 2
+#define VT_SIM_REPORT_V2_SIZE 304
+#define VT_SIM_V2_SIGNED_SIZE 208
 #define VT_SIM_FLAG_DEBUG 0x0001u
 
 struct vt_sim_report {
@@ -45,10 +55,16 @@ struct vt_sim_report {
 	uint8_t measurement[48];
 	uint8_t report_data[64];
 	uint8_t platform_id[32];
+	uint8_t init_data[48]; /* version 2; zeros in version 1 */
 	uint8_t signature[96];
 };
 
-/* Parse exactly VT_SIM_REPORT_SIZE bytes through the bounded reader. */
+/* Report size and signed size of a version (0 for an unknown version). */
+VT_API size_t vt_sim_report_size(uint16_t version);
+VT_API size_t vt_sim_signed_size(uint16_t version);
+
+/* Parse a version 1 (VT_SIM_REPORT_SIZE bytes) or 2 (VT_SIM_REPORT_V2_SIZE)
+ * report through the bounded reader. */
 VT_API VT_MUST_USE vt_status vt_sim_report_parse(const uint8_t *buf, size_t size, struct vt_sim_report *out,
 						 struct vt_err *err);
 
@@ -58,7 +74,7 @@ VT_API VT_MUST_USE vt_status vt_sim_report_parse(const uint8_t *buf, size_t size
  * bytes.  Bytes 0..VT_SIM_SIGNED_SIZE-1 of `out` are what the signature covers.
  * Does not check `r->version` or `r->flags` (tests build malformed reports).
  */
-VT_API void vt_sim_report_serialize(const struct vt_sim_report *r, uint8_t out[VT_SIM_REPORT_SIZE]);
+VT_API void vt_sim_report_serialize(const struct vt_sim_report *r, uint8_t *out);
 
 /* platform_id of a platform certificate: SHA-256 of its public key's
  * SubjectPublicKeyInfo DER (i2d_PUBKEY).  VT_E_CRYPTO on library failure. */
@@ -86,6 +102,8 @@ struct vt_sim_attest_opts {
 	uint8_t measurement[48];
 	uint32_t svn;
 	bool debug;
+	bool has_init_data;     /* write a version 2 report carrying init_data */
+	uint8_t init_data[48];
 };
 /* Default options: measurement = SHA-384("veritee sim default workload"), svn 1, no debug. */
 VT_API void vt_sim_attest_opts_default(struct vt_sim_attest_opts *opts);

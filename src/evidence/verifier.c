@@ -147,6 +147,19 @@ vt_status vt_verifier_new(const struct vt_verifier_settings *s, struct vt_verifi
 		if (rc != VT_OK)
 			goto out;
 	}
+	/* An insecure device TEE not named (sim-gpu) follows what it uses: it is
+	 * accepted exactly when all of those are, i.e. by the same opt-in. */
+	for (size_t i = 0; i < n && !(s->flags & VT_VERIFIER_ONLY_NAMED); i++) {
+		const struct vt_tee *t = v->slots[i].tee;
+		if (!(t->flags & VT_TEE_DEVICE) || !(t->flags & VT_TEE_INSECURE) || v->slots[i].accepts ||
+		    json_object_get(s->tees, t->name) != NULL || t->uses == NULL)
+			continue;
+		bool all = true;
+		for (const struct vt_tee *const *u = t->uses; *u; u++)
+			all = all && vt_verifier_accepts(v, *u);
+		if (all && (rc = build(v, t, s, true, err)) != VT_OK)
+			goto out;
+	}
 out:
 	if (rc != VT_OK) {
 		vt_verifier_free(v);

@@ -357,7 +357,7 @@ vt_status vt_sim_attest(const char *dir, const struct vt_sim_attest_opts *opts, 
 	unsigned char *der = NULL;
 	char *report_b64 = NULL, *cert_b64 = NULL;
 	struct vt_sim_report rep;
-	uint8_t buf[VT_SIM_REPORT_SIZE];
+	uint8_t buf[VT_SIM_REPORT_V2_SIZE];
 
 	struct vt_sim_attest_opts defaults;
 	if (dir == NULL || report_data == NULL || evidence_out == NULL)
@@ -372,7 +372,10 @@ vt_status vt_sim_attest(const char *dir, const struct vt_sim_attest_opts *opts, 
 	VT_GUARD(load_pair_cached(key_path, pem_path, &key, &cert, err));
 
 	memset(&rep, 0, sizeof(rep));
-	rep.version = VT_SIM_VERSION;
+	rep.version = opts->has_init_data ? VT_SIM_VERSION_2 : VT_SIM_VERSION;
+	if (opts->has_init_data)
+		memcpy(rep.init_data, opts->init_data, sizeof(rep.init_data));
+	const size_t size = vt_sim_report_size(rep.version), signed_size = vt_sim_signed_size(rep.version);
 	rep.flags = opts->debug ? VT_SIM_FLAG_DEBUG : 0;
 	rep.svn = opts->svn;
 	memcpy(rep.measurement, opts->measurement, sizeof(rep.measurement));
@@ -381,7 +384,7 @@ vt_status vt_sim_attest(const char *dir, const struct vt_sim_attest_opts *opts, 
 	vt_sim_report_serialize(&rep, buf);
 
 	size_t sig_size = sizeof(rep.signature);
-	VT_GUARD(vt_ecdsa_sign_raw(key, EVP_sha384(), buf, VT_SIM_SIGNED_SIZE, buf + VT_SIM_SIGNED_SIZE, &sig_size,
+	VT_GUARD(vt_ecdsa_sign_raw(key, EVP_sha384(), buf, signed_size, buf + signed_size, &sig_size,
 				   err));
 	if (sig_size != sizeof(rep.signature)) {
 		rc = vt_fail(err, VT_E_INTERNAL, VT_STEP_CRYPTO, "report.signature", "signature is %zu bytes, want %zu",
@@ -394,7 +397,7 @@ vt_status vt_sim_attest(const char *dir, const struct vt_sim_attest_opts *opts, 
 		rc = vt_fail(err, VT_E_CRYPTO, VT_STEP_CRYPTO, "platform_cert", "cannot encode certificate");
 		goto out;
 	}
-	report_b64 = vt_b64_encode(buf, sizeof(buf));
+	report_b64 = vt_b64_encode(buf, size);
 	cert_b64 = vt_b64_encode(der, (size_t)der_size);
 	json_t *ev = report_b64 && cert_b64
 			     ? json_pack("{s:s, s:s}", "report", report_b64, "platform_cert", cert_b64)
@@ -449,6 +452,19 @@ static vt_status sim_attest_json(const json_t *o, const uint8_t report_data[64],
 		so.svn = (uint32_t)v;
 	}
 	so.debug = json_is_true(json_object_get(o, "debug"));
+	const char *idata = json_string_value(json_object_get(o, "init_data_digest"));
+	if (idata) {
+		uint8_t *bytes = NULL;
+		size_t n = 0;
+		if (vt_hex_decode(idata, &bytes, &n, NULL) != VT_OK || n == 0 || n > sizeof(so.init_data)) {
+			free(bytes);
+			return vt_fail(err, VT_E_USAGE, VT_STEP_NONE, "init_data_digest",
+				       "init_data_digest must be 1 to 48 bytes of hex");
+		}
+		memcpy(so.init_data, bytes, n); /* zero-padded, as SNP HOST_DATA / TDX MRCONFIGID */
+		so.has_init_data = true;
+		free(bytes);
+	}
 	const char *d = json_string_value(json_object_get(o, "sim_dir"));
 	char *dir = d ? strdup(d) : vt_sim_default_dir();
 	if (dir == NULL)
@@ -464,6 +480,7 @@ static const struct vt_tee_option sim_attest_options[] = {
 	{"measurement", "HEX", false, "48-byte workload measurement (default: the demo workload)"},
 	{"svn", "N", false, "security version (default 1)"},
 	{"debug", NULL, false, "mark the TEE as debuggable"},
+	{"init_data_digest", "HEX", false, "init-data digest the simulated workload launched with (report version 2)"},
 	{NULL, NULL, false, NULL},
 };
 

@@ -200,4 +200,5 @@ const struct vt_tee vt_tee_az_snp_vtpm = {
 	.uses = az_snp_uses,
 	.verify = az_snp_verify,
 	.load_file = vt_az_load_file,
+	.init_data = VT_INIT_DATA_PCR_EXTEND,
 };

@@ -142,4 +142,5 @@ const struct vt_tee vt_tee_az_tdx_vtpm = {
 	.uses = az_tdx_uses,
 	.verify = az_tdx_verify,
 	.load_file = vt_az_load_file,
+	.init_data = VT_INIT_DATA_PCR_EXTEND,
 };

@@ -177,6 +177,7 @@ const struct vt_tee vt_tee_cca = {
 	.state_free = cca_state_free,
 	.verify = cca_verify,
 	.load_file = cca_load_file,
+	.init_data = VT_INIT_DATA_EXACT,
 };
 
 /* ------------------------------------------------------------ CPAK */

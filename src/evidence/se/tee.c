@@ -60,12 +60,11 @@
  *     evidence made against a Trustee KBS and says INSECURE in its option;
  *   - tags must be those of a configured header (Trustee leaves it to the
  *     policy's view of the "tag" claim);
- *   - the broker does not yet send extra-params (another issue): its nonce
- *     is random, its binding SHA-384 (48 bytes), compared zero-padded to 64
- *     as Trustee's regularize_data does.  A guest using veritee's attester
- *     with a pre-made ARCB works today; guest-components' SE client, which
- *     expects the /auth nonce to be an SeAttestationRequest and hashes with
- *     SHA-512, needs that issue plus a challenge hook serving ARCBs.
+ *   - the broker selects SHA-512 for the binding (challenge extra-params
+ *     {"selected-hash-algorithm": "sha512"}, as Trustee), so the 64-byte user
+ *     data holds the whole digest.  Its nonce is random: guest-components' SE
+ *     client, which expects the /auth nonce to be an SeAttestationRequest,
+ *     still needs a challenge hook serving ARCBs (docs/broker.md).
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -337,4 +336,5 @@ const struct vt_tee vt_tee_se = {
 	.state_free = se_state_free,
 	.verify = se_verify,
 	.load_file = se_load_file,
+	.binding_hash = "sha512",
 };

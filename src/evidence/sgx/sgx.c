@@ -137,4 +137,5 @@ const struct vt_tee vt_tee_sgx = {
 	.state_free = vt_dcap_state_free,
 	.verify = sgx_verify,
 	.load_file = vt_dcap_load_file,
+	.init_data = VT_INIT_DATA_PAD,
 };

@@ -1,4 +1,4 @@
-/* sim report: parse and serialize the 256-byte layout described in sim.h. */
+/* sim report: parse and serialize the layouts described in sim.h. */
 #include <string.h>
 
 #include "veritee/sim.h"
@@ -13,9 +13,9 @@ vt_status vt_sim_report_parse(const uint8_t *buf, size_t size, struct vt_sim_rep
 {
 	if (out == NULL || (buf == NULL && size != 0))
 		return vt_fail(err, VT_E_USAGE, VT_STEP_NONE, "report", "missing argument");
-	if (size != VT_SIM_REPORT_SIZE)
-		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "report", "report is %zu bytes, want %d", size,
-			       VT_SIM_REPORT_SIZE);
+	if (size != VT_SIM_REPORT_SIZE && size != VT_SIM_REPORT_V2_SIZE)
+		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "report", "report is %zu bytes, want %d (version 1) or %d (version 2)",
+			       size, VT_SIM_REPORT_SIZE, VT_SIM_REPORT_V2_SIZE);
 
 	/* Fill a local copy; *out is written only when everything is valid. */
 	struct vt_sim_report r;
@@ -33,9 +33,10 @@ vt_status vt_sim_report_parse(const uint8_t *buf, size_t size, struct vt_sim_rep
 		goto out;
 	}
 	VT_GUARD(vt_reader_u16le(&rd, &r.version, "report.version", err));
-	if (r.version != VT_SIM_VERSION) {
-		rc = vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "report.version", "unsupported version %u, want %u",
-			     (unsigned)r.version, (unsigned)VT_SIM_VERSION);
+	if (vt_sim_report_size(r.version) != size) {
+		rc = vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "report.version",
+			     "version %u in a report of %zu bytes (version 1 is %d bytes, version 2 %d)",
+			     (unsigned)r.version, size, VT_SIM_REPORT_SIZE, VT_SIM_REPORT_V2_SIZE);
 		goto out;
 	}
 	VT_GUARD(vt_reader_u16le(&rd, &r.flags, "report.flags", err));
@@ -54,6 +55,8 @@ vt_status vt_sim_report_parse(const uint8_t *buf, size_t size, struct vt_sim_rep
 	VT_GUARD(vt_reader_copy(&rd, r.measurement, sizeof(r.measurement), "report.measurement", err));
 	VT_GUARD(vt_reader_copy(&rd, r.report_data, sizeof(r.report_data), "report.report_data", err));
 	VT_GUARD(vt_reader_copy(&rd, r.platform_id, sizeof(r.platform_id), "report.platform_id", err));
+	if (r.version == VT_SIM_VERSION_2)
+		VT_GUARD(vt_reader_copy(&rd, r.init_data, sizeof(r.init_data), "report.init_data", err));
 	VT_GUARD(vt_reader_copy(&rd, r.signature, sizeof(r.signature), "report.signature", err));
 	VT_GUARD(vt_reader_expect_end(&rd, "report", err));
 	*out = r;
@@ -68,7 +71,17 @@ static uint8_t *put_le(uint8_t *p, uint32_t v, size_t n)
 	return p + n;
 }
 
-void vt_sim_report_serialize(const struct vt_sim_report *r, uint8_t out[VT_SIM_REPORT_SIZE])
+size_t vt_sim_report_size(uint16_t version)
+{
+	return version == VT_SIM_VERSION ? VT_SIM_REPORT_SIZE : version == VT_SIM_VERSION_2 ? VT_SIM_REPORT_V2_SIZE : 0;
+}
+
+size_t vt_sim_signed_size(uint16_t version)
+{
+	return version == VT_SIM_VERSION ? VT_SIM_SIGNED_SIZE : version == VT_SIM_VERSION_2 ? VT_SIM_V2_SIGNED_SIZE : 0;
+}
+
+void vt_sim_report_serialize(const struct vt_sim_report *r, uint8_t *out)
 {
 	uint8_t *p = out;
 	memcpy(p, SIM_MAGIC, sizeof(SIM_MAGIC));
@@ -83,5 +96,9 @@ void vt_sim_report_serialize(const struct vt_sim_report *r, uint8_t out[VT_SIM_R
 	p += sizeof(r->report_data);
 	memcpy(p, r->platform_id, sizeof(r->platform_id));
 	p += sizeof(r->platform_id);
+	if (r->version == VT_SIM_VERSION_2) {
+		memcpy(p, r->init_data, sizeof(r->init_data));
+		p += sizeof(r->init_data);
+	}
 	memcpy(p, r->signature, sizeof(r->signature));
 }

@@ -139,6 +139,7 @@ static vt_status make_claims(const struct vt_sim_report *rep, const uint8_t cert
 	VT_GUARD(set_hex(c, "measurement", rep->measurement, sizeof(rep->measurement), err));
 	VT_GUARD(set_hex(c, "report_data", rep->report_data, sizeof(rep->report_data), err));
 	VT_GUARD(set_hex(c, "platform_id", rep->platform_id, sizeof(rep->platform_id), err));
+	VT_GUARD(set_hex(c, "init_data", rep->init_data, sizeof(rep->init_data), err));
 	VT_GUARD(set_hex(c, "platform_cert_sha256", cert_fp, 32, err));
 	if (json_object_set_new(c, "insecure", json_true()) != 0) {
 		rc = vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");
@@ -167,7 +168,7 @@ static vt_status sim_verify(const struct vt_verify_ctx *ctx, const json_t *evide
 
 	/* parse */
 	VT_GUARD(check_members(evidence, err));
-	VT_GUARD(b64_member(evidence, "report", 4 * ((VT_SIM_REPORT_SIZE + 2) / 3), &report, &report_size, err));
+	VT_GUARD(b64_member(evidence, "report", 4 * ((VT_SIM_REPORT_V2_SIZE + 2) / 3), &report, &report_size, err));
 	VT_GUARD(b64_member(evidence, "platform_cert", SIM_MAX_CERT_B64, &der, &der_size, err));
 	VT_GUARD(parse_cert(vt_verifier_caches(ctx->verifier), der, der_size, &cert, err));
 	VT_GUARD(vt_sim_report_parse(report, report_size, &rep, err));
@@ -193,7 +194,7 @@ static vt_status sim_verify(const struct vt_verify_ctx *ctx, const json_t *evide
 		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_SIGNATURE, "platform_cert", "platform key is not ECDSA P-384");
 		goto out;
 	}
-	VT_GUARD(vt_ecdsa_verify_raw(pub, EVP_sha384(), report, VT_SIM_SIGNED_SIZE, rep.signature,
+	VT_GUARD(vt_ecdsa_verify_raw(pub, EVP_sha384(), report, vt_sim_signed_size(rep.version), rep.signature,
 				     sizeof(rep.signature), err));
 
 	/* binding: the report names the key that signed it, then the caller's nonce */
@@ -281,4 +282,5 @@ const struct vt_tee vt_tee_sim = {
 	.state_free = sim_state_free,
 	.verify = sim_verify,
 	.cli_defaults = sim_cli_defaults,
+	.init_data = VT_INIT_DATA_PAD,
 };

@@ -916,5 +916,6 @@ const struct vt_tee vt_tee_snp = {
 	.state_free = snp_state_free,
 	.verify = snp_verify,
 	.load_file = snp_load_file,
+	.init_data = VT_INIT_DATA_PAD,
 };
 

@@ -417,4 +417,5 @@ const struct vt_tee vt_tee_tpm = {
 	.verify = tpm_verify_anchored,
 	.load_file = tpm_load_file,
 	.cli_untrusted = tpm_cli_untrusted,
+	.init_data = VT_INIT_DATA_PCR_EXTEND,
 };
