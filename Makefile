@@ -19,17 +19,20 @@ SOVERSION := 0
 #                        (tss2-mu/tss2-rc only marshal TPM structures)
 #   libveritee-attester  evidence producers (TPM through ESAPI), the KBS
 #                        client and the libcurl transport of the collateral
-#                        fetches (vt_curl_http_get); needs the verifier library
+#                        fetches (vt_curl_http_get), sealed files (src/seal:
+#                        libgfshare, libarchive); needs the verifier library
 #   libveritee-broker    the KBS server (libmicrohttpd, SQLite); needs both
-VERIFIER_PKGS := openssl jansson libcbor tss2-mu tss2-rc
-ATTESTER_PKGS := tss2-esys tss2-tctildr libcurl
+VERIFIER_PKGS := openssl jansson libcbor tss2-mu tss2-rc xmlsec1-openssl
+ATTESTER_PKGS := tss2-esys tss2-tctildr libcurl libarchive
+# libgfshare (Shamir K-of-N for sealed files) ships no pkg-config file on Debian.
+ATTESTER_EXTRA_LIBS := -lgfshare
 BROKER_PKGS   := libmicrohttpd sqlite3
 PKGS    := $(VERIFIER_PKGS) $(ATTESTER_PKGS) $(BROKER_PKGS)
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 VERIFIER_PKG_LIBS := $(shell pkg-config --libs $(VERIFIER_PKGS) 2>/dev/null)
-ATTESTER_PKG_LIBS := $(shell pkg-config --libs $(ATTESTER_PKGS) 2>/dev/null)
+ATTESTER_PKG_LIBS := $(shell pkg-config --libs $(ATTESTER_PKGS) 2>/dev/null) $(ATTESTER_EXTRA_LIBS)
 BROKER_PKG_LIBS   := $(shell pkg-config --libs $(BROKER_PKGS) 2>/dev/null)
 
 WARN    := -Wall -Wextra -Wshadow -Wformat=2 -Wvla -Wstrict-prototypes -Wmissing-prototypes
@@ -62,7 +65,7 @@ EXE_PIE := -fPIE -pie
 
 BASE_CFLAGS := -std=c17 -D_GNU_SOURCE -fvisibility=hidden $(WARN) $(HARDEN_CFLAGS) -Iinclude -Isrc $(PKG_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
 ALL_CFLAGS  = $(BASE_CFLAGS) $(WERROR_FLAG)
-LDLIBS  := $(PKG_LIBS) -lpthread $(EXTRA_LDFLAGS)
+LDLIBS  := $(PKG_LIBS) $(ATTESTER_EXTRA_LIBS) -lpthread $(EXTRA_LDFLAGS)
 # A shared library must name every library it uses (-z defs: an undefined
 # symbol fails the link instead of being resolved by whatever the program
 # happens to load).  Not with sanitizers, whose runtimes a shared library
@@ -74,7 +77,7 @@ DEPFLAGS = -MMD -MP
 
 LIB_SRC  := $(sort $(shell find src -name '*.c' ! -path 'src/cli/*'))
 VERIFIER_SRC := $(sort $(shell find src/util src/crypto src/fetch src/evidence src/measure src/policy src/token src/kbs -name '*.c'))
-ATTESTER_SRC := $(sort $(shell find src/attester src/client src/net -name '*.c'))
+ATTESTER_SRC := $(sort $(shell find src/attester src/client src/net src/seal -name '*.c'))
 BROKER_SRC   := $(sort $(shell find src/broker -name '*.c'))
 ifneq ($(filter-out $(VERIFIER_SRC) $(ATTESTER_SRC) $(BROKER_SRC),$(LIB_SRC)),)
 $(error $(filter-out $(VERIFIER_SRC) $(ATTESTER_SRC) $(BROKER_SRC),$(LIB_SRC)): in no library (Makefile: VERIFIER_SRC, ATTESTER_SRC, BROKER_SRC))

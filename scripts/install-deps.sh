@@ -8,8 +8,9 @@ want=${1:-build}
 case $want in build | test | tpm) ;; *) echo "usage: $0 [build|test|tpm]" >&2; exit 2 ;; esac
 
 # Build: compiler, OpenSSL 3, jansson, libcbor (CBOR/COSE evidence), libmicrohttpd, libcurl (OpenSSL
-# flavour), SQLite, tpm2-tss (ESAPI, marshalling), pkg-config.
-pkgs="gcc make pkg-config libssl-dev libjansson-dev libcbor-dev libmicrohttpd-dev libcurl4-openssl-dev libsqlite3-dev libtss2-dev"
+# flavour), SQLite, tpm2-tss (ESAPI, marshalling), pkg-config, libgfshare (Shamir K-of-N of sealed-file
+# keys), libarchive (sealed directories as tar streams) and xmlsec1 (NVIDIA RIM XML signatures).
+pkgs="gcc make pkg-config libssl-dev libjansson-dev libcbor-dev libmicrohttpd-dev libcurl4-openssl-dev libsqlite3-dev libtss2-dev libgfshare-dev libarchive-dev libxmlsec1-dev"
 if [ "$want" = tpm ]; then
 	# A software TPM 2.0 the demo starts on loopback, its setup tools, and
 	# tpm2-tools (to look at the TPM by hand: tpm2_pcrread -T swtpm:...).

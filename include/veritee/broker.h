@@ -62,6 +62,12 @@ struct vt_broker_config {
 	unsigned fetches_per_client_per_minute; /* fetch-triggering attestations, default 10 */
 	int64_t negative_cache_seconds;   /* a failed fetch is not retried for this long, default 300 */
 
+	/* Composite evidence and the 2026 protocol additions (kbs-protocol.md §14) */
+	size_t max_devices;               /* devices in one additional_evidence, default 16 */
+	bool verbose_token;               /* raw additional evidence in tokens (Trustee's default true); default
+	                                     false: its SHA-384 only, so tokens of 8 GPUs fit a Bearer header */
+	struct json_t *policy_selectors;  /* {"<attestation-policy-selector id>": "<policy set name>"}; owned */
+
 	/* Admin tokens */
 	int64_t admin_token_max_lifetime; /* seconds (exp - iat), default 900 */
 	char **admin_audience;            /* accepted "aud" values; none = the broker's own origin */

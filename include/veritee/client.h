@@ -19,6 +19,15 @@ struct vt_client_opts {
 	struct vt_attest_opts attest;
 	const json_t *attest_options; /* the attester's options (vt_attest_with); when set, `attest` is unused */
 	long timeout_ms;              /* per request, 0 = 30 s */
+	/* init-data TOML to send (kbs-protocol.md §5.4), NULL = none.  An
+	 * attester with an "init_data_digest" option (sim) gets its digest, as if the
+	 * workload had launched with it. */
+	const char *init_data;
+	/* Device evidence (composite, §14): {"<device tee>": {attester options}}
+	 * gathered by those attesters and sent as additional_evidence; NULL =
+	 * none. */
+	const json_t *devices;
+	const char *policy_selector;  /* extra-params attestation-policy-selector, NULL = none */
 };
 
 /* What the broker said when it refused (KBS ErrorInformation). */

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
 
 #include "veritee/err.h"
 
@@ -25,6 +26,48 @@
  */
 VT_API VT_MUST_USE vt_status vt_kbs_runtime_digest(const json_t *tee_pubkey, const char *nonce, const char *additional,
 						   json_t **runtime_out, uint8_t out[48], struct vt_err *err);
+
+/*
+ * Hash algorithms of the protocol (kbs-types HashAlgorithm, lowercase
+ * names): "sha256", "sha384", "sha512" -> the digest; "sm3" and anything
+ * else -> NULL (sm3 is a valid name veritee does not implement).
+ */
+VT_API const EVP_MD *vt_kbs_hash_md(const char *name);
+/* A name the protocol defines ("sha256", "sha384", "sha512", "sm3"). */
+VT_API bool vt_kbs_hash_known(const char *name);
+
+/*
+ * The same bindings with the session's hash algorithm (§5.1, §14): the
+ * primary runtime data {"additional-evidence","nonce","tee-pubkey"} and the
+ * device runtime data {"nonce","tee-pubkey"} (additional == NULL).  `out`
+ * receives EVP_MD_get_size(md) bytes (at most 64), *out_size their number.
+ */
+VT_API VT_MUST_USE vt_status vt_kbs_runtime_digest_md(const EVP_MD *md, const json_t *tee_pubkey, const char *nonce,
+						      const char *additional, json_t **runtime_out, uint8_t out[64],
+						      size_t *out_size, struct vt_err *err);
+
+/*
+ * init-data (§5.4): {"format": "toml", "body": "<TOML>"}.  Checks the
+ * format, parses the TOML (version, algorithm, [data] string map), hashes
+ * the exact body bytes with the algorithm it names, and builds the
+ * init_data_claims: the [data] map, with "aa.toml" and "cdh.toml" turned
+ * into JSON and "policy.rego" giving agent_policy_claims (the JSON object
+ * after `policy_data := `).  Errors at VT_STEP_PARSE name the member.
+ */
+#define VT_TOML_MAX (256 * 1024)
+struct vt_kbs_init_data {
+	uint8_t digest[64];
+	size_t digest_size;
+	char algorithm[8];
+	json_t *claims;        /* init_data_claims (new reference) */
+	json_t *agent_policy;  /* agent_policy_claims or NULL (new reference) */
+};
+VT_API VT_MUST_USE vt_status vt_kbs_init_data_parse(const json_t *init_data, struct vt_kbs_init_data *out,
+						    struct vt_err *err);
+VT_API void vt_kbs_init_data_free(struct vt_kbs_init_data *d);
+
+/* The TOML subset init-data uses (src/kbs/toml.c lists what is refused). */
+VT_API VT_MUST_USE vt_status vt_toml_parse(const char *text, size_t len, json_t **out, struct vt_err *err);
 
 /*
  * Structural check of a TEE's public key (runtime-data.tee-pubkey) before

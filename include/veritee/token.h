@@ -31,6 +31,7 @@ struct vt_ear_params {
 	const json_t *trust_vector;    /* borrowed object */
 	const json_t *annotated;       /* borrowed: ear.veraison.annotated-evidence */
 	const json_t *extensions;      /* borrowed object merged into the submod, or NULL */
+	const json_t *more_submods;    /* borrowed {"gpu0": {...}, ...}: more submods (devices), or NULL */
 };
 
 /* Sign an EAR with a P-256 key.  *out malloc'd compact JWT. */

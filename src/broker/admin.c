@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "broker/audit.h"
 #include "broker/broker_internal.h"
 #include "veritee/crypto.h"
 #include "veritee/evidence.h"
@@ -143,6 +144,24 @@ static vt_status decode_policy_field(const json_t *body, char **text, size_t *le
 	return VT_OK;
 }
 
+/* Attestation policy ids: "<set>_<suffix>", the set "default" or one that
+ * attestation_policy_selectors names. */
+static bool attestation_policy_id_ok(const struct vt_broker *b, const char *id)
+{
+	if (!vt_broker_selector_valid(id))
+		return false;
+	if (strncmp(id, "default_", 8) == 0 && id[8] != '\0')
+		return true;
+	const char *sel;
+	json_t *set;
+	json_object_foreach(b->cfg.policy_selectors, sel, set) {
+		size_t n = strlen(json_string_value(set));
+		if (strncmp(id, json_string_value(set), n) == 0 && id[n] == '_' && id[n + 1] != '\0')
+			return true;
+	}
+	return false;
+}
+
 static void handle_set_policy(struct vt_broker *b, const struct vt_http_request *req, bool attestation,
 			      struct vt_http_response *r)
 {
@@ -156,9 +175,10 @@ static void handle_set_policy(struct vt_broker *b, const struct vt_http_request 
 		goto bad;
 	if (attestation && vt_json_get_string(body, "policy_id", &id, &e) != VT_OK)
 		goto bad;
-	if (attestation && (strncmp(id, "default_", 8) != 0 || strlen(id) > 48)) {
+	if (attestation && !attestation_policy_id_ok(b, id)) {
 		vt_fail(&e, VT_E_PARSE, VT_STEP_PARSE, "policy_id",
-			"policy_id must be default_<tee> (e.g. default_sim) or default_cpu");
+			"policy_id must be <set>_<tee or class> (e.g. default_sim, default_cpu, default_gpu), where <set> is "
+			"\"default\" or a policy set named in attestation_policy_selectors; at most 48 characters");
 		goto bad;
 	}
 	if (decode_policy_field(body, &text, &len, &e) != VT_OK)
@@ -279,6 +299,8 @@ void vt_broker_admin(struct vt_broker *b, const struct vt_http_request *req, con
 		vt_resp_json(r, 200, json_pack("[s]", "resource-policy"));
 	} else if (strcmp(first, "reference-value") == 0 && strcmp(m, "POST") == 0) {
 		handle_set_refval(b, req, r);
+	} else if (strcmp(first, "admin") == 0) { /* GET admin/audit: the release log */
+		vt_broker_audit_export(b, req, r);
 	} else { /* GET reference-value/<id> */
 		pthread_rwlock_rdlock(&b->lock);
 		json_t *v = json_incref(json_object_get(b->refvals, rest));

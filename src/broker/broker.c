@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "broker/audit.h"
 #include "broker/broker_internal.h"
 #include "veritee/crypto.h"
 #include "veritee/evidence.h"
@@ -33,7 +34,8 @@ static const char default_cpu_policy[] =
 
 static const char default_resource_policy[] =
 	"{\"version\":1,\"id\":\"resource-policy\",\"rules\":["
-	"{\"name\":\"attestation-affirming\",\"claim\":\"/submods/cpu0/ear.status\",\"equals\":\"affirming\"}"
+	"{\"name\":\"attestation-affirming\",\"claim\":\"/submods/*/ear.status\",\"equals\":\"affirming\","
+	"\"description\":\"the CPU and every device (gpu0, ...) appraised affirming\"}"
 	"]}";
 
 /* ------------------------------------------------------------- helpers */
@@ -105,6 +107,13 @@ void vt_broker_handle(struct vt_broker *b, const struct vt_http_request *req, st
 		vt_resp_empty(r);
 		return;
 	}
+	if (strcmp(path, "/.well-known/jwks.json") == 0) { /* the token-signing key, as Trustee's AS publishes it */
+		if (strcmp(m, "GET") == 0)
+			vt_broker_jwks(b, r);
+		else
+			vt_resp_json(r, 405, NULL);
+		return;
+	}
 	if (strcmp(path, "/metrics") == 0) {
 		if (strcmp(m, "GET") == 0)
 			handle_metrics(b, r);
@@ -148,7 +157,8 @@ void vt_broker_handle(struct vt_broker *b, const struct vt_http_request *req, st
 		   (strcmp(first, "attestation-policy") == 0 && post && !slash) ||
 		   (strcmp(first, "resource-policy") == 0 && (post || get) && !slash) ||
 		   (strcmp(first, "reference-value") == 0 && post && !slash) ||
-		   (strcmp(first, "reference-value") == 0 && get && slash && rest[0])) {
+		   (strcmp(first, "reference-value") == 0 && get && slash && rest[0]) ||
+		   (strcmp(first, "admin") == 0 && get && strcmp(rest, "audit") == 0)) {
 		vt_broker_admin(b, req, first, rest, r);
 	} else {
 		vt_resp_error(r, "PluginNotFound", "Plugin not found");
@@ -233,6 +243,7 @@ vt_status vt_broker_new(const struct vt_broker_config *c, struct vt_broker **out
 	pthread_mutex_init(&b->log_lock, NULL);
 	b->cfg = *c;
 	b->cfg.tees = json_incref(c->tees); /* the broker's reference (vt_broker_config_free drops it) */
+	b->cfg.policy_selectors = json_incref(c->policy_selectors);
 	b->cfg.listen_host = dup_or_null(c->listen_host);
 	b->cfg.tls_cert = dup_or_null(c->tls_cert);
 	b->cfg.tls_key = dup_or_null(c->tls_key);

@@ -62,6 +62,8 @@ int64_t vt_broker_now(struct vt_broker *b);
  * and the options common to every TEE (cache, offline). */
 vt_status vt_broker_config_tees(const struct vt_broker_config *c, json_t **tees, json_t **common, struct vt_err *err);
 void vt_broker_log(struct vt_broker *b, const char *level, const char *fmt, ...) VT_PRINTF(3, 4);
+/* An attestation-policy-selector id or policy set name: 1..48 of [A-Za-z0-9_.-]. */
+bool vt_broker_selector_valid(const char *s);
 
 /* respond.c: KBS responses and log lines */
 void vt_broker_log_err(struct vt_broker *b, const char *what, const struct vt_err *e);

@@ -37,6 +37,7 @@ void vt_broker_config_init(struct vt_broker_config *c)
 	c->fetches_per_client_per_minute = 10;
 	c->negative_cache_seconds = 300;
 	c->admin_token_max_lifetime = 900;
+	c->max_devices = 16;
 }
 
 void vt_broker_config_free(struct vt_broker_config *c)
@@ -48,6 +49,7 @@ void vt_broker_config_free(struct vt_broker_config *c)
 	free(c->master_key_path);
 	free(c->token_key_path);
 	json_decref(c->tees);
+	json_decref(c->policy_selectors);
 	free(c->insecure_sim_root);
 	free(c->amd_certs);
 	free(c->collateral_cache);
@@ -62,6 +64,20 @@ void vt_broker_config_free(struct vt_broker_config *c)
 		free(c->admin_audience[i]);
 	free(c->admin_audience);
 	memset(c, 0, sizeof(*c));
+}
+
+bool vt_broker_selector_valid(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n == 0 || n > 48)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+		      c == '.'))
+			return false;
+	}
+	return true;
 }
 
 /* Resolve a path from the config relative to the config file's directory. */
@@ -117,6 +133,7 @@ static bool set_limit(struct vt_broker_config *c, const char *key, json_t *v, vt
 		{"fetches_per_client_per_minute", 0, 100000,
 		 offsetof(struct vt_broker_config, fetches_per_client_per_minute), 2},
 		{"negative_cache_seconds", 0, 86400, offsetof(struct vt_broker_config, negative_cache_seconds), 0},
+		{"max_devices", 1, 1024, offsetof(struct vt_broker_config, max_devices), 1},
 		{"admin_token_max_lifetime_seconds", 10, 86400,
 		 offsetof(struct vt_broker_config, admin_token_max_lifetime), 0},
 	};
@@ -346,6 +363,29 @@ vt_status vt_broker_config_load(const char *path, struct vt_broker_config *c, st
 				goto out;
 			}
 			c->insecure_http = json_is_true(v);
+		} else if (strcmp(key, "verbose_token") == 0) {
+			if (!json_is_boolean(v)) {
+				rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, key, "\"verbose_token\" must be true or false");
+				goto out;
+			}
+			c->verbose_token = json_is_true(v);
+		} else if (strcmp(key, "attestation_policy_selectors") == 0) {
+			const char *id;
+			json_t *set;
+			if (!json_is_object(v)) {
+				rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, key,
+					     "\"attestation_policy_selectors\" must map selector ids to policy set names");
+				goto out;
+			}
+			json_object_foreach(v, id, set) {
+				if (!vt_broker_selector_valid(id) || !vt_broker_selector_valid(json_string_value(set))) {
+					rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, key,
+						     "selector \"%.64s\": ids and policy set names are 1..48 of [A-Za-z0-9_.-]", id);
+					goto out;
+				}
+			}
+			json_decref(c->policy_selectors);
+			c->policy_selectors = json_incref(v);
 		} else if (strcmp(key, "explain_denials") == 0) {
 			if (!json_is_boolean(v)) {
 				rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, key, "\"explain_denials\" must be true or false");

@@ -389,6 +389,28 @@ static void admit(struct vt_conn_guard *g, struct MHD_Connection *c, const char 
 		set_deadline(g, rq->slot, cfg->request_timeout);
 }
 
+/* The request's query as "name=value&...", rebuilt from libmicrohttpd's
+ * decoded arguments (it hands handlers the path alone).  Values are not
+ * escaped again: handlers parse the names they know strictly (digits
+ * only for admin/audit's since and limit).  A longer query is cut. */
+struct query_buf {
+	char s[256];
+	size_t n;
+};
+
+static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	(void)kind;
+	struct query_buf *q = cls;
+	int w = snprintf(q->s + q->n, sizeof(q->s) - q->n, "%s%s=%s", q->n ? "&" : "", key, value ? value : "");
+	if (w < 0 || (size_t)w >= sizeof(q->s) - q->n) {
+		q->s[q->n] = '\0';
+		return MHD_NO;
+	}
+	q->n += (size_t)w;
+	return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 				  const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
 {
@@ -443,10 +465,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return queue_error(c, rq->early, "PayloadTooLarge", rq->early_detail);
 	}
 	struct vt_http_response r = {0};
+	struct query_buf q = {.n = 0};
+	q.s[0] = '\0';
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_arg, &q);
 	struct vt_http_request req = {
 		.method = method,
 		.path = url,
-		.query = NULL,
+		.query = q.n ? q.s : NULL,
 		.session_cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "kbs-session-id"),
 		.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
 		.client = rq->slot ? rq->slot->client : NULL,

@@ -25,7 +25,7 @@ struct session {
 	struct session *cprev, *cnext; /* client FIFO (AUTHED only) */
 	struct client *client;        /* AUTHED only */
 	char id[33];
-	char tee[32];
+	struct vt_session_params params;
 	char nonce[45];
 	int64_t expires;
 	enum state state;
@@ -266,8 +266,8 @@ static struct session *find_locked(struct vt_session_table *t, const char *id, i
 	return NULL;
 }
 
-vt_status vt_session_create(struct vt_session_table *t, const char *tee, const char *client, int64_t now,
-			    int64_t expires, char id[33], char nonce[45], struct vt_err *err)
+vt_status vt_session_create(struct vt_session_table *t, const struct vt_session_params *params, const char *client,
+			    int64_t now, int64_t expires, char id[33], char nonce[45], struct vt_err *err)
 {
 	uint8_t raw_id[16], raw_nonce[32];
 	vt_status rc = vt_random(raw_id, sizeof(raw_id), err);
@@ -278,7 +278,7 @@ vt_status vt_session_create(struct vt_session_table *t, const char *tee, const c
 	char *hid = vt_hex_encode(raw_id, sizeof(raw_id));
 	char *b64 = vt_b64_encode(raw_nonce, sizeof(raw_nonce));
 	struct session *s = calloc(1, sizeof(*s));
-	if (hid == NULL || b64 == NULL || s == NULL || strlen(tee) >= sizeof(s->tee)) {
+	if (hid == NULL || b64 == NULL || s == NULL || params == NULL) {
 		free(hid);
 		free(b64);
 		free(s);
@@ -286,7 +286,7 @@ vt_status vt_session_create(struct vt_session_table *t, const char *tee, const c
 	}
 	memcpy(s->id, hid, 33);
 	memcpy(s->nonce, b64, 45);
-	snprintf(s->tee, sizeof(s->tee), "%s", tee);
+	s->params = *params;
 	s->expires = expires;
 	s->state = AUTHED;
 	free(hid);
@@ -336,8 +336,8 @@ vt_status vt_session_create(struct vt_session_table *t, const char *tee, const c
 	return VT_OK;
 }
 
-vt_status vt_session_claim(struct vt_session_table *t, const char *id, int64_t now, char tee[32], char nonce[45],
-			   struct vt_err *err)
+vt_status vt_session_claim(struct vt_session_table *t, const char *id, int64_t now, struct vt_session_params *params,
+			   char nonce[45], struct vt_err *err)
 {
 	vt_status rc = VT_OK;
 	pthread_mutex_lock(&t->lock);
@@ -352,7 +352,7 @@ vt_status vt_session_claim(struct vt_session_table *t, const char *id, int64_t n
 		client_unlink(t, s);
 		s->state = ATTESTING;
 		list_push(&t->done, s);
-		memcpy(tee, s->tee, 32);
+		*params = s->params;
 		memcpy(nonce, s->nonce, 45);
 	}
 	pthread_mutex_unlock(&t->lock);

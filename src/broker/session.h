@@ -20,21 +20,29 @@
 
 struct vt_session_table;
 
+/* What /auth decided and /attest needs: the primary TEE, the hash algorithm
+ * of the runtime-data binding and the attestation policy selected. */
+struct vt_session_params {
+	char tee[32];
+	char hash[8];     /* "sha384" (default) or "sha512" */
+	char policy[64];  /* attestation-policy-selector, "default" when absent */
+};
+
 struct vt_session_table *vt_sessions_new(size_t max, size_t max_per_client);
 void vt_sessions_free(struct vt_session_table *t);
 
 /* Create a session for `client` (its address; NULL = one anonymous
  * client): fills id (33 chars incl. NUL) and nonce (45 chars).
  * VT_E_LIMIT only when the table is full of attested sessions. */
-vt_status vt_session_create(struct vt_session_table *t, const char *tee, const char *client, int64_t now,
-			    int64_t expires, char id[33], char nonce[45], struct vt_err *err);
+vt_status vt_session_create(struct vt_session_table *t, const struct vt_session_params *params, const char *client,
+			    int64_t now, int64_t expires, char id[33], char nonce[45], struct vt_err *err);
 
 /* Claim an AUTHED session for attestation (AUTHED -> ATTESTING) and copy
- * out its tee and nonce.  VT_E_NOTFOUND when unknown, expired or evicted;
+ * out its parameters and nonce.  VT_E_NOTFOUND when unknown, expired or evicted;
  * VT_E_REJECTED when already claimed or attested (one attestation per
  * nonce). */
-vt_status vt_session_claim(struct vt_session_table *t, const char *id, int64_t now, char tee[32], char nonce[45],
-			   struct vt_err *err);
+vt_status vt_session_claim(struct vt_session_table *t, const char *id, int64_t now, struct vt_session_params *params,
+			   char nonce[45], struct vt_err *err);
 
 /* ATTESTING -> ATTESTED with a token (copied). */
 vt_status vt_session_attested(struct vt_session_table *t, const char *id, int64_t now, const char *token,

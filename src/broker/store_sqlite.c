@@ -53,7 +53,10 @@ vt_status vt_store_open_sqlite(const char *path, const struct vt_secret *master_
 		"CREATE TABLE IF NOT EXISTS resources(path TEXT PRIMARY KEY, sealed BLOB NOT NULL);"
 		"CREATE TABLE IF NOT EXISTS kv(ns TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
 		" PRIMARY KEY(ns, key));"
-		"CREATE TABLE IF NOT EXISTS admin_jti(jti TEXT PRIMARY KEY, exp INTEGER NOT NULL);";
+		"CREATE TABLE IF NOT EXISTS admin_jti(jti TEXT PRIMARY KEY, exp INTEGER NOT NULL);"
+		"CREATE TABLE IF NOT EXISTS audit(seq INTEGER PRIMARY KEY, entry TEXT NOT NULL, hash TEXT NOT NULL);"
+		"CREATE TABLE IF NOT EXISTS audit_head(id INTEGER PRIMARY KEY CHECK(id = 1), seq INTEGER NOT NULL,"
+		" hash TEXT NOT NULL, jws TEXT NOT NULL);";
 	if (sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
 		rc = db_fail(s, "schema", err);
 		goto out;
@@ -326,6 +329,138 @@ vt_status vt_store_kv_each(struct vt_store *s, const char *ns, void (*fn)(void *
 out:
 	sqlite3_finalize(st);
 	return rc;
+}
+
+/* ------------------------------------------------------------ release log */
+
+/* The current head's (seq, hash); the genesis link when the log is empty. */
+static vt_status audit_head_locked(struct vt_store *s, struct vt_audit_link *out, char **jws, struct vt_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	vt_status rc = VT_OK;
+	out->seq = 0;
+	memset(out->hash, '0', 64);
+	out->hash[64] = '\0';
+	if (jws)
+		*jws = NULL;
+	if (sqlite3_prepare_v2(s->db, "SELECT seq, hash, jws FROM audit_head WHERE id = 1", -1, &st, NULL) != SQLITE_OK) {
+		rc = db_fail(s, "audit_head", err);
+		goto out;
+	}
+	int r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		const char *h = (const char *)sqlite3_column_text(st, 1);
+		const char *j = (const char *)sqlite3_column_text(st, 2);
+		if (h == NULL || strlen(h) != 64 || j == NULL) {
+			rc = vt_fail(err, VT_E_IO, VT_STEP_STORAGE, "audit_head", "release log head is corrupt");
+			goto out;
+		}
+		out->seq = sqlite3_column_int64(st, 0);
+		memcpy(out->hash, h, 65);
+		if (jws && (*jws = strdup(j)) == NULL)
+			rc = vt_fail(err, VT_E_NOMEM, VT_STEP_STORAGE, "", "out of memory");
+	} else if (r != SQLITE_DONE) {
+		rc = db_fail(s, "audit_head", err);
+	}
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+vt_status vt_store_audit_append(struct vt_store *s, vt_store_audit_make make, void *ctx, struct vt_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	char *entry = NULL, *head = NULL, hash[65] = "";
+	struct vt_audit_link prev;
+	vt_status rc = VT_OK;
+	pthread_mutex_lock(&s->lock);
+	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+		rc = db_fail(s, "audit", err);
+		goto unlock;
+	}
+	VT_GUARD(audit_head_locked(s, &prev, NULL, err));
+	VT_GUARD(make(ctx, &prev, &entry, hash, &head, err));
+	if (sqlite3_prepare_v2(s->db, "INSERT INTO audit(seq, entry, hash) VALUES(?1, ?2, ?3)", -1, &st, NULL) !=
+		    SQLITE_OK ||
+	    sqlite3_bind_int64(st, 1, prev.seq + 1) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 2, entry, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 3, hash, -1, SQLITE_TRANSIENT) != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE) {
+		rc = db_fail(s, "audit", err);
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO audit_head(id, seq, hash, jws) VALUES(1, ?1, ?2, ?3)", -1,
+			       &st, NULL) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 1, prev.seq + 1) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 2, hash, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 3, head, -1, SQLITE_TRANSIENT) != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE) {
+		rc = db_fail(s, "audit_head", err);
+		goto out;
+	}
+	if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		rc = db_fail(s, "audit", err);
+out:
+	sqlite3_finalize(st);
+	if (rc != VT_OK)
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+unlock:
+	pthread_mutex_unlock(&s->lock);
+	free(entry);
+	free(head);
+	return rc;
+}
+
+vt_status vt_store_audit_read(struct vt_store *s, int64_t since, size_t limit, json_t **entries, char **head,
+			      int64_t *head_seq, struct vt_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	struct vt_audit_link h;
+	json_t *list = json_array();
+	char *jws = NULL;
+	vt_status rc = VT_OK;
+	if (list == NULL)
+		return vt_fail(err, VT_E_NOMEM, VT_STEP_STORAGE, "", "out of memory");
+	/* Under the lock and in one transaction: the entries and the head come
+	 * from the same state of the log. */
+	pthread_mutex_lock(&s->lock);
+	if (sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+		rc = db_fail(s, "audit", err);
+		goto unlock;
+	}
+	VT_GUARD(audit_head_locked(s, &h, &jws, err));
+	if (sqlite3_prepare_v2(s->db, "SELECT entry, hash FROM audit WHERE seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3",
+			       -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 1, since) != SQLITE_OK || sqlite3_bind_int64(st, 2, h.seq) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 3, (sqlite3_int64)limit) != SQLITE_OK) {
+		rc = db_fail(s, "audit", err);
+		goto out;
+	}
+	int r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		json_t *row = json_pack("{s:s, s:s}", "entry", (const char *)sqlite3_column_text(st, 0), "hash",
+					(const char *)sqlite3_column_text(st, 1));
+		if (row == NULL || json_array_append_new(list, row) != 0) {
+			rc = vt_fail(err, VT_E_NOMEM, VT_STEP_STORAGE, "", "out of memory");
+			goto out;
+		}
+	}
+	if (r != SQLITE_DONE)
+		rc = db_fail(s, "audit", err);
+out:
+	sqlite3_finalize(st);
+	sqlite3_exec(s->db, rc == VT_OK ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
+unlock:
+	pthread_mutex_unlock(&s->lock);
+	if (rc != VT_OK) {
+		json_decref(list);
+		free(jws);
+		return rc;
+	}
+	*entries = list;
+	*head = jws;
+	*head_seq = h.seq;
+	return VT_OK;
 }
 
 vt_status vt_master_key_load(const char *path, struct vt_secret **out, struct vt_err *err)

@@ -39,7 +39,11 @@ static void usage(FILE *f)
 		"                                        verify a signed CoRIM with its signer's public key\n"
 		"                                        (PEM, certificate or JWK) and store its reference\n"
 		"                                        values in one transaction (docs/corim.md); unsigned,\n"
-		"                                        badly signed or expired CoRIMs are refused\n");
+		"                                        badly signed or expired CoRIMs are refused\n"
+		"  audit --out LOG [--since N] [--page-size N]\n"
+		"                                        export the release log (entries after seq N, default\n"
+		"                                        0 = all) with its signed head to LOG; check it with\n"
+		"                                        `veritee audit verify LOG --url URL`\n");
 }
 
 static int keygen(const char *path, bool force)
@@ -231,6 +235,120 @@ static int import_corim(const char *url, const char *cacert, EVP_PKEY *key, int 
 	return ret;
 }
 
+/* One page of GET /kbs/v0/admin/audit, parsed; NULL after saying why. */
+static json_t *audit_page(const char *url, const char *cacert, EVP_PKEY *key, long long since, long page)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "%s/admin/audit?since=%lld&limit=%ld", VT_KBS_PREFIX, since, page);
+	struct vt_err e = {0};
+	char *token = NULL, *resp = NULL;
+	int status = 0;
+	json_t *j = NULL;
+	/* The token binds the path; the query is not part of it. */
+	if (cli_admin_token(key, url, "GET", VT_KBS_PREFIX "/admin/audit", NULL, 0, &token, &e) != VT_OK ||
+	    vt_client_request(url, cacert, "GET", path, token, NULL, 0, NULL, &status, &resp, &e) != VT_OK) {
+		cli_err("admin", &e);
+	} else if (status != 200) {
+		fprintf(stderr, "veritee admin: GET %s: HTTP %d %s\n", path, status, resp ? resp : "");
+	} else if (vt_json_parse(resp, strlen(resp), 64u << 20, &j, &e) != VT_OK || !json_is_object(j) ||
+		   !json_is_array(json_object_get(j, "entries")) || !json_is_boolean(json_object_get(j, "more"))) {
+		fprintf(stderr, "veritee admin: GET %s: not a release log page\n", path);
+		json_decref(j);
+		j = NULL;
+	}
+	free(token);
+	free(resp);
+	return j;
+}
+
+/* audit --out LOG [--since N] [--page-size N]: every page up to the head
+ * current when the last page was read, into one file. */
+static int audit_export(const char *url, const char *cacert, EVP_PKEY *key, int nargs, char **a)
+{
+	static const struct option opts[] = {{"out", required_argument, 0, 'o'},
+					     {"since", required_argument, 0, 's'},
+					     {"page-size", required_argument, 0, 'p'},
+					     {0, 0, 0, 0}};
+	const char *out = NULL;
+	long long since = 0;
+	long page = 500;
+	char **av = a - 1, *end = NULL;
+	int c;
+	optind = 0;
+	while ((c = getopt_long(nargs + 1, av, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o': out = optarg; break;
+		case 's':
+			since = strtoll(optarg, &end, 10);
+			if (end == optarg || *end != '\0' || since < 0) {
+				fprintf(stderr, "veritee admin: --since wants a seq number >= 0\n");
+				return CLI_ERROR;
+			}
+			break;
+		case 'p':
+			page = strtol(optarg, &end, 10);
+			if (end == optarg || *end != '\0' || page < 1 || page > 500) {
+				fprintf(stderr, "veritee admin: --page-size wants 1..500\n");
+				return CLI_ERROR;
+			}
+			break;
+		default: usage(stderr); return CLI_ERROR;
+		}
+	}
+	if (out == NULL || optind != nargs + 1) {
+		fprintf(stderr, "veritee admin: audit --out LOG [--since N] [--page-size N]\n");
+		return CLI_ERROR;
+	}
+	int ret = CLI_ERROR;
+	json_t *all = json_array(), *head = json_null(), *pg = NULL;
+	long long cursor = since;
+	for (;;) {
+		json_decref(pg);
+		if ((pg = audit_page(url, cacert, key, cursor, page)) == NULL)
+			goto done;
+		json_t *entries = json_object_get(pg, "entries"), *e;
+		size_t i;
+		json_array_foreach(entries, i, e) {
+			json_t *seq = json_object_get(e, "seq");
+			if (!json_is_integer(seq) || json_integer_value(seq) <= cursor) {
+				fprintf(stderr, "veritee admin: the broker sent an entry out of order after seq %lld\n", cursor);
+				goto done;
+			}
+			cursor = json_integer_value(seq);
+			json_array_append(all, e);
+		}
+		json_decref(head);
+		head = json_incref(json_object_get(pg, "head"));
+		if (!json_is_true(json_object_get(pg, "more")))
+			break;
+		if (json_array_size(entries) == 0) {
+			fprintf(stderr, "veritee admin: the broker says there is more but sent nothing\n");
+			goto done;
+		}
+	}
+	json_t *doc = json_pack("{s:I, s:O, s:O}", "since", (json_int_t)since, "entries", all, "head",
+				head ? head : json_null());
+	char *text = doc ? json_dumps(doc, JSON_INDENT(1)) : NULL;
+	struct vt_err err = {0};
+	if (text == NULL || vt_file_write(out, text, strlen(text), 0644, &err) != VT_OK) {
+		cli_err("admin", &err);
+	} else {
+		size_t n = json_array_size(all);
+		if (n)
+			printf("wrote %s: %zu entries, seq %lld..%lld\n", out, n, since + 1, cursor);
+		else
+			printf("wrote %s: no entries after seq %lld\n", out, since);
+		ret = CLI_OK;
+	}
+	free(text);
+	json_decref(doc);
+done:
+	json_decref(pg);
+	json_decref(head);
+	json_decref(all);
+	return ret;
+}
+
 static int read_arg_file(const char *path, uint8_t **p, size_t *n)
 {
 	struct vt_err e = {0};
@@ -330,6 +448,8 @@ int cmd_admin(int argc, char **argv)
 		ret = refvals_edit(url, cacert, key, cmd, a[0], nargs - 1, a + 1);
 	} else if (strcmp(cmd, "import-corim") == 0 && nargs >= 1) {
 		ret = import_corim(url, cacert, key, nargs, a);
+	} else if (strcmp(cmd, "audit") == 0) {
+		ret = audit_export(url, cacert, key, nargs, a);
 	} else if (strcmp(cmd, "get-reference-value") == 0 && nargs == 1) {
 		snprintf(path, sizeof(path), "%s/reference-value/%s", VT_KBS_PREFIX, a[0]);
 		ret = send(url, cacert, key, "GET", path, NULL, 0, NULL);

@@ -27,6 +27,7 @@ int cmd_demo(int argc, char **argv);
 int cmd_measure(int argc, char **argv);
 int cmd_tpm_enroll(int argc, char **argv);
 int cmd_corim(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 
 /* Read and verify a CoRIM file (corim.c): signer key file (NULL only with
  * allow_unsigned), --at time (NULL = now).  Prints the failure; returns a
@@ -74,5 +75,8 @@ bool cli_opt_declared(const struct vt_tee_option *list, const char *name);
 void cli_attesters_help(FILE *f);
 void cli_attesters_opts(struct cli_teeopts *to, const struct option *fixed);
 int cli_attester_check(const char *cmd, const char *tee, const json_t *given);
+/* An option that may be given once: store `value` in *slot, or say it was
+ * repeated and return 1. */
+int cli_once(const char *cmd, const char *flag, const char **slot, const char *value);
 
 #endif

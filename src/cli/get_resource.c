@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "veritee/client.h"
+#include "veritee/kbs.h"
 #include "veritee/util.h"
 
 static void usage(FILE *f)
@@ -21,8 +22,50 @@ static void usage(FILE *f)
 		   "  --out FILE           write the secret here (0600) instead of stdout\n"
 		   "  --token-out FILE     also save the attestation token (EAR JWT)\n"
 		   "  --cacert PEM         CA bundle that signs the broker's HTTPS certificate\n"
-		   "  --rsa                use an RSA-3072 TEE key (RSA-OAEP-256) instead of P-256\n");
+		   "  --rsa                use an RSA-3072 TEE key (RSA-OAEP-256) instead of P-256\n"
+		   "  --init-data FILE     send this init-data TOML (its digest must be the TEE's init-data\n"
+		   "                       field; the sim attester is launched with it)\n"
+		   "  --device TEE[:OPT=V,...]  also send device evidence from that attester (composite\n"
+		   "                       evidence; repeatable), e.g. --device sim-gpu:count=2\n"
+		   "  --gpu                the same as --device nvidia (NVIDIA GPUs through NVML)\n"
+		   "  --policy-selector ID ask for the broker's attestation policy set ID\n");
 	cli_attesters_help(f);
+}
+
+/* --device TEE[:OPT=VALUE,...]: a device attester and its options. */
+static int add_device(json_t *devices, const char *arg)
+{
+	const char *colon = strchr(arg, ':');
+	char *name = colon ? strndup(arg, (size_t)(colon - arg)) : strdup(arg);
+	json_t *opts = json_object();
+	int bad = name == NULL || opts == NULL;
+	if (!bad && json_object_get(devices, name) != NULL) {
+		fprintf(stderr, "veritee get-resource: --device %s given twice (use count= for several devices)\n", name);
+		bad = 1;
+	}
+	for (const char *p = colon ? colon + 1 : NULL; !bad && p && *p;) {
+		const char *end = strchr(p, ','), *eq = strchr(p, '=');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		char *kv = strndup(p, len);
+		char *e = kv ? strchr(kv, '=') : NULL;
+		if (e == NULL || eq == NULL || e == kv) {
+			fprintf(stderr, "veritee get-resource: --device %s: options are OPT=VALUE, comma-separated\n", arg);
+			bad = 1;
+		} else {
+			*e = '\0';
+			json_object_set_new(opts, kv, json_string(e + 1));
+		}
+		free(kv);
+		p = end ? end + 1 : NULL;
+	}
+	if (!bad && cli_attester_check("get-resource", name, opts) != 0)
+		bad = 1;
+	if (!bad)
+		json_object_set_new(devices, name, opts);
+	else
+		json_decref(opts);
+	free(name);
+	return bad;
 }
 
 int cmd_get_resource(int argc, char **argv)
@@ -31,14 +74,17 @@ int cmd_get_resource(int argc, char **argv)
 		{"tee", required_argument, 0, 't'},	  {"out", required_argument, 0, 'o'},
 		{"token-out", required_argument, 0, 'T'}, {"cacert", required_argument, 0, 'c'},
 		{"rsa", no_argument, 0, 'R'},		  {"help", no_argument, 0, 'h'},
+		{"init-data", required_argument, 0, 'I'}, {"device", required_argument, 0, 'D'},
+		{"gpu", no_argument, 0, 'G'},		  {"policy-selector", required_argument, 0, 'P'},
 		{0, 0, 0, 0},
 	};
 	static struct cli_teeopts to;
 	cli_attesters_opts(&to, fixed);
 	struct vt_client_opts o = {0};
 	const char *out_path = NULL, *token_path = NULL;
-	json_t *given = json_object();
-	int c;
+	json_t *given = json_object(), *devices = json_object();
+	const char *init_path = NULL;
+	int c, bad = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "ho:", to.opts, NULL)) != -1) {
 		if (c >= CLI_TEEOPT_BASE) {
@@ -54,18 +100,44 @@ int cmd_get_resource(int argc, char **argv)
 		case 'T': token_path = optarg; break;
 		case 'c': o.cacert = optarg; break;
 		case 'R': o.rsa = true; break;
-		case 'h': usage(stdout); json_decref(given); return CLI_OK;
-		default: usage(stderr); json_decref(given); return CLI_ERROR;
+		case 'I': bad |= cli_once("get-resource", "--init-data", &init_path, optarg); break;
+		case 'D': bad |= add_device(devices, optarg); break;
+		case 'G': bad |= add_device(devices, "nvidia"); break;
+		case 'P': bad |= cli_once("get-resource", "--policy-selector", &o.policy_selector, optarg); break;
+		case 'h': usage(stdout); json_decref(given); json_decref(devices); return CLI_OK;
+		default: usage(stderr); json_decref(given); json_decref(devices); return CLI_ERROR;
 		}
 	}
-	o.attest_options = given;
-	if (o.tee != NULL && cli_attester_check("get-resource", o.tee, given) != 0) {
+	char *init_text = NULL;
+	if (!bad && init_path) {
+		uint8_t *bytes = NULL;
+		size_t n = 0;
+		struct vt_err ie = {0};
+		if (vt_file_read(init_path, VT_TOML_MAX, &bytes, &n, &ie) != VT_OK) {
+			cli_err("get-resource: --init-data", &ie);
+			bad = 1;
+		} else if ((init_text = strndup((const char *)bytes, n)) == NULL || strlen(init_text) != n) {
+			fprintf(stderr, "veritee get-resource: --init-data %s: not a text file\n", init_path);
+			bad = 1;
+		}
+		free(bytes);
+	}
+	if (bad) {
+		free(init_text);
 		json_decref(given);
+		json_decref(devices);
 		return CLI_ERROR;
 	}
-	if (argc - optind != 2 || o.tee == NULL) {
-		usage(stderr);
+	o.init_data = init_text;
+	o.devices = devices;
+	o.attest_options = given;
+	if ((o.tee != NULL && cli_attester_check("get-resource", o.tee, given) != 0) || argc - optind != 2 ||
+	    o.tee == NULL) {
+		if (argc - optind != 2 || o.tee == NULL)
+			usage(stderr);
 		json_decref(given);
+		json_decref(devices);
+		free(init_text);
 		return CLI_ERROR;
 	}
 	o.url = argv[optind];
@@ -74,6 +146,8 @@ int cmd_get_resource(int argc, char **argv)
 	if (strncmp(uri, scheme, sizeof(scheme) - 1) != 0) {
 		fprintf(stderr, "veritee get-resource: resource must be kbs:///REPO/TYPE/TAG\n");
 		json_decref(given);
+		json_decref(devices);
+		free(init_text);
 		return CLI_ERROR;
 	}
 	struct vt_secret *secret = NULL;
@@ -82,6 +156,8 @@ int cmd_get_resource(int argc, char **argv)
 	char *token = NULL;
 	vt_status rc = vt_client_get_resource(&o, uri + sizeof(scheme) - 1, &secret, &token, &refusal, &e);
 	json_decref(given);
+	json_decref(devices);
+	free(init_text);
 	if (rc != VT_OK) {
 		if (refusal.http_status)
 			fprintf(stderr, "veritee get-resource: refused at %s: HTTP %d %s: %s\n", refusal.stage,

@@ -66,3 +66,13 @@ bool cli_opt_declared(const struct vt_tee_option *list, const char *name)
 			return true;
 	return false;
 }
+
+int cli_once(const char *cmd, const char *flag, const char **slot, const char *value)
+{
+	if (*slot != NULL) {
+		fprintf(stderr, "veritee %s: %s given twice\n", cmd, flag);
+		return 1;
+	}
+	*slot = value;
+	return 0;
+}

@@ -7,6 +7,7 @@
 #include <curl/curl.h>
 
 #include "veritee/client.h"
+#include "veritee/evidence.h"
 #include "veritee/crypto.h"
 #include "veritee/jose.h"
 #include "veritee/json.h"
@@ -163,6 +164,86 @@ static vt_status refused(struct http *h, int status, const char *stage, struct v
 	return rc;
 }
 
+/*
+ * Device evidence for a composite round: each device attester binds the
+ * device runtime data {"nonce", "tee-pubkey"}; the map's JSON text is the
+ * additional_evidence ("" without devices), which the primary evidence
+ * binds in turn.
+ */
+static vt_status gather_devices(const struct vt_client_opts *o, const EVP_MD *md, const json_t *jwk, const char *nonce,
+				char **additional_out, struct vt_err *err)
+{
+	vt_status rc = VT_OK;
+	json_t *map = NULL;
+	if (o->devices == NULL || json_object_size(o->devices) == 0) {
+		*additional_out = strdup("");
+		return *additional_out ? VT_OK : vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");
+	}
+	uint8_t dd[64], rd[64] = {0};
+	size_t dd_size = 0;
+	VT_GUARD(vt_kbs_runtime_digest_md(md, jwk, nonce, NULL, NULL, dd, &dd_size, err));
+	memcpy(rd, dd, dd_size);
+	map = json_object();
+	const char *name;
+	json_t *opts;
+	json_object_foreach((json_t *)o->devices, name, opts) {
+		json_t *ev = NULL;
+		rc = vt_attest_with(name, opts, rd, &ev, err);
+		if (rc != VT_OK) {
+			char ctx[64];
+			snprintf(ctx, sizeof(ctx), "device %.32s", name);
+			vt_err_context(err, ctx);
+			goto out;
+		}
+		json_object_set_new(map, name, ev);
+	}
+	*additional_out = vt_json_compact(map);
+	if (*additional_out == NULL)
+		rc = vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");
+out:
+	json_decref(map);
+	return rc;
+}
+
+/* Does the attester of `tee` take option `name`? */
+static bool attester_takes(const char *tee, const char *name)
+{
+	const struct vt_attester *a = vt_attester_find(tee);
+	for (const struct vt_tee_option *op = a ? a->options : NULL; op && op->name; op++)
+		if (strcmp(op->name, name) == 0)
+			return true;
+	return false;
+}
+
+/* The primary evidence; with init-data, an attester that simulates the
+ * launch (an "init_data_digest" option) is told its digest. */
+static vt_status attest_primary(const struct vt_client_opts *o, const uint8_t rd[64], struct vt_kbs_init_data *idata,
+				json_t **evidence, struct vt_err *err)
+{
+	if (o->init_data == NULL || !attester_takes(o->tee, "init_data_digest"))
+		return o->attest_options ? vt_attest_with(o->tee, o->attest_options, rd, evidence, err)
+					 : vt_attest(o->tee, &o->attest, rd, evidence, err);
+	json_t *init = json_pack("{s:s, s:s}", "format", "toml", "body", o->init_data);
+	vt_status rc = init ? vt_kbs_init_data_parse(init, idata, err)
+			    : vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");
+	json_decref(init);
+	if (rc != VT_OK)
+		return vt_err_context(err, "init-data");
+	json_t *opts = o->attest_options ? json_deep_copy(o->attest_options) : json_object();
+	size_t n = idata->digest_size < 48 ? idata->digest_size : 48;
+	char *hex = vt_hex_encode(idata->digest, n);
+	if (opts == NULL || hex == NULL) {
+		free(hex);
+		json_decref(opts);
+		return vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");
+	}
+	json_object_set_new(opts, "init_data_digest", json_string(hex));
+	free(hex);
+	rc = vt_attest_with(o->tee, opts, rd, evidence, err);
+	json_decref(opts);
+	return rc;
+}
+
 vt_status vt_client_get_resource(const struct vt_client_opts *o, const char *resource_path, struct vt_secret **secret_out,
 				 char **token_out, struct vt_client_refusal *refusal, struct vt_err *err)
 {
@@ -170,7 +251,8 @@ vt_status vt_client_get_resource(const struct vt_client_opts *o, const char *res
 	struct http h;
 	json_t *req = NULL, *resp = NULL, *jwk = NULL, *evidence = NULL, *att = NULL, *jwe = NULL;
 	EVP_PKEY *key = NULL;
-	char *text = NULL, *token = NULL;
+	char *text = NULL, *token = NULL, *additional = NULL;
+	struct vt_kbs_init_data idata = {0};
 	int status = 0;
 	if (refusal)
 		memset(refusal, 0, sizeof(*refusal));
@@ -181,6 +263,9 @@ vt_status vt_client_get_resource(const struct vt_client_opts *o, const char *res
 	/* 1. Request -> Challenge */
 	req = json_pack("{s:s, s:s, s:{s:[ssss]}}", "version", VT_KBS_VERSION, "tee", o->tee, "extra-params",
 			"supported-hash-algorithms", "sha256", "sha384", "sha512", "sm3");
+	if (req && o->policy_selector)
+		json_object_set_new(json_object_get(req, "extra-params"), "attestation-policy-selector",
+				    json_string(o->policy_selector));
 	text = vt_json_compact(req);
 	VT_GUARD(http_do(&h, "POST", VT_KBS_PREFIX "/auth", NULL, text, strlen(text), "application/json", &status, err));
 	if (status != 200) {
@@ -202,15 +287,26 @@ vt_status vt_client_get_resource(const struct vt_client_opts *o, const char *res
 		rc = vt_fail(err, VT_E_CRYPTO, VT_STEP_CRYPTO, "tee-pubkey", "cannot export TEE key");
 		goto out;
 	}
-	uint8_t digest[48], rd[64] = {0};
-	VT_GUARD(vt_kbs_runtime_digest(jwk, nonce, "", NULL, digest, err));
-	memcpy(rd, digest, sizeof(digest));
-	VT_GUARD(o->attest_options ? vt_attest_with(o->tee, o->attest_options, rd, &evidence, err)
-				    : vt_attest(o->tee, &o->attest, rd, &evidence, err));
+	/* The challenge names the hash when it is not SHA-384 (IBM SE: sha512). */
+	const char *alg = json_string_value(json_object_get(json_object_get(resp, "extra-params"), "selected-hash-algorithm"));
+	const EVP_MD *md = vt_kbs_hash_md(alg ? alg : "sha384");
+	if (md == NULL) {
+		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_PARSE, "extra-params.selected-hash-algorithm",
+			     "broker selected hash \"%.16s\", which this client does not implement", alg);
+		goto out;
+	}
+	uint8_t digest[64], rd[64] = {0};
+	size_t digest_size = 0;
+	VT_GUARD(gather_devices(o, md, jwk, nonce, &additional, err));
+	VT_GUARD(vt_kbs_runtime_digest_md(md, jwk, nonce, additional, NULL, digest, &digest_size, err));
+	memcpy(rd, digest, digest_size);
+	VT_GUARD(attest_primary(o, rd, &idata, &evidence, err));
 
 	/* 3. Attestation -> token */
 	att = json_pack("{s:{s:s, s:O}, s:{s:O, s:s}}", "runtime-data", "nonce", nonce, "tee-pubkey", jwk,
-			"tee-evidence", "primary_evidence", evidence, "additional_evidence", "");
+			"tee-evidence", "primary_evidence", evidence, "additional_evidence", additional);
+	if (att && o->init_data)
+		json_object_set_new(att, "init-data", json_pack("{s:s, s:s}", "format", "toml", "body", o->init_data));
 	free(text);
 	text = vt_json_compact(att);
 	VT_GUARD(http_do(&h, "POST", VT_KBS_PREFIX "/attest", NULL, text, strlen(text), "application/json", &status, err));
@@ -252,6 +348,8 @@ out:
 	json_decref(att);
 	json_decref(jwe);
 	EVP_PKEY_free(key);
+	free(additional);
+	vt_kbs_init_data_free(&idata);
 	return rc;
 }
 

@@ -11,11 +11,33 @@
 #include "veritee/json.h"
 #include "veritee/kbs.h"
 
-vt_status vt_kbs_runtime_digest(const json_t *tee_pubkey, const char *nonce, const char *additional,
-				json_t **runtime_out, uint8_t out[48], struct vt_err *err)
+const EVP_MD *vt_kbs_hash_md(const char *name)
 {
-	json_t *rt = json_pack("{s:O, s:s, s:s}", "tee-pubkey", tee_pubkey, "nonce", nonce, "additional-evidence",
-			       additional ? additional : "");
+	if (name == NULL)
+		return NULL;
+	if (strcmp(name, "sha256") == 0)
+		return EVP_sha256();
+	if (strcmp(name, "sha384") == 0)
+		return EVP_sha384();
+	if (strcmp(name, "sha512") == 0)
+		return EVP_sha512();
+	return NULL;
+}
+
+bool vt_kbs_hash_known(const char *name)
+{
+	return vt_kbs_hash_md(name) != NULL || (name != NULL && strcmp(name, "sm3") == 0);
+}
+
+vt_status vt_kbs_runtime_digest_md(const EVP_MD *md, const json_t *tee_pubkey, const char *nonce,
+				   const char *additional, json_t **runtime_out, uint8_t out[64], size_t *out_size,
+				   struct vt_err *err)
+{
+	if (md == NULL || EVP_MD_get_size(md) > 64)
+		return vt_fail(err, VT_E_USAGE, VT_STEP_BINDING, "runtime-data", "no usable hash algorithm");
+	json_t *rt = additional ? json_pack("{s:O, s:s, s:s}", "tee-pubkey", tee_pubkey, "nonce", nonce,
+					    "additional-evidence", additional)
+				: json_pack("{s:O, s:s}", "tee-pubkey", tee_pubkey, "nonce", nonce);
 	if (rt == NULL)
 		return vt_fail(err, VT_E_PARSE, VT_STEP_BINDING, "runtime-data", "cannot build runtime data");
 	char *canon = vt_json_canonical(rt);
@@ -25,12 +47,26 @@ vt_status vt_kbs_runtime_digest(const json_t *tee_pubkey, const char *nonce, con
 			       "runtime data has no canonical form (real numbers or too deep)");
 	}
 	size_t n = 0;
-	vt_status rc = vt_digest(EVP_sha384(), canon, strlen(canon), out, &n, err);
+	vt_status rc = vt_digest(md, canon, strlen(canon), out, &n, err);
 	free(canon);
+	if (rc == VT_OK && out_size)
+		*out_size = n;
 	if (rc == VT_OK && runtime_out)
 		*runtime_out = rt;
 	else
 		json_decref(rt);
+	return rc;
+}
+
+vt_status vt_kbs_runtime_digest(const json_t *tee_pubkey, const char *nonce, const char *additional,
+				json_t **runtime_out, uint8_t out[48], struct vt_err *err)
+{
+	uint8_t d[64];
+	size_t n = 0;
+	vt_status rc = vt_kbs_runtime_digest_md(EVP_sha384(), tee_pubkey, nonce, additional ? additional : "",
+						runtime_out, d, &n, err);
+	if (rc == VT_OK)
+		memcpy(out, d, 48);
 	return rc;
 }
 

@@ -560,6 +560,116 @@ nomem:
 	return vt_fail(err, VT_E_NOMEM, VT_STEP_POLICY, r->name, "out of memory");
 }
 
+/*
+ * A "*" segment in a claim pointer means "every member": the rule passes
+ * when it passes for each member of that object or array (and there is at
+ * least one).  A failure reports the first failing member's concrete path,
+ * e.g. /submods/gpu1/ear.status.  At most MAX_EXPANSIONS concrete claims.
+ */
+#define MAX_EXPANSIONS 256
+
+static char *pointer_escape(const char *key)
+{
+	size_t n = 0;
+	for (const char *k = key; *k; k++)
+		n += (*k == '~' || *k == '/') ? 2 : 1;
+	char *out = malloc(n + 1), *o = out;
+	if (out == NULL)
+		return NULL;
+	for (const char *k = key; *k; k++) {
+		if (*k == '~' || *k == '/') {
+			*o++ = '~';
+			*o++ = *k == '~' ? '0' : '1';
+		} else {
+			*o++ = *k;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+static vt_status eval_any(const struct vt_rule *r, const char *claim, const json_t *input, vt_refval_fn refvals,
+			  void *refctx, struct vt_rule_result *res, size_t *budget, struct vt_err *err)
+{
+	const char *star = strstr(claim, "/*");
+	while (star && star[2] != '\0' && star[2] != '/')
+		star = strstr(star + 2, "/*");
+	struct vt_rule one = *r;
+	if (star == NULL) {
+		one.claim = (char *)claim;
+		return eval_rule(&one, input, refvals, refctx, res, err);
+	}
+	size_t plen = (size_t)(star - claim);
+	char *prefix = strndup(claim, plen);
+	if (prefix == NULL)
+		return vt_fail(err, VT_E_NOMEM, VT_STEP_POLICY, r->name, "out of memory");
+	const json_t *container = vt_json_pointer(input, prefix);
+	size_t members = json_is_object(container) ? json_object_size(container)
+			 : json_is_array(container) ? json_array_size(container) : 0;
+	vt_status rc = VT_OK;
+	if (members == 0) {
+		/* Nothing to check: evaluate the pattern itself, which is absent. */
+		one.claim = (char *)claim;
+		free(prefix);
+		rc = eval_rule(&one, input, refvals, refctx, res, err);
+		if (rc == VT_OK && r->op != OP_EXISTS) {
+			res->passed = false; /* "every member" of nothing proves nothing */
+			free(res->why);
+			res->why = strdup("no member matches \"*\"");
+			if (res->why == NULL)
+				rc = vt_fail(err, VT_E_NOMEM, VT_STEP_POLICY, r->name, "out of memory");
+		}
+		return rc;
+	}
+	void *it = json_is_object(container) ? json_object_iter((json_t *)container) : NULL;
+	for (size_t i = 0; i < members; i++) {
+		char idx[24];
+		const char *key = idx;
+		if (it) {
+			key = json_object_iter_key(it);
+			it = json_object_iter_next((json_t *)container, it);
+		} else {
+			snprintf(idx, sizeof(idx), "%zu", i);
+		}
+		if (*budget == 0) {
+			rc = vt_fail(err, VT_E_LIMIT, VT_STEP_POLICY, r->name, "rule \"%s\": \"*\" expands to more than %d claims",
+				     r->name, MAX_EXPANSIONS);
+			break;
+		}
+		(*budget)--;
+		char *esc = pointer_escape(key), *full = NULL;
+		if (esc == NULL || asprintf(&full, "%s/%s%s", prefix, esc, star + 2) < 0) {
+			free(esc);
+			rc = vt_fail(err, VT_E_NOMEM, VT_STEP_POLICY, r->name, "out of memory");
+			break;
+		}
+		free(esc);
+		struct vt_rule_result sub = {0};
+		rc = eval_any(r, full, input, refvals, refctx, &sub, budget, err);
+		free(full);
+		if (rc != VT_OK) {
+			result_free(&sub);
+			break;
+		}
+		bool last = i + 1 == members;
+		if (!sub.passed || last) {
+			*res = sub; /* the first failing member, or the last one when all passed */
+			if (sub.passed) {
+				/* all passed: report the pattern */
+				char *pat = strdup(r->claim);
+				if (pat) {
+					free(res->claim);
+					res->claim = pat;
+				}
+			}
+			break;
+		}
+		result_free(&sub);
+	}
+	free(prefix);
+	return rc;
+}
+
 static void apply_trust(struct vt_appraisal *a, const struct trust_set *t)
 {
 	for (int i = 0; i < VT_TRUST_CLAIMS; i++) {
@@ -590,7 +700,8 @@ vt_status vt_policy_evaluate(const struct vt_policy *p, const json_t *input, con
 		if (!rule_applies(r, resource))
 			continue;
 		struct vt_rule_result *res = &out->results[out->count++];
-		vt_status rc = eval_rule(r, input, refvals, refctx, res, err);
+		size_t budget = MAX_EXPANSIONS;
+		vt_status rc = eval_any(r, r->claim, input, refvals, refctx, res, &budget, err);
 		if (rc != VT_OK) {
 			vt_appraisal_free(out);
 			return rc;

@@ -8,18 +8,35 @@
 #include "veritee/token.h"
 #include "veritee/util.h"
 
+/* RFC 7638 thumbprint of an EC public key: base64url(SHA-256(JCS of the
+ * required members crv, kty, x, y)).  The broker publishes the same value
+ * as the key's "kid" at /.well-known/jwks.json (src/broker/audit.c). */
+static char *ec_thumbprint(const json_t *jwk)
+{
+	json_t *req = json_pack("{s:O, s:O, s:O, s:O}", "crv", json_object_get(jwk, "crv"), "kty",
+				json_object_get(jwk, "kty"), "x", json_object_get(jwk, "x"), "y", json_object_get(jwk, "y"));
+	char *text = req ? vt_json_canonical(req) : NULL;
+	uint8_t d[32];
+	char *kid = text && vt_sha256(text, strlen(text), d, NULL) == VT_OK ? vt_b64url_encode(d, sizeof(d)) : NULL;
+	free(text);
+	json_decref(req);
+	return kid;
+}
+
 vt_status vt_ear_issue(EVP_PKEY *key, const struct vt_ear_params *p, char **out, struct vt_err *err)
 {
 	vt_status rc = VT_OK;
 	json_t *header = NULL, *payload = NULL, *submod = NULL, *jwk = NULL;
-	char *text = NULL;
+	char *text = NULL, *kid = NULL;
 
 	jwk = vt_key_to_jwk(key, "ES256", false);
 	if (jwk == NULL || vt_ec_coord_size(key) != 32) {
 		rc = vt_fail(err, VT_E_USAGE, VT_STEP_TOKEN, "signing key", "EAR signing key must be EC P-256");
 		goto out;
 	}
-	header = json_pack("{s:s, s:s, s:O}", "typ", "JWT", "alg", "ES256", "jwk", jwk);
+	/* "jwk" as Trustee's AS puts it; "kid" names the key in a JWKS. */
+	kid = ec_thumbprint(jwk);
+	header = kid ? json_pack("{s:s, s:s, s:s, s:O}", "typ", "JWT", "alg", "ES256", "kid", kid, "jwk", jwk) : NULL;
 	submod = json_pack("{s:s, s:O, s:s, s:O}", "ear.status", p->status, "ear.trustworthiness-vector",
 			   p->trust_vector, "ear.appraisal-policy-id", p->policy_id ? p->policy_id : "default",
 			   "ear.veraison.annotated-evidence", p->annotated);
@@ -35,6 +52,19 @@ vt_status vt_ear_issue(EVP_PKEY *key, const struct vt_ear_params *p, char **out,
 			    (json_int_t)p->iat, "ear.verifier-id", "developer", "https://veritee.invalid/",
 			    "build", "veritee 0.1.0", "submods", p->submod ? p->submod : "cpu0", submod, "exp",
 			    (json_int_t)(p->iat + p->lifetime), "iss", p->issuer ? p->issuer : VT_EAR_ISSUER);
+	/* Device submods (gpu0, ...) next to the primary one; never replacing it. */
+	if (payload && p->more_submods) {
+		json_t *sm = json_object_get(payload, "submods");
+		const char *name;
+		json_t *v;
+		json_object_foreach((json_t *)p->more_submods, name, v) {
+			if (json_object_get(sm, name) != NULL || json_object_set(sm, name, v) != 0) {
+				rc = vt_fail(err, VT_E_USAGE, VT_STEP_TOKEN, "submods", "duplicate or bad submod \"%.32s\"",
+					     name);
+				goto out;
+			}
+		}
+	}
 	text = payload ? vt_json_compact(payload) : NULL;
 	if (text == NULL) {
 		rc = vt_fail(err, VT_E_NOMEM, VT_STEP_TOKEN, "", "cannot serialize token");
@@ -43,6 +73,7 @@ vt_status vt_ear_issue(EVP_PKEY *key, const struct vt_ear_params *p, char **out,
 	VT_GUARD(vt_jws_sign(key, header, (const uint8_t *)text, strlen(text), out, err));
 out:
 	free(text);
+	free(kid);
 	json_decref(payload);
 	json_decref(submod);
 	json_decref(header);

@@ -458,16 +458,17 @@ def cases(tap, w):
     T("/attest evidence of session A sent in session B -> 401 binding; A unaffected", bad(cross_session))
 
     def additional(n, c):
-        add = json.dumps({"nvidia": {"x": 1}})
+        add = json.dumps({"no-such-device": {"x": 1}})
         return c, attest_body(n, tee.pub, w.evidence(tee, n, additional=add), additional=add)
-    T("/attest non-empty additional_evidence -> 401 rejected",
-      attest_case(additional, "additional_evidence", "not supported"))
+    T("/attest additional_evidence of an unknown device -> 401 rejected",
+      attest_case(additional, "additional_evidence", "is not a device TEE accepted here"))
 
     def init_data(n, c):
         body = attest_body(n, tee.pub, w.evidence(tee, n))
         body["init-data"] = {"format": "toml", "body": 'version = "0.1.0"\nalgorithm = "sha384"\n[data]\n'}
         return c, body
-    T("/attest with init-data -> 401 init-data not supported", attest_case(init_data, "init-data", "not supported"))
+    T("/attest with init-data the TEE did not launch with -> 401 step binding",
+      attest_case(init_data, "init-data digest does not match", "step binding, field init_data"))
 
     def missing_evidence(n, c):
         body = attest_body(n, tee.pub, {})

@@ -11,6 +11,7 @@
 
 #include "testutil.h"
 
+#include "broker/audit.h"
 #include "veritee/broker.h"
 #include "veritee/crypto.h"
 #include "veritee/jose.h"
@@ -565,6 +566,42 @@ static void *admin_thread(void *p)
 	return NULL;
 }
 
+/* The release log after concurrent rounds: one entry per resource request,
+ * appended from several threads into one valid chain under a signed head. */
+static void check_release_log(struct fixture *f, long released, long denied)
+{
+	char *bearer = admin_bearer(f);
+	struct vt_http_request r = {.method = "GET", .path = "/kbs/v0/admin/audit", .query = "since=0",
+				    .authorization = bearer, .client = "127.0.0.1"};
+	struct vt_http_response resp;
+	vt_broker_handle(f->b, &r, &resp);
+	free(bearer);
+	json_t *page = resp.status == 200 ? json_loadb(resp.body, resp.body_size, 0, NULL) : NULL;
+	vt_http_response_free(&resp);
+	json_t *keys = NULL;
+	assert_int_equal(call(f->b, "GET", "/.well-known/jwks.json", NULL, NULL, NULL, &keys, NULL), 200);
+	assert_non_null(page);
+	assert_false(json_is_true(json_object_get(page, "more")));
+	struct vt_audit_result res;
+	struct vt_err e = {0};
+	if (vt_audit_verify(page, keys, &res, &e) != VT_OK)
+		fail_msg("release log after concurrent rounds: index %ld seq %lld: %s", res.bad_index,
+			 (long long)res.bad_seq, res.why);
+	long rel = 0, den = 0;
+	size_t i;
+	json_t *entry;
+	json_array_foreach(json_object_get(page, "entries"), i, entry) {
+		const char *o = json_string_value(json_object_get(entry, "outcome"));
+		rel += strcmp(o, "released") == 0;
+		den += strcmp(o, "denied") == 0;
+	}
+	assert_int_equal(res.entries, released + denied);
+	assert_int_equal(rel, released);
+	assert_int_equal(den, denied);
+	json_decref(keys);
+	json_decref(page);
+}
+
 static void test_concurrent_rounds_and_admin(void **state)
 {
 	struct fixture *f = *state;
@@ -595,6 +632,7 @@ static void test_concurrent_rounds_and_admin(void **state)
 	assert_int_equal(rel, atomic_load(&sh.released));
 	assert_int_equal(den, atomic_load(&sh.denied));
 	assert_int_equal(att, WORKERS * ROUNDS);
+	check_release_log(f, rel, den);
 }
 
 /* ------------------------------------------------------------ racing /attest

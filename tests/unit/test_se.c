@@ -1310,12 +1310,16 @@ static void test_se_through_broker(void **state)
 	assert_int_equal(call(b, "/kbs/v0/auth", NULL, auth, &j, &cookie), 200);
 	assert_non_null(cookie);
 	const char *nonce = json_string_value(json_object_get(j, "nonce"));
+	/* SE binds with SHA-512 (64 bytes of user data), and the challenge says so, as Trustee's */
+	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "extra-params"), "selected-hash-algorithm")),
+			    "sha512");
 	EVP_PKEY *k = NULL;
 	assert_int_equal(vt_key_generate(VT_KEY_P256, &k, NULL), VT_OK);
 	json_t *jwk = vt_key_to_jwk(k, "ECDH-ES+A256KW", false);
-	uint8_t d[48], rd[64] = {0};
-	assert_int_equal(vt_kbs_runtime_digest(jwk, nonce, "", NULL, d, NULL), VT_OK);
-	memcpy(rd, d, sizeof(d));
+	uint8_t rd[64] = {0};
+	size_t rd_size = 0;
+	assert_int_equal(vt_kbs_runtime_digest_md(EVP_sha512(), jwk, nonce, "", NULL, rd, &rd_size, NULL), VT_OK);
+	assert_int_equal(rd_size, 64);
 	struct fake_uv f = {.mode = FAKE_OK};
 	memcpy(f.arpk, s.spec.arpk, 32);
 	memcpy(f.tags, s.tags, sizeof(f.tags));
