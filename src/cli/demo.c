@@ -27,6 +27,7 @@
 #include "veritee/jose.h"
 #include "veritee/json.h"
 #include "veritee/kbs.h"
+#include "veritee/seal.h"
 #include "veritee/sim.h"
 #include "veritee/util.h"
 
@@ -134,6 +135,172 @@ out:
 	return ret;
 }
 
+static void sleep_ms(long ms);
+
+/* Register the default sim workload as approved at a broker. */
+static int approve_default(const char *url, EVP_PKEY *admin)
+{
+	struct vt_sim_attest_opts good;
+	vt_sim_attest_opts_default(&good);
+	char *mhex = vt_hex_encode(good.measurement, sizeof(good.measurement));
+	char payload[256], body[512];
+	snprintf(payload, sizeof(payload), "{\"sim_measurement\":[\"%s\"]}", mhex ? mhex : "");
+	free(mhex);
+	char *b64 = vt_b64_encode((const uint8_t *)payload, strlen(payload));
+	snprintf(body, sizeof(body), "{\"version\":\"0.1.0\",\"type\":\"sample\",\"payload\":\"%s\"}", b64 ? b64 : "");
+	free(b64);
+	return admin_call(url, admin, "POST", VT_KBS_PREFIX "/reference-value", body, strlen(body), "application/json");
+}
+
+/* Unseal `path` as workload `o`: the plaintext (malloc'd) or NULL with the
+ * reason printed. */
+static char *demo_unseal(const char *path, const struct vt_client_opts *o, size_t *n)
+{
+	struct vt_seal_header h;
+	struct vt_seal_broker_result *res = calloc(VT_SEAL_MAX_BROKERS, sizeof(*res));
+	uint8_t *hdr = NULL, *text = NULL;
+	size_t size = 0, hs = 0, len = 0;
+	struct vt_secret *key = NULL;
+	struct vt_seal_dec *d = NULL;
+	struct vt_err e = {0};
+	int fd = -1;
+	char *out = NULL;
+	if (res == NULL || vt_file_read(path, 1u << 20, &hdr, &size, &e) != VT_OK ||
+	    vt_seal_header_parse(hdr, size, &h, &hs, &e) != VT_OK)
+		goto out;
+	struct vt_unseal_opts uo = {.client = o};
+	vt_status rc = vt_unseal_key(&h, &uo, &key, res, &e);
+	for (unsigned i = 0; i < h.count; i++)
+		if (res[i].outcome != VT_SEAL_SHARE_OK)
+			printf("      broker %u: %.200s…\n", i + 1, res[i].message);
+	if (rc != VT_OK) {
+		printf("      not opened: %s\n", e.detail);
+		goto out;
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || lseek(fd, (off_t)hs, SEEK_SET) < 0 ||
+	    vt_seal_dec_new(key, &h, hdr, hs, fd, &d, &e) != VT_OK)
+		goto out;
+	for (bool done = false; !done;) {
+		const uint8_t *pt;
+		size_t k;
+		if (vt_seal_dec_next(d, &pt, &k, &done, &e) != VT_OK) {
+			printf("      UNEXPECTED: %s\n", e.detail);
+			goto out;
+		}
+		uint8_t *grown = realloc(text, len + k + 1);
+		if (grown == NULL)
+			goto out;
+		text = grown;
+		memcpy(text + len, pt, k);
+		len += k;
+	}
+	out = (char *)text;
+	text = NULL;
+	*n = len;
+out:
+	if (text)
+		vt_wipe(text, len);
+	free(text);
+	vt_seal_dec_free(d);
+	vt_secret_free(key);
+	if (fd >= 0)
+		close(fd);
+	free(hdr);
+	free(res);
+	return out;
+}
+
+/*
+ * A file sealed 2-of-3: two more brokers beside the first, the key split
+ * into three shares (libgfshare), one per broker; the approved workload
+ * opens it, the modified one does not.  True when both happened.
+ */
+static bool demo_seal(const char *dir, const char *simroot, const char *url1, EVP_PKEY *admin1,
+		      const struct vt_client_opts *good, const struct vt_client_opts *bad)
+{
+	struct vt_broker_config cfg[2];
+	struct vt_broker *b[2] = {0};
+	EVP_PKEY *admin[3] = {admin1, NULL, NULL};
+	char *urls[3] = {(char *)url1, NULL, NULL}, *sub[2] = {tmp_path(dir, "b2"), tmp_path(dir, "b3")};
+	char *vts = tmp_path(dir, "notes.vts"), *plain = NULL;
+	struct vt_secret *key = NULL, *shares[3] = {0};
+	struct vt_seal_header h;
+	uint8_t *hdr = malloc(VT_SEAL_MAX_HEADER);
+	size_t hs = 0, n = 0;
+	struct vt_seal_enc *enc = NULL;
+	struct vt_err e = {0};
+	bool ok = false, opened = false, refused = false;
+	static const char text[] = "launch codes: 0000 (sealed 2-of-3)";
+	for (int i = 0; i < 2; i++)
+		vt_broker_config_init(&cfg[i]);
+	printf("\n[5/6] a file sealed 2-of-3: two more brokers, the key split into three shares (Shamir, libgfshare)\n");
+	fflush(stdout);
+	for (int i = 0; i < 2; i++) {
+		const char *step = i == 0 ? "      [2/3]" : "      [3/3]";
+		if (sub[i] == NULL || mkdir(sub[i], 0700) != 0 ||
+		    demo_broker(sub[i], simroot, step, &cfg[i], &b[i], &admin[i + 1], &urls[i + 1]) != 0 ||
+		    approve_default(urls[i + 1], admin[i + 1]) != 0)
+			goto out;
+	}
+	int fdo = -1;
+	if (hdr == NULL ||
+	    vt_seal_header_new(VT_SEAL_PAYLOAD_FILE, VT_SEAL_DEFAULT_CHUNK, "default/seal/notes", (const char *const *)urls,
+			       3, 2, &h, &key, shares, &e) != VT_OK ||
+	    vt_seal_header_encode(&h, hdr, VT_SEAL_MAX_HEADER, &hs, &e) != VT_OK ||
+	    (fdo = open(vts, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0 ||
+	    vt_seal_enc_new(key, &h, hdr, hs, fdo, &enc, &e) != VT_OK ||
+	    vt_seal_enc_write(enc, text, strlen(text), &e) != VT_OK || vt_seal_enc_finish(enc, &e) != VT_OK) {
+		cli_err("demo", &e);
+		if (fdo >= 0)
+			close(fdo);
+		goto out;
+	}
+	close(fdo);
+	char path[128];
+	snprintf(path, sizeof(path), "%s/resource/default/seal/notes", VT_KBS_PREFIX);
+	for (int i = 0; i < 3; i++)
+		if (admin_call(urls[i], admin[i], "POST", path, (const char *)shares[i]->data, shares[i]->len,
+			       "application/octet-stream") != 0)
+			goto out;
+	printf("      sealed %zu bytes (AES-256-GCM chunks) -> notes.vts; broker i keeps share i as default/seal/notes,\n"
+	       "      so no broker holds the key; the header commits to each share\n",
+	       strlen(text));
+	printf("      TEE A, approved workload: attests to the three brokers at once, combines the first 2 shares\n");
+	fflush(stdout);
+	plain = demo_unseal(vts, good, &n);
+	opened = plain != NULL && n == strlen(text) && memcmp(plain, text, n) == 0;
+	if (opened)
+		printf("      opened: \"%.*s\"\n", (int)n, plain);
+	printf("      TEE B, modified workload:\n");
+	fflush(stdout);
+	char *nope = demo_unseal(vts, bad, &n);
+	refused = nope == NULL;
+	free(nope);
+	ok = opened && refused;
+out:
+	/* demo_unseal may leave late brokers' requests running; wait for them
+	 * before the brokers go away. */
+	for (int i = 0; i < 200 && vt_unseal_pending() > 0; i++)
+		sleep_ms(10);
+	vt_seal_enc_free(enc);
+	vt_secret_free(key);
+	for (int i = 0; i < 3; i++)
+		vt_secret_free(shares[i]);
+	for (int i = 0; i < 2; i++) {
+		vt_broker_free(b[i]);
+		vt_broker_config_free(&cfg[i]);
+		EVP_PKEY_free(admin[i + 1]);
+		free(urls[i + 1]);
+		free(sub[i]);
+	}
+	if (plain)
+		vt_wipe(plain, n);
+	free(plain);
+	free(hdr);
+	free(vts);
+	return ok;
+}
+
 static int demo_sim(void)
 {
 	int ret = CLI_ERROR;
@@ -162,7 +329,7 @@ static int demo_sim(void)
 		free(simroot);
 		goto out;
 	}
-	int brc = demo_broker(dir, simroot, "[1/5]", &cfg, &b, &admin, &url);
+	int brc = demo_broker(dir, simroot, "[1/6]", &cfg, &b, &admin, &url);
 	free(simroot);
 	if (brc != 0)
 		goto out;
@@ -171,7 +338,7 @@ static int demo_sim(void)
 	struct vt_sim_attest_opts good;
 	vt_sim_attest_opts_default(&good);
 	char *mhex = vt_hex_encode(good.measurement, sizeof(good.measurement));
-	printf("\n[2/5] admin (signed admin JWT): register reference value sim_measurement = [%.16s…]\n", mhex);
+	printf("\n[2/6] admin (signed admin JWT): register reference value sim_measurement = [%.16s…]\n", mhex);
 	char payload[256];
 	snprintf(payload, sizeof(payload), "{\"sim_measurement\":[\"%s\"]}", mhex);
 	free(mhex);
@@ -209,7 +376,7 @@ static int demo_sim(void)
 	struct vt_client_opts o = {.url = url, .tee = "sim"};
 	o.attest.sim_dir = simdir;
 	struct vt_client_refusal refusal;
-	printf("\n[3/5] TEE A, approved workload: auth -> attest (sim evidence bound to nonce + TEE key) -> resource\n");
+	printf("\n[3/6] TEE A, approved workload: auth -> attest (sim evidence bound to nonce + TEE key) -> resource\n");
 	fflush(stdout);
 	vt_status rc = vt_client_get_resource(&o, "default/key/disk", &got, &token, &refusal, &e);
 	bool released = rc == VT_OK && got->len == strlen(secret_text) && memcmp(got->data, secret_text, got->len) == 0;
@@ -228,7 +395,7 @@ static int demo_sim(void)
 	if (vt_digest(EVP_sha384(), modified, strlen(modified), bad, &bn, &e) != VT_OK)
 		goto out;
 	o.attest.sim_measurement = bad;
-	printf("\n[4/5] TEE B, modified workload (different measurement): auth -> attest -> resource\n");
+	printf("\n[4/6] TEE B, modified workload (different measurement): auth -> attest -> resource\n");
 	fflush(stdout);
 	struct vt_secret *got_b = NULL;
 	vt_err_clear(&e);
@@ -243,16 +410,25 @@ static int demo_sim(void)
 		printf("      why: %s\n", refusal.detail);
 	}
 
-	printf("\n[5/5] broker: stopping; removing %s\n", dir);
+	/* 5. A file sealed 2-of-3. */
+	o.attest.sim_measurement = NULL;
+	struct vt_client_opts ob = o;
+	ob.attest.sim_measurement = bad;
+	char *simroot2 = tmp_path(dir, "sim/sim-root.pem");
+	bool sealed_ok = simroot2 != NULL && demo_seal(dir, simroot2, url, admin, &o, &ob);
+	free(simroot2);
+
+	printf("\n[6/6] brokers: stopping; removing %s\n", dir);
 	fflush(stdout);
 	vt_broker_free(b);
 	b = NULL;
-	if (released && denied) {
+	if (released && denied && sealed_ok) {
 		printf("demo: ok — released the secret to the approved TEE; refused the modified one (rule "
-		       "measurement-approved)\n");
+		       "measurement-approved); the 2-of-3 sealed file opened for the approved workload only\n");
 		ret = CLI_OK;
 	} else {
-		printf("demo: FAILED — released=%s denied=%s\n", released ? "yes" : "no", denied ? "yes" : "no");
+		printf("demo: FAILED — released=%s denied=%s sealed=%s\n", released ? "yes" : "no", denied ? "yes" : "no",
+		       sealed_ok ? "yes" : "no");
 		ret = CLI_REJECTED;
 	}
 out:

@@ -12,6 +12,10 @@
 #include "veritee/json.h"
 #include "veritee/util.h"
 
+/* Sealed files (seal.c). */
+int cmd_seal(int argc, char **argv);
+int cmd_unseal(int argc, char **argv);
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -28,6 +32,10 @@ static void usage(FILE *f)
 		"                                     credential activation)\n"
 		"  admin ...                          manage a broker (keygen, resources, policies, reference values)\n"
 		"  corim show CORIM --signer KEY      verify a signed CoRIM, print its reference values\n"
+		"  seal --in F|DIR --out F.vts --resource R/T/G (--broker URL --admin-key KEY)... [--threshold K]\n"
+		"                                     encrypt; the key is kept by one broker, or split K-of-N\n"
+		"  unseal --in F.vts (--out F | --to-dir DIR) --tee TEE   attest to the brokers, decrypt\n"
+		"  audit verify LOG --url URL         check an exported release log against the broker's key\n"
 		"  help | version\n"
 		"\n"
 		"Run 'veritee <command> --help' for options.  Exit codes: 0 ok, 1 rejected/denied, 2 error.\n"
@@ -160,6 +168,12 @@ int main(int argc, char **argv)
 		rc = cmd_demo(argc - 1, argv + 1);
 	else if (strcmp(cmd, "corim") == 0)
 		rc = cmd_corim(argc - 1, argv + 1);
+	else if (strcmp(cmd, "seal") == 0)
+		rc = cmd_seal(argc - 1, argv + 1);
+	else if (strcmp(cmd, "unseal") == 0)
+		rc = cmd_unseal(argc - 1, argv + 1);
+	else if (strcmp(cmd, "audit") == 0)
+		rc = cmd_audit(argc - 1, argv + 1);
 	else {
 		fprintf(stderr, "veritee: unknown command \"%s\"\n\n", cmd);
 		usage(stderr);
