@@ -95,6 +95,10 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
+# Shared-object stand-ins for vendor libraries the code dlopens (NVML).
+FAKE_SRC := $(sort $(wildcard tests/fakes/*.c))
+FAKE_SO  := $(FAKE_SRC:tests/fakes/%.c=$(BUILD)/tools/lib%.so)
+TOOL_BIN += $(FAKE_SO)
 
 .PHONY: all deps test-deps demo demo-tpm test unit tsan tsan-build fuzz fuzz-smoke bench install uninstall clean help FORCE
 
@@ -199,6 +203,11 @@ $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libveritee-verifier.a
 	@$(if $(Q),echo "  TOOL    $@")
 	$(Q)$(EXE_CC) -o $@ $< $(BUILD)/libveritee-verifier.a $(VERIFIER_PKG_LIBS) -lpthread $(EXTRA_LDFLAGS)
 
+$(BUILD)/tools/lib%.so: tests/fakes/%.c
+	@mkdir -p $(dir $@) $(dir $(BUILD)/obj/$<)
+	@$(if $(Q),echo "  FAKE    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -fvisibility=default -fPIC -shared $(DEPFLAGS) -MT $@ -MF $(BUILD)/obj/$(<:.c=.d) -o $@ $< $(EXTRA_LDFLAGS)
+
 $(BUILD)/bench/%: bench/%.c $(ALL_A)
 	@mkdir -p $(dir $@) $(dir $(BUILD)/obj/$<)
 	@$(if $(Q),echo "  BENCH   $@")
@@ -228,7 +237,8 @@ test: test-deps
 		CFLAGS="$(ASAN_CFLAGS)" EXTRA_LDFLAGS="-fsanitize=address,undefined" \
 		build-asan/veritee $(LIBS_NAMES:%=build-asan/libveritee-%.so) \
 		$(LIBS_NAMES:%=build-asan/veritee-%-uninstalled.pc) \
-		$(TEST_SRC:tests/unit/%.c=build-asan/tests/%) $(TOOL_SRC:tests/tools/%.c=build-asan/tools/%)
+		$(TEST_SRC:tests/unit/%.c=build-asan/tests/%) $(TOOL_SRC:tests/tools/%.c=build-asan/tools/%) \
+		$(FAKE_SRC:tests/fakes/%.c=build-asan/tools/lib%.so)
 	@$(MAKE) --no-print-directory WERROR=$(TEST_WERROR) tsan-build
 	@$(MAKE) --no-print-directory WERROR=$(TEST_WERROR) fuzz
 	@tests/run-all.sh

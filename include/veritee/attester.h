@@ -51,6 +51,10 @@ VT_API const struct vt_attester *vt_attester_at(size_t i);
 VT_API VT_MUST_USE vt_status vt_attest_with(const char *tee, const json_t *options, const uint8_t report_data[64],
 					    json_t **evidence_out, struct vt_err *err);
 
+/* The typed options above as `tee`'s attester option JSON (new reference;
+ * only the options that attester takes), or NULL when out of memory. */
+VT_API json_t *vt_attest_opts_json(const char *tee, const struct vt_attest_opts *opts);
+
 /* The same with the typed options above (older callers). */
 VT_API VT_MUST_USE vt_status vt_attest(const char *tee, const struct vt_attest_opts *opts, const uint8_t report_data[64],
 				       json_t **evidence_out, struct vt_err *err);

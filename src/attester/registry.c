@@ -61,13 +61,12 @@ vt_status vt_attest_with(const char *tee, const json_t *options, const uint8_t r
 }
 
 /* The typed options as the attesters' JSON options. */
-vt_status vt_attest(const char *tee, const struct vt_attest_opts *opts, const uint8_t report_data[64],
-		    json_t **evidence_out, struct vt_err *err)
+json_t *vt_attest_opts_json(const char *tee, const struct vt_attest_opts *opts)
 {
 	const struct vt_attester *a = vt_attester_find(tee);
 	json_t *o = json_object();
 	if (o == NULL)
-		return vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");
+		return NULL;
 	struct {
 		const char *name, *value;
 	} strs[] = {
@@ -95,6 +94,15 @@ vt_status vt_attest(const char *tee, const struct vt_attest_opts *opts, const ui
 			json_object_set_new(o, p->name, json_true());
 	}
 	free(mhex);
+	return o;
+}
+
+vt_status vt_attest(const char *tee, const struct vt_attest_opts *opts, const uint8_t report_data[64],
+		    json_t **evidence_out, struct vt_err *err)
+{
+	json_t *o = vt_attest_opts_json(tee, opts);
+	if (o == NULL)
+		return vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");
 	vt_status rc = vt_attest_with(tee, o, report_data, evidence_out, err);
 	json_decref(o);
 	return rc;

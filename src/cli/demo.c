@@ -152,6 +152,79 @@ static int approve_default(const char *url, EVP_PKEY *admin)
 	return admin_call(url, admin, "POST", VT_KBS_PREFIX "/reference-value", body, strlen(body), "application/json");
 }
 
+/* Step 5: a model key released to a CPU with two (simulated) GPUs, each its
+ * own EAR submod, with init-data; refused when the GPUs run unapproved
+ * firmware, the refusal naming the GPU and the rule. */
+static bool demo_composite(const char *url, EVP_PKEY *admin, const struct vt_client_opts *cpu)
+{
+	static const char gpu_fw[] = "veritee sim gpu firmware", other_fw[] = "veritee sim gpu patched firmware";
+	static const char init_toml[] = "version = \"0.1.0\"\nalgorithm = \"sha384\"\n[data]\n"
+					"\"aa.toml\" = '''\n[token_configs.kbs]\nurl = \"http://127.0.0.1\"\n'''\n";
+	uint8_t fw[48], bad[48];
+	size_t n = 0;
+	bool ok = false;
+	struct vt_err e = {0};
+	char *fhex = NULL, *bhex = NULL, *b64 = NULL, *token = NULL;
+	struct vt_secret *got = NULL;
+	json_t *devices = NULL;
+	if (vt_digest(EVP_sha384(), gpu_fw, strlen(gpu_fw), fw, &n, &e) != VT_OK ||
+	    vt_digest(EVP_sha384(), other_fw, strlen(other_fw), bad, &n, &e) != VT_OK ||
+	    (fhex = vt_hex_encode(fw, 48)) == NULL || (bhex = vt_hex_encode(bad, 48)) == NULL)
+		goto out;
+	printf("\n[5/7] confidential AI: a CPU with two GPUs (sim + sim-gpu, INSECURE) and init-data\n"
+	       "      admin: register sim_gpu_measurement = [%.16s…]; store default/model/weights-key\n",
+	       fhex);
+	fflush(stdout);
+	char payload[256], body[512];
+	snprintf(payload, sizeof(payload), "{\"sim_gpu_measurement\":[\"%s\"]}", fhex);
+	b64 = vt_b64_encode((const uint8_t *)payload, strlen(payload));
+	snprintf(body, sizeof(body), "{\"version\":\"0.1.0\",\"type\":\"sample\",\"payload\":\"%s\"}", b64 ? b64 : "");
+	static const char model_key[] = "model-weights-key-0123456789abcdef";
+	if (admin_call(url, admin, "POST", VT_KBS_PREFIX "/reference-value", body, strlen(body), "application/json") != 0 ||
+	    admin_call(url, admin, "POST", VT_KBS_PREFIX "/resource/default/model/weights-key", model_key,
+		       strlen(model_key), "application/octet-stream") != 0)
+		goto out;
+	struct vt_client_opts o = *cpu;
+	devices = json_pack("{s:{s:s, s:s}}", "sim-gpu", "sim_dir", cpu->attest.sim_dir, "count", "2");
+	o.devices = devices;
+	o.init_data = init_toml;
+	struct vt_client_refusal refusal;
+	printf("      guest: auth -> attest (the CPU evidence binds the GPUs' evidence; each GPU binds nonce + key)\n");
+	fflush(stdout);
+	vt_status rc = vt_client_get_resource(&o, "default/model/weights-key", &got, &token, &refusal, &e);
+	bool released = rc == VT_OK && got->len == strlen(model_key) && memcmp(got->data, model_key, got->len) == 0;
+	if (rc == VT_OK)
+		printf("      token submods cpu0, gpu0, gpu1, each appraised by its own policy; init_data_claims in cpu0\n"
+		       "      released the model key to the CPU + 2 GPUs\n");
+	else
+		printf("      UNEXPECTED refusal: %s\n", refusal.http_status ? refusal.detail : e.detail);
+	vt_secret_free(got);
+	got = NULL;
+	json_object_set_new(json_object_get(devices, "sim-gpu"), "measurement", json_string(bhex));
+	printf("      the same guest with its GPUs on unapproved firmware:\n");
+	fflush(stdout);
+	vt_err_clear(&e);
+	rc = vt_client_get_resource(&o, "default/model/weights-key", &got, NULL, &refusal, &e);
+	bool denied = rc == VT_E_POLICY && strstr(refusal.detail, "/submods/gpu0/ear.status") != NULL &&
+		      strstr(refusal.detail, "gpu-firmware-approved") != NULL;
+	if (rc == VT_OK)
+		printf("      UNEXPECTED: released with unapproved GPUs\n");
+	else
+		printf("      refused at %s: HTTP %d %s\n      why: %.300s…\n", refusal.stage, refusal.http_status,
+		       refusal.type, refusal.detail);
+	ok = released && denied;
+out:
+	if (e.code != VT_OK && !ok)
+		cli_err("demo", &e);
+	vt_secret_free(got);
+	json_decref(devices);
+	free(token);
+	free(fhex);
+	free(bhex);
+	free(b64);
+	return ok;
+}
+
 /* Unseal `path` as workload `o`: the plaintext (malloc'd) or NULL with the
  * reason printed. */
 static char *demo_unseal(const char *path, const struct vt_client_opts *o, size_t *n)
@@ -233,7 +306,7 @@ static bool demo_seal(const char *dir, const char *simroot, const char *url1, EV
 	static const char text[] = "launch codes: 0000 (sealed 2-of-3)";
 	for (int i = 0; i < 2; i++)
 		vt_broker_config_init(&cfg[i]);
-	printf("\n[5/6] a file sealed 2-of-3: two more brokers, the key split into three shares (Shamir, libgfshare)\n");
+	printf("\n[6/7] a file sealed 2-of-3: two more brokers, the key split into three shares (Shamir, libgfshare)\n");
 	fflush(stdout);
 	for (int i = 0; i < 2; i++) {
 		const char *step = i == 0 ? "      [2/3]" : "      [3/3]";
@@ -329,7 +402,7 @@ static int demo_sim(void)
 		free(simroot);
 		goto out;
 	}
-	int brc = demo_broker(dir, simroot, "[1/6]", &cfg, &b, &admin, &url);
+	int brc = demo_broker(dir, simroot, "[1/7]", &cfg, &b, &admin, &url);
 	free(simroot);
 	if (brc != 0)
 		goto out;
@@ -338,7 +411,7 @@ static int demo_sim(void)
 	struct vt_sim_attest_opts good;
 	vt_sim_attest_opts_default(&good);
 	char *mhex = vt_hex_encode(good.measurement, sizeof(good.measurement));
-	printf("\n[2/6] admin (signed admin JWT): register reference value sim_measurement = [%.16s…]\n", mhex);
+	printf("\n[2/7] admin (signed admin JWT): register reference value sim_measurement = [%.16s…]\n", mhex);
 	char payload[256];
 	snprintf(payload, sizeof(payload), "{\"sim_measurement\":[\"%s\"]}", mhex);
 	free(mhex);
@@ -359,12 +432,12 @@ static int demo_sim(void)
 	}
 	free(rh);
 	static const char policy[] = "{\"version\":1,\"rules\":[{\"name\":\"attestation-affirming\","
-				     "\"claim\":\"/submods/cpu0/ear.status\",\"equals\":\"affirming\"}]}";
+				     "\"claim\":\"/submods/*/ear.status\",\"equals\":\"affirming\"}]}";
 	char *pb64 = vt_b64url_encode((const uint8_t *)policy, strlen(policy));
 	snprintf(body, sizeof(body), "{\"policy\":\"%s\"}", pb64 ? pb64 : "");
 	free(pb64);
 	printf("      admin: store secret default/key/disk (%zu bytes) and a resource policy:\n"
-	       "             release only when /submods/cpu0/ear.status == \"affirming\"\n",
+	       "             release only when every /submods/*/ear.status (the CPU's, each GPU's) is \"affirming\"\n",
 	       strlen(secret_text));
 	fflush(stdout);
 	if (admin_call(url, admin, "POST", VT_KBS_PREFIX "/resource/default/key/disk", secret_text, strlen(secret_text),
@@ -376,7 +449,7 @@ static int demo_sim(void)
 	struct vt_client_opts o = {.url = url, .tee = "sim"};
 	o.attest.sim_dir = simdir;
 	struct vt_client_refusal refusal;
-	printf("\n[3/6] TEE A, approved workload: auth -> attest (sim evidence bound to nonce + TEE key) -> resource\n");
+	printf("\n[3/7] TEE A, approved workload: auth -> attest (sim evidence bound to nonce + TEE key) -> resource\n");
 	fflush(stdout);
 	vt_status rc = vt_client_get_resource(&o, "default/key/disk", &got, &token, &refusal, &e);
 	bool released = rc == VT_OK && got->len == strlen(secret_text) && memcmp(got->data, secret_text, got->len) == 0;
@@ -395,7 +468,7 @@ static int demo_sim(void)
 	if (vt_digest(EVP_sha384(), modified, strlen(modified), bad, &bn, &e) != VT_OK)
 		goto out;
 	o.attest.sim_measurement = bad;
-	printf("\n[4/6] TEE B, modified workload (different measurement): auth -> attest -> resource\n");
+	printf("\n[4/7] TEE B, modified workload (different measurement): auth -> attest -> resource\n");
 	fflush(stdout);
 	struct vt_secret *got_b = NULL;
 	vt_err_clear(&e);
@@ -410,6 +483,10 @@ static int demo_sim(void)
 		printf("      why: %s\n", refusal.detail);
 	}
 
+	/* 5. Confidential AI: the CPU and two GPUs. */
+	o.attest.sim_measurement = NULL;
+	bool composite_ok = demo_composite(url, admin, &o);
+
 	/* 5. A file sealed 2-of-3. */
 	o.attest.sim_measurement = NULL;
 	struct vt_client_opts ob = o;
@@ -418,17 +495,18 @@ static int demo_sim(void)
 	bool sealed_ok = simroot2 != NULL && demo_seal(dir, simroot2, url, admin, &o, &ob);
 	free(simroot2);
 
-	printf("\n[6/6] brokers: stopping; removing %s\n", dir);
+	printf("\n[7/7] brokers: stopping; removing %s\n", dir);
 	fflush(stdout);
 	vt_broker_free(b);
 	b = NULL;
-	if (released && denied && sealed_ok) {
+	if (released && denied && composite_ok && sealed_ok) {
 		printf("demo: ok — released the secret to the approved TEE; refused the modified one (rule "
-		       "measurement-approved); the 2-of-3 sealed file opened for the approved workload only\n");
+		       "measurement-approved); released the model key to the CPU + 2 GPUs and refused it with unapproved "
+		       "GPUs (rule gpu-firmware-approved); the 2-of-3 sealed file opened for the approved workload only\n");
 		ret = CLI_OK;
 	} else {
-		printf("demo: FAILED — released=%s denied=%s sealed=%s\n", released ? "yes" : "no", denied ? "yes" : "no",
-		       sealed_ok ? "yes" : "no");
+		printf("demo: FAILED — released=%s denied=%s composite=%s sealed=%s\n", released ? "yes" : "no",
+		       denied ? "yes" : "no", composite_ok ? "yes" : "no", sealed_ok ? "yes" : "no");
 		ret = CLI_REJECTED;
 	}
 out:
@@ -708,7 +786,7 @@ static int demo_tpm(void)
 	}
 	free(rh);
 	static const char policy[] = "{\"version\":1,\"rules\":[{\"name\":\"attestation-affirming\","
-				     "\"claim\":\"/submods/cpu0/ear.status\",\"equals\":\"affirming\"}]}";
+				     "\"claim\":\"/submods/*/ear.status\",\"equals\":\"affirming\"}]}";
 	char *pb64 = vt_b64url_encode((const uint8_t *)policy, strlen(policy));
 	if (pb64 == NULL || asprintf(&body, "{\"policy\":\"%s\"}", pb64) < 0) {
 		free(pb64);

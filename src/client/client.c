@@ -229,7 +229,7 @@ static vt_status attest_primary(const struct vt_client_opts *o, const uint8_t rd
 	json_decref(init);
 	if (rc != VT_OK)
 		return vt_err_context(err, "init-data");
-	json_t *opts = o->attest_options ? json_deep_copy(o->attest_options) : json_object();
+	json_t *opts = o->attest_options ? json_deep_copy(o->attest_options) : vt_attest_opts_json(o->tee, &o->attest);
 	size_t n = idata->digest_size < 48 ? idata->digest_size : 48;
 	char *hex = vt_hex_encode(idata->digest, n);
 	if (opts == NULL || hex == NULL) {

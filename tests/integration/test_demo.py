@@ -45,7 +45,7 @@ def pid_alive(pid):
         return False
 
 
-def common(rc, out, err, rule):
+def common(rc, out, err, rule, refusals=1):
     eq(rc, 0, f"exit code (stderr {err[-2000:]!r}, stdout tail {out[-2000:]!r})")
     lines = out.rstrip("\n").splitlines()
     check(lines and lines[-1].startswith("demo: ok"), f"last line: {lines[-1:]!r}")
@@ -53,7 +53,7 @@ def common(rc, out, err, rule):
     m = re.search(r'released secret \([^)]*\): "(disk-key-[0-9a-f]{16})"', out)
     check(m is not None, "no released-secret line")
     why = [ln for ln in lines if ln.strip().startswith("why:")]
-    check(len(why) == 1, f"expected one refusal explanation, got {why!r}")
+    check(len(why) == refusals, f"expected {refusals} refusal explanation(s), got {why!r}")
     check(f'rule "{rule}"' in why[0], f"refusal does not name rule {rule}: {why[0]!r}")
     check(re.search(r"refused at \w+: HTTP 401 PolicyDeny", out) is not None, "no 'refused at … PolicyDeny' line")
     check("Sanitizer" not in err and "runtime error" not in err, f"sanitizer report: {err[-3000:]!r}")
@@ -74,9 +74,14 @@ def main():
 
     def sim():
         rc, out, err = demo()
-        common(rc, out, err, "measurement-approved")
+        common(rc, out, err, "measurement-approved", refusals=2)
         check("INSECURE" in out, "the sim demo does not say it is INSECURE")
-    tap.run("veritee demo (sim): secret released, modified workload refused (rule measurement-approved)", sim)
+        check("released the model key to the CPU + 2 GPUs" in out, "composite step: no release to CPU + 2 GPUs")
+        why = [ln for ln in out.splitlines() if ln.strip().startswith("why:")]
+        check("/submods/gpu0/ear.status" in why[1] and 'rule "gpu-firmware-approved"' in why[1],
+              f"the GPU refusal does not name the GPU and its rule: {why[1]!r}")
+    tap.run("veritee demo (sim): secret released, modified workload refused (rule measurement-approved), "
+            "CPU + 2 GPUs released and refused with unapproved GPUs", sim)
 
     def help_text():
         rc, out, err = demo("--help")
