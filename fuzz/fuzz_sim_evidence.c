@@ -5,10 +5,12 @@
  *   2. JSON evidence text -> vt_tee_sim.verify against a sim root made once
  *      per process (a platform_cert of "FUZZ" is replaced by this process's
  *      platform certificate so mutated reports get past the chain step);
- *   3. inputs of exactly VT_SIM_REPORT_SIZE bytes are re-signed with this
- *      process's platform key (bytes 160.. are free for the fuzzer: byte 255
- *      even = patch in the right platform_id, byte 254 even = expect the
- *      report's own report_data), so the binding and claims code is reached.
+ *   3. inputs of exactly VT_SIM_REPORT_SIZE (version 1) or
+ *      VT_SIM_REPORT_V2_SIZE (version 2) bytes are re-signed with this
+ *      process's platform key (the signature bytes are free for the fuzzer:
+ *      the last byte even = patch in the right platform_id, the one before
+ *      even = expect the report's own report_data), so the binding and
+ *      claims code is reached.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -132,19 +134,20 @@ static void fuzz_json(const uint8_t *data, size_t size)
 	json_decref(ev);
 }
 
-static void fuzz_resigned(const uint8_t *data)
+/* Version 1 (256 bytes) or 2 (304 bytes, with init_data): re-signed. */
+static void fuzz_resigned(const uint8_t *data, size_t size)
 {
-	uint8_t buf[VT_SIM_REPORT_SIZE];
-	memcpy(buf, data, sizeof(buf));
-	bool fix_pid = (buf[255] & 1) == 0, own_rd = (buf[254] & 1) == 0;
+	uint8_t buf[VT_SIM_REPORT_V2_SIZE];
+	const size_t signed_size = size == VT_SIM_REPORT_SIZE ? VT_SIM_SIGNED_SIZE : VT_SIM_V2_SIGNED_SIZE;
+	memcpy(buf, data, size);
+	bool fix_pid = (buf[size - 1] & 1) == 0, own_rd = (buf[size - 2] & 1) == 0;
 	if (fix_pid)
 		memcpy(buf + 128, g_pid, sizeof(g_pid));
-	size_t sig_size = VT_SIM_REPORT_SIZE - VT_SIM_SIGNED_SIZE;
-	if (vt_ecdsa_sign_raw(g_key, EVP_sha384(), buf, VT_SIM_SIGNED_SIZE, buf + VT_SIM_SIGNED_SIZE, &sig_size,
-			      NULL) != VT_OK ||
-	    sig_size != VT_SIM_REPORT_SIZE - VT_SIM_SIGNED_SIZE)
+	size_t sig_size = size - signed_size;
+	if (vt_ecdsa_sign_raw(g_key, EVP_sha384(), buf, signed_size, buf + signed_size, &sig_size, NULL) != VT_OK ||
+	    sig_size != size - signed_size)
 		abort();
-	char *rb = vt_b64_encode(buf, sizeof(buf));
+	char *rb = vt_b64_encode(buf, size);
 	json_t *ev = rb ? json_pack("{s:s, s:s}", "report", rb, "platform_cert", g_cert_b64) : NULL;
 	free(rb);
 	if (ev == NULL)
@@ -163,16 +166,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct vt_sim_report r;
 	struct vt_err err = {0};
 	if (vt_sim_report_parse(data, size, &r, &err) == VT_OK) {
-		uint8_t again[VT_SIM_REPORT_SIZE];
+		uint8_t again[VT_SIM_REPORT_V2_SIZE];
+		if (vt_sim_report_size(r.version) != size)
+			abort();
 		vt_sim_report_serialize(&r, again);
-		if (size != VT_SIM_REPORT_SIZE || memcmp(again, data, size) != 0)
+		if (memcmp(again, data, size) != 0)
 			abort(); /* parse and serialize must round-trip */
 	} else if (err.code != VT_E_PARSE || err.step != VT_STEP_PARSE) {
 		abort();
 	}
 
 	fuzz_json(data, size);
-	if (size == VT_SIM_REPORT_SIZE)
-		fuzz_resigned(data);
+	if (size == VT_SIM_REPORT_SIZE || size == VT_SIM_REPORT_V2_SIZE)
+		fuzz_resigned(data, size);
 	return 0;
 }
