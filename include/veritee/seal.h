@@ -2,7 +2,9 @@
  * veritee/seal.h — sealed files: a file (or a directory as a POSIX tar
  * stream) encrypted in authenticated AES-256-GCM chunks under a fresh
  * 256-bit data key that is kept by one or K-of-N key brokers as a KBS
- * resource.  The byte format is in docs/sealed-format.md.
+ * resource, or that only this machine's TEE can recover ("local" sealing:
+ * a TPM object under a PCR policy, an SEV-SNP derived key, or the INSECURE
+ * sim TEE).  The byte format is in docs/sealed-format.md.
  *
  * Pieces, one file each under src/seal/:
  *   format.c   header encode / parse (bounded reader; never trusts a length)
@@ -11,6 +13,9 @@
  *   unseal.c   attest to every broker in parallel, keep K verified shares
  *   archive.c  directory <-> tar stream (libarchive), safe extraction
  *   output.c   temp file / temp directory in the target's directory, rename
+ *   local.c    local key sources: dispatch, sim (HKDF over the sim platform key)
+ *   local_tpm.c  TPM 2.0 sealed-data object under PolicyPCR (tpm2-tss ESAPI)
+ *   local_snp.c  SEV-SNP SNP_GET_DERIVED_KEY (/dev/sev-guest) + HKDF
  *
  * Keys and shares are only ever held in struct vt_secret (wiped on free) and
  * never appear in an error record.
@@ -47,6 +52,12 @@
 #define VT_SEAL_DEFAULT_CHUNK (1u << 20)
 /* magic(8) version(2) header_size(4): enough to learn the header's size. */
 #define VT_SEAL_PREFIX_SIZE 14
+/* Header flags bit 0: the only entry is a local key source ("local:tpm",
+ * "local:snp", "local:sim"; K = N = 1, empty resource), and a u16-length
+ * local key blob follows the entries.  No other bit is defined. */
+#define VT_SEAL_FLAG_LOCAL 0x0001u
+#define VT_SEAL_MAX_LOCAL_BLOB 4096
+#define VT_SEAL_SNP_BLOB_SIZE 32       /* the MSG_KEY_REQ fields, see local_snp.c */
 
 /* One broker entry of the header. */
 struct vt_seal_broker {
@@ -65,8 +76,11 @@ struct vt_seal_header {
 	uint8_t nonce_prefix[VT_SEAL_NONCE_PREFIX_SIZE];
 	uint8_t threshold;                      /* K */
 	uint8_t count;                          /* N */
-	char resource[VT_SEAL_MAX_RESOURCE + 1]; /* REPO/TYPE/TAG at every broker */
+	char resource[VT_SEAL_MAX_RESOURCE + 1]; /* REPO/TYPE/TAG at every broker; "" when local */
 	struct vt_seal_broker brokers[VT_SEAL_MAX_BROKERS];
+	uint16_t flags;                         /* 0, or VT_SEAL_FLAG_LOCAL */
+	uint16_t local_blob_size;               /* VT_SEAL_FLAG_LOCAL only; else 0 */
+	uint8_t local_blob[VT_SEAL_MAX_LOCAL_BLOB];
 };
 
 /* ------------------------------------------------------------ format.c */
@@ -91,7 +105,9 @@ VT_API VT_MUST_USE vt_status vt_seal_header_size(const uint8_t *buf, size_t size
  * Parse a header from buf[size] (untrusted; buf may continue with chunks):
  * *out is filled only on success, *header_size = the bytes it occupies.
  * Errors: VT_E_PARSE, step parse, field "header.<name>".  The header is
- * authenticated only later, as associated data of every chunk.
+ * authenticated only later, as associated data of every chunk.  A local
+ * header's blob is checked for its size only here; its contents by
+ * vt_unseal_local_key.
  */
 VT_API VT_MUST_USE vt_status vt_seal_header_parse(const uint8_t *buf, size_t size, struct vt_seal_header *out,
 						  size_t *header_size, struct vt_err *err);
@@ -207,7 +223,8 @@ struct vt_seal_broker_result {
  * (PENDING: not answered when the key was complete).
  * Fewer than K valid shares: VT_E_POLICY when a broker refused by policy,
  * else VT_E_REJECTED when one refused or lied, else VT_E_IO; the detail
- * counts them.  Cancelled: VT_E_USAGE "cancelled".
+ * counts them.  Cancelled: VT_E_USAGE "cancelled".  A local header
+ * (VT_SEAL_FLAG_LOCAL): VT_E_USAGE, see vt_unseal_local_key.
  */
 VT_API VT_MUST_USE vt_status vt_unseal_key(const struct vt_seal_header *h, const struct vt_unseal_opts *o,
 					   struct vt_secret **key_out,
@@ -215,6 +232,125 @@ VT_API VT_MUST_USE vt_status vt_unseal_key(const struct vt_seal_header *h, const
 					   struct vt_err *err);
 /* Broker fetches still running in this process (detached after the key was complete). */
 VT_API unsigned vt_unseal_pending(void);
+
+/* ------------------------------------------------------------ local.c */
+
+/* Where a local file's key lives (the header's "local:NAME" entry). */
+enum vt_seal_local {
+	VT_SEAL_LOCAL_NONE = 0, /* not local: brokers */
+	VT_SEAL_LOCAL_TPM,      /* a TPM 2.0 sealed-data object under PolicyPCR */
+	VT_SEAL_LOCAL_SNP,      /* an SEV-SNP derived key (SNP_GET_DERIVED_KEY) */
+	VT_SEAL_LOCAL_SIM,      /* INSECURE: HKDF over the sim platform key */
+};
+/* "tpm", "snp", "sim" (NULL for NONE / unknown). */
+VT_API const char *vt_seal_local_name(enum vt_seal_local kind);
+/* The kind of "tpm" / "snp" / "sim" (NONE otherwise). */
+VT_API enum vt_seal_local vt_seal_local_from_name(const char *name);
+/* The kind of a broker URL "local:tpm" / "local:snp" / "local:sim" (NONE otherwise). */
+VT_API enum vt_seal_local vt_seal_local_from_url(const char *url, size_t url_size);
+/* The local key source a parsed header names; NONE for a broker header. */
+VT_API enum vt_seal_local vt_seal_header_local(const struct vt_seal_header *h);
+
+/* SEV-SNP GUEST_FIELD_SELECT bits (SNP ABI MSG_KEY_REQ): what the firmware
+ * mixes into the derived key besides the chip's VCEK root and the VMPL. */
+#define VT_SEAL_SNP_FIELD_POLICY (1u << 0)
+#define VT_SEAL_SNP_FIELD_IMAGE_ID (1u << 1)
+#define VT_SEAL_SNP_FIELD_FAMILY_ID (1u << 2)
+#define VT_SEAL_SNP_FIELD_MEASUREMENT (1u << 3)
+#define VT_SEAL_SNP_FIELD_GUEST_SVN (1u << 4)
+#define VT_SEAL_SNP_FIELD_TCB_VERSION (1u << 5)
+#define VT_SEAL_SNP_FIELDS_ALL 0x3Fu
+#define VT_SEAL_SNP_FIELDS_DEFAULT (VT_SEAL_SNP_FIELD_MEASUREMENT | VT_SEAL_SNP_FIELD_POLICY)
+
+/*
+ * The firmware's MSG_KEY_REQ (the kernel's struct snp_derived_key_req) as
+ * the local key blob of a local:snp file stores it (32 bytes, docs).
+ */
+struct vt_seal_snp_key_req {
+	uint32_t root_key_select;    /* 0: the chip's VCEK root (only value used) */
+	uint64_t guest_field_select; /* VT_SEAL_SNP_FIELD_* */
+	uint32_t vmpl;               /* 0..3 */
+	uint32_t guest_svn;          /* mixed in with VT_SEAL_SNP_FIELD_GUEST_SVN; else 0 */
+	uint64_t tcb_version;        /* mixed in with VT_SEAL_SNP_FIELD_TCB_VERSION; else 0 */
+};
+
+/*
+ * Ask the firmware for the 32-byte derived key of `req`.  The default is
+ * the SNP_GET_DERIVED_KEY ioctl on /dev/sev-guest; tests pass a fake.
+ */
+typedef vt_status (*vt_seal_snp_derive_fn)(void *ctx, const struct vt_seal_snp_key_req *req,
+					   uint8_t key[VT_SEAL_KEY_SIZE], struct vt_err *err);
+
+/* What sealing to, or unsealing from, a local key source needs.  Zero
+ * members take their defaults.  Unseal takes the kind and the kind's
+ * parameters (PCRs, SNP fields, VMPL) from the header, not from here. */
+struct vt_seal_local_opts {
+	enum vt_seal_local kind;     /* seal: where the key goes */
+	/* tpm */
+	const char *tpm_tcti;        /* NULL: $VERITEE_TPM_TCTI, else device:/dev/tpmrm0 */
+	uint32_t tpm_pcrs;           /* seal: bit i = PCR i (0..23) of the SHA-256 bank; at least one */
+	/* snp */
+	uint64_t snp_fields;         /* seal: VT_SEAL_SNP_FIELD_*; 0 = VT_SEAL_SNP_FIELDS_DEFAULT */
+	uint32_t snp_vmpl;           /* seal: 0..3 */
+	const char *snp_dev;         /* NULL: /dev/sev-guest */
+	vt_seal_snp_derive_fn snp_derive; /* NULL: the ioctl on snp_dev */
+	void *snp_derive_ctx;
+	/* seal with GUEST_SVN or TCB_VERSION selected: the values to mix in.
+	 * false: taken from a fresh report (guest_svn, committed_tcb). */
+	bool snp_have_current;
+	uint32_t snp_guest_svn;
+	uint64_t snp_tcb_version;
+	/* sim (INSECURE) */
+	const char *sim_dir;         /* NULL: vt_sim_default_dir() */
+	uint8_t sim_measurement[48]; /* the workload's measurement (vt_sim_attest_opts_default gives the demo one) */
+	uint32_t sim_svn;
+};
+
+/*
+ * A new local header and its key.  tpm: a fresh RAND_priv_bytes key sealed
+ * in the TPM under PolicyPCR over o->tpm_pcrs (their current values).
+ * snp: HKDF-SHA-256 over the firmware's derived key.  sim: HKDF-SHA-256
+ * over the sim platform key (made when missing).  Fills *h (flags, the
+ * local:NAME entry with the key's commitment, the blob) and *key_out
+ * (vt_secret_free).  Errors: VT_E_USAGE (bad options, no such TEE here),
+ * VT_E_IO (TPM or device unreachable), VT_E_CRYPTO.
+ */
+VT_API VT_MUST_USE vt_status vt_seal_local_header_new(uint8_t payload, uint32_t chunk_size,
+						      const struct vt_seal_local_opts *o, struct vt_seal_header *h,
+						      struct vt_secret **key_out, struct vt_err *err);
+
+/*
+ * Recover the key of a local header from this machine's TEE and check it
+ * against the entry's commitment.  Refusals are VT_E_REJECTED with a detail
+ * that says why: "PCR 11 changed since sealing (policy check failed)",
+ * "sealed by a different TPM", "this workload's sealing key differs
+ * (measurement ...)".  No such TEE here: VT_E_USAGE; unreachable: VT_E_IO.
+ */
+VT_API VT_MUST_USE vt_status vt_unseal_local_key(const struct vt_seal_header *h, const struct vt_seal_local_opts *o,
+						 struct vt_secret **key_out, struct vt_err *err);
+
+/* "7,11" -> bits 7 and 11; each 0..23, at least one, no repeats. */
+VT_API VT_MUST_USE vt_status vt_seal_pcrs_parse(const char *list, uint32_t *mask, struct vt_err *err);
+/* "7,11" from a mask, into buf[size]. */
+VT_API void vt_seal_pcrs_format(uint32_t mask, char *buf, size_t size);
+/* "measurement,policy" (names: policy image-id family-id measurement
+ * guest-svn tcb) -> VT_SEAL_SNP_FIELD_* bits; at least one. */
+VT_API VT_MUST_USE vt_status vt_seal_snp_fields_parse(const char *list, uint64_t *fields, struct vt_err *err);
+VT_API void vt_seal_snp_fields_format(uint64_t fields, char *buf, size_t size);
+
+/* The local:snp blob <-> request.  Parse checks every rule of the docs. */
+VT_API void vt_seal_snp_blob_encode(const struct vt_seal_snp_key_req *req, uint8_t out[VT_SEAL_SNP_BLOB_SIZE]);
+VT_API VT_MUST_USE vt_status vt_seal_snp_blob_parse(const uint8_t *blob, size_t size, struct vt_seal_snp_key_req *req,
+						    struct vt_err *err);
+/*
+ * The data key of a local:snp file from the firmware's 32-byte derived key:
+ * HKDF-SHA-256(ikm = derived, salt = file_id, info = "veritee/seal/snp/v1"
+ * || blob).  *key_out to vt_secret_free.
+ */
+VT_API VT_MUST_USE vt_status vt_seal_snp_data_key(const uint8_t derived[VT_SEAL_KEY_SIZE],
+						  const uint8_t file_id[VT_SEAL_FILE_ID_SIZE],
+						  const uint8_t blob[VT_SEAL_SNP_BLOB_SIZE], struct vt_secret **key_out,
+						  struct vt_err *err);
 
 /* ------------------------------------------------------------ archive.c */
 

@@ -8,6 +8,13 @@
 static_assert(VT_SEAL_MAX_HEADER <= UINT32_MAX, "header_size is a u32 on the wire");
 static_assert(VT_SEAL_MAX_URL <= UINT16_MAX && VT_SEAL_MAX_RESOURCE <= UINT16_MAX, "lengths are u16 on the wire");
 static_assert(VT_SEAL_MAX_BROKERS <= 255, "broker count is a u8 on the wire");
+static_assert(VT_SEAL_MAX_LOCAL_BLOB <= UINT16_MAX, "the local blob size is a u16 on the wire");
+/* prefix, cipher..N (10), file_id, nonce_prefix, resource, N entries, blob */
+static_assert(VT_SEAL_PREFIX_SIZE + 10 + VT_SEAL_FILE_ID_SIZE + VT_SEAL_NONCE_PREFIX_SIZE + 2 + VT_SEAL_MAX_RESOURCE +
+			      VT_SEAL_MAX_BROKERS * (1 + 2 + VT_SEAL_MAX_URL + VT_SEAL_COMMIT_SIZE) + 2 +
+			      VT_SEAL_MAX_LOCAL_BLOB <=
+		      VT_SEAL_MAX_HEADER,
+	      "the largest header fits VT_SEAL_MAX_HEADER");
 
 /* A URL as the header may carry it: http(s)://, printable ASCII, no spaces. */
 static bool url_ok(const char *u, size_t n)
@@ -18,6 +25,41 @@ static bool url_ok(const char *u, size_t n)
 		if (u[i] < 0x21 || u[i] > 0x7e)
 			return false;
 	return (n > 7 && strncmp(u, "http://", 7) == 0) || (n > 8 && strncmp(u, "https://", 8) == 0);
+}
+
+/* The local key blob's size a kind allows (the TPM blob is parsed in
+ * local_tpm.c; here only its bounds). */
+static bool blob_size_ok(enum vt_seal_local kind, size_t n)
+{
+	switch (kind) {
+	case VT_SEAL_LOCAL_TPM: return n >= 6 && n <= VT_SEAL_MAX_LOCAL_BLOB; /* at least a PCR selection */
+	case VT_SEAL_LOCAL_SNP: return n == VT_SEAL_SNP_BLOB_SIZE;
+	case VT_SEAL_LOCAL_SIM: return n == 0;
+	default: return false;
+	}
+}
+
+/* The rules of a local header (flags bit 0): one entry, local:NAME, K = N = 1. */
+static vt_status check_local(const struct vt_seal_header *h, vt_status code, vt_step st, struct vt_err *err)
+{
+	const struct vt_seal_broker *b = &h->brokers[0];
+	if (h->count != 1 || h->threshold != 1)
+		return vt_fail(err, code, st, "header.count",
+			       "a local key source is the only key holder (K = N = 1), not K=%u of N=%u", h->threshold,
+			       h->count);
+	enum vt_seal_local kind = vt_seal_local_from_url(b->url, strnlen(b->url, sizeof(b->url)));
+	if (kind == VT_SEAL_LOCAL_NONE)
+		return vt_fail(err, code, st, "header.brokers.url",
+			       "flag 0x0001 (local key) needs one local:tpm, local:snp or local:sim entry");
+	if (h->resource[0] != 0)
+		return vt_fail(err, code, st, "header.resource", "must be empty with a local key source");
+	if (b->index != 0)
+		return vt_fail(err, code, st, "header.brokers.index", "a local key source has index 0, not %u", b->index);
+	if (!blob_size_ok(kind, h->local_blob_size))
+		return vt_fail(err, code, st, "header.local_blob", "%u bytes is not a local:%s key blob (docs: %s)",
+			       h->local_blob_size, vt_seal_local_name(kind),
+			       kind == VT_SEAL_LOCAL_TPM ? "6..4096" : kind == VT_SEAL_LOCAL_SNP ? "32" : "0");
+	return VT_OK;
 }
 
 /* Every check both directions share; `field` names the first bad field. */
@@ -31,17 +73,29 @@ static vt_status check(const struct vt_seal_header *h, vt_status code, struct vt
 		return vt_fail(err, code, st, "header.cipher", "cipher %u is not supported (1 = AES-256-GCM)", h->cipher);
 	if (h->payload != VT_SEAL_PAYLOAD_FILE && h->payload != VT_SEAL_PAYLOAD_TAR)
 		return vt_fail(err, code, st, "header.payload", "payload type %u is unknown (1 file, 2 tar)", h->payload);
+	if ((h->flags & ~VT_SEAL_FLAG_LOCAL) != 0)
+		return vt_fail(err, code, st, "header.flags", "unknown flags 0x%04x", h->flags);
 	if (h->chunk_size < VT_SEAL_MIN_CHUNK || h->chunk_size > VT_SEAL_MAX_CHUNK)
 		return vt_fail(err, code, st, "header.chunk_size", "chunk size %u is outside %u..%u", h->chunk_size,
 			       VT_SEAL_MIN_CHUNK, VT_SEAL_MAX_CHUNK);
 	if (h->count < 1 || h->count > VT_SEAL_MAX_BROKERS || h->threshold < 1 || h->threshold > h->count)
 		return vt_fail(err, code, st, "header.threshold", "K=%u of N=%u brokers: need 1 <= K <= N <= %u",
 			       h->threshold, h->count, VT_SEAL_MAX_BROKERS);
+	if (h->flags & VT_SEAL_FLAG_LOCAL)
+		return check_local(h, code, st, err);
+	if (h->local_blob_size != 0)
+		return vt_fail(err, code, st, "header.local_blob", "a local key blob without flag 0x0001");
+	for (unsigned i = 0; i < h->count; i++)
+		if (vt_seal_local_from_url(h->brokers[i].url, strnlen(h->brokers[i].url, sizeof(h->brokers[i].url))) !=
+		    VT_SEAL_LOCAL_NONE)
+			return vt_fail(err, code, st, "header.brokers.url",
+				       "broker %u: a local key source without flag 0x0001", i + 1);
 	if (!vt_kbs_resource_path_valid(h->resource))
 		return vt_fail(err, code, st, "header.resource", "not a REPO/TYPE/TAG resource path");
 	for (unsigned i = 0; i < h->count; i++) {
 		const struct vt_seal_broker *b = &h->brokers[i];
-		if (!url_ok(b->url, strnlen(b->url, sizeof(b->url))))
+		size_t ul = strnlen(b->url, sizeof(b->url));
+		if (!url_ok(b->url, ul))
 			return vt_fail(err, code, st, "header.brokers.url", "broker %u: not an http(s) URL of printable ASCII",
 				       i + 1);
 		/* K = 1: every broker keeps the whole key (index 0).  K >= 2:
@@ -79,6 +133,8 @@ vt_status vt_seal_header_encode(const struct vt_seal_header *h, uint8_t *out, si
 						   VT_SEAL_NONCE_PREFIX_SIZE + 1 + 1 + 2 + rl;
 	for (unsigned i = 0; i < h->count; i++)
 		need += 1 + 2 + strlen(h->brokers[i].url) + VT_SEAL_COMMIT_SIZE;
+	if (h->flags & VT_SEAL_FLAG_LOCAL)
+		need += 2 + (size_t)h->local_blob_size;
 	if (need > VT_SEAL_MAX_HEADER || need > cap)
 		return vt_fail(err, VT_E_LIMIT, VT_STEP_NONE, "header", "header of %zu bytes does not fit (%zu)", need,
 			       cap < VT_SEAL_MAX_HEADER ? cap : (size_t)VT_SEAL_MAX_HEADER);
@@ -88,7 +144,7 @@ vt_status vt_seal_header_encode(const struct vt_seal_header *h, uint8_t *out, si
 	put32(p, (uint32_t)need), p += 4;
 	*p++ = h->cipher;
 	*p++ = h->payload;
-	put16(p, 0), p += 2; /* flags: none defined */
+	put16(p, h->flags), p += 2;
 	put32(p, h->chunk_size), p += 4;
 	memcpy(p, h->file_id, VT_SEAL_FILE_ID_SIZE), p += VT_SEAL_FILE_ID_SIZE;
 	memcpy(p, h->nonce_prefix, VT_SEAL_NONCE_PREFIX_SIZE), p += VT_SEAL_NONCE_PREFIX_SIZE;
@@ -103,6 +159,10 @@ vt_status vt_seal_header_encode(const struct vt_seal_header *h, uint8_t *out, si
 		put16(p, (uint16_t)ul), p += 2;
 		memcpy(p, b->url, ul), p += ul;
 		memcpy(p, b->commitment, VT_SEAL_COMMIT_SIZE), p += VT_SEAL_COMMIT_SIZE;
+	}
+	if (h->flags & VT_SEAL_FLAG_LOCAL) {
+		put16(p, h->local_blob_size), p += 2;
+		memcpy(p, h->local_blob, h->local_blob_size), p += h->local_blob_size;
 	}
 	*out_size = (size_t)(p - out);
 	return VT_OK;
@@ -159,7 +219,6 @@ vt_status vt_seal_header_parse(const uint8_t *buf, size_t size, struct vt_seal_h
 	memset(&h, 0, sizeof(h));
 	struct vt_reader r;
 	size_t hs = 0;
-	uint16_t flags;
 	vt_status rc;
 	VT_GUARD(vt_seal_header_size(buf, size, &hs, err));
 	if (hs > size)
@@ -171,9 +230,9 @@ vt_status vt_seal_header_parse(const uint8_t *buf, size_t size, struct vt_seal_h
 	VT_GUARD(vt_reader_skip(&r, 4, "header.header_size", err));
 	VT_GUARD(vt_reader_u8(&r, &h.cipher, "header.cipher", err));
 	VT_GUARD(vt_reader_u8(&r, &h.payload, "header.payload", err));
-	VT_GUARD(vt_reader_u16le(&r, &flags, "header.flags", err));
-	if (flags != 0)
-		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "header.flags", "unknown flags 0x%04x", flags);
+	VT_GUARD(vt_reader_u16le(&r, &h.flags, "header.flags", err));
+	if ((h.flags & ~VT_SEAL_FLAG_LOCAL) != 0)
+		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "header.flags", "unknown flags 0x%04x", h.flags);
 	VT_GUARD(vt_reader_u32le(&r, &h.chunk_size, "header.chunk_size", err));
 	VT_GUARD(vt_reader_copy(&r, h.file_id, sizeof(h.file_id), "header.file_id", err));
 	VT_GUARD(vt_reader_copy(&r, h.nonce_prefix, sizeof(h.nonce_prefix), "header.nonce_prefix", err));
@@ -188,6 +247,23 @@ vt_status vt_seal_header_parse(const uint8_t *buf, size_t size, struct vt_seal_h
 		VT_GUARD(vt_reader_u8(&r, &b->index, "header.brokers.index", err));
 		VT_GUARD(read_str(&r, b->url, VT_SEAL_MAX_URL, "header.brokers.url", err));
 		VT_GUARD(vt_reader_copy(&r, b->commitment, VT_SEAL_COMMIT_SIZE, "header.brokers.commitment", err));
+	}
+	if (!(h.flags & VT_SEAL_FLAG_LOCAL) &&
+	    vt_seal_local_from_url(h.brokers[0].url, strlen(h.brokers[0].url)) != VT_SEAL_LOCAL_NONE)
+		/* Before the blob's bytes are taken for trailing garbage. */
+		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "header.brokers.url",
+			       "a local key source without flag 0x0001 (local key)");
+	if (h.flags & VT_SEAL_FLAG_LOCAL) {
+		/* The blob belongs to a local entry: say so before reading a blob
+		 * a broker header does not have. */
+		if (vt_seal_local_from_url(h.brokers[0].url, strlen(h.brokers[0].url)) == VT_SEAL_LOCAL_NONE)
+			return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "header.flags",
+				       "flag 0x0001 (local key) on a header whose first entry is not local:tpm/snp/sim");
+		VT_GUARD(vt_reader_u16le(&r, &h.local_blob_size, "header.local_blob_size", err));
+		if (h.local_blob_size > VT_SEAL_MAX_LOCAL_BLOB)
+			return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "header.local_blob_size", "%u bytes, at most %u",
+				       h.local_blob_size, VT_SEAL_MAX_LOCAL_BLOB);
+		VT_GUARD(vt_reader_copy(&r, h.local_blob, h.local_blob_size, "header.local_blob", err));
 	}
 	VT_GUARD(vt_reader_expect_end(&r, "header", err));
 	VT_GUARD(check(&h, VT_E_PARSE, err));

@@ -169,6 +169,9 @@ vt_status vt_unseal_key(const struct vt_seal_header *h, const struct vt_unseal_o
 			struct vt_seal_broker_result results[VT_SEAL_MAX_BROKERS], struct vt_err *err)
 {
 	static const struct vt_client_opts no_client;
+	if (h->flags & VT_SEAL_FLAG_LOCAL)
+		return vt_fail(err, VT_E_USAGE, VT_STEP_NONE, "unseal",
+			       "the file's key is sealed to a local TEE, not to brokers (vt_unseal_local_key)");
 	struct shared *s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "unseal", "out of memory");

@@ -1,13 +1,17 @@
 #!/usr/bin/python3
 """Sealed files with K-of-N brokers (`veritee seal` / `veritee unseal`) against
 three real `veritee serve` processes on loopback, each with its own admin
-key, master key, token key and policies; the INSECURE sim TEE.
+key, master key, token key and policies; the INSECURE sim TEE.  Then local
+sealing without a broker (`--local sim`, and `--local tpm` against two
+swtpm instances on loopback, skipped with a reason when swtpm is missing).
 
 Run from the repo root:  VERITEE_BIN=build/veritee /usr/bin/python3 tests/integration/test_seal.py
 Prints TAP.  Every failure case checks that nothing is left at --out (and no
 temporary file beside it).
 """
 import glob
+import hashlib
+import hmac
 import http.server
 import os
 import resource as rlimit
@@ -30,6 +34,7 @@ if "jwcrypto" not in sys.modules:
 
 import kbs_helpers as kh  # noqa: E402
 from kbs_helpers import DEFAULT_MEASUREMENT, Broker, Tap, TestFailure, check, eq, run  # noqa: E402
+from test_tpm_rcar import Swtpm  # noqa: E402
 
 OTHER_MEASUREMENT = "11" * 48
 CHUNK = 4096
@@ -58,6 +63,7 @@ class World:
     def __init__(self):
         self.tmp = tempfile.mkdtemp(prefix="veritee-seal-it-")
         self.brokers = []
+        self.tpms = []
         self.keys = {}
         self.path = lambda *p: os.path.join(self.tmp, *p)
         self.sim = self.path("sim")
@@ -119,6 +125,7 @@ def main():
         fake = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Fake)
         threading.Thread(target=fake.serve_forever, daemon=True).start()
         cases(tap, w, f"http://127.0.0.1:{fake.server_address[1]}")
+        local_cases(tap, w)
     except Exception as e:  # noqa: BLE001 - setup errors become one failed case
         def reraise(exc=e):
             raise exc
@@ -129,6 +136,8 @@ def main():
             fake.shutdown()
         for b in w.brokers:
             b.stop()
+        for t in w.tpms:
+            t.stop()
         if os.environ.get("VERITEE_IT_KEEP") or tap.failed:
             print(f"# test directory kept: {w.tmp}")
         else:
@@ -412,6 +421,222 @@ def cases(tap, w, fake_url):
         absent(w, out)
         os.unlink(w.path("big.vts"))
     T("SIGINT during a large unseal: no temp file, no --out", sigint)
+
+
+# ------------------------------------------------------------------ local sealing
+
+def hkdf_sha256(ikm, salt, info, n=32):
+    """RFC 5869, written out here to check the documented derivation."""
+    prk = hmac.new(salt, ikm, hashlib.sha256).digest()
+    okm, t, i = b"", b"", 1
+    while len(okm) < n:
+        t = hmac.new(prk, t + info + bytes([i]), hashlib.sha256).digest()
+        okm, i = okm + t, i + 1
+    return okm[:n]
+
+
+def local_header(data):
+    """The fields of a local header (docs/sealed-format.md, "Local key sources")."""
+    hs = struct.unpack_from("<I", data, 10)[0]
+    flags = struct.unpack_from("<H", data, 16)[0]
+    file_id = data[22:38]
+    k, n, rl = data[42], data[43], struct.unpack_from("<H", data, 44)[0]
+    off = 46 + rl
+    idx, ul = data[off], struct.unpack_from("<H", data, off + 1)[0]
+    url = data[off + 3:off + 3 + ul]
+    commit = data[off + 3 + ul:off + 3 + ul + 32]
+    off += 3 + ul + 32
+    bl = struct.unpack_from("<H", data, off)[0]
+    blob = data[off + 2:off + 2 + bl]
+    eq(off + 2 + bl, hs, "header_size covers the blob exactly")
+    return {"hs": hs, "flags": flags, "file_id": file_id, "k": k, "n": n, "resource_len": rl, "index": idx,
+            "url": url, "commitment": commit, "blob": blob, "blob_at": off + 2}
+
+
+def local_cases(tap, w):
+    T = tap.run
+    plain = os.urandom(30_000)
+    src = w.path("local.bin")
+    with open(src, "wb") as f:
+        f.write(plain)
+    sim = w.path("local-sim")
+    lf = w.path("local-sim.vts")
+
+    def sim_seal():
+        p = run(["seal", "--in", src, "--out", lf, "--local", "sim", "--sim-dir", sim, "--chunk-size", str(CHUNK)])
+        eq(p.returncode, 0, f"seal --local sim ({p.stderr!r})")
+        check(b"INSECURE" in p.stderr, f"the sim note: {p.stderr!r}")
+        with open(lf, "rb") as fh:
+            data = fh.read()
+        h = local_header(data)
+        eq((h["flags"], h["k"], h["n"], h["resource_len"], h["index"], h["url"], h["blob"]),
+           (1, 1, 1, 0, 0, b"local:sim", b""), "local:sim header")
+        # the documented derivation, recomputed: HKDF-SHA-256 over the platform
+        # key's DER (RFC 5915 ECPrivateKey), then the K = 1 commitment
+        der = subprocess.run(["openssl", "ec", "-in", os.path.join(sim, "platform.key"), "-outform", "DER"],
+                             capture_output=True, check=True).stdout
+        info = b"veritee/seal/sim/v1" + bytes.fromhex(DEFAULT_MEASUREMENT) + struct.pack("<I", 1)
+        key = hkdf_sha256(der, h["file_id"], info)
+        want = hashlib.sha256(b"veritee/seal/share/v1" + h["file_id"] + b"\0" + key).digest()
+        eq(h["commitment"], want, "commitment of HKDF(platform key DER, file_id, label || measurement || svn)")
+    T("seal --local sim: a local:sim header whose key is the documented HKDF", sim_seal)
+
+    def sim_unseal():
+        out = w.path("local-sim.out")
+        p = run(["unseal", "--in", lf, "--out", out, "--sim-dir", sim])
+        eq(p.returncode, 0, f"unseal without --tee or brokers ({p.stderr!r})")
+        with open(out, "rb") as fh:
+            eq(fh.read(), plain, "plaintext")
+        eq(stat.S_IMODE(os.stat(out).st_mode), 0o600, "--out mode")
+    T("unseal of a local:sim file needs no broker and no --tee", sim_unseal)
+
+    def sim_other_workload():
+        out = w.path("local-sim-other.out")
+        p = run(["unseal", "--in", lf, "--out", out, "--sim-dir", sim, "--measurement", OTHER_MEASUREMENT])
+        eq(p.returncode, 1, f"exit code ({p.stderr!r})")
+        check(b"this workload's sealing key differs (measurement " + OTHER_MEASUREMENT.encode() in p.stderr,
+              f"stderr {p.stderr!r}")
+        absent(w, out, p)
+    T("local:sim with another measurement is refused (the sealing key differs)", sim_other_workload)
+
+    def sim_broker_options():
+        out = w.path("local-sim-notes.out")
+        p = run(["unseal", "--in", lf, "--out", out, "--sim-dir", sim, "--tee", "snp", "--broker-cacert", "x.pem",
+                 "--rsa"])
+        eq(p.returncode, 0, f"exit code ({p.stderr!r})")
+        for needle in (b"--tee snp is not used", b"--broker-cacert and --rsa are not used"):
+            check(needle in p.stderr, f"stderr lacks {needle!r}: {p.stderr!r}")
+    T("broker options given for a local file are named as not used", sim_broker_options)
+
+    def sim_tampered():
+        with open(lf, "rb") as fh:
+            data = bytearray(fh.read())
+        h = local_header(bytes(data))
+        for name, at, needle in (("nonce prefix", 38, b"chunk[0]"), ("file id", 22, b"sealing key differs"),
+                                 ("flags", 16, b"header.")):
+            t = bytearray(data)
+            t[at] ^= 1
+            bad, out = w.path("local-sim-bad.vts"), w.path("local-sim-bad.out")
+            with open(bad, "wb") as fh:
+                fh.write(t)
+            p = run(["unseal", "--in", bad, "--out", out, "--sim-dir", sim])
+            check(p.returncode in (1, 2) and needle in p.stderr, f"{name}: exit {p.returncode} {p.stderr!r}")
+            absent(w, out, p)
+        check(h["hs"] > 0, "header")
+    T("a tampered local:sim file is refused (chunk 0, the key, the header) and --out stays absent", sim_tampered)
+
+    def sim_directory():
+        d = w.path("local-tree")
+        os.makedirs(os.path.join(d, "sub"))
+        with open(os.path.join(d, "sub", "f.txt"), "wb") as fh:
+            fh.write(b"local tree\n")
+        p = run(["seal", "--in", d, "--out", w.path("local-tree.vts"), "--local", "sim", "--sim-dir", sim])
+        eq(p.returncode, 0, f"seal dir ({p.stderr!r})")
+        out = w.path("local-tree.out")
+        p = run(["unseal", "--in", w.path("local-tree.vts"), "--to-dir", out, "--sim-dir", sim])
+        eq(p.returncode, 0, f"unseal --to-dir ({p.stderr!r})")
+        with open(os.path.join(out, "sub", "f.txt"), "rb") as fh:
+            eq(fh.read(), b"local tree\n", "file in the tree")
+    T("a directory sealed --local sim comes back with unseal --to-dir", sim_directory)
+
+    def usage():
+        cases = (
+            (["--local", "sim", "--broker", "http://127.0.0.1:1", "--admin-key", "k"], b"without brokers"),
+            (["--local", "sim", "--resource", "a/b/c"], b"without brokers"),
+            (["--local", "sim", "--pcrs", "7"], b"--pcrs goes with --local tpm"),
+            (["--local", "tpm", "--pcrs", "7,24"], b"0..23"),
+            (["--local", "sgx"], b"want tpm, snp or sim"),
+            (["--pcrs", "7"], b"go with --local"),
+            (["--local", "snp", "--snp-fields", "measurement,launch"], b"launch"),
+            (["--local", "snp", "--vmpl", "4"], b"--vmpl"),
+        )
+        for extra, needle in cases:
+            out = w.path("u-local.vts")
+            p = run(["seal", "--in", src, "--out", out] + extra)
+            eq(p.returncode, 2, f"{extra}: exit code ({p.stderr!r})")
+            check(needle in p.stderr, f"{extra}: stderr {p.stderr!r}")
+            check(not os.path.exists(out), f"{extra}: output written")
+        p = run(["unseal", "--in", w.path("one.vts"), "--out", w.path("u-local.out")])
+        eq(p.returncode, 2, f"a broker file without --tee ({p.stderr!r})")
+        check(b"--tee TEE" in p.stderr, f"stderr {p.stderr!r}")
+    T("seal --local refuses broker options and options of another kind; broker files still need --tee", usage)
+
+    def no_snp():
+        out = w.path("local-snp.vts")
+        p = run(["seal", "--in", src, "--out", out, "--local", "snp"])
+        eq(p.returncode, 2, f"exit code ({p.stderr!r})")
+        check(b"needs an SEV-SNP guest: /dev/sev-guest is absent" in p.stderr, f"stderr {p.stderr!r}")
+        check(not os.path.exists(out) and not glob.glob(out + "*") and not w.leftovers(out), "nothing written")
+    if os.path.exists("/dev/sev-guest"):
+        tap.skip("seal --local snp without /dev/sev-guest says so", "this machine has /dev/sev-guest")
+    else:
+        T("seal --local snp without /dev/sev-guest says so", no_snp)
+
+    # -------------------------------------------------- TPM (swtpm)
+    tpm_cases = ["seal --local tpm --pcrs 7,11 and unseal through $VERITEE_TPM_TCTI",
+                 "another TPM refuses the sealed object (TPM2_Load)",
+                 "a flipped byte in the TPM's private part is refused by TPM2_Load",
+                 "after PCR 11 is extended unseal is refused, naming PCR 11"]
+    if shutil.which("swtpm") is None:
+        for c in tpm_cases:
+            tap.skip(c, "swtpm is not installed (Debian: swtpm)")
+        return
+    ta, tb = Swtpm(w.tmp, "tpm-a"), Swtpm(w.tmp, "tpm-b")
+    w.tpms += [ta, tb]
+    ta.start()
+    tb.start()
+    tf = w.path("local-tpm.vts")
+
+    def tpm_seal():
+        p = run(["seal", "--in", src, "--out", tf, "--local", "tpm", "--pcrs", "7,11", "--tpm-tcti", ta.tcti])
+        eq(p.returncode, 0, f"seal --local tpm ({p.stderr!r})")
+        check(b"PCRs 7,11" in p.stderr, f"stderr {p.stderr!r}")
+        with open(tf, "rb") as fh:
+            h = local_header(fh.read())
+        eq((h["flags"], h["url"]), (1, b"local:tpm"), "local:tpm header")
+        eq(h["blob"][:6], bytes([0x00, 0x0B, 0x03, 0x80, 0x08, 0x00]), "TPMS_PCR_SELECTION of SHA-256 PCRs 7, 11")
+        out = w.path("local-tpm.out")
+        p = run(["unseal", "--in", tf, "--out", out], env=dict(os.environ, VERITEE_TPM_TCTI=ta.tcti))
+        eq(p.returncode, 0, f"unseal ({p.stderr!r})")
+        with open(out, "rb") as fh:
+            eq(fh.read(), plain, "plaintext")
+    T(tpm_cases[0], tpm_seal)
+
+    def tpm_other():
+        out = w.path("local-tpm-b.out")
+        p = run(["unseal", "--in", tf, "--out", out, "--tpm-tcti", tb.tcti])
+        eq(p.returncode, 1, f"exit code ({p.stderr!r})")
+        check(b"sealed by a different TPM" in p.stderr, f"stderr {p.stderr!r}")
+        absent(w, out, p)
+    T(tpm_cases[1], tpm_other)
+
+    def tpm_flipped():
+        with open(tf, "rb") as fh:
+            data = bytearray(fh.read())
+        h = local_header(bytes(data))
+        data[h["hs"] - 1] ^= 1  # the last byte of the blob: TPM2B_PRIVATE
+        bad, out = w.path("local-tpm-bad.vts"), w.path("local-tpm-bad.out")
+        with open(bad, "wb") as fh:
+            fh.write(data)
+        p = run(["unseal", "--in", bad, "--out", out, "--tpm-tcti", ta.tcti])
+        eq(p.returncode, 1, f"exit code ({p.stderr!r})")
+        check(b"TPM2_Load" in p.stderr, f"stderr {p.stderr!r}")
+        absent(w, out, p)
+    T(tpm_cases[2], tpm_flipped)
+
+    def tpm_extended():
+        e = subprocess.run(["tpm2_pcrextend", "-T", ta.tcti, "11:sha256=" + "5a" * 32], capture_output=True,
+                           env=dict(os.environ, TSS2_LOG="all+none"))
+        eq(e.returncode, 0, f"tpm2_pcrextend ({e.stderr!r})")
+        out = w.path("local-tpm-ext.out")
+        p = run(["unseal", "--in", tf, "--out", out, "--tpm-tcti", ta.tcti])
+        eq(p.returncode, 1, f"exit code ({p.stderr!r})")
+        check(b"PCR 11 changed since sealing (policy check failed)" in p.stderr, f"stderr {p.stderr!r}")
+        absent(w, out, p)
+    if shutil.which("tpm2_pcrextend") is None:
+        tap.skip(tpm_cases[3], "tpm2_pcrextend (tpm2-tools) is not installed")
+    else:
+        T(tpm_cases[3], tpm_extended)
 
 
 if __name__ == "__main__":
