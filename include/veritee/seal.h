@@ -204,7 +204,12 @@ struct vt_unseal_opts {
 	vt_seal_fetch_fn fetch;               /* NULL: vt_client_get_resource */
 	void *fetch_ctx;
 	const volatile sig_atomic_t *cancel;  /* optional: stop waiting when it becomes non-zero */
+	/* Hedging: K brokers are asked at once, one more whenever one of them
+	 * fails, and all the others once K valid shares are hedge_ms late.
+	 * 0 = VT_UNSEAL_HEDGE_MS; negative = ask every broker at once. */
+	int hedge_ms;
 };
+#define VT_UNSEAL_HEDGE_MS 300
 
 /* What happened at one broker (public text only, never share bytes). */
 enum vt_seal_outcome { VT_SEAL_PENDING = 0, VT_SEAL_SHARE_OK, VT_SEAL_REFUSED, VT_SEAL_FAILED, VT_SEAL_WRONG_SHARE };
@@ -215,12 +220,13 @@ struct vt_seal_broker_result {
 };
 
 /*
- * Attest to every broker of `h` at once (one thread each; signals blocked
- * in them), check each returned share against its commitment, and as soon
- * as K valid shares are in, combine them into *key_out.  Brokers still
- * working then are left to finish on their own (their threads hold copies
- * of everything they use and free it).  results[i] says what broker i did
- * (PENDING: not answered when the key was complete).
+ * Attest to the brokers of `h` (one thread each; signals blocked in them;
+ * K at once, more as hedge_ms above says), check each returned share against
+ * its commitment, and as soon as K valid shares are in, combine them into
+ * *key_out.  Brokers still working then are left to finish on their own
+ * (their threads hold copies of everything they use and free it).
+ * results[i] says what broker i did (PENDING: not answered when the key was
+ * complete, or not asked).
  * Fewer than K valid shares: VT_E_POLICY when a broker refused by policy,
  * else VT_E_REJECTED when one refused or lied, else VT_E_IO; the detail
  * counts them.  Cancelled: VT_E_USAGE "cancelled".  A local header

@@ -1,5 +1,12 @@
-/* Unseal: attest to every broker named in the header at once, keep the
- * shares that match their commitments, combine K of them. */
+/* Unseal: attest to the brokers named in the header, keep the shares that
+ * match their commitments, combine K of them.
+ *
+ * K brokers are asked at once; another is asked as soon as one of them
+ * fails (refused, unreachable, a wrong share), and all the rest when K valid
+ * shares have not arrived within the hedge delay.  Asking all N at once
+ * would give the same latency only when the brokers and the client have
+ * CPUs to spare; with hedging, a healthy K costs K rounds, not N, and a
+ * slow or dead broker costs one hedge delay at most. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -39,6 +46,7 @@ struct shared {
 	char *tee, *cacert, *sim_dir, *snp_root, *tdx_root, *tdx_ccel, *tpm_tcti, *tpm_log;
 	uint8_t sim_measurement[48];
 	struct slot slots[VT_SEAL_MAX_BROKERS];
+	bool asked[VT_SEAL_MAX_BROKERS];
 };
 
 struct job {
@@ -165,6 +173,51 @@ static bool copy_client(struct shared *s, const struct vt_client_opts *c)
 	return true;
 }
 
+/* Ask broker i (s->mu held): one detached thread, which holds a reference. */
+static void ask_locked(struct shared *s, unsigned i, const struct vt_unseal_opts *o)
+{
+	struct job *j = calloc(1, sizeof(*j));
+	int e = ENOMEM;
+	s->asked[i] = true;
+	if (j != NULL) {
+		j->s = s;
+		j->i = i;
+		j->options = o->client && o->client->attest_options ? json_deep_copy(o->client->attest_options) : NULL;
+		s->refs++;
+		atomic_fetch_add(&pending, 1);
+		/* Workers take no signals: SIGINT/SIGTERM go to the caller's thread. */
+		sigset_t all, old;
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, &old);
+		pthread_attr_t attr;
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		pthread_t t;
+		e = pthread_create(&t, &attr, worker, j);
+		pthread_attr_destroy(&attr);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (e != 0) {
+			s->refs--;
+			atomic_fetch_sub(&pending, 1);
+			json_decref(j->options);
+			free(j);
+		}
+	}
+	if (e != 0) {
+		s->slots[i].outcome = VT_SEAL_FAILED;
+		s->slots[i].status = VT_E_INTERNAL;
+		snprintf(s->slots[i].message, sizeof(s->slots[i].message), "cannot start a thread: %s", strerror(e));
+		s->answered++;
+	}
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 vt_status vt_unseal_key(const struct vt_seal_header *h, const struct vt_unseal_opts *o, struct vt_secret **key_out,
 			struct vt_seal_broker_result results[VT_SEAL_MAX_BROKERS], struct vt_err *err)
 {
@@ -185,65 +238,51 @@ vt_status vt_unseal_key(const struct vt_seal_header *h, const struct vt_unseal_o
 		return vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "unseal", "out of memory");
 	}
 	const unsigned n = h->count, k = h->threshold;
-	s->refs = n + 1;
-	/* Workers take no signals: SIGINT/SIGTERM go to the caller's thread. */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	for (unsigned i = 0; i < n; i++) {
-		struct job *j = calloc(1, sizeof(*j));
-		pthread_t t;
-		int e = ENOMEM;
-		if (j != NULL) {
-			j->s = s;
-			j->i = i;
-			j->options = o->client && o->client->attest_options ? json_deep_copy(o->client->attest_options) : NULL;
-			atomic_fetch_add(&pending, 1);
-			e = pthread_create(&t, &attr, worker, j);
-			if (e != 0) {
-				atomic_fetch_sub(&pending, 1);
-				json_decref(j->options);
-				free(j);
-			}
-		}
-		if (e != 0) {
-			pthread_mutex_lock(&s->mu);
-			s->slots[i].outcome = VT_SEAL_FAILED;
-			s->slots[i].status = VT_E_INTERNAL;
-			snprintf(s->slots[i].message, sizeof(s->slots[i].message), "cannot start a thread: %s", strerror(e));
-			s->answered++;
-			s->refs--;
-			pthread_mutex_unlock(&s->mu);
-		}
-	}
-	pthread_attr_destroy(&attr);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-
-	struct vt_secret *picked[VT_SEAL_MAX_BROKERS] = {0};
-	uint8_t idx[VT_SEAL_MAX_BROKERS];
-	unsigned got = 0, valid, answered;
+	const double hedge = o->hedge_ms < 0 ? 0 : (o->hedge_ms == 0 ? VT_UNSEAL_HEDGE_MS : o->hedge_ms) / 1000.0;
+	s->refs = 1; /* the caller's; each asked broker's thread adds one */
+	unsigned next = 0;
 	bool cancelled = false, nomem = false;
 	pthread_mutex_lock(&s->mu);
-	while (s->valid < k && s->answered < n && !(cancelled = o->cancel && *o->cancel)) {
+	const double hedge_at = mono_s() + hedge;
+	for (;;) {
+		/* Ask more while the brokers still out cannot make up K, or (after
+		 * the hedge delay) all the others. */
+		unsigned out = 0;
+		for (unsigned i = 0; i < next; i++)
+			out += s->asked[i] && s->slots[i].outcome == VT_SEAL_PENDING;
+		bool late = o->hedge_ms < 0 || mono_s() >= hedge_at;
+		while (next < n && (late || s->valid + out < k)) {
+			ask_locked(s, next++, o);
+			out++;
+		}
+		if (s->valid >= k || s->answered >= n || (cancelled = o->cancel && *o->cancel))
+			break;
+		double wake = mono_s() + 0.1; /* look at `cancel` ten times a second */
+		if (!late && hedge_at < wake)
+			wake = hedge_at;
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 100 * 1000000L; /* look at `cancel` ten times a second */
+		double dt = wake - mono_s();
+		long ns = dt > 0 ? (long)(dt * 1e9) : 0;
+		ts.tv_sec += ns / 1000000000L;
+		ts.tv_nsec += ns % 1000000000L;
 		if (ts.tv_nsec >= 1000000000L)
 			ts.tv_sec++, ts.tv_nsec -= 1000000000L;
 		pthread_cond_timedwait(&s->cv, &s->mu, &ts);
 	}
-	valid = s->valid;
-	answered = s->answered;
+	unsigned valid = s->valid, answered = s->answered;
+	struct vt_secret *picked[VT_SEAL_MAX_BROKERS] = {0};
+	uint8_t idx[VT_SEAL_MAX_BROKERS];
+	unsigned got = 0;
 	for (unsigned i = 0; i < n; i++) {
 		const struct slot *sl = &s->slots[i];
 		if (results) {
 			results[i].outcome = sl->outcome;
 			results[i].status = sl->status;
 			snprintf(results[i].message, sizeof(results[i].message), "%s",
-				 sl->outcome == VT_SEAL_PENDING ? "no answer yet: not waited for" : sl->message);
+				 !s->asked[i]			   ? "not asked: enough valid shares came first"
+				 : sl->outcome == VT_SEAL_PENDING ? "no answer yet: not waited for"
+								  : sl->message);
 		}
 		if (valid >= k && !cancelled && sl->outcome == VT_SEAL_SHARE_OK && got < k) {
 			idx[got] = h->brokers[i].index;

@@ -407,8 +407,9 @@ static void shares_commitments(void **state)
 
 struct fake {
 	struct sealed *s;
-	int lie[3];    /* 1: a wrong share; 2: refuse; 3: fail */
+	int lie[3];    /* 1: a wrong share; 2: refuse; 3: fail; 4: answer after 1.5 s */
 	atomic_int calls;
+	atomic_int asked[3];
 };
 static struct fake g_fake;
 
@@ -424,6 +425,9 @@ static vt_status fake_fetch(void *ctx, const struct vt_client_opts *client, cons
 			i = k;
 	assert_true(i >= 0);
 	atomic_fetch_add(&f->calls, 1);
+	atomic_fetch_add(&f->asked[i], 1);
+	if (f->lie[i] == 4)
+		usleep(1500 * 1000);
 	if (f->lie[i] == 2) {
 		refusal->http_status = 401;
 		snprintf(refusal->type, sizeof(refusal->type), "PolicyDeny");
@@ -438,15 +442,70 @@ static vt_status fake_fetch(void *ctx, const struct vt_client_opts *client, cons
 	return VT_OK;
 }
 
-static vt_status unseal_with(int l0, int l1, int l2, struct vt_secret **key, struct vt_seal_broker_result *res,
-			     struct vt_err *e)
+static double g_unseal_s; /* how long the last vt_unseal_key took */
+
+static double mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static vt_status unseal_hedged(int l0, int l1, int l2, int hedge_ms, struct vt_secret **key,
+			       struct vt_seal_broker_result *res, struct vt_err *e)
 {
 	g_fake.lie[0] = l0, g_fake.lie[1] = l1, g_fake.lie[2] = l2;
-	struct vt_unseal_opts o = {.fetch = fake_fetch, .fetch_ctx = &g_fake};
+	for (int i = 0; i < 3; i++)
+		atomic_store(&g_fake.asked[i], 0);
+	struct vt_unseal_opts o = {.fetch = fake_fetch, .fetch_ctx = &g_fake, .hedge_ms = hedge_ms};
+	double t0 = mono();
 	vt_status rc = vt_unseal_key(&g_fake.s->h, &o, key, res, e);
+	g_unseal_s = mono() - t0;
 	while (vt_unseal_pending() > 0) /* the fake ctx is shared by the next case */
 		usleep(1000);
 	return rc;
+}
+
+static vt_status unseal_with(int l0, int l1, int l2, struct vt_secret **key, struct vt_seal_broker_result *res,
+			     struct vt_err *e)
+{
+	return unseal_hedged(l0, l1, l2, 0, key, res, e);
+}
+
+/* K brokers first; another when one fails; all the rest when K are late. */
+static void unseal_hedging(void **state)
+{
+	(void)state;
+	g_fake.s = seal_buf((const uint8_t *)"x", 1, 2, 3, 256);
+	struct vt_seal_broker_result res[VT_SEAL_MAX_BROKERS];
+	struct vt_secret *key = NULL;
+	struct vt_err e = {0};
+	/* healthy: the third broker is never asked */
+	assert_int_equal(unseal_with(0, 0, 0, &key, res, &e), VT_OK);
+	assert_int_equal(atomic_load(&g_fake.asked[2]), 0);
+	assert_int_equal(res[2].outcome, VT_SEAL_PENDING);
+	assert_string_equal(res[2].message, "not asked: enough valid shares came first");
+	vt_secret_free(key);
+	key = NULL;
+	/* one refuses: the third is asked at once, and once */
+	assert_int_equal(unseal_with(0, 2, 0, &key, res, &e), VT_OK);
+	assert_int_equal(atomic_load(&g_fake.asked[2]), 1);
+	vt_secret_free(key);
+	key = NULL;
+	/* one is slow (1.5 s): after the hedge delay (200 ms) the third is asked; done well before 1.5 s */
+	assert_int_equal(unseal_hedged(4, 0, 0, 200, &key, res, &e), VT_OK);
+	if (g_unseal_s < 0.19 || g_unseal_s > 1.2)
+		fail_msg("the key took %.3f s; want the 0.2 s hedge delay, not the slow broker's 1.5 s", g_unseal_s);
+	assert_int_equal(res[0].outcome, VT_SEAL_PENDING);
+	assert_string_equal(res[0].message, "no answer yet: not waited for");
+	assert_true(vt_secret_eq(key, g_fake.s->key));
+	vt_secret_free(key);
+	key = NULL;
+	/* negative: everyone at once */
+	assert_int_equal(unseal_hedged(0, 0, 0, -1, &key, res, &e), VT_OK);
+	assert_int_equal(atomic_load(&g_fake.asked[2]), 1);
+	vt_secret_free(key);
+	sealed_free(g_fake.s);
 }
 
 static void unseal_k_of_n(void **state)
@@ -515,7 +574,8 @@ int main(void)
 		cmocka_unit_test(stream_round_trips), cmocka_unit_test(stream_tamper_cases),
 		cmocka_unit_test(stream_write_error), cmocka_unit_test(stream_bounded_memory),
 		cmocka_unit_test(shares_k_of_n),      cmocka_unit_test(shares_commitments),
-		cmocka_unit_test(unseal_k_of_n),      cmocka_unit_test(tar_names),
+		cmocka_unit_test(unseal_k_of_n),
+		cmocka_unit_test(unseal_hedging),      cmocka_unit_test(tar_names),
 	};
 	return cmocka_run_group_tests_name("seal", tests, NULL, NULL);
 }
