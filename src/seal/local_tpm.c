@@ -31,10 +31,9 @@
 
 #include "seal/local.h"
 #include "veritee/crypto.h"
+#include "attester/tpm/esys.h"
 #include "veritee/seal.h"
 
-#define DEFAULT_TCTI "device:/dev/tpmrm0"
-#define TCTI_CONF_MAX 1024
 #define NUM_PCRS 24
 #define PCR_SIZE 32              /* SHA-256 bank */
 #define PCR_SELECT_SIZE 3        /* sizeofSelect: 24 PCRs */
@@ -62,77 +61,17 @@ struct tpm_blob {
 /* ------------------------------------------------------------ errors */
 
 /* The response code without its layer and parameter/handle/session number. */
-static TSS2_RC tpm_rc_code(TSS2_RC r)
-{
-	TSS2_RC layer = r & TSS2_RC_LAYER_MASK;
-	if (layer != TSS2_TPM_RC_LAYER && layer != TSS2_RESMGR_TPM_RC_LAYER)
-		return r;
-	r &= 0xFFFFu;
-	if (r & TPM2_RC_FMT1)
-		return (r & 0x3Fu) | TPM2_RC_FMT1;
-	return r;
-}
 
-static bool is_tcti_layer(TSS2_RC r)
-{
-	return (r & TSS2_RC_LAYER_MASK) == TSS2_TCTI_RC_LAYER;
-}
 
-static bool is_tpm_layer(TSS2_RC r)
-{
-	TSS2_RC layer = r & TSS2_RC_LAYER_MASK;
-	return layer == TSS2_TPM_RC_LAYER || layer == TSS2_RESMGR_TPM_RC_LAYER;
-}
 
-static vt_status tss_fail(const struct tpm *t, struct vt_err *err, const char *what, TSS2_RC r)
-{
-	if (is_tcti_layer(r))
-		return vt_fail(err, VT_E_IO, VT_STEP_IO, "tpm", "%s: lost the TPM (TCTI \"%.200s\"): %s (0x%x)", what,
-			       t->conf, Tss2_RC_Decode(r), (unsigned)r);
-	return vt_fail(err, VT_E_IO, VT_STEP_IO, "tpm", "%s failed: %s (0x%x)", what, Tss2_RC_Decode(r), (unsigned)r);
-}
 
 /* ------------------------------------------------------------ open / close */
 
-static const char *tcti_or_default(const char *conf)
-{
-	if (conf != NULL && *conf != '\0')
-		return conf;
-	const char *env = getenv("VERITEE_TPM_TCTI");
-	return (env && *env) ? env : DEFAULT_TCTI;
-}
 
 static vt_status tpm_open(struct tpm *t, const char *conf, struct vt_err *err)
 {
 	t->conf = conf;
-	if (strlen(conf) > TCTI_CONF_MAX)
-		return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "tpm_tcti", "TCTI configuration is longer than %d bytes",
-			       TCTI_CONF_MAX);
-	TSS2_RC r = Tss2_TctiLdr_Initialize(conf, &t->tcti);
-	if (r != TSS2_RC_SUCCESS) {
-		t->tcti = NULL;
-		if (is_tcti_layer(r) && (r & 0xFFFFu) == TSS2_BASE_RC_IO_ERROR)
-			return vt_fail(err, VT_E_IO, VT_STEP_IO, "tpm_tcti",
-				       "TPM not reachable through TCTI \"%.200s\": %s (0x%x)", conf, Tss2_RC_Decode(r),
-				       (unsigned)r);
-		return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "tpm_tcti",
-			       "cannot load or configure TCTI \"%.200s\" (expected e.g. \"device:/dev/tpmrm0\" or "
-			       "\"swtpm:host=127.0.0.1,port=2321\"): %s (0x%x)",
-			       conf, Tss2_RC_Decode(r), (unsigned)r);
-	}
-	r = Esys_Initialize(&t->esys, t->tcti, NULL);
-	if (r != TSS2_RC_SUCCESS) {
-		t->esys = NULL;
-		return vt_fail(err, VT_E_IO, VT_STEP_IO, "tpm_tcti", "cannot initialize ESAPI on TCTI \"%.200s\": %s (0x%x)",
-			       conf, Tss2_RC_Decode(r), (unsigned)r);
-	}
-	/* A simulator may need TPM2_Startup; a started TPM answers
-	 * TPM_RC_INITIALIZE, a resource manager may refuse it: both fine. */
-	r = Esys_Startup(t->esys, TPM2_SU_CLEAR);
-	if (r != TSS2_RC_SUCCESS && is_tcti_layer(r))
-		return vt_fail(err, VT_E_IO, VT_STEP_IO, "tpm_tcti", "TPM not reachable through TCTI \"%.200s\": %s (0x%x)",
-			       conf, Tss2_RC_Decode(r), (unsigned)r);
-	return VT_OK;
+	return vt_tpm_esys_open(conf, &t->tcti, &t->esys, err);
 }
 
 static void flush(struct tpm *t, ESYS_TR *h)
@@ -148,10 +87,8 @@ static void tpm_close(struct tpm *t)
 		flush(t, &t->session);
 		flush(t, &t->obj);
 		flush(t, &t->srk);
-		Esys_Finalize(&t->esys);
 	}
-	if (t->tcti)
-		Tss2_TctiLdr_Finalize(&t->tcti);
+	vt_tpm_esys_close(&t->tcti, &t->esys);
 }
 
 /* ------------------------------------------------------------ SRK */
@@ -188,13 +125,13 @@ static vt_status create_srk(struct tpm *t, struct vt_err *err)
 	if (r == TSS2_RC_SUCCESS)
 		return VT_OK;
 	t->srk = ESYS_TR_NONE;
-	TSS2_RC c = tpm_rc_code(r);
+	TSS2_RC c = vt_tpm_rc_code(r);
 	if (c == TPM2_RC_BAD_AUTH || c == TPM2_RC_AUTH_FAIL || c == TPM2_RC_LOCKOUT)
 		return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "tpm",
 			       "creating the storage root key needs the owner hierarchy's empty authorization, which "
 			       "this TPM refused: %s (0x%x)",
 			       Tss2_RC_Decode(r), (unsigned)r);
-	return tss_fail(t, err, "creating the storage root key (TPM2_CreatePrimary, owner hierarchy)", r);
+	return vt_tpm_tss_fail(t->conf, err, "creating the storage root key (TPM2_CreatePrimary, owner hierarchy)", r);
 }
 
 /* A session salted by the SRK, with AES-128-CFB parameter encryption. */
@@ -205,7 +142,7 @@ static vt_status start_session(struct tpm *t, TPM2_SE type, struct vt_err *err)
 					  type, &sym, TPM2_ALG_SHA256, &t->session);
 	if (r != TSS2_RC_SUCCESS) {
 		t->session = ESYS_TR_NONE;
-		return tss_fail(t, err, "starting a session (TPM2_StartAuthSession)", r);
+		return vt_tpm_tss_fail(t->conf, err, "starting a session (TPM2_StartAuthSession)", r);
 	}
 	return VT_OK;
 }
@@ -238,7 +175,7 @@ static vt_status read_pcrs_once(struct tpm *t, uint32_t mask, uint8_t values[NUM
 		select_pcrs(&want, left);
 		TSS2_RC r = Esys_PCR_Read(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &want, &counter, &got, &vals);
 		if (r != TSS2_RC_SUCCESS)
-			return tss_fail(t, err, "reading PCRs (TPM2_PCR_Read)", r);
+			return vt_tpm_tss_fail(t->conf, err, "reading PCRs (TPM2_PCR_Read)", r);
 		uint32_t bits = 0;
 		if (got->count == 1 && got->pcrSelections[0].hash == TPM2_ALG_SHA256)
 			for (unsigned i = 0; i < PCR_SELECT_SIZE && i < got->pcrSelections[0].sizeofSelect; i++)
@@ -490,7 +427,7 @@ vt_status vt_seal_tpm_seal(const struct vt_seal_local_opts *o, struct vt_seal_he
 		goto out;
 	}
 	b->pcrs = o->tpm_pcrs;
-	VT_GUARD(tpm_open(&t, tcti_or_default(o->tpm_tcti), err));
+	VT_GUARD(tpm_open(&t, vt_tpm_tcti_or_default(o->tpm_tcti), err));
 	VT_GUARD(create_srk(&t, err));
 
 	/* The policy for the PCR values now: computed here, and by the TPM in
@@ -504,14 +441,14 @@ vt_status vt_seal_tpm_seal(const struct vt_seal_local_opts *o, struct vt_seal_he
 				  TPM2_SE_TRIAL, &no_sym, TPM2_ALG_SHA256, &t.session);
 	if (r != TSS2_RC_SUCCESS) {
 		t.session = ESYS_TR_NONE;
-		rc = tss_fail(&t, err, "starting a trial policy session (TPM2_StartAuthSession)", r);
+		rc = vt_tpm_tss_fail(t.conf, err, "starting a trial policy session (TPM2_StartAuthSession)", r);
 		goto out;
 	}
 	r = Esys_PolicyPCR(t.esys, t.session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pcrs_digest, &sel);
 	if (r == TSS2_RC_SUCCESS)
 		r = Esys_PolicyGetDigest(t.esys, t.session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &trial);
 	if (r != TSS2_RC_SUCCESS) {
-		rc = tss_fail(&t, err, "computing the PCR policy (TPM2_PolicyPCR, trial session)", r);
+		rc = vt_tpm_tss_fail(t.conf, err, "computing the PCR policy (TPM2_PolicyPCR, trial session)", r);
 		goto out;
 	}
 	flush(&t, &t.session);
@@ -525,7 +462,7 @@ vt_status vt_seal_tpm_seal(const struct vt_seal_local_opts *o, struct vt_seal_he
 	VT_GUARD(start_session(&t, TPM2_SE_HMAC, err));
 	r = Esys_TRSess_SetAttributes(t.esys, t.session, TPMA_SESSION_DECRYPT | TPMA_SESSION_CONTINUESESSION, 0xFF);
 	if (r != TSS2_RC_SUCCESS) {
-		rc = tss_fail(&t, err, "setting session attributes", r);
+		rc = vt_tpm_tss_fail(t.conf, err, "setting session attributes", r);
 		goto out;
 	}
 	sealed_template(&tmpl, policy);
@@ -534,7 +471,7 @@ vt_status vt_seal_tpm_seal(const struct vt_seal_local_opts *o, struct vt_seal_he
 	r = Esys_Create(t.esys, t.srk, t.session, ESYS_TR_NONE, ESYS_TR_NONE, sens, &tmpl, &outside, &none, &priv, &pub,
 			NULL, NULL, NULL);
 	if (r != TSS2_RC_SUCCESS) {
-		rc = tss_fail(&t, err, "creating the sealed object (TPM2_Create)", r);
+		rc = vt_tpm_tss_fail(t.conf, err, "creating the sealed object (TPM2_Create)", r);
 		goto out;
 	}
 	b->pub = *pub;
@@ -562,9 +499,9 @@ out:
 
 static vt_status load_fail(const struct tpm *t, TSS2_RC r, struct vt_err *err)
 {
-	if (!is_tpm_layer(r))
-		return tss_fail(t, err, "loading the sealed object (TPM2_Load)", r);
-	if (tpm_rc_code(r) == TPM2_RC_INTEGRITY)
+	if (!vt_tpm_rc_is_tpm(r))
+		return vt_tpm_tss_fail(t->conf, err, "loading the sealed object (TPM2_Load)", r);
+	if (vt_tpm_rc_code(r) == TPM2_RC_INTEGRITY)
 		return vt_fail(err, VT_E_REJECTED, VT_STEP_BINDING, "local.tpm",
 			       "this TPM refused the sealed object (TPM2_Load: integrity check failed): it was sealed by "
 			       "a different TPM, this TPM's owner hierarchy was cleared since, or the local key blob "
@@ -577,9 +514,9 @@ static vt_status load_fail(const struct tpm *t, TSS2_RC r, struct vt_err *err)
 static vt_status unseal_fail(const struct tpm *t, TSS2_RC r, uint32_t changed, struct vt_err *err)
 {
 	char list[96];
-	if (!is_tpm_layer(r))
-		return tss_fail(t, err, "unsealing (TPM2_Unseal)", r);
-	if (tpm_rc_code(r) != TPM2_RC_POLICY_FAIL)
+	if (!vt_tpm_rc_is_tpm(r))
+		return vt_tpm_tss_fail(t->conf, err, "unsealing (TPM2_Unseal)", r);
+	if (vt_tpm_rc_code(r) != TPM2_RC_POLICY_FAIL)
 		return vt_fail(err, VT_E_REJECTED, VT_STEP_POLICY, "local.tpm", "this TPM refused to unseal: %s (0x%x)",
 			       Tss2_RC_Decode(r), (unsigned)r);
 	if (changed == 0)
@@ -608,7 +545,7 @@ vt_status vt_seal_tpm_unseal(const struct vt_seal_header *h, const struct vt_sea
 	}
 	VT_GUARD(blob_parse(h->local_blob, h->local_blob_size, b, err));
 	VT_GUARD(check_object(b, err));
-	VT_GUARD(tpm_open(&t, tcti_or_default(o->tpm_tcti), err));
+	VT_GUARD(tpm_open(&t, vt_tpm_tcti_or_default(o->tpm_tcti), err));
 	VT_GUARD(create_srk(&t, err));
 	r = Esys_Load(t.esys, t.srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &b->priv, &b->pub, &t.obj);
 	if (r != TSS2_RC_SUCCESS) {
@@ -625,13 +562,13 @@ vt_status vt_seal_tpm_unseal(const struct vt_seal_header *h, const struct vt_sea
 	select_pcrs(&sel, b->pcrs);
 	r = Esys_PolicyPCR(t.esys, t.session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &current, &sel);
 	if (r != TSS2_RC_SUCCESS) {
-		rc = tss_fail(&t, err, "TPM2_PolicyPCR", r);
+		rc = vt_tpm_tss_fail(t.conf, err, "TPM2_PolicyPCR", r);
 		goto out;
 	}
 	/* The key comes back encrypted under the session key. */
 	r = Esys_TRSess_SetAttributes(t.esys, t.session, TPMA_SESSION_ENCRYPT, TPMA_SESSION_ENCRYPT);
 	if (r != TSS2_RC_SUCCESS) {
-		rc = tss_fail(&t, err, "setting session attributes", r);
+		rc = vt_tpm_tss_fail(t.conf, err, "setting session attributes", r);
 		goto out;
 	}
 	r = Esys_Unseal(t.esys, t.obj, t.session, ESYS_TR_NONE, ESYS_TR_NONE, &data);

@@ -44,6 +44,7 @@
 #include <tss2/tss2_rc.h>
 #include <tss2/tss2_tctildr.h>
 
+#include "attester/tpm/esys.h"
 #include "attester/tpm/tpm_attester.h"
 #include "veritee/attester.h"
 #include "veritee/evidence.h"
@@ -63,7 +64,6 @@
 #define NV_CHUNK 512         /* below every TPM's MAX_NV_BUFFER_SIZE */
 #define EK_CERT_MAX ((size_t)16 * 1024)
 #define EVENT_LOG_MAX ((size_t)16 * 1024 * 1024)
-#define TCTI_CONF_MAX 1024
 
 /* SHA-256(SHA-256(0^32 || TPM_CC_PolicySecret || TPM_RH_ENDORSEMENT)): the
  * default EK's authPolicy (tpm-quote.md §5.1). */
@@ -91,65 +91,15 @@ struct tpm {
 
 /* The response code without the layer (TPM errors come back with layer 0
  * from a TPM, with the resource-manager-TPM layer through some RMs). */
-static TSS2_RC tpm_rc_code(TSS2_RC r)
-{
-	TSS2_RC layer = r & TSS2_RC_LAYER_MASK;
-	if (layer != TSS2_TPM_RC_LAYER && layer != TSS2_RESMGR_TPM_RC_LAYER)
-		return r;
-	r &= 0xFFFFu;
-	/* Format-one errors carry a parameter/handle/session number: drop it. */
-	if (r & TPM2_RC_FMT1)
-		return (r & 0x3Fu) | TPM2_RC_FMT1;
-	return r;
-}
 
-static bool is_tcti_layer(TSS2_RC r)
-{
-	return (r & TSS2_RC_LAYER_MASK) == TSS2_TCTI_RC_LAYER;
-}
 
-static vt_status tss_fail(struct tpm *t, struct vt_err *err, const char *what, TSS2_RC r)
-{
-	if (is_tcti_layer(r))
-		return vt_fail(err, VT_E_IO, VT_STEP_IO, "tpm", "%s: lost the TPM (TCTI \"%.200s\"): %s (0x%x)", what,
-			       t->tcti_conf, Tss2_RC_Decode(r), (unsigned)r);
-	return vt_fail(err, VT_E_IO, VT_STEP_IO, "tpm", "%s failed: %s (0x%x)", what, Tss2_RC_Decode(r), (unsigned)r);
-}
 
 /* ------------------------------------------------------------ open / close */
 
 static vt_status tpm_open(struct tpm *t, const char *conf, struct vt_err *err)
 {
 	t->tcti_conf = conf;
-	if (strlen(conf) > TCTI_CONF_MAX)
-		return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "tpm_tcti", "TCTI configuration is longer than %d bytes",
-			       TCTI_CONF_MAX);
-	TSS2_RC r = Tss2_TctiLdr_Initialize(conf, &t->tcti);
-	if (r != TSS2_RC_SUCCESS) {
-		t->tcti = NULL;
-		if ((r & TSS2_RC_LAYER_MASK) == TSS2_TCTI_RC_LAYER && (r & 0xFFFFu) == TSS2_BASE_RC_IO_ERROR)
-			return vt_fail(err, VT_E_IO, VT_STEP_IO, "tpm_tcti",
-				       "TPM not reachable through TCTI \"%.200s\": %s (0x%x)", conf, Tss2_RC_Decode(r),
-				       (unsigned)r);
-		return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "tpm_tcti",
-			       "cannot load or configure TCTI \"%.200s\" (expected e.g. \"device:/dev/tpmrm0\" or "
-			       "\"swtpm:host=127.0.0.1,port=2321\"): %s (0x%x)",
-			       conf, Tss2_RC_Decode(r), (unsigned)r);
-	}
-	r = Esys_Initialize(&t->esys, t->tcti, NULL);
-	if (r != TSS2_RC_SUCCESS) {
-		t->esys = NULL;
-		return vt_fail(err, VT_E_IO, VT_STEP_IO, "tpm_tcti", "cannot initialize ESAPI on TCTI \"%.200s\": %s (0x%x)",
-			       conf, Tss2_RC_Decode(r), (unsigned)r);
-	}
-	/* A simulator may need TPM2_Startup; a started TPM answers
-	 * TPM_RC_INITIALIZE and a kernel resource manager may refuse the
-	 * command: both are fine.  Only a dead transport is an error here. */
-	r = Esys_Startup(t->esys, TPM2_SU_CLEAR);
-	if (r != TSS2_RC_SUCCESS && is_tcti_layer(r))
-		return vt_fail(err, VT_E_IO, VT_STEP_IO, "tpm_tcti", "TPM not reachable through TCTI \"%.200s\": %s (0x%x)",
-			       conf, Tss2_RC_Decode(r), (unsigned)r);
-	return VT_OK;
+	return vt_tpm_esys_open(conf, &t->tcti, &t->esys, err);
 }
 
 static void flush(struct tpm *t, ESYS_TR *h)
@@ -170,10 +120,8 @@ static void tpm_close(struct tpm *t)
 			(void)Esys_TR_Close(t->esys, &t->ek);
 		if (t->ak != ESYS_TR_NONE)
 			(void)Esys_TR_Close(t->esys, &t->ak);
-		Esys_Finalize(&t->esys);
 	}
-	if (t->tcti)
-		Tss2_TctiLdr_Finalize(&t->tcti);
+	vt_tpm_esys_close(&t->tcti, &t->esys);
 }
 
 /* Is there an object or NV index at `handle`?  Asked with
@@ -187,7 +135,7 @@ static vt_status handle_exists(struct tpm *t, TPM2_HANDLE handle, bool *exists, 
 	TSS2_RC r = Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_HANDLES, handle, 1,
 				       &more, &cap);
 	if (r != TSS2_RC_SUCCESS)
-		return tss_fail(t, err, "listing TPM handles (TPM2_GetCapability)", r);
+		return vt_tpm_tss_fail(t->tcti_conf, err, "listing TPM handles (TPM2_GetCapability)", r);
 	*exists = cap->capability == TPM2_CAP_HANDLES && cap->data.handles.count >= 1 &&
 		  cap->data.handles.handle[0] == handle;
 	Esys_Free(cap);
@@ -248,8 +196,8 @@ static vt_status load_ek(struct tpm *t, struct vt_err *err)
 			return VT_OK;
 		}
 		(void)Esys_TR_Close(t->esys, &h);
-	} else if (is_tcti_layer(r)) {
-		return tss_fail(t, err, "reading the persistent EK handle", r);
+	} else if (vt_tpm_rc_is_tcti(r)) {
+		return vt_tpm_tss_fail(t->tcti_conf, err, "reading the persistent EK handle", r);
 	}
 
 	TPM2B_PUBLIC tmpl;
@@ -261,7 +209,7 @@ static vt_status load_ek(struct tpm *t, struct vt_err *err)
 			       &tmpl, &outside, &no_pcrs, &t->ek, NULL, NULL, NULL, NULL);
 	if (r != TSS2_RC_SUCCESS) {
 		t->ek = ESYS_TR_NONE;
-		return tss_fail(t, err, "creating the endorsement key (TPM2_CreatePrimary, endorsement hierarchy)", r);
+		return vt_tpm_tss_fail(t->tcti_conf, err, "creating the endorsement key (TPM2_CreatePrimary, endorsement hierarchy)", r);
 	}
 	t->ek_transient = true;
 	return VT_OK;
@@ -279,10 +227,10 @@ static vt_status read_ek_cert(struct tpm *t, struct vt_buf *out, bool *present, 
 		return rc;
 	TSS2_RC r = Esys_TR_FromTPMPublic(t->esys, EK_CERT_NV_RSA, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv);
 	if (r != TSS2_RC_SUCCESS)
-		return is_tcti_layer(r) ? tss_fail(t, err, "looking for the EK certificate", r) : VT_OK;
+		return vt_tpm_rc_is_tcti(r) ? vt_tpm_tss_fail(t->tcti_conf, err, "looking for the EK certificate", r) : VT_OK;
 	r = Esys_NV_ReadPublic(t->esys, nv, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL);
 	if (r != TSS2_RC_SUCCESS) {
-		rc = tss_fail(t, err, "reading the EK certificate NV index (TPM2_NV_ReadPublic)", r);
+		rc = vt_tpm_tss_fail(t->tcti_conf, err, "reading the EK certificate NV index (TPM2_NV_ReadPublic)", r);
 		goto out;
 	}
 	size_t size = pub->nvPublic.dataSize;
@@ -296,7 +244,7 @@ static vt_status read_ek_cert(struct tpm *t, struct vt_buf *out, bool *present, 
 		TPM2B_MAX_NV_BUFFER *data = NULL;
 		r = Esys_NV_Read(t->esys, auth, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, n, (UINT16)off, &data);
 		if (r != TSS2_RC_SUCCESS) {
-			rc = tss_fail(t, err, "reading the EK certificate (TPM2_NV_Read)", r);
+			rc = vt_tpm_tss_fail(t->tcti_conf, err, "reading the EK certificate (TPM2_NV_Read)", r);
 			goto out;
 		}
 		if (data->size != n) {
@@ -388,13 +336,13 @@ static vt_status ek_policy(struct tpm *t, struct vt_err *err)
 					  NULL, TPM2_SE_POLICY, &sym, TPM2_ALG_SHA256, &t->session);
 		if (r != TSS2_RC_SUCCESS) {
 			t->session = ESYS_TR_NONE;
-			return tss_fail(t, err, "starting a policy session (TPM2_StartAuthSession)", r);
+			return vt_tpm_tss_fail(t->tcti_conf, err, "starting a policy session (TPM2_StartAuthSession)", r);
 		}
 	}
 	r = Esys_PolicySecret(t->esys, ESYS_TR_RH_ENDORSEMENT, t->session, ESYS_TR_PASSWORD, ESYS_TR_NONE,
 			      ESYS_TR_NONE, NULL, NULL, NULL, 0, NULL, NULL);
 	if (r != TSS2_RC_SUCCESS)
-		return tss_fail(t, err, "authorizing the EK (TPM2_PolicySecret, endorsement hierarchy)", r);
+		return vt_tpm_tss_fail(t->tcti_conf, err, "authorizing the EK (TPM2_PolicySecret, endorsement hierarchy)", r);
 	return VT_OK;
 }
 
@@ -413,15 +361,15 @@ static vt_status open_persistent_ak(struct tpm *t, uint32_t handle, bool rsa, bo
 	TSS2_RC r = Esys_TR_FromTPMPublic(t->esys, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &t->ak);
 	if (r != TSS2_RC_SUCCESS) {
 		t->ak = ESYS_TR_NONE;
-		if (tpm_rc_code(r) == TPM2_RC_HANDLE) {
+		if (vt_tpm_rc_code(r) == TPM2_RC_HANDLE) {
 			*absent = true;
 			return VT_OK;
 		}
-		return tss_fail(t, err, "reading the persistent AK handle", r);
+		return vt_tpm_tss_fail(t->tcti_conf, err, "reading the persistent AK handle", r);
 	}
 	r = Esys_ReadPublic(t->esys, t->ak, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, pub, NULL, NULL);
 	if (r != TSS2_RC_SUCCESS)
-		return tss_fail(t, err, "reading the AK public area (TPM2_ReadPublic)", r);
+		return vt_tpm_tss_fail(t->tcti_conf, err, "reading the AK public area (TPM2_ReadPublic)", r);
 	return check_ak(&(*pub)->publicArea, rsa, handle, err);
 }
 
@@ -442,7 +390,7 @@ static vt_status create_ak(struct tpm *t, uint32_t handle, bool rsa, struct vt_e
 	r = Esys_Create(t->esys, t->ek, t->session, ESYS_TR_NONE, ESYS_TR_NONE, &sens, &tmpl, &outside, &no_pcrs, &priv,
 			&pub, NULL, NULL, NULL);
 	if (r != TSS2_RC_SUCCESS) {
-		rc = tss_fail(t, err, "creating the attestation key under the EK (TPM2_Create)", r);
+		rc = vt_tpm_tss_fail(t->tcti_conf, err, "creating the attestation key under the EK (TPM2_Create)", r);
 		goto out;
 	}
 	/* A policy session is reset after each use: satisfy it again. */
@@ -450,7 +398,7 @@ static vt_status create_ak(struct tpm *t, uint32_t handle, bool rsa, struct vt_e
 	r = Esys_Load(t->esys, t->ek, t->session, ESYS_TR_NONE, ESYS_TR_NONE, priv, pub, &t->ak_transient);
 	if (r != TSS2_RC_SUCCESS) {
 		t->ak_transient = ESYS_TR_NONE;
-		rc = tss_fail(t, err, "loading the attestation key (TPM2_Load)", r);
+		rc = vt_tpm_tss_fail(t->tcti_conf, err, "loading the attestation key (TPM2_Load)", r);
 		goto out;
 	}
 	flush(t, &t->session);
@@ -458,11 +406,11 @@ static vt_status create_ak(struct tpm *t, uint32_t handle, bool rsa, struct vt_e
 			      handle, &t->ak);
 	if (r != TSS2_RC_SUCCESS) {
 		t->ak = ESYS_TR_NONE;
-		if (tpm_rc_code(r) == TPM2_RC_NV_DEFINED) {
+		if (vt_tpm_rc_code(r) == TPM2_RC_NV_DEFINED) {
 			rc = VT_E_NOTFOUND; /* someone else persisted one meanwhile: caller reopens */
 			goto out;
 		}
-		rc = tss_fail(t, err, "persisting the attestation key (TPM2_EvictControl, owner hierarchy)", r);
+		rc = vt_tpm_tss_fail(t->tcti_conf, err, "persisting the attestation key (TPM2_EvictControl, owner hierarchy)", r);
 		goto out;
 	}
 	rc = VT_OK;
@@ -539,7 +487,7 @@ static vt_status read_pcrs(struct tpm *t, uint8_t pcrs[NUM_PCRS][PCR_SIZE], stru
 			TSS2_RC r = Esys_PCR_Read(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &want, NULL, &got,
 						  &vals);
 			if (r != TSS2_RC_SUCCESS)
-				return tss_fail(t, err, "reading PCRs (TPM2_PCR_Read)", r);
+				return vt_tpm_tss_fail(t->tcti_conf, err, "reading PCRs (TPM2_PCR_Read)", r);
 			vt_status rc = VT_OK;
 			uint8_t bits = 0;
 			if (got->count == 1 && got->pcrSelections[0].hash == TPM2_ALG_SHA256 &&
@@ -710,7 +658,7 @@ vt_status vt_tpm_attest_evidence(const struct vt_tpm_attest_opts *o, const uint8
 		TSS2_RC r = Esys_Quote(t.esys, t.ak, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &qdata, &scheme, &sel,
 				       &quoted, &sig);
 		if (r != TSS2_RC_SUCCESS) {
-			rc = tss_fail(&t, err, "quoting PCRs (TPM2_Quote)", r);
+			rc = vt_tpm_tss_fail(t.tcti_conf, err, "quoting PCRs (TPM2_Quote)", r);
 			goto out;
 		}
 		VT_GUARD(read_pcrs(&t, pcrs, err));
@@ -784,13 +732,6 @@ out:
 /* ------------------------------------------------------------ PCR extend */
 
 /* Resolve the TCTI as vt_tpm_attest_evidence does. */
-static const char *tcti_or_default(const char *conf)
-{
-	if (conf != NULL && *conf != '\0')
-		return conf;
-	const char *env = getenv("VERITEE_TPM_TCTI");
-	return (env && *env) ? env : VT_TPM_DEFAULT_TCTI;
-}
 
 vt_status vt_tpm_pcr_extend(const char *tcti, unsigned pcr, const uint8_t sha256_digest[32], struct vt_err *err)
 {
@@ -799,14 +740,14 @@ vt_status vt_tpm_pcr_extend(const char *tcti, unsigned pcr, const uint8_t sha256
 			       NUM_PCRS - 1);
 	vt_status rc;
 	struct tpm t = {.ek = ESYS_TR_NONE, .session = ESYS_TR_NONE, .ak_transient = ESYS_TR_NONE, .ak = ESYS_TR_NONE};
-	VT_GUARD(tpm_open(&t, tcti_or_default(tcti), err));
+	VT_GUARD(tpm_open(&t, vt_tpm_tcti_or_default(tcti), err));
 	TPML_DIGEST_VALUES d = {.count = 1};
 	d.digests[0].hashAlg = TPM2_ALG_SHA256;
 	memcpy(d.digests[0].digest.sha256, sha256_digest, PCR_SIZE);
 	/* PCRs 0-15 have the empty auth; a PCR handle is its own ESYS_TR. */
 	TSS2_RC r = Esys_PCR_Extend(t.esys, (ESYS_TR)(ESYS_TR_PCR0 + pcr), ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
 				    &d);
-	rc = r == TSS2_RC_SUCCESS ? VT_OK : tss_fail(&t, err, "extending a PCR (TPM2_PCR_Extend)", r);
+	rc = r == TSS2_RC_SUCCESS ? VT_OK : vt_tpm_tss_fail(t.tcti_conf, err, "extending a PCR (TPM2_PCR_Extend)", r);
 out:
 	tpm_close(&t);
 	return rc;
@@ -836,13 +777,13 @@ vt_status vt_tpm_enroll_start(const struct vt_attest_opts *opts, json_t **out, s
 	vt_buf_init(&ekcert, EK_CERT_MAX);
 	*out = NULL;
 
-	VT_GUARD(tpm_open(&t, tcti_or_default(opts ? opts->tpm_tcti : NULL), err));
+	VT_GUARD(tpm_open(&t, vt_tpm_tcti_or_default(opts ? opts->tpm_tcti : NULL), err));
 	VT_GUARD(get_ak(&t, VT_TPM_DEFAULT_AK_HANDLE, false, &akpub, err));
 	if (t.ek == ESYS_TR_NONE) /* creating the AK loaded it already */
 		VT_GUARD(load_ek(&t, err));
 	TSS2_RC r = Esys_ReadPublic(t.esys, t.ek, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &ekpub, NULL, NULL);
 	if (r != TSS2_RC_SUCCESS) {
-		rc = tss_fail(&t, err, "reading the EK public area (TPM2_ReadPublic)", r);
+		rc = vt_tpm_tss_fail(t.tcti_conf, err, "reading the EK public area (TPM2_ReadPublic)", r);
 		goto out;
 	}
 	VT_GUARD(read_ek_cert(&t, &ekcert, &have_cert, err));
@@ -893,7 +834,7 @@ vt_status vt_tpm_activate(const struct vt_attest_opts *opts, const uint8_t *cred
 			       "not one marshalled TPM2B_ENCRYPTED_SECRET");
 
 	bool absent;
-	VT_GUARD(tpm_open(&t, tcti_or_default(opts ? opts->tpm_tcti : NULL), err));
+	VT_GUARD(tpm_open(&t, vt_tpm_tcti_or_default(opts ? opts->tpm_tcti : NULL), err));
 	VT_GUARD(open_persistent_ak(&t, VT_TPM_DEFAULT_AK_HANDLE, false, &absent, &akpub, err));
 	if (absent) {
 		rc = vt_fail(err, VT_E_NOTFOUND, VT_STEP_IO, "ak_handle",
@@ -911,7 +852,7 @@ vt_status vt_tpm_activate(const struct vt_attest_opts *opts, const uint8_t *cred
 		cert_info = NULL;
 		TSS2_RC layer = r & TSS2_RC_LAYER_MASK;
 		if (layer != TSS2_TPM_RC_LAYER && layer != TSS2_RESMGR_TPM_RC_LAYER)
-			rc = tss_fail(&t, err, "activating the credential (TPM2_ActivateCredential)", r);
+			rc = vt_tpm_tss_fail(t.tcti_conf, err, "activating the credential (TPM2_ActivateCredential)", r);
 		else
 			rc = vt_fail(err, VT_E_REJECTED, VT_STEP_BINDING, "credential_blob",
 				     "the TPM refused to activate the credential (not made for this TPM's EK and AK, "
