@@ -4,7 +4,7 @@
  * export.  The broker is driven directly with an injected clock. */
 #include <sqlite3.h>
 
-#include "testutil.h"
+#include "broker_testutil.h"
 
 #include "broker/audit.h"
 #include "broker/broker_internal.h" /* the token key, for the EAR kid */
@@ -66,9 +66,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 	vt_broker_free(f->b);
 	EVP_PKEY_free(f->admin);
-	char cmd[600];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
+	vt_test_rm_rf(f->dir);
 	free(f->db);
 	free(f->dir);
 	free(f);

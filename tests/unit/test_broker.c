@@ -5,7 +5,7 @@
 #include <openssl/bn.h>
 #include <sqlite3.h>
 
-#include "testutil.h"
+#include "broker_testutil.h"
 
 #include "broker/broker_internal.h" /* vt_broker_log */
 #include "veritee/broker.h"
@@ -30,23 +30,17 @@ struct fixture {
 	char simdir[512];
 };
 
-static char *path_in(const char *dir, const char *name)
-{
-	char *p = NULL;
-	assert_true(asprintf(&p, "%s/%s", dir, name) > 0);
-	return p;
-}
 
 /* A broker on the fixture's keys; db names its own database. */
 static struct vt_broker *make_broker(struct fixture *f, const char *db, bool explain)
 {
 	struct vt_broker_config c;
 	vt_broker_config_init(&c);
-	c.db_path = path_in(f->dir, db);
-	c.master_key_path = path_in(f->dir, "master.key");
-	c.insecure_sim_root = path_in(f->dir, "sim/sim-root.pem");
+	c.db_path = vt_test_path_in(f->dir, db);
+	c.master_key_path = vt_test_path_in(f->dir, "master.key");
+	c.insecure_sim_root = vt_test_path_in(f->dir, "sim/sim-root.pem");
 	c.admin_keys = calloc(1, sizeof(char *));
-	c.admin_keys[0] = path_in(f->dir, "admin.pub");
+	c.admin_keys[0] = vt_test_path_in(f->dir, "admin.pub");
 	c.admin_key_count = 1;
 	c.session_timeout = 60;
 	c.token_lifetime = 120;
@@ -70,7 +64,7 @@ static int setup(void **state)
 	snprintf(f->simdir, sizeof(f->simdir), "%s/sim", f->dir);
 	assert_int_equal(vt_sim_ensure_keys(f->simdir, NULL), VT_OK);
 	assert_int_equal(vt_key_generate(VT_KEY_P256, &f->admin, NULL), VT_OK);
-	char *pub = path_in(f->dir, "admin.pub");
+	char *pub = vt_test_path_in(f->dir, "admin.pub");
 	assert_int_equal(vt_key_save_pem(pub, f->admin, false, 0644, NULL), VT_OK);
 	free(pub);
 	f->b = make_broker(f, "kbs.db", true);
@@ -83,33 +77,12 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 	vt_broker_free(f->b);
 	EVP_PKEY_free(f->admin);
-	char cmd[600];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
+	vt_test_rm_rf(f->dir);
 	free(f->dir);
 	free(f);
 	return 0;
 }
 
-/* One request; returns the status and (optionally) the parsed JSON body. */
-static int call(struct fixture *f, const char *method, const char *path, const char *cookie, const char *auth,
-		const char *body, json_t **json_out, char **cookie_out)
-{
-	struct vt_http_request r = {.method = method, .path = path, .session_cookie = cookie, .authorization = auth,
-				    .body = (const uint8_t *)(body ? body : ""), .body_size = body ? strlen(body) : 0};
-	struct vt_http_response resp;
-	vt_broker_handle(f->b, &r, &resp);
-	int status = resp.status;
-	if (json_out)
-		*json_out = resp.body ? json_loadb(resp.body, resp.body_size, 0, NULL) : NULL;
-	if (cookie_out) {
-		*cookie_out = NULL;
-		if (resp.set_cookie && strncmp(resp.set_cookie, "kbs-session-id=", 15) == 0)
-			*cookie_out = strndup(resp.set_cookie + 15, 32);
-	}
-	vt_http_response_free(&resp);
-	return status;
-}
 
 static const char *err_type(json_t *j)
 {
@@ -118,26 +91,13 @@ static const char *err_type(json_t *j)
 	return slash ? slash + 1 : "";
 }
 
-static char *admin_bearer(struct fixture *f)
-{
-	json_t *h = json_pack("{s:s}", "alg", "ES256");
-	static unsigned counter;
-	char payload[128], *jws = NULL, *out = NULL;
-	snprintf(payload, sizeof(payload), "{\"exp\":%lld,\"jti\":\"unit-test-token-%08u\"}", (long long)fake_now + 60,
-		 ++counter);
-	assert_int_equal(vt_jws_sign(f->admin, h, (const uint8_t *)payload, strlen(payload), &jws, NULL), VT_OK);
-	assert_true(asprintf(&out, "Bearer %s", jws) > 0);
-	free(jws);
-	json_decref(h);
-	return out;
-}
 
 /* auth + attest with correct sim evidence; returns the cookie, fills the token. */
 static char *attest(struct fixture *f, EVP_PKEY **tee_key, char **token)
 {
 	json_t *j = NULL;
 	char *cookie = NULL;
-	assert_int_equal(call(f, "POST", "/kbs/v0/auth", NULL, NULL,
+	assert_int_equal(vt_test_broker_call(f->b, "POST", "/kbs/v0/auth", NULL, NULL,
 			      "{\"version\":\"0.4.0\",\"tee\":\"sim\",\"extra-params\":\"\"}", &j, &cookie),
 			 200);
 	const char *nonce = json_string_value(json_object_get(j, "nonce"));
@@ -152,7 +112,7 @@ static char *attest(struct fixture *f, EVP_PKEY **tee_key, char **token)
 				"tee-evidence", "primary_evidence", ev, "additional_evidence", "");
 	char *body = vt_json_compact(att);
 	json_t *resp = NULL;
-	assert_int_equal(call(f, "POST", "/kbs/v0/attest", cookie, NULL, body, &resp, NULL), 200);
+	assert_int_equal(vt_test_broker_call(f->b, "POST", "/kbs/v0/attest", cookie, NULL, body, &resp, NULL), 200);
 	*token = strdup(json_string_value(json_object_get(resp, "token")));
 	free(body);
 	json_decref(resp);
@@ -169,14 +129,14 @@ static void test_session_expiry_pinned(void **state)
 	json_t *j = NULL;
 	char *cookie = NULL;
 	fake_now = 1800000000;
-	assert_int_equal(call(f, "POST", "/kbs/v0/auth", NULL, NULL,
+	assert_int_equal(vt_test_broker_call(f->b, "POST", "/kbs/v0/auth", NULL, NULL,
 			      "{\"version\":\"0.4.0\",\"tee\":\"sim\",\"extra-params\":\"\"}", &j, &cookie),
 			 200);
 	json_decref(j);
 	assert_int_equal(vt_broker_session_count(f->b), 1);
 	/* 60 s timeout: at +60 the session is gone; /attest says so before parsing evidence. */
 	fake_now += 60;
-	assert_int_equal(call(f, "POST", "/kbs/v0/attest", cookie, NULL, "{}", &j, NULL), 401);
+	assert_int_equal(vt_test_broker_call(f->b, "POST", "/kbs/v0/attest", cookie, NULL, "{}", &j, NULL), 401);
 	assert_string_equal(err_type(j), "AttestationError");
 	assert_non_null(strstr(json_string_value(json_object_get(j, "detail")), "unknown or expired session"));
 	json_decref(j);
@@ -188,8 +148,8 @@ static void test_token_lifetime_pinned(void **state)
 {
 	struct fixture *f = *state;
 	fake_now = 1800000000;
-	char *bearer = admin_bearer(f);
-	assert_int_equal(call(f, "POST", "/kbs/v0/resource/default/key/t", NULL, bearer, "s3cret", NULL, NULL), 200);
+	char *bearer = vt_test_admin_bearer(f->admin, fake_now);
+	assert_int_equal(vt_test_broker_call(f->b, "POST", "/kbs/v0/resource/default/key/t", NULL, bearer, "s3cret", NULL, NULL), 200);
 	/* the sim reference value, so the default policy affirms */
 	struct vt_sim_attest_opts o;
 	vt_sim_attest_opts_default(&o);
@@ -199,12 +159,12 @@ static void test_token_lifetime_pinned(void **state)
 	snprintf(body, sizeof(body), "{\"version\":\"0.1.0\",\"type\":\"sample\",\"payload\":\"%s\"}", b64);
 	/* an admin token is good for one request: the second use is a replay */
 	json_t *rj = NULL;
-	assert_int_equal(call(f, "POST", "/kbs/v0/reference-value", NULL, bearer, body, &rj, NULL), 401);
+	assert_int_equal(vt_test_broker_call(f->b, "POST", "/kbs/v0/reference-value", NULL, bearer, body, &rj, NULL), 401);
 	assert_non_null(strstr(json_string_value(json_object_get(rj, "detail")), "field jti"));
 	json_decref(rj);
 	free(bearer);
-	bearer = admin_bearer(f);
-	assert_int_equal(call(f, "POST", "/kbs/v0/reference-value", NULL, bearer, body, NULL, NULL), 200);
+	bearer = vt_test_admin_bearer(f->admin, fake_now);
+	assert_int_equal(vt_test_broker_call(f->b, "POST", "/kbs/v0/reference-value", NULL, bearer, body, NULL, NULL), 200);
 	free(b64);
 	free(mhex);
 
@@ -216,7 +176,7 @@ static void test_token_lifetime_pinned(void **state)
 	json_t *j = NULL;
 	/* within the token lifetime (120 s) the Bearer path releases ... */
 	fake_now += 119;
-	assert_int_equal(call(f, "GET", "/kbs/v0/resource/default/key/t", NULL, auth, NULL, &j, NULL), 200);
+	assert_int_equal(vt_test_broker_call(f->b, "GET", "/kbs/v0/resource/default/key/t", NULL, auth, NULL, &j, NULL), 200);
 	struct vt_secret *s = NULL;
 	assert_int_equal(vt_jwe_decrypt(tee, j, &s, NULL), VT_OK);
 	assert_int_equal(s->len, 6);
@@ -225,11 +185,11 @@ static void test_token_lifetime_pinned(void **state)
 	json_decref(j);
 	/* ... at 120 s the token has expired (the session too, at 60 s). */
 	fake_now += 1;
-	assert_int_equal(call(f, "GET", "/kbs/v0/resource/default/key/t", NULL, auth, NULL, &j, NULL), 401);
+	assert_int_equal(vt_test_broker_call(f->b, "GET", "/kbs/v0/resource/default/key/t", NULL, auth, NULL, &j, NULL), 401);
 	assert_string_equal(err_type(j), "TokenVerifierError");
 	assert_non_null(strstr(json_string_value(json_object_get(j, "detail")), "expired"));
 	json_decref(j);
-	assert_int_equal(call(f, "GET", "/kbs/v0/resource/default/key/t", cookie, NULL, NULL, &j, NULL), 401);
+	assert_int_equal(vt_test_broker_call(f->b, "GET", "/kbs/v0/resource/default/key/t", cookie, NULL, NULL, &j, NULL), 401);
 	assert_string_equal(err_type(j), "TokenNotFound");
 	json_decref(j);
 	free(cookie);
@@ -242,13 +202,13 @@ static void test_admin_token_expiry_pinned(void **state)
 {
 	struct fixture *f = *state;
 	fake_now = 1800000000;
-	char *bearer = admin_bearer(f); /* exp = now + 60 */
+	char *bearer = vt_test_admin_bearer(f->admin, fake_now); /* exp = now + 60 */
 	json_t *j = NULL;
-	assert_int_equal(call(f, "GET", "/kbs/v0/resource-policy", NULL, bearer, NULL, &j, NULL), 200);
+	assert_int_equal(vt_test_broker_call(f->b, "GET", "/kbs/v0/resource-policy", NULL, bearer, NULL, &j, NULL), 200);
 	assert_string_equal(json_string_value(json_array_get(j, 0)), "resource-policy");
 	json_decref(j);
 	fake_now += 60;
-	assert_int_equal(call(f, "GET", "/kbs/v0/resource-policy", NULL, bearer, NULL, &j, NULL), 401);
+	assert_int_equal(vt_test_broker_call(f->b, "GET", "/kbs/v0/resource-policy", NULL, bearer, NULL, &j, NULL), 401);
 	assert_string_equal(err_type(j), "AdminAuthAccess");
 	assert_non_null(strstr(json_string_value(json_object_get(j, "detail")), "expired"));
 	json_decref(j);
@@ -259,19 +219,19 @@ static void test_routing_and_metrics(void **state)
 {
 	struct fixture *f = *state;
 	json_t *j = NULL;
-	assert_int_equal(call(f, "GET", "/healthz", NULL, NULL, NULL, NULL, NULL), 200);
-	assert_int_equal(call(f, "GET", "/kbs/v0/auth", NULL, NULL, NULL, &j, NULL), 404);
+	assert_int_equal(vt_test_broker_call(f->b, "GET", "/healthz", NULL, NULL, NULL, NULL, NULL), 200);
+	assert_int_equal(vt_test_broker_call(f->b, "GET", "/kbs/v0/auth", NULL, NULL, NULL, &j, NULL), 404);
 	assert_string_equal(err_type(j), "PluginNotFound");
 	json_decref(j);
-	assert_int_equal(call(f, "GET", "/kbs/v1/auth", NULL, NULL, NULL, &j, NULL), 404);
+	assert_int_equal(vt_test_broker_call(f->b, "GET", "/kbs/v1/auth", NULL, NULL, NULL, &j, NULL), 404);
 	assert_string_equal(err_type(j), "InvalidRequestPath");
 	json_decref(j);
-	assert_int_equal(call(f, "GET", "/kbs/v0/resource/a/../b", NULL, NULL, NULL, &j, NULL), 404);
+	assert_int_equal(vt_test_broker_call(f->b, "GET", "/kbs/v0/resource/a/../b", NULL, NULL, NULL, &j, NULL), 404);
 	assert_string_equal(err_type(j), "InvalidRequestPath");
 	json_decref(j);
-	assert_int_equal(call(f, "POST", "/metrics", NULL, NULL, NULL, NULL, NULL), 405);
+	assert_int_equal(vt_test_broker_call(f->b, "POST", "/metrics", NULL, NULL, NULL, NULL, NULL), 405);
 	/* A verifier without a KBS wire name (gce-vtpm) is not accepted at /auth. */
-	assert_int_equal(call(f, "POST", "/kbs/v0/auth", NULL, NULL,
+	assert_int_equal(vt_test_broker_call(f->b, "POST", "/kbs/v0/auth", NULL, NULL,
 			      "{\"version\":\"0.4.0\",\"tee\":\"gce-vtpm\",\"extra-params\":\"\"}", &j, NULL),
 			 401);
 	assert_non_null(strstr(json_string_value(json_object_get(j, "detail")), "is not accepted here"));
@@ -298,7 +258,7 @@ static void test_snp_evidence_reaches_binding(void **state)
 		skip();
 	}
 	/* a second broker with AMD certificates, offline */
-	char *certs = path_in(f->dir, "amd"), cmd[2048];
+	char *certs = vt_test_path_in(f->dir, "amd"), cmd[2048];
 	snprintf(cmd, sizeof(cmd),
 		 "mkdir -p '%s' && cp '%s/snp/trustee_milan_v2_vcek.der' '%s/roots/amd/ark_milan.pem' "
 		 "'%s/roots/amd/ask_milan.pem' '%s/'",
@@ -306,8 +266,8 @@ static void test_snp_evidence_reaches_binding(void **state)
 	assert_int_equal(system(cmd), 0);
 	struct vt_broker_config c;
 	vt_broker_config_init(&c);
-	c.db_path = path_in(f->dir, "kbs2.db");
-	c.master_key_path = path_in(f->dir, "master2.key");
+	c.db_path = vt_test_path_in(f->dir, "kbs2.db");
+	c.master_key_path = vt_test_path_in(f->dir, "master2.key");
 	c.amd_certs = certs;
 	c.offline = true;
 	struct vt_broker *saved = f->b, *b = NULL;
@@ -327,7 +287,7 @@ static void test_snp_evidence_reaches_binding(void **state)
 	for (int flip = 0; flip < 2; flip++) {
 		json_t *j = NULL;
 		char *cookie = NULL;
-		assert_int_equal(call(f, "POST", "/kbs/v0/auth", NULL, NULL,
+		assert_int_equal(vt_test_broker_call(f->b, "POST", "/kbs/v0/auth", NULL, NULL,
 				      "{\"version\":\"0.4.0\",\"tee\":\"snp\",\"extra-params\":\"\"}", &j, &cookie),
 				 200);
 		const char *nonce = json_string_value(json_object_get(j, "nonce"));
@@ -342,7 +302,7 @@ static void test_snp_evidence_reaches_binding(void **state)
 					serde, "cert_chain", "additional_evidence", "");
 		char *body = vt_json_compact(att);
 		json_t *resp = NULL;
-		assert_int_equal(call(f, "POST", "/kbs/v0/attest", cookie, NULL, body, &resp, NULL), 401);
+		assert_int_equal(vt_test_broker_call(f->b, "POST", "/kbs/v0/attest", cookie, NULL, body, &resp, NULL), 401);
 		const char *detail = json_string_value(json_object_get(resp, "detail"));
 		if (strstr(detail, flip ? "step signature" : "step binding") == NULL)
 			fail_msg("flip=%d: %s", flip, detail);
@@ -372,8 +332,8 @@ static void test_tdx_evidence_reaches_binding(void **state)
 	}
 	struct vt_broker_config c;
 	vt_broker_config_init(&c);
-	c.db_path = path_in(f->dir, "kbs3.db");
-	c.master_key_path = path_in(f->dir, "master3.key");
+	c.db_path = vt_test_path_in(f->dir, "kbs3.db");
+	c.master_key_path = vt_test_path_in(f->dir, "master3.key");
 	char coll[600], quote_path[600];
 	snprintf(coll, sizeof(coll), "%s/tdx/phala_v5_quote_no_matching_tcb_level_collateral.json", vec);
 	snprintf(quote_path, sizeof(quote_path), "%s/tdx/go-tdx-guest_v5_td15_quote.dat", vec);
@@ -394,7 +354,7 @@ static void test_tdx_evidence_reaches_binding(void **state)
 	for (int flip = 0; flip < 2; flip++) {
 		json_t *j = NULL;
 		char *cookie = NULL;
-		assert_int_equal(call(f, "POST", "/kbs/v0/auth", NULL, NULL,
+		assert_int_equal(vt_test_broker_call(f->b, "POST", "/kbs/v0/auth", NULL, NULL,
 				      "{\"version\":\"0.4.0\",\"tee\":\"tdx\",\"extra-params\":\"\"}", &j, &cookie),
 				 200);
 		const char *nonce = json_string_value(json_object_get(j, "nonce"));
@@ -409,7 +369,7 @@ static void test_tdx_evidence_reaches_binding(void **state)
 					"additional_evidence", "");
 		char *body = vt_json_compact(att);
 		json_t *resp = NULL;
-		assert_int_equal(call(f, "POST", "/kbs/v0/attest", cookie, NULL, body, &resp, NULL), 401);
+		assert_int_equal(vt_test_broker_call(f->b, "POST", "/kbs/v0/attest", cookie, NULL, body, &resp, NULL), 401);
 		const char *detail = json_string_value(json_object_get(resp, "detail"));
 		if (strstr(detail, flip ? "step signature" : "step binding") == NULL)
 			fail_msg("flip=%d: %s", flip, detail);
@@ -447,7 +407,7 @@ static int admin_with(struct fixture *f, const char *claims, const char *body, c
 {
 	char *bearer = admin_bearer_claims(f, claims);
 	json_t *j = NULL;
-	int st = call(f, "POST", "/kbs/v0/resource/default/key/a", NULL, bearer, body, &j, NULL);
+	int st = vt_test_broker_call(f->b, "POST", "/kbs/v0/resource/default/key/a", NULL, bearer, body, &j, NULL);
 	snprintf(detail, 512, "%s", json_string_value(json_object_get(j, "detail")) ? json_string_value(json_object_get(j, "detail")) : "");
 	json_decref(j);
 	free(bearer);
@@ -514,8 +474,8 @@ static void test_resource_default_deny(void **state)
 {
 	struct fixture *f = *state;
 	fake_now = 1800000000;
-	char *bearer = admin_bearer(f);
-	assert_int_equal(call(f, "POST", "/kbs/v0/resource/default/key/t", NULL, bearer, "s3cret", NULL, NULL), 200);
+	char *bearer = vt_test_admin_bearer(f->admin, fake_now);
+	assert_int_equal(vt_test_broker_call(f->b, "POST", "/kbs/v0/resource/default/key/t", NULL, bearer, "s3cret", NULL, NULL), 200);
 	free(bearer);
 	/* every rule is scoped to other resources: nothing applies to default/key/t */
 	const char *pol = "{\"version\":1,\"rules\":[{\"name\":\"others-only\",\"claim\":\"/submods/cpu0/ear.status\","
@@ -523,13 +483,13 @@ static void test_resource_default_deny(void **state)
 	char *b64 = vt_b64url_encode((const uint8_t *)pol, strlen(pol)), body[600];
 	snprintf(body, sizeof(body), "{\"policy\":\"%s\"}", b64);
 	free(b64);
-	bearer = admin_bearer(f);
-	assert_int_equal(call(f, "POST", "/kbs/v0/resource-policy", NULL, bearer, body, NULL, NULL), 200);
+	bearer = vt_test_admin_bearer(f->admin, fake_now);
+	assert_int_equal(vt_test_broker_call(f->b, "POST", "/kbs/v0/resource-policy", NULL, bearer, body, NULL, NULL), 200);
 	free(bearer);
 	EVP_PKEY *tee = NULL;
 	char *token = NULL, *cookie = attest(f, &tee, &token); /* contraindicated: no reference value */
 	json_t *j = NULL;
-	assert_int_equal(call(f, "GET", "/kbs/v0/resource/default/key/t", cookie, NULL, NULL, &j, NULL), 401);
+	assert_int_equal(vt_test_broker_call(f->b, "GET", "/kbs/v0/resource/default/key/t", cookie, NULL, NULL, &j, NULL), 401);
 	assert_string_equal(err_type(j), "PolicyDeny");
 	assert_non_null(strstr(json_string_value(json_object_get(j, "detail")), "no rule of the resource policy applies"));
 	assert_null(json_object_get(j, "protected"));
@@ -564,11 +524,11 @@ static void test_session_quotas(void **state)
 	/* the flooder holds at most 3 sessions: its own oldest went first */
 	assert_int_equal(vt_broker_session_count(f->b), 4);
 	json_t *j = NULL;
-	assert_int_equal(call(f, "POST", "/kbs/v0/attest", flood[0], NULL, "{}", &j, NULL), 401);
+	assert_int_equal(vt_test_broker_call(f->b, "POST", "/kbs/v0/attest", flood[0], NULL, "{}", &j, NULL), 401);
 	assert_non_null(strstr(json_string_value(json_object_get(j, "detail")), "unknown or expired session"));
 	json_decref(j);
 	/* the other client's session survived the flood */
-	assert_int_equal(call(f, "POST", "/kbs/v0/attest", legit, NULL, "{}", &j, NULL), 401);
+	assert_int_equal(vt_test_broker_call(f->b, "POST", "/kbs/v0/attest", legit, NULL, "{}", &j, NULL), 401);
 	assert_null(strstr(json_string_value(json_object_get(j, "detail")), "unknown or expired session"));
 	json_decref(j);
 	/* many addresses: the table stays at max_sessions, the oldest unattested go */
@@ -589,7 +549,7 @@ static void test_tee_pubkey_caps(void **state)
 	fake_now = 1800000000;
 	json_t *j = NULL;
 	char *cookie = NULL;
-	assert_int_equal(call(f, "POST", "/kbs/v0/auth", NULL, NULL,
+	assert_int_equal(vt_test_broker_call(f->b, "POST", "/kbs/v0/auth", NULL, NULL,
 			      "{\"version\":\"0.4.0\",\"tee\":\"sim\",\"extra-params\":\"\"}", &j, &cookie),
 			 200);
 	const char *nonce = json_string_value(json_object_get(j, "nonce"));
@@ -602,12 +562,12 @@ static void test_tee_pubkey_caps(void **state)
 				"primary_evidence", "additional_evidence", "");
 	char *body = vt_json_compact(att);
 	json_t *resp = NULL;
-	assert_int_equal(call(f, "POST", "/kbs/v0/attest", cookie, NULL, body, &resp, NULL), 401);
+	assert_int_equal(vt_test_broker_call(f->b, "POST", "/kbs/v0/attest", cookie, NULL, body, &resp, NULL), 401);
 	const char *detail = json_string_value(json_object_get(resp, "detail"));
 	assert_non_null(strstr(detail, "field runtime-data.tee-pubkey"));
 	json_decref(resp);
 	/* and the session is burnt */
-	assert_int_equal(call(f, "POST", "/kbs/v0/attest", cookie, NULL, body, &resp, NULL), 401);
+	assert_int_equal(vt_test_broker_call(f->b, "POST", "/kbs/v0/attest", cookie, NULL, body, &resp, NULL), 401);
 	assert_non_null(strstr(json_string_value(json_object_get(resp, "detail")), "unknown or expired session"));
 	json_decref(resp);
 	free(body);
@@ -632,8 +592,8 @@ static void test_high_s_token_refused(void **state)
 {
 	struct fixture *f = *state;
 	fake_now = 1800000000;
-	char *bearer = admin_bearer(f);
-	assert_int_equal(call(f, "POST", "/kbs/v0/resource/default/key/t", NULL, bearer, "s3cret", NULL, NULL), 200);
+	char *bearer = vt_test_admin_bearer(f->admin, fake_now);
+	assert_int_equal(vt_test_broker_call(f->b, "POST", "/kbs/v0/resource/default/key/t", NULL, bearer, "s3cret", NULL, NULL), 200);
 	free(bearer);
 	EVP_PKEY *tee = NULL;
 	char *token = NULL, *cookie = attest(f, &tee, &token);
@@ -652,7 +612,7 @@ static void test_high_s_token_refused(void **state)
 	char *s64 = vt_b64url_encode(sig, 64), auth[4096];
 	snprintf(auth, sizeof(auth), "Bearer %.*s%s", (int)(dot + 1 - token), token, s64);
 	json_t *j = NULL;
-	assert_int_equal(call(f, "GET", "/kbs/v0/resource/default/key/t", NULL, auth, NULL, &j, NULL), 401);
+	assert_int_equal(vt_test_broker_call(f->b, "GET", "/kbs/v0/resource/default/key/t", NULL, auth, NULL, &j, NULL), 401);
 	assert_string_equal(err_type(j), "TokenVerifierError");
 	assert_non_null(strstr(json_string_value(json_object_get(j, "detail")), "high-S"));
 	json_decref(j);
@@ -674,7 +634,7 @@ static void test_log_lines_escaped(void **state)
 	FILE *mem = open_memstream(&buf, &len);
 	vt_broker_set_log(f->b, false, NULL, mem);
 	/* a "released" line forged through a path and a tee name */
-	assert_int_equal(call(f, "POST", "/kbs/v0/auth", NULL, NULL,
+	assert_int_equal(vt_test_broker_call(f->b, "POST", "/kbs/v0/auth", NULL, NULL,
 			      "{\"version\":\"0.4.0\",\"tee\":\"x\\n2026-01-01T00:00:00Z INFO resource a/b/c: released\","
 			      "\"extra-params\":\"\"}",
 			      NULL, NULL),
@@ -693,9 +653,9 @@ static void test_token_key_mode_refused(void **state)
 	struct fixture *f = *state;
 	struct vt_broker_config c;
 	vt_broker_config_init(&c);
-	c.db_path = path_in(f->dir, "kbs2.db");
-	c.master_key_path = path_in(f->dir, "master2.key");
-	c.token_key_path = path_in(f->dir, "token2.key");
+	c.db_path = vt_test_path_in(f->dir, "kbs2.db");
+	c.master_key_path = vt_test_path_in(f->dir, "master2.key");
+	c.token_key_path = vt_test_path_in(f->dir, "token2.key");
 	EVP_PKEY *k = NULL;
 	assert_int_equal(vt_key_generate(VT_KEY_P256, &k, NULL), VT_OK);
 	assert_int_equal(vt_key_save_pem(c.token_key_path, k, true, 0644, NULL), VT_OK);
@@ -708,8 +668,8 @@ static void test_token_key_mode_refused(void **state)
 	assert_non_null(strstr(e.detail, "chmod 600"));
 	/* a world-readable tls_key too */
 	assert_int_equal(chmod(c.token_key_path, 0600), 0);
-	c.tls_cert = path_in(f->dir, "tls.crt");
-	c.tls_key = path_in(f->dir, "tls.key");
+	c.tls_cert = vt_test_path_in(f->dir, "tls.crt");
+	c.tls_key = vt_test_path_in(f->dir, "tls.key");
 	assert_int_equal(vt_file_write(c.tls_key, "k", 1, 0640, NULL), VT_OK);
 	assert_int_equal(chmod(c.tls_key, 0640), 0);
 	memset(&e, 0, sizeof(e));
@@ -723,11 +683,11 @@ static void test_refvals_not_in_token(void **state)
 {
 	struct fixture *f = *state;
 	fake_now = 1800000000;
-	char *bearer = admin_bearer(f);
+	char *bearer = vt_test_admin_bearer(f->admin, fake_now);
 	const char *payload = "{\"sim_measurement\":[\"00112233445566778899aabbccddeeff\"]}";
 	char *b64 = vt_b64_encode((const uint8_t *)payload, strlen(payload)), body[400];
 	snprintf(body, sizeof(body), "{\"version\":\"0.1.0\",\"type\":\"sample\",\"payload\":\"%s\"}", b64);
-	assert_int_equal(call(f, "POST", "/kbs/v0/reference-value", NULL, bearer, body, NULL, NULL), 200);
+	assert_int_equal(vt_test_broker_call(f->b, "POST", "/kbs/v0/reference-value", NULL, bearer, body, NULL, NULL), 200);
 	free(b64);
 	free(bearer);
 	EVP_PKEY *tee = NULL;
@@ -767,7 +727,7 @@ static void test_storage_failure_all_or_nothing(void **state)
 {
 	struct fixture *f = *state;
 	fake_now = 1800000000;
-	char *db = path_in(f->dir, "kbs.db");
+	char *db = vt_test_path_in(f->dir, "kbs.db");
 	sqlite3 *h = NULL;
 	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
 	sqlite3_busy_timeout(h, 5000);
@@ -784,22 +744,22 @@ static void test_storage_failure_all_or_nothing(void **state)
 	char *b64 = vt_b64_encode((const uint8_t *)payload, strlen(payload)), body[400];
 	snprintf(body, sizeof(body), "{\"version\":\"0.1.0\",\"type\":\"sample\",\"payload\":\"%s\"}", b64);
 	free(b64);
-	char *bearer = admin_bearer(f);
+	char *bearer = vt_test_admin_bearer(f->admin, fake_now);
 	json_t *j = NULL;
-	assert_int_equal(call(f, "POST", "/kbs/v0/reference-value", NULL, bearer, body, &j, NULL), 401);
+	assert_int_equal(vt_test_broker_call(f->b, "POST", "/kbs/v0/reference-value", NULL, bearer, body, &j, NULL), 401);
 	assert_string_equal(err_type(j), "RvpsError");
 	json_decref(j);
 	free(bearer);
-	bearer = admin_bearer(f);
-	assert_int_equal(call(f, "GET", "/kbs/v0/reference-value/aa_ok", NULL, bearer, NULL, &j, NULL), 401);
+	bearer = vt_test_admin_bearer(f->admin, fake_now);
+	assert_int_equal(vt_test_broker_call(f->b, "GET", "/kbs/v0/reference-value/aa_ok", NULL, bearer, NULL, &j, NULL), 401);
 	assert_non_null(strstr(json_string_value(json_object_get(j, "detail")), "not found"));
 	json_decref(j);
 	free(bearer);
 	/* nor in the store: a broker started on it does not see it either */
 	struct vt_broker *again = make_broker(f, "kbs.db", true), *first = f->b;
 	f->b = again;
-	bearer = admin_bearer(f);
-	assert_int_equal(call(f, "GET", "/kbs/v0/reference-value/aa_ok", NULL, bearer, NULL, &j, NULL), 401);
+	bearer = vt_test_admin_bearer(f->admin, fake_now);
+	assert_int_equal(vt_test_broker_call(f->b, "GET", "/kbs/v0/reference-value/aa_ok", NULL, bearer, NULL, &j, NULL), 401);
 	assert_non_null(strstr(json_string_value(json_object_get(j, "detail")), "not found"));
 	json_decref(j);
 	free(bearer);
@@ -808,7 +768,7 @@ static void test_storage_failure_all_or_nothing(void **state)
 
 	/* a resource policy the store refuses does not go live: the default
 	 * policy (affirming only) still decides */
-	assert_int_equal(call(f, "POST", "/kbs/v0/resource/default/key/t", NULL, (bearer = admin_bearer(f)), "s3cret",
+	assert_int_equal(vt_test_broker_call(f->b, "POST", "/kbs/v0/resource/default/key/t", NULL, (bearer = vt_test_admin_bearer(f->admin, fake_now)), "s3cret",
 			      NULL, NULL),
 			 200);
 	free(bearer);
@@ -816,14 +776,14 @@ static void test_storage_failure_all_or_nothing(void **state)
 	char *p64 = vt_b64url_encode((const uint8_t *)allow_all, strlen(allow_all)), pbody[400];
 	snprintf(pbody, sizeof(pbody), "{\"policy\":\"%s\"}", p64);
 	free(p64);
-	bearer = admin_bearer(f);
-	assert_int_equal(call(f, "POST", "/kbs/v0/resource-policy", NULL, bearer, pbody, &j, NULL), 401);
+	bearer = vt_test_admin_bearer(f->admin, fake_now);
+	assert_int_equal(vt_test_broker_call(f->b, "POST", "/kbs/v0/resource-policy", NULL, bearer, pbody, &j, NULL), 401);
 	assert_string_equal(err_type(j), "PluginInternalError");
 	json_decref(j);
 	free(bearer);
 	EVP_PKEY *tee = NULL;
 	char *token = NULL, *cookie = attest(f, &tee, &token); /* contraindicated: no reference value */
-	assert_int_equal(call(f, "GET", "/kbs/v0/resource/default/key/t", cookie, NULL, NULL, &j, NULL), 401);
+	assert_int_equal(vt_test_broker_call(f->b, "GET", "/kbs/v0/resource/default/key/t", cookie, NULL, NULL, &j, NULL), 401);
 	assert_string_equal(err_type(j), "PolicyDeny");
 	json_decref(j);
 	EVP_PKEY_free(tee);

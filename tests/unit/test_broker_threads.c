@@ -9,7 +9,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 
-#include "testutil.h"
+#include "broker_testutil.h"
 
 #include "broker/audit.h"
 #include "veritee/broker.h"
@@ -279,9 +279,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 	vt_broker_free(f->b);
 	EVP_PKEY_free(f->admin);
-	char cmd[600];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
+	vt_test_rm_rf(f->dir);
 	free(f->dir);
 	free(f);
 	return 0;

@@ -6,7 +6,7 @@
  * a resource policy require every submod.  Plus the TOML subset reader. */
 #include <openssl/evp.h>
 
-#include "testutil.h"
+#include "broker_testutil.h"
 
 #include "veritee/attester.h"
 #include "veritee/broker.h"
@@ -36,12 +36,6 @@ struct fx {
 	EVP_PKEY *admin;
 };
 
-static char *path_in(const char *dir, const char *name)
-{
-	char *p = NULL;
-	assert_true(asprintf(&p, "%s/%s", dir, name) > 0);
-	return p;
-}
 
 static char *sha384_hex(const char *s)
 {
@@ -55,11 +49,11 @@ static struct vt_broker *make_broker(struct fx *f, const char *db, bool verbose_
 {
 	struct vt_broker_config c;
 	vt_broker_config_init(&c);
-	c.db_path = path_in(f->dir, db);
-	c.master_key_path = path_in(f->dir, "master.key");
-	c.insecure_sim_root = path_in(f->dir, "sim/sim-root.pem");
+	c.db_path = vt_test_path_in(f->dir, db);
+	c.master_key_path = vt_test_path_in(f->dir, "master.key");
+	c.insecure_sim_root = vt_test_path_in(f->dir, "sim/sim-root.pem");
 	c.admin_keys = calloc(1, sizeof(char *));
-	c.admin_keys[0] = path_in(f->dir, "admin.pub");
+	c.admin_keys[0] = vt_test_path_in(f->dir, "admin.pub");
 	c.admin_key_count = 1;
 	c.session_timeout = 60;
 	c.token_lifetime = 120;
@@ -77,44 +71,13 @@ static struct vt_broker *make_broker(struct fx *f, const char *db, bool verbose_
 	return b;
 }
 
-static int call(struct fx *f, const char *method, const char *path, const char *cookie, const char *auth,
-		const char *body, json_t **json_out, char **cookie_out)
-{
-	struct vt_http_request r = {.method = method, .path = path, .session_cookie = cookie, .authorization = auth,
-				    .body = (const uint8_t *)(body ? body : ""), .body_size = body ? strlen(body) : 0};
-	struct vt_http_response resp;
-	vt_broker_handle(f->b, &r, &resp);
-	int status = resp.status;
-	if (json_out)
-		*json_out = resp.body ? json_loadb(resp.body, resp.body_size, 0, NULL) : NULL;
-	if (cookie_out) {
-		*cookie_out = NULL;
-		if (resp.set_cookie && strncmp(resp.set_cookie, "kbs-session-id=", 15) == 0)
-			*cookie_out = strndup(resp.set_cookie + 15, 32);
-	}
-	vt_http_response_free(&resp);
-	return status;
-}
 
-static char *admin_bearer(struct fx *f)
-{
-	json_t *h = json_pack("{s:s}", "alg", "ES256");
-	static unsigned counter;
-	char payload[128], *jws = NULL, *out = NULL;
-	snprintf(payload, sizeof(payload), "{\"exp\":%lld,\"jti\":\"composite-test-%08u\"}", (long long)fake_now + 60,
-		 ++counter);
-	assert_int_equal(vt_jws_sign(f->admin, h, (const uint8_t *)payload, strlen(payload), &jws, NULL), VT_OK);
-	assert_true(asprintf(&out, "Bearer %s", jws) > 0);
-	free(jws);
-	json_decref(h);
-	return out;
-}
 
 static void admin_post(struct fx *f, const char *path, const char *body)
 {
-	char *bearer = admin_bearer(f);
+	char *bearer = vt_test_admin_bearer(f->admin, fake_now);
 	json_t *j = NULL;
-	int st = call(f, "POST", path, NULL, bearer, body, &j, NULL);
+	int st = vt_test_broker_call(f->b, "POST", path, NULL, bearer, body, &j, NULL);
 	if (st != 200)
 		fail_msg("admin %s: %d %s", path, st, json_string_value(json_object_get(j, "detail")));
 	json_decref(j);
@@ -148,7 +111,7 @@ static int setup(void **state)
 	snprintf(f->simdir, sizeof(f->simdir), "%s/sim", f->dir);
 	assert_int_equal(vt_sim_ensure_keys(f->simdir, NULL), VT_OK);
 	assert_int_equal(vt_key_generate(VT_KEY_P256, &f->admin, NULL), VT_OK);
-	char *pub = path_in(f->dir, "admin.pub");
+	char *pub = vt_test_path_in(f->dir, "admin.pub");
 	assert_int_equal(vt_key_save_pem(pub, f->admin, false, 0644, NULL), VT_OK);
 	free(pub);
 	f->b = make_broker(f, "kbs.db", false, 0);
@@ -157,8 +120,8 @@ static int setup(void **state)
 	set_refval(f, "sim_gpu_measurement", g);
 	free(m);
 	free(g);
-	char *bearer = admin_bearer(f);
-	assert_int_equal(call(f, "POST", "/kbs/v0/resource/default/key/model", NULL, bearer, "weights-key", NULL, NULL),
+	char *bearer = vt_test_admin_bearer(f->admin, fake_now);
+	assert_int_equal(vt_test_broker_call(f->b, "POST", "/kbs/v0/resource/default/key/model", NULL, bearer, "weights-key", NULL, NULL),
 			 200);
 	free(bearer);
 	*state = f;
@@ -170,9 +133,7 @@ static int teardown(void **state)
 	struct fx *f = *state;
 	vt_broker_free(f->b);
 	EVP_PKEY_free(f->admin);
-	char cmd[600];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
+	vt_test_rm_rf(f->dir);
 	free(f->dir);
 	free(f);
 	return 0;
@@ -249,7 +210,7 @@ static void do_round(struct fx *f, const struct round *r, struct outcome *o)
 	char auth[512];
 	snprintf(auth, sizeof(auth), "{\"version\":\"0.4.0\",\"tee\":\"sim\",\"extra-params\":%s}",
 		 r->auth_xp ? r->auth_xp : "\"\"");
-	o->auth_status = call(f, "POST", "/kbs/v0/auth", NULL, NULL, auth, &o->auth, &o->cookie);
+	o->auth_status = vt_test_broker_call(f->b, "POST", "/kbs/v0/auth", NULL, NULL, auth, &o->auth, &o->cookie);
 	if (o->auth_status != 200)
 		return;
 	const char *nonce = json_string_value(json_object_get(o->auth, "nonce"));
@@ -304,7 +265,7 @@ static void do_round(struct fx *f, const struct round *r, struct outcome *o)
 	if (r->init_toml)
 		json_object_set_new(att, "init-data", json_pack("{s:s, s:s}", "format", "toml", "body", r->init_toml));
 	char *body = vt_json_compact(att);
-	o->attest_status = call(f, "POST", "/kbs/v0/attest", o->cookie, NULL, body, &o->attest, NULL);
+	o->attest_status = vt_test_broker_call(f->b, "POST", "/kbs/v0/attest", o->cookie, NULL, body, &o->attest, NULL);
 	free(body);
 	json_decref(att);
 	json_decref(ev);
@@ -312,7 +273,7 @@ static void do_round(struct fx *f, const struct round *r, struct outcome *o)
 	free(additional);
 	if (o->attest_status != 200)
 		return;
-	o->resource_status = call(f, "GET", "/kbs/v0/resource/default/key/model", o->cookie, NULL, NULL, &o->resource, NULL);
+	o->resource_status = vt_test_broker_call(f->b, "GET", "/kbs/v0/resource/default/key/model", o->cookie, NULL, NULL, &o->resource, NULL);
 }
 
 static json_t *token_claims(const struct outcome *o)
@@ -415,7 +376,7 @@ static void test_composite_gpu_bound_to_other_nonce(void **state)
 	assert_contains(d, "field report.report_data");
 	/* the session is burnt: its nonce is good for one attempt */
 	json_t *j = NULL;
-	assert_int_equal(call(f, "POST", "/kbs/v0/attest", o.cookie, NULL, "{}", &j, NULL), 401);
+	assert_int_equal(vt_test_broker_call(f->b, "POST", "/kbs/v0/attest", o.cookie, NULL, "{}", &j, NULL), 401);
 	assert_contains(detail(j), "unknown or expired session");
 	json_decref(j);
 	outcome_free(&o);
@@ -475,7 +436,7 @@ static void test_composite_device_is_not_primary(void **state)
 {
 	struct fx *f = *state;
 	json_t *j = NULL;
-	assert_int_equal(call(f, "POST", "/kbs/v0/auth", NULL, NULL,
+	assert_int_equal(vt_test_broker_call(f->b, "POST", "/kbs/v0/auth", NULL, NULL,
 			      "{\"version\":\"0.4.0\",\"tee\":\"sim-gpu\",\"extra-params\":\"\"}", &j, NULL),
 			 401);
 	assert_contains(detail(j), "a device: send its evidence as additional_evidence");
@@ -579,7 +540,7 @@ static void test_init_data_refusals(void **state)
 	assert_contains(detail(o.attest), "step parse, field init-data.body:3");
 	/* and the session is burnt */
 	json_t *j = NULL;
-	assert_int_equal(call(f, "POST", "/kbs/v0/attest", o.cookie, NULL, "{}", &j, NULL), 401);
+	assert_int_equal(vt_test_broker_call(f->b, "POST", "/kbs/v0/attest", o.cookie, NULL, "{}", &j, NULL), 401);
 	assert_contains(detail(j), "unknown or expired session");
 	json_decref(j);
 	outcome_free(&o);
@@ -628,9 +589,9 @@ static void test_auth_hash_and_selector(void **state)
 	outcome_free(&o);
 	/* ... and with one, it is used (an id outside any set is refused) */
 	set_policy(f, "alice_sim", "{\"version\":1,\"id\":\"alice_sim\",\"trust_defaults\":{\"hardware\":97},\"rules\":[]}");
-	char *bearer = admin_bearer(f);
+	char *bearer = vt_test_admin_bearer(f->admin, fake_now);
 	json_t *j = NULL;
-	assert_int_equal(call(f, "POST", "/kbs/v0/attestation-policy", NULL, bearer,
+	assert_int_equal(vt_test_broker_call(f->b, "POST", "/kbs/v0/attestation-policy", NULL, bearer,
 			      "{\"policy_id\":\"bob_sim\",\"policy\":\"e30\"}", &j, NULL),
 			 401);
 	assert_contains(detail(j), "policy_id must be <set>_<tee or class>");
