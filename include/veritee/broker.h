@@ -21,7 +21,7 @@ struct vt_broker_config {
 	char *tls_cert;             /* PEM file; with tls_key => HTTPS */
 	char *tls_key;
 	bool insecure_http;         /* allow plain HTTP on a non-loopback address */
-	char *db_path;              /* SQLite file (created) */
+	char *db_path;              /* SQLite file (created), or a PostgreSQL URI "postgresql://USER@HOST:PORT/DB" */
 	char *master_key_path;      /* 32-byte key, 0600, created on first start */
 	char *token_key_path;       /* EAR signing key (P-256 PEM), created on first start */
 	char **admin_keys;          /* admin public key PEM files */
@@ -72,6 +72,21 @@ struct vt_broker_config {
 	int64_t admin_token_max_lifetime; /* seconds (exp - iat), default 900 */
 	char **admin_audience;            /* accepted "aud" values; none = the broker's own origin */
 	size_t admin_audience_count;
+
+	/* PostgreSQL (db_path a URI; docs/broker.md, "Several replicas") */
+	unsigned db_pool_size;            /* connections per broker, default 8 */
+	int64_t db_pool_wait_ms;          /* longest wait for a free connection (then 503), default 1000 */
+	int64_t db_connect_timeout;       /* seconds, default 2 */
+	int64_t db_statement_timeout_ms;  /* default 5000 */
+
+	/* Backpressure: per-client rate limits (token buckets), 0 = none */
+	unsigned auth_rate;               /* POST /auth per client address per second */
+	unsigned attest_rate;             /* POST /attest per client address per second */
+	unsigned rate_burst;              /* bucket size, default 20 */
+	/* Peers whose X-Forwarded-For names the client (a load balancer):
+	 * exact IP addresses.  Owned. */
+	char **trusted_proxies;
+	size_t trusted_proxy_count;
 };
 
 /* Defaults for every member (strings NULL except listen_host). */
@@ -99,6 +114,7 @@ struct vt_http_request {
 	const char *client;         /* the peer's IP address (quotas are per client), or NULL */
 	const uint8_t *body;
 	size_t body_size;
+	const char *forwarded_for;  /* X-Forwarded-For header, or NULL (used only from trusted_proxies) */
 };
 
 struct vt_http_response {
@@ -107,6 +123,7 @@ struct vt_http_response {
 	char *body;                 /* malloc'd (may be NULL) */
 	size_t body_size;
 	char *set_cookie;           /* malloc'd Set-Cookie value, or NULL */
+	unsigned retry_after;       /* seconds for Retry-After (429, 503); 0 = the transport's default */
 };
 
 /* Handle one request.  Never fails: errors become KBS error responses. */
@@ -116,6 +133,29 @@ VT_API void vt_http_response_free(struct vt_http_response *resp);
 /* Start serving in background threads; *port_out gets the bound port. */
 VT_API VT_MUST_USE vt_status vt_broker_start(struct vt_broker *b, uint16_t *port_out, struct vt_err *err);
 VT_API void vt_broker_stop(struct vt_broker *b);
+
+/* Read the policies and reference values from the store again (the
+ * shipped defaults, then the stored ones over them) and put them in force
+ * at once: a request sees the old set or the new one.  On failure the old
+ * set stays.  For `veritee serve` on SIGHUP, e.g. after another broker on
+ * the same store changed them. */
+VT_API VT_MUST_USE vt_status vt_broker_reload(struct vt_broker *b, struct vt_err *err);
+
+/* Check a loaded config as vt_broker_new and vt_broker_start would, with
+ * no side effect (nothing created, nothing listened on): the listen
+ * address, TLS certificate and key, admin keys, every TEE's options, and
+ * the key and database files (those that do not exist yet must be
+ * creatable).  Calls warn (may be NULL) for what is not an error yet, e.g.
+ * a state directory a service manager will make.  `veritee serve
+ * --check-config`. */
+VT_API VT_MUST_USE vt_status vt_broker_config_check(const struct vt_broker_config *c,
+						    void (*warn)(void *ctx, const char *text), void *ctx,
+						    struct vt_err *err);
+/* Risks of a config that works: no admin key (the admin API refuses
+ * everything), INSECURE sim evidence accepted on a non-loopback address.
+ * Calls warn once for each; returns how many. */
+VT_API size_t vt_broker_config_warnings(const struct vt_broker_config *c, void (*warn)(void *ctx, const char *text),
+					void *ctx);
 
 /* Logging: lines go to `stream` (NULL = stderr), each prefixed with
  * `prefix` (may be NULL); `quiet` silences them.  Logs never carry secrets,

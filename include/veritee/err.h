@@ -31,6 +31,7 @@ typedef enum vt_status {
 	VT_E_CRYPTO,     /* the crypto library failed (not a verification "no") */
 	VT_E_NOMEM,
 	VT_E_INTERNAL,
+	VT_E_UNAVAILABLE, /* a service this depends on (the database) is down or overloaded: retry later */
 } vt_status;
 
 /* Which verification step the failure belongs to. */

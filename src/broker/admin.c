@@ -1,4 +1,5 @@
-/* The admin API: signed single-use admin tokens, resources, policies, reference values. */
+/* The admin API: signed single-use admin tokens, resources, policies,
+ * reference values; setting, listing, reading and deleting them. */
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -264,6 +265,194 @@ out:
 	json_decref(body);
 }
 
+/* ------------------------------------------------- list / get / delete
+ * What an operator needs to see and undo (docs/broker.md, "Admin API"):
+ *   GET    admin/resources[/R/T/G]      names and sizes, never values
+ *   GET    attestation-policy[/ID]      the live ids / one policy's text
+ *   DELETE attestation-policy/ID        an uploaded one: the built-in default
+ *                                       (if any) is in force again
+ *   GET    resource-policy              the resource policy's text
+ *   DELETE resource-policy              the built-in default again
+ *   GET    reference-value              names and value counts
+ *   DELETE reference-value/ID
+ * Not found is HTTP 404 with the KBS error of the area. */
+
+static void not_found(struct vt_http_response *r, const char *variant, const char *fmt, ...) VT_PRINTF(3, 4);
+static void not_found(struct vt_http_response *r, const char *variant, const char *fmt, ...)
+{
+	char d[300];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(d, sizeof(d), fmt, ap);
+	va_end(ap);
+	vt_resp_error(r, variant, d);
+	r->status = 404;
+}
+
+struct res_list {
+	json_t *arr;
+	const char *only; /* one path, or NULL for all */
+};
+
+static void res_item(void *ctx, const char *path, size_t size)
+{
+	struct res_list *l = ctx;
+	if (l->only == NULL || strcmp(l->only, path) == 0)
+		json_array_append_new(l->arr, json_pack("{s:s, s:I}", "path", path, "size", (json_int_t)size));
+}
+
+static void handle_resource_list(struct vt_broker *b, const char *rest, struct vt_http_response *r)
+{
+	struct vt_err e = {0};
+	const char *one = strncmp(rest, "resources/", 10) == 0 ? rest + 10 : NULL;
+	if (one != NULL && !vt_kbs_resource_path_valid(one)) {
+		vt_resp_error(r, "InvalidRequestPath", "invalid resource path: want repo/type/tag of [A-Za-z0-9_.-]");
+		return;
+	}
+	struct res_list l = {.arr = json_array(), .only = one};
+	if (vt_store_resource_list(b->store, res_item, &l, &e) != VT_OK) {
+		json_decref(l.arr);
+		vt_broker_log_err(b, "admin list resources", &e);
+		vt_resp_err(r, "PluginInternalError", "Storage error", &e);
+		return;
+	}
+	if (one == NULL) {
+		vt_resp_json(r, 200, json_pack("{s:o}", "resources", l.arr));
+	} else if (json_array_size(l.arr) == 0) {
+		json_decref(l.arr);
+		not_found(r, "PluginInternalError", "no resource %.200s", one);
+	} else {
+		vt_resp_json(r, 200, json_incref(json_array_get(l.arr, 0)));
+		json_decref(l.arr);
+	}
+}
+
+/* The text of policy `id`: the uploaded one, else the built-in default
+ * (malloc'd; *stored says which).  NULL when there is none. */
+static char *policy_text(struct vt_broker *b, const char *id, bool *stored, struct vt_err *err)
+{
+	char *text = NULL;
+	*stored = false;
+	vt_status rc = vt_store_kv_get(b->store, "policy", id, &text, err);
+	if (rc == VT_OK) {
+		*stored = true;
+		return text;
+	}
+	if (rc != VT_E_NOTFOUND)
+		return NULL;
+	vt_err_clear(err);
+	const char *builtin = vt_broker_builtin_policy(id);
+	return builtin ? strdup(builtin) : NULL;
+}
+
+static void policy_get(struct vt_broker *b, const char *id, struct vt_http_response *r)
+{
+	struct vt_err e = {0};
+	bool stored = false;
+	char *text = policy_text(b, id, &stored, &e);
+	json_t *j = NULL;
+	if (text == NULL && e.code != VT_OK) {
+		vt_broker_log_err(b, "admin get policy", &e);
+		vt_resp_err(r, "PluginInternalError", "Storage error", &e);
+	} else if (text == NULL) {
+		not_found(r, "PolicyEngine", "no policy %.64s", id);
+	} else if (vt_json_parse(text, strlen(text), 1u << 20, &j, &e) != VT_OK) {
+		vt_resp_err(r, "PolicyEngine", "Stored policy is not JSON", &e);
+	} else {
+		vt_resp_json(r, 200, j);
+	}
+	free(text);
+}
+
+static void policy_delete(struct vt_broker *b, const char *id, struct vt_http_response *r)
+{
+	struct vt_err e = {0};
+	bool deleted = false;
+	if (vt_store_kv_delete(b->store, "policy", id, &deleted, &e) != VT_OK) {
+		vt_broker_log_err(b, "admin delete policy", &e);
+		vt_resp_err(r, "PluginInternalError", "Storage error", &e);
+		return;
+	}
+	const char *builtin = vt_broker_builtin_policy(id);
+	if (!deleted) {
+		if (builtin != NULL)
+			not_found(r, "PolicyEngine", "policy %.64s is the built-in default: nothing uploaded to delete", id);
+		else
+			not_found(r, "PolicyEngine", "no policy %.64s", id);
+		return;
+	}
+	/* The built-in default is in force again; without one the id is gone. */
+	struct vt_policy *p = NULL;
+	vt_status rc = builtin ? vt_policy_parse(builtin, strlen(builtin), &p, &e) : VT_OK;
+	if (rc == VT_OK)
+		rc = p ? vt_broker_policy_install(b, id, p, &e) : (vt_broker_policy_remove(b, id), VT_OK);
+	if (rc != VT_OK) {
+		vt_broker_log_err(b, "admin delete policy", &e);
+		vt_resp_err(r, "PluginInternalError", "Policy install error", &e);
+		return;
+	}
+	vt_broker_log(b, "INFO", "admin: policy %s deleted%s", id, builtin ? " (the built-in default is in force)" : "");
+	vt_resp_json(r, 200, json_pack("{s:s, s:s}", "deleted", id, "in_force", builtin ? "built-in default" : "none"));
+}
+
+static void policy_list(struct vt_broker *b, struct vt_http_response *r)
+{
+	json_t *arr = json_array();
+	pthread_rwlock_rdlock(&b->lock);
+	for (size_t i = 0; i < VT_MAX_POLICIES; i++)
+		if (b->policies[i].policy != NULL && strcmp(b->policies[i].id, "resource-policy") != 0)
+			json_array_append_new(arr, json_string(b->policies[i].id));
+	pthread_rwlock_unlock(&b->lock);
+	json_t *out = json_array();
+	size_t i;
+	json_t *v;
+	json_array_foreach(arr, i, v) {
+		const char *id = json_string_value(v);
+		char *text = NULL;
+		struct vt_err e = {0};
+		bool stored = vt_store_kv_get(b->store, "policy", id, &text, &e) == VT_OK;
+		free(text);
+		json_array_append_new(out, json_pack("{s:s, s:s, s:b}", "id", id, "source", stored ? "uploaded" : "built-in",
+						     "has_built_in", vt_broker_builtin_policy(id) != NULL));
+	}
+	json_decref(arr);
+	vt_resp_json(r, 200, json_pack("{s:o}", "policies", out));
+}
+
+static void refval_list(struct vt_broker *b, struct vt_http_response *r)
+{
+	json_t *out = json_array();
+	pthread_rwlock_rdlock(&b->lock);
+	const char *k;
+	json_t *v;
+	json_object_foreach(b->refvals, k, v) {
+		json_array_append_new(out, json_pack("{s:s, s:I}", "name", k,
+						     "count", (json_int_t)(json_is_array(v) ? json_array_size(v) : 1)));
+	}
+	pthread_rwlock_unlock(&b->lock);
+	vt_resp_json(r, 200, json_pack("{s:o}", "reference_values", out));
+}
+
+static void refval_delete(struct vt_broker *b, const char *id, struct vt_http_response *r)
+{
+	struct vt_err e = {0};
+	bool deleted = false;
+	if (vt_store_kv_delete(b->store, "refval", id, &deleted, &e) != VT_OK) {
+		vt_broker_log_err(b, "admin delete reference value", &e);
+		vt_resp_err(r, "RvpsError", "Reference value store error", &e);
+		return;
+	}
+	pthread_rwlock_wrlock(&b->lock);
+	deleted = json_object_del(b->refvals, id) == 0 || deleted;
+	pthread_rwlock_unlock(&b->lock);
+	if (!deleted) {
+		not_found(r, "RvpsError", "reference value %.200s not found", id);
+		return;
+	}
+	vt_broker_log(b, "INFO", "admin: reference value %s deleted", id);
+	vt_resp_json(r, 200, json_pack("{s:s}", "deleted", id));
+}
+
 void vt_broker_admin(struct vt_broker *b, const struct vt_http_request *req, const char *first, const char *rest,
 			 struct vt_http_response *r)
 {
@@ -284,6 +473,10 @@ void vt_broker_admin(struct vt_broker *b, const struct vt_http_request *req, con
 		}
 		vt_status rc = strcmp(m, "POST") == 0 ? vt_store_resource_put(b->store, rest, req->body, req->body_size, &e)
 						      : vt_store_resource_delete(b->store, rest, &e);
+		if (rc == VT_E_NOTFOUND) {
+			not_found(r, "PluginInternalError", "no resource %.200s", rest);
+			return;
+		}
 		if (rc != VT_OK) {
 			vt_broker_log_err(b, "admin resource", &e);
 			vt_resp_err(r, "PluginInternalError", "Plugin internal error", &e);
@@ -291,14 +484,29 @@ void vt_broker_admin(struct vt_broker *b, const struct vt_http_request *req, con
 		}
 		vt_broker_log(b, "INFO", "admin: resource %s %s", rest, strcmp(m, "POST") == 0 ? "stored" : "deleted");
 		vt_resp_empty(r);
-	} else if (strcmp(first, "attestation-policy") == 0) {
+	} else if (strcmp(first, "attestation-policy") == 0 && strcmp(m, "POST") == 0) {
 		handle_set_policy(b, req, true, r);
+	} else if (strcmp(first, "attestation-policy") == 0 && strcmp(m, "DELETE") == 0) {
+		policy_delete(b, rest, r);
+	} else if (strcmp(first, "attestation-policy") == 0) {
+		if (rest[0] == '\0')
+			policy_list(b, r);
+		else
+			policy_get(b, rest, r);
 	} else if (strcmp(first, "resource-policy") == 0 && strcmp(m, "POST") == 0) {
 		handle_set_policy(b, req, false, r);
-	} else if (strcmp(first, "resource-policy") == 0) {
-		vt_resp_json(r, 200, json_pack("[s]", "resource-policy"));
+	} else if (strcmp(first, "resource-policy") == 0 && strcmp(m, "DELETE") == 0) {
+		policy_delete(b, "resource-policy", r);
+	} else if (strcmp(first, "resource-policy") == 0) { /* GET: its text, as Trustee answers */
+		policy_get(b, "resource-policy", r);
 	} else if (strcmp(first, "reference-value") == 0 && strcmp(m, "POST") == 0) {
 		handle_set_refval(b, req, r);
+	} else if (strcmp(first, "reference-value") == 0 && strcmp(m, "DELETE") == 0) {
+		refval_delete(b, rest, r);
+	} else if (strcmp(first, "reference-value") == 0 && rest[0] == '\0') {
+		refval_list(b, r);
+	} else if (strcmp(first, "admin") == 0 && strcmp(rest, "audit") != 0) { /* GET admin/resources[/R/T/G] */
+		handle_resource_list(b, rest, r);
 	} else if (strcmp(first, "admin") == 0) { /* GET admin/audit: the release log */
 		vt_broker_audit_export(b, req, r);
 	} else { /* GET reference-value/<id> */

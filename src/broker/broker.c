@@ -4,6 +4,7 @@
  * metrics and lifecycle here; the handlers in rcar.c and admin.c, policies
  * in policies.c, responses and logs in respond.c.
  */
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -15,6 +16,7 @@
 
 #include "broker/audit.h"
 #include "broker/broker_internal.h"
+#include "broker/ratelimit.h"
 #include "veritee/crypto.h"
 #include "veritee/evidence.h"
 #include "veritee/fetch.h"
@@ -37,6 +39,16 @@ static const char default_resource_policy[] =
 	"{\"name\":\"attestation-affirming\",\"claim\":\"/submods/*/ear.status\",\"equals\":\"affirming\","
 	"\"description\":\"the CPU and every device (gpu0, ...) appraised affirming\"}"
 	"]}";
+
+const char *vt_broker_builtin_policy(const char *id)
+{
+	if (strcmp(id, "default_cpu") == 0)
+		return default_cpu_policy;
+	if (strcmp(id, "resource-policy") == 0)
+		return default_resource_policy;
+	const struct vt_tee *t = strncmp(id, "default_", 8) == 0 ? vt_tee_find(id + 8) : NULL;
+	return t != NULL && !(t->flags & VT_TEE_CLI_ONLY) ? t->default_policy : NULL;
+}
 
 /* ------------------------------------------------------------- helpers */
 
@@ -83,11 +95,20 @@ static void handle_metrics(struct vt_broker *b, struct vt_http_response *r)
 			 "# HELP veritee_http_requests_total HTTP requests handled.\n"
 			 "# TYPE veritee_http_requests_total counter\nveritee_http_requests_total %lu\n"
 			 "# HELP veritee_sessions_live Live RCAR sessions.\n"
-			 "# TYPE veritee_sessions_live gauge\nveritee_sessions_live %zu\n",
+			 "# TYPE veritee_sessions_live gauge\nveritee_sessions_live %zu\n"
+			 "# HELP veritee_rate_limited_total Requests refused with 429 by the per-client rate limits.\n"
+			 "# TYPE veritee_rate_limited_total counter\nveritee_rate_limited_total %lu\n"
+			 "# HELP veritee_unavailable_total Requests answered 503 (database unavailable or busy, fetch capacity, "
+			 "sessions full).\n"
+			 "# TYPE veritee_unavailable_total counter\nveritee_unavailable_total %lu\n"
+			 "# HELP veritee_reloads_total Policy reloads after another broker changed the store.\n"
+			 "# TYPE veritee_reloads_total counter\nveritee_reloads_total %lu\n",
 			 (unsigned long)atomic_load(&b->m.auth_ok), (unsigned long)atomic_load(&b->m.attest_ok),
 			 (unsigned long)atomic_load(&b->m.attest_fail), (unsigned long)atomic_load(&b->m.resource_released),
 			 (unsigned long)atomic_load(&b->m.resource_denied), (unsigned long)atomic_load(&b->m.admin_denied),
-			 (unsigned long)atomic_load(&b->m.requests), vt_sessions_count(b->sessions));
+			 (unsigned long)atomic_load(&b->m.requests), vt_sessions_count(b->sessions),
+			 (unsigned long)atomic_load(&b->m.rate_limited), (unsigned long)atomic_load(&b->m.unavailable),
+			 (unsigned long)atomic_load(&b->m.reloads));
 	r->status = 200;
 	r->content_type = "text/plain; version=0.0.4";
 	r->body = n >= 0 ? s : NULL;
@@ -96,15 +117,28 @@ static void handle_metrics(struct vt_broker *b, struct vt_http_response *r)
 
 /* --------------------------------------------------------------- dispatch */
 
+static void dispatch(struct vt_broker *b, const struct vt_http_request *req, struct vt_http_response *r);
+
 void vt_broker_handle(struct vt_broker *b, const struct vt_http_request *req, struct vt_http_response *r)
 {
 	memset(r, 0, sizeof(*r));
 	atomic_fetch_add(&b->m.requests, 1);
+	dispatch(b, req, r);
+	if (r->status == 503)
+		atomic_fetch_add(&b->m.unavailable, 1);
+}
+
+static void dispatch(struct vt_broker *b, const struct vt_http_request *req, struct vt_http_response *r)
+{
 	const char *m = req->method ? req->method : "";
 	const char *path = req->path ? req->path : "";
 
 	if (strcmp(path, "/healthz") == 0) {
 		vt_resp_empty(r);
+		return;
+	}
+	if (strcmp(path, "/readyz") == 0) {
+		vt_broker_readyz(b, r);
 		return;
 	}
 	if (strcmp(path, "/.well-known/jwks.json") == 0) { /* the token-signing key, as Trustee's AS publishes it */
@@ -139,10 +173,20 @@ void vt_broker_handle(struct vt_broker *b, const struct vt_http_request *req, st
 	const char *rest = slash ? slash + 1 : "";
 	bool get = strcmp(m, "GET") == 0, post = strcmp(m, "POST") == 0, del = strcmp(m, "DELETE") == 0;
 
+	/* Behind a trusted load balancer, the client is the one it names. */
+	struct vt_http_request fwd;
+	char client[INET6_ADDRSTRLEN];
+	if (vt_broker_forwarded_client(b, req, client, sizeof(client))) {
+		fwd = *req;
+		fwd.client = client;
+		req = &fwd;
+	}
 	if (strcmp(first, "auth") == 0 && post && !slash) {
-		vt_broker_auth(b, req, r);
+		if (!vt_broker_rate_limited(b, b->rl_auth, req, r))
+			vt_broker_auth(b, req, r);
 	} else if (strcmp(first, "attest") == 0 && post && !slash) {
-		vt_broker_attest(b, req, r);
+		if (!vt_broker_rate_limited(b, b->rl_attest, req, r))
+			vt_broker_attest(b, req, r);
 	} else if (strcmp(first, "resource") == 0 && get) {
 		if (!vt_kbs_resource_path_valid(rest)) {
 			vt_resp_error(r, "InvalidRequestPath", "invalid resource path: want repo/type/tag of [A-Za-z0-9_.-]");
@@ -155,10 +199,12 @@ void vt_broker_handle(struct vt_broker *b, const struct vt_http_request *req, st
 		vt_broker_tpm_activate(b, req, r);
 	} else if ((strcmp(first, "resource") == 0 && (post || del)) ||
 		   (strcmp(first, "attestation-policy") == 0 && post && !slash) ||
-		   (strcmp(first, "resource-policy") == 0 && (post || get) && !slash) ||
+		   (strcmp(first, "attestation-policy") == 0 && ((get && (!slash || rest[0])) || (del && slash && rest[0]))) ||
+		   (strcmp(first, "resource-policy") == 0 && (post || get || del) && !slash) ||
 		   (strcmp(first, "reference-value") == 0 && post && !slash) ||
-		   (strcmp(first, "reference-value") == 0 && get && slash && rest[0]) ||
-		   (strcmp(first, "admin") == 0 && get && strcmp(rest, "audit") == 0)) {
+		   (strcmp(first, "reference-value") == 0 && ((get && (!slash || rest[0])) || (del && slash && rest[0]))) ||
+		   (strcmp(first, "admin") == 0 && get &&
+		    (strcmp(rest, "audit") == 0 || strcmp(rest, "resources") == 0 || strncmp(rest, "resources/", 10) == 0))) {
 		vt_broker_admin(b, req, first, rest, r);
 	} else {
 		vt_resp_error(r, "PluginNotFound", "Plugin not found");
@@ -167,36 +213,112 @@ void vt_broker_handle(struct vt_broker *b, const struct vt_http_request *req, st
 
 /* ------------------------------------------------------------ lifecycle */
 
-static void load_kv(void *ctx, const char *key, const char *text)
-{
-	json_t *v = NULL;
-	if (vt_json_parse(text, strlen(text), 1u << 20, &v, NULL) == VT_OK)
-		json_object_set_new((json_t *)ctx, key, v);
-}
-
-struct policy_load_ctx {
-	struct vt_broker *b;
+/* A set of policies and reference values being loaded, which replaces the
+ * live one at once (vt_broker_reload). */
+struct policy_set {
+	struct vt_policy_slot slots[VT_MAX_POLICIES];
+	json_t *refvals;
 	vt_status rc;
 	struct vt_err *err;
 };
 
-static void load_policy(void *ctx, const char *key, const char *text)
+/* Parse policy `text` into the set under `id`, replacing an earlier one
+ * (stored policies override the shipped defaults). */
+static void set_policy(struct policy_set *s, const char *id, const char *text)
 {
-	struct policy_load_ctx *c = ctx;
 	struct vt_policy *p = NULL;
-	if (c->rc != VT_OK)
+	if (s->rc != VT_OK || (s->rc = vt_policy_parse(text, strlen(text), &p, s->err)) != VT_OK)
 		return;
-	c->rc = vt_policy_parse(text, strlen(text), &p, c->err);
-	if (c->rc == VT_OK)
-		c->rc = vt_broker_policy_install(c->b, key, p, c->err);
+	struct vt_policy_slot *slot = NULL;
+	for (size_t i = 0; i < VT_MAX_POLICIES; i++) {
+		if (s->slots[i].policy && strcmp(s->slots[i].id, id) == 0) {
+			slot = &s->slots[i];
+			break;
+		}
+		if (slot == NULL && s->slots[i].policy == NULL)
+			slot = &s->slots[i];
+	}
+	if (slot == NULL || strlen(id) >= sizeof(slot->id)) {
+		s->rc = vt_fail(s->err, VT_E_LIMIT, VT_STEP_POLICY, "policy_id", "too many policies (max %d)", VT_MAX_POLICIES);
+		vt_policy_free(p);
+		return;
+	}
+	vt_policy_free(slot->policy);
+	snprintf(slot->id, sizeof(slot->id), "%s", id);
+	slot->policy = p;
 }
 
-static vt_status install_default(struct vt_broker *b, const char *id, const char *text, struct vt_err *err)
+static void load_policy(void *ctx, const char *key, const char *text)
 {
-	struct vt_policy *p = NULL;
-	vt_status rc = vt_policy_parse(text, strlen(text), &p, err);
+	set_policy(ctx, key, text);
+}
+
+static void load_kv(void *ctx, const char *key, const char *text)
+{
+	struct policy_set *s = ctx;
+	json_t *v = NULL;
+	if (vt_json_parse(text, strlen(text), 1u << 20, &v, NULL) == VT_OK)
+		json_object_set_new(s->refvals, key, v);
+}
+
+/* Build the set and swap it in; *npol and *nref count what is live. */
+static vt_status load_policies(struct vt_broker *b, size_t *npol, size_t *nref, struct vt_err *err)
+{
+	struct policy_set s = {.refvals = json_object(), .rc = VT_OK, .err = err};
+	if (s.refvals == NULL)
+		return vt_fail(err, VT_E_NOMEM, VT_STEP_POLICY, "", "out of memory");
+	/* Shipped defaults first; stored (uploaded) policies override them. */
+	for (size_t i = 0; vt_tee_at(i) != NULL; i++) {
+		const struct vt_tee *t = vt_tee_at(i);
+		char id[64];
+		snprintf(id, sizeof(id), "default_%s", t->name);
+		if (t->default_policy != NULL && !(t->flags & VT_TEE_CLI_ONLY))
+			set_policy(&s, id, t->default_policy);
+	}
+	set_policy(&s, "default_cpu", default_cpu_policy);
+	set_policy(&s, "resource-policy", default_resource_policy);
+	/* The store is read under the write lock: an admin update stores first
+	 * and then takes the lock to install, so one this read misses is
+	 * installed after the swap, never lost. */
+	pthread_rwlock_wrlock(&b->lock);
+	vt_status rc = s.rc;
 	if (rc == VT_OK)
-		rc = vt_broker_policy_install(b, id, p, err);
+		rc = vt_store_kv_each(b->store, "policy", load_policy, &s, err);
+	if (rc == VT_OK)
+		rc = s.rc;
+	if (rc == VT_OK)
+		rc = vt_store_kv_each(b->store, "refval", load_kv, &s, err);
+	if (rc == VT_OK) { /* swap: requests see the old set or the new one */
+		for (size_t i = 0; i < VT_MAX_POLICIES; i++) {
+			struct vt_policy_slot old = b->policies[i];
+			b->policies[i] = s.slots[i];
+			s.slots[i] = old;
+			*npol += b->policies[i].policy != NULL;
+		}
+		json_t *old_refvals = b->refvals;
+		b->refvals = s.refvals;
+		s.refvals = old_refvals;
+		*nref = json_object_size(b->refvals);
+	}
+	pthread_rwlock_unlock(&b->lock);
+	for (size_t i = 0; i < VT_MAX_POLICIES; i++)
+		vt_policy_free(s.slots[i].policy);
+	json_decref(s.refvals);
+	return rc;
+}
+
+vt_status vt_broker_reload(struct vt_broker *b, struct vt_err *err)
+{
+	struct vt_err e = {0};
+	size_t npol = 0, nref = 0;
+	vt_status rc = load_policies(b, &npol, &nref, &e);
+	if (rc == VT_OK) {
+		vt_broker_log(b, "INFO", "reloaded %zu policies and %zu reference values from the store", npol, nref);
+	} else {
+		vt_broker_log_err(b, "reload (the previous policies stay in force)", &e);
+		if (err)
+			*err = e;
+	}
 	return rc;
 }
 
@@ -257,6 +379,8 @@ vt_status vt_broker_new(const struct vt_broker_config *c, struct vt_broker **out
 	b->cfg.dcap_collateral = dup_or_null(c->dcap_collateral);
 	b->cfg.pccs_url = dup_or_null(c->pccs_url);
 	b->cfg.tpm_ek_roots = dup_or_null(c->tpm_ek_roots);
+	b->cfg.trusted_proxies = NULL; /* copied by vt_broker_limits_init */
+	b->cfg.trusted_proxy_count = 0;
 	b->cfg.admin_keys = NULL;
 	b->cfg.admin_key_count = 0;
 	b->cfg.admin_audience = NULL;
@@ -285,7 +409,7 @@ vt_status vt_broker_new(const struct vt_broker_config *c, struct vt_broker **out
 		rc = vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, "", "out of memory");
 		goto out;
 	}
-	VT_GUARD(vt_broker_tpm_enroll_init(b, err));
+	VT_GUARD(vt_broker_limits_init(b, c, err));
 	if (c->db_path == NULL || c->master_key_path == NULL) {
 		rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, c->db_path ? "master_key" : "database",
 			     "the broker needs \"database\" and \"master_key\" paths");
@@ -325,23 +449,14 @@ vt_status vt_broker_new(const struct vt_broker_config *c, struct vt_broker **out
 		.tees = tees, .common = common, .fetch_gate = b->fetch_gate, .http_get = vt_curl_http_get};
 	VT_GUARD(vt_verifier_new(&vs, &b->verifier, err));
 	VT_GUARD(vt_master_key_load(c->master_key_path, &mk, err));
-	VT_GUARD(vt_store_open_sqlite(c->db_path, mk, &b->store, err));
+	VT_GUARD(vt_broker_store_open(b, mk, err));
 	VT_GUARD(load_or_create_token_key(b, err));
+	VT_GUARD(vt_broker_replicas_init(b, err));
 
-	/* Shipped defaults first; stored (uploaded) policies override them. */
-	for (size_t i = 0; vt_tee_at(i) != NULL; i++) {
-		const struct vt_tee *t = vt_tee_at(i);
-		char id[64];
-		snprintf(id, sizeof(id), "default_%s", t->name);
-		if (t->default_policy != NULL && !(t->flags & VT_TEE_CLI_ONLY))
-			VT_GUARD(install_default(b, id, t->default_policy, err));
-	}
-	VT_GUARD(install_default(b, "default_cpu", default_cpu_policy, err));
-	VT_GUARD(install_default(b, "resource-policy", default_resource_policy, err));
-	struct policy_load_ctx plc = {b, VT_OK, err};
-	VT_GUARD(vt_store_kv_each(b->store, "policy", load_policy, &plc, err));
-	VT_GUARD(plc.rc);
-	VT_GUARD(vt_store_kv_each(b->store, "refval", load_kv, b->refvals, err));
+	size_t npol = 0, nref = 0;
+	VT_GUARD(load_policies(b, &npol, &nref, err));
+	if (vt_store_shared(b->store))
+		VT_GUARD(vt_broker_sync_start(b, err));
 out:
 	vt_secret_free(mk);
 	json_decref(tees);
@@ -359,10 +474,11 @@ void vt_broker_free(struct vt_broker *b)
 	if (b == NULL)
 		return;
 	vt_broker_stop(b);
+	vt_broker_sync_stop(b);
 	for (size_t i = 0; i < VT_MAX_POLICIES; i++)
 		vt_policy_free(b->policies[i].policy);
 	json_decref(b->refvals);
-	vt_broker_tpm_enroll_free(b);
+	vt_broker_limits_free(b);
 	vt_sessions_free(b->sessions);
 	vt_fetch_gate_free(b->fetch_gate);
 	vt_store_close(b->store);

@@ -23,6 +23,7 @@ struct vt_policy_slot {
 
 struct vt_broker_metrics {
 	atomic_ulong requests, auth_ok, attest_ok, attest_fail, resource_released, resource_denied, admin_denied;
+	atomic_ulong rate_limited, unavailable, reloads;
 };
 
 struct vt_broker {
@@ -53,7 +54,15 @@ struct vt_broker {
 	FILE *log_stream;
 	pthread_mutex_t log_lock;
 
-	struct vt_tpm_enrollments *tpm_enroll; /* pending TPM AK enrollments (tpm_enroll.c) */
+	/* Replicas (sync.c): a thread that reloads policies and reference
+	 * values when another broker on the shared store changed them. */
+	pthread_t sync_thread;
+	bool sync_running;
+	atomic_bool sync_stop;
+	int64_t sync_generation;       /* the kv generation the loaded policies reflect */
+
+	/* Backpressure (ratelimit.c): NULL = no limit */
+	struct vt_ratelimit *rl_auth, *rl_attest;
 };
 
 int64_t vt_broker_now(struct vt_broker *b);
@@ -79,6 +88,34 @@ struct vt_policy *vt_broker_policy_acquire(struct vt_broker *b, const char *id);
 void vt_broker_policy_release(struct vt_broker *b);
 bool vt_broker_policy_has_room(struct vt_broker *b, const char *id);
 vt_status vt_broker_policy_install(struct vt_broker *b, const char *id, struct vt_policy *p, struct vt_err *err);
+/* Take a policy out of force (admin delete of an uploaded policy without a built-in default). */
+void vt_broker_policy_remove(struct vt_broker *b, const char *id);
+/* The built-in text of policy `id` (default_<tee>, default_cpu,
+ * resource-policy), or NULL: what is in force when nothing is uploaded. */
+const char *vt_broker_builtin_policy(const char *id);
+/* replicas.c: the store, readiness, backpressure */
+/* Open the store the config names (SQLite path or PostgreSQL URI). */
+vt_status vt_broker_store_open(struct vt_broker *b, const struct vt_secret *master_key, struct vt_err *err);
+/* On a shared store: sessions in the store, the token key bound to it,
+ * the kv generation read (call before the policies are loaded). */
+vt_status vt_broker_replicas_init(struct vt_broker *b, struct vt_err *err);
+/* Rate limiters and trusted proxies from the config. */
+vt_status vt_broker_limits_init(struct vt_broker *b, const struct vt_broker_config *c, struct vt_err *err);
+void vt_broker_limits_free(struct vt_broker *b);
+/* GET /readyz: 200 when the database answers, else 503 saying why. */
+void vt_broker_readyz(struct vt_broker *b, struct vt_http_response *r);
+/* The client a trusted proxy names in X-Forwarded-For (its last entry),
+ * into buf; false when the peer is not a trusted proxy or names none. */
+bool vt_broker_forwarded_client(struct vt_broker *b, const struct vt_http_request *req, char *buf, size_t n);
+/* Take a token for the request's client; when there is none, answer 429
+ * with Retry-After and return true.  rl NULL: never limited. */
+bool vt_broker_rate_limited(struct vt_broker *b, struct vt_ratelimit *rl, const struct vt_http_request *req,
+			    struct vt_http_response *r);
+
+/* sync.c: follow other brokers' kv changes (shared store only): a thread
+ * that calls vt_broker_reload when the store's kv generation moves. */
+vt_status vt_broker_sync_start(struct vt_broker *b, struct vt_err *err);
+void vt_broker_sync_stop(struct vt_broker *b);
 
 /* rcar.c and admin.c: the handlers */
 void vt_broker_auth(struct vt_broker *b, const struct vt_http_request *req, struct vt_http_response *r);
@@ -89,10 +126,7 @@ void vt_broker_admin(struct vt_broker *b, const struct vt_http_request *req, con
 		     struct vt_http_response *r);
 
 /* TPM AK enrollment (tpm_enroll.c): POST /kbs/v0/tpm/enroll and
- * POST /kbs/v0/tpm/activate; challenges live in memory only. */
-struct vt_tpm_enrollments;
-vt_status vt_broker_tpm_enroll_init(struct vt_broker *b, struct vt_err *err);
-void vt_broker_tpm_enroll_free(struct vt_broker *b);
+ * POST /kbs/v0/tpm/activate; challenges live in the store. */
 void vt_broker_tpm_enroll(struct vt_broker *b, const struct vt_http_request *req, struct vt_http_response *r);
 void vt_broker_tpm_activate(struct vt_broker *b, const struct vt_http_request *req, struct vt_http_response *r);
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "broker/broker_internal.h"
+#include "broker/store.h"
 #include "veritee/broker.h"
 #include "veritee/evidence.h"
 #include "veritee/json.h"
@@ -38,6 +39,11 @@ void vt_broker_config_init(struct vt_broker_config *c)
 	c->negative_cache_seconds = 300;
 	c->admin_token_max_lifetime = 900;
 	c->max_devices = 16;
+	c->db_pool_size = 8;
+	c->db_pool_wait_ms = 1000;
+	c->db_connect_timeout = 2;
+	c->db_statement_timeout_ms = 5000;
+	c->rate_burst = 20;
 }
 
 void vt_broker_config_free(struct vt_broker_config *c)
@@ -63,6 +69,9 @@ void vt_broker_config_free(struct vt_broker_config *c)
 	for (size_t i = 0; i < c->admin_audience_count; i++)
 		free(c->admin_audience[i]);
 	free(c->admin_audience);
+	for (size_t i = 0; i < c->trusted_proxy_count; i++)
+		free(c->trusted_proxies[i]);
+	free(c->trusted_proxies);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -136,6 +145,13 @@ static bool set_limit(struct vt_broker_config *c, const char *key, json_t *v, vt
 		{"max_devices", 1, 1024, offsetof(struct vt_broker_config, max_devices), 1},
 		{"admin_token_max_lifetime_seconds", 10, 86400,
 		 offsetof(struct vt_broker_config, admin_token_max_lifetime), 0},
+		{"database_pool_size", 1, 1024, offsetof(struct vt_broker_config, db_pool_size), 2},
+		{"database_pool_wait_ms", 1, 60000, offsetof(struct vt_broker_config, db_pool_wait_ms), 0},
+		{"database_connect_timeout_seconds", 1, 60, offsetof(struct vt_broker_config, db_connect_timeout), 0},
+		{"database_statement_timeout_ms", 100, 600000, offsetof(struct vt_broker_config, db_statement_timeout_ms), 0},
+		{"rate_limit_auth_per_second", 0, 1000000, offsetof(struct vt_broker_config, auth_rate), 2},
+		{"rate_limit_attest_per_second", 0, 1000000, offsetof(struct vt_broker_config, attest_rate), 2},
+		{"rate_limit_burst", 1, 1000000, offsetof(struct vt_broker_config, rate_burst), 2},
 	};
 	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
 		if (strcmp(key, limits[i].name) != 0)
@@ -320,7 +336,16 @@ vt_status vt_broker_config_load(const char *path, struct vt_broker_config *c, st
 		} else if (strcmp(key, "tls_key") == 0) {
 			VT_GUARD(set_path(&c->tls_key, dir, v, key, err));
 		} else if (strcmp(key, "database") == 0) {
-			VT_GUARD(set_path(&c->db_path, dir, v, key, err));
+			/* A PostgreSQL URI as it is; anything else is an SQLite path. */
+			if (json_is_string(v) && vt_store_is_url(json_string_value(v))) {
+				free(c->db_path);
+				if ((c->db_path = strdup(json_string_value(v))) == NULL) {
+					rc = vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, key, "out of memory");
+					goto out;
+				}
+			} else {
+				VT_GUARD(set_path(&c->db_path, dir, v, key, err));
+			}
 		} else if (strcmp(key, "master_key") == 0) {
 			VT_GUARD(set_path(&c->master_key_path, dir, v, key, err));
 		} else if (strcmp(key, "token_signing_key") == 0) {
@@ -428,6 +453,8 @@ vt_status vt_broker_config_load(const char *path, struct vt_broker_config *c, st
 			VT_GUARD(set_tees(c, dir, v, err));
 		} else if (strcmp(key, "admin_audience") == 0) {
 			VT_GUARD(set_strings(&c->admin_audience, &c->admin_audience_count, v, key, err));
+		} else if (strcmp(key, "trusted_proxies") == 0) {
+			VT_GUARD(set_strings(&c->trusted_proxies, &c->trusted_proxy_count, v, key, err));
 		} else {
 			rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, key, "unknown setting \"%.64s\" (see docs/broker.md)", key);
 			goto out;

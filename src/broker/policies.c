@@ -85,3 +85,16 @@ vt_status vt_broker_policy_install(struct vt_broker *b, const char *id, struct v
 	return rc;
 }
 
+/* Take policy `id` out of force (an uploaded policy without a built-in
+ * default, deleted by an admin). */
+void vt_broker_policy_remove(struct vt_broker *b, const char *id)
+{
+	pthread_rwlock_wrlock(&b->lock);
+	struct vt_policy_slot *s = policy_slot(b, id);
+	if (s != NULL) {
+		vt_policy_free(s->policy);
+		s->policy = NULL;
+		s->id[0] = '\0';
+	}
+	pthread_rwlock_unlock(&b->lock);
+}

@@ -550,6 +550,10 @@ void vt_broker_resource_get(struct vt_broker *b, const struct vt_http_request *r
 
 	if (req->session_cookie && vt_session_token(b->sessions, req->session_cookie, now, &token, &e) == VT_OK) {
 		/* cookie path */
+	} else if (e.code == VT_E_UNAVAILABLE) { /* the session store is down: 503, not "no token" */
+		vt_broker_log_err(b, "resource", &e);
+		vt_resp_err(r, "PluginInternalError", "Session store unavailable", &e);
+		goto out;
 	} else if (req->authorization && strncmp(req->authorization, "Bearer ", 7) == 0) {
 		token = strdup(req->authorization + 7);
 	}

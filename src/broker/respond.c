@@ -51,8 +51,14 @@ void vt_broker_log(struct vt_broker *b, const char *level, const char *fmt, ...)
  * may quote evidence values, which do not belong in logs. */
 void vt_broker_log_err(struct vt_broker *b, const char *what, const struct vt_err *e)
 {
-	vt_broker_log(b, "WARN", "%s: %s step=%s field=%s", what, vt_status_name(e->code), vt_step_name(e->step),
-		      e->field[0] ? e->field : "-");
+	/* A storage detail is ours (the database's message, the server's name
+	 * without password): the operator needs it to see why. */
+	if (e->step == VT_STEP_STORAGE && e->detail[0])
+		vt_broker_log(b, "WARN", "%s: %s step=%s field=%s: %s", what, vt_status_name(e->code), vt_step_name(e->step),
+			      e->field[0] ? e->field : "-", e->detail);
+	else
+		vt_broker_log(b, "WARN", "%s: %s step=%s field=%s", what, vt_status_name(e->code), vt_step_name(e->step),
+			      e->field[0] ? e->field : "-");
 }
 
 void vt_resp_json(struct vt_http_response *r, int status, json_t *body)
@@ -92,6 +98,8 @@ void vt_resp_err(struct vt_http_response *r, const char *variant, const char *pr
 	snprintf(buf, sizeof(buf), "%s: %s (step %s%s%s)", prefix, e->detail[0] ? e->detail : vt_status_name(e->code),
 		 vt_step_name(e->step), e->field[0] ? ", field " : "", e->field);
 	vt_resp_error(r, variant, buf);
+	if (e->code == VT_E_UNAVAILABLE) /* the database is down or busy: not a verdict, retry */
+		r->status = 503;
 }
 
 void vt_http_response_free(struct vt_http_response *r)

@@ -47,6 +47,7 @@ struct client {
 #define NCLIENT_BUCKETS 1024
 
 struct vt_session_table {
+	struct vt_session_db *db; /* shared store; then nothing below is used */
 	pthread_mutex_t lock;
 	struct session *buckets[NBUCKETS];
 	struct client *clients[NCLIENT_BUCKETS];
@@ -72,6 +73,19 @@ struct vt_session_table *vt_sessions_new(size_t max, size_t max_per_client)
 	return t;
 }
 
+struct vt_session_table *vt_sessions_new_shared(struct vt_store *store, size_t max, size_t max_per_client)
+{
+	struct vt_session_table *t = vt_sessions_new(max, max_per_client);
+	if (t == NULL)
+		return NULL;
+	t->db = vt_session_db_new(store, max, max_per_client);
+	if (t->db == NULL) {
+		vt_sessions_free(t);
+		return NULL;
+	}
+	return t;
+}
+
 static void session_free(struct session *s)
 {
 	if (s->token) {
@@ -85,6 +99,7 @@ void vt_sessions_free(struct vt_session_table *t)
 {
 	if (t == NULL)
 		return;
+	vt_session_db_free(t->db);
 	for (size_t i = 0; i < NBUCKETS; i++) {
 		struct session *s = t->buckets[i];
 		while (s) {
@@ -269,6 +284,8 @@ static struct session *find_locked(struct vt_session_table *t, const char *id, i
 vt_status vt_session_create(struct vt_session_table *t, const struct vt_session_params *params, const char *client,
 			    int64_t now, int64_t expires, char id[33], char nonce[45], struct vt_err *err)
 {
+	if (t->db)
+		return vt_session_db_create(t->db, params, client, now, expires, id, nonce, err);
 	uint8_t raw_id[16], raw_nonce[32];
 	vt_status rc = vt_random(raw_id, sizeof(raw_id), err);
 	if (rc == VT_OK)
@@ -339,6 +356,8 @@ vt_status vt_session_create(struct vt_session_table *t, const struct vt_session_
 vt_status vt_session_claim(struct vt_session_table *t, const char *id, int64_t now, struct vt_session_params *params,
 			   char nonce[45], struct vt_err *err)
 {
+	if (t->db)
+		return vt_session_db_claim(t->db, id, now, params, nonce, err);
 	vt_status rc = VT_OK;
 	pthread_mutex_lock(&t->lock);
 	struct session *s = find_locked(t, id, now);
@@ -363,6 +382,8 @@ vt_status vt_session_attested(struct vt_session_table *t, const char *id, int64_
 			      struct vt_err *err)
 {
 	(void)now; /* a claimed session does not expire under its claimer */
+	if (t->db)
+		return vt_session_db_attested(t->db, id, token, err);
 	char *copy = strdup(token);
 	if (copy == NULL)
 		return vt_fail(err, VT_E_NOMEM, VT_STEP_SESSION, "", "out of memory");
@@ -383,6 +404,10 @@ vt_status vt_session_attested(struct vt_session_table *t, const char *id, int64_
 
 void vt_session_fail(struct vt_session_table *t, const char *id)
 {
+	if (t->db) {
+		vt_session_db_fail(t->db, id);
+		return;
+	}
 	pthread_mutex_lock(&t->lock);
 	struct session *s = find_locked(t, id, INT64_MIN);
 	if (s != NULL && s->state == ATTESTING)
@@ -392,6 +417,8 @@ void vt_session_fail(struct vt_session_table *t, const char *id)
 
 vt_status vt_session_token(struct vt_session_table *t, const char *id, int64_t now, char **token, struct vt_err *err)
 {
+	if (t->db)
+		return vt_session_db_token(t->db, id, now, token, err);
 	pthread_mutex_lock(&t->lock);
 	struct session *s = find_locked(t, id, now);
 	char *copy = (s && s->state == ATTESTED) ? strdup(s->token) : NULL;
@@ -404,6 +431,8 @@ vt_status vt_session_token(struct vt_session_table *t, const char *id, int64_t n
 
 size_t vt_sessions_count(struct vt_session_table *t)
 {
+	if (t->db)
+		return vt_session_db_count(t->db);
 	pthread_mutex_lock(&t->lock);
 	size_t n = t->count;
 	pthread_mutex_unlock(&t->lock);

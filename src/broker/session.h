@@ -1,4 +1,6 @@
-/* RCAR sessions: in memory, keyed by a random 128-bit id, expiring.
+/* RCAR sessions: keyed by a random 128-bit id, expiring; in memory
+ * (vt_sessions_new: one broker) or in a shared store (vt_sessions_new_shared:
+ * replicas on PostgreSQL, session_db.c).
  *
  * Admission is O(1) and cannot be monopolised by one client: each client
  * address may hold at most `max_per_client` unattested sessions (at the
@@ -29,6 +31,11 @@ struct vt_session_params {
 };
 
 struct vt_session_table *vt_sessions_new(size_t max, size_t max_per_client);
+/* The same table kept in a shared store (PostgreSQL), so that every broker
+ * on the store serves every session (session_db.c; the store must outlive
+ * the table). */
+struct vt_store;
+struct vt_session_table *vt_sessions_new_shared(struct vt_store *store, size_t max, size_t max_per_client);
 void vt_sessions_free(struct vt_session_table *t);
 
 /* Create a session for `client` (its address; NULL = one anonymous
@@ -56,5 +63,18 @@ void vt_session_fail(struct vt_session_table *t, const char *id);
 vt_status vt_session_token(struct vt_session_table *t, const char *id, int64_t now, char **token, struct vt_err *err);
 
 size_t vt_sessions_count(struct vt_session_table *t);
+
+/* session_db.c: the shared-store implementation behind the functions above. */
+struct vt_session_db;
+struct vt_session_db *vt_session_db_new(struct vt_store *store, size_t max, size_t max_per_client);
+void vt_session_db_free(struct vt_session_db *d);
+vt_status vt_session_db_create(struct vt_session_db *d, const struct vt_session_params *params, const char *client,
+			       int64_t now, int64_t expires, char id[33], char nonce[45], struct vt_err *err);
+vt_status vt_session_db_claim(struct vt_session_db *d, const char *id, int64_t now, struct vt_session_params *params,
+			      char nonce[45], struct vt_err *err);
+vt_status vt_session_db_attested(struct vt_session_db *d, const char *id, const char *token, struct vt_err *err);
+void vt_session_db_fail(struct vt_session_db *d, const char *id);
+vt_status vt_session_db_token(struct vt_session_db *d, const char *id, int64_t now, char **token, struct vt_err *err);
+size_t vt_session_db_count(struct vt_session_db *d);
 
 #endif

@@ -6,10 +6,13 @@
  *     -> the EK certificate must chain to `tpm_ek_roots`; the AK must be a
  *        restricted signing key fixed to its TPM; a random 32-byte secret is
  *        wrapped with TPM2_MakeCredential for (EK key, AK Name) and the
- *        challenge {id, AK digest, secret, expiry} kept in memory.
+ *        challenge {id, AK digest, secret, expiry} kept in the store (the
+ *        secret sealed like a resource), so any broker sharing the store
+ *        may take the activation.
  *     <- {"id", "credential_blob", "encrypted_secret", "expires_in"}
  *   POST /kbs/v0/tpm/activate {"id", "secret": b64}
- *     -> the challenge is taken out (usable once, also on failure), the
+ *     -> the challenge is taken out of the store (usable once, also on
+ *        failure, by exactly one broker), the
  *        secret compared in constant time; on a match the AK digest (hex
  *        SHA-256 of the AK's DER SPKI, the tpm verifier's `ak_digest`
  *        claim) joins reference value `trusted_aks`, stored like
@@ -42,18 +45,12 @@
 #define FIELD_MAX ((size_t)64 << 10) /* base64 characters of one member */
 #define TRUSTED_AKS "trusted_aks"
 
+/* A challenge being made (enroll) or checked (activate). */
 struct challenge {
 	char id[2 * ID_BYTES + 1];
 	char ak_digest[65];
 	struct vt_secret *secret;
 	int64_t expires;
-	struct challenge *next;
-};
-
-struct vt_tpm_enrollments {
-	pthread_mutex_t lock;
-	struct challenge *head;
-	size_t count;
 };
 
 static void challenge_free(struct challenge *c)
@@ -62,44 +59,6 @@ static void challenge_free(struct challenge *c)
 		return;
 	vt_secret_free(c->secret);
 	free(c);
-}
-
-vt_status vt_broker_tpm_enroll_init(struct vt_broker *b, struct vt_err *err)
-{
-	b->tpm_enroll = calloc(1, sizeof(*b->tpm_enroll));
-	if (b->tpm_enroll == NULL)
-		return vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, "", "out of memory");
-	pthread_mutex_init(&b->tpm_enroll->lock, NULL);
-	return VT_OK;
-}
-
-void vt_broker_tpm_enroll_free(struct vt_broker *b)
-{
-	struct vt_tpm_enrollments *t = b->tpm_enroll;
-	if (t == NULL)
-		return;
-	for (struct challenge *c = t->head, *next; c; c = next) {
-		next = c->next;
-		challenge_free(c);
-	}
-	pthread_mutex_destroy(&t->lock);
-	free(t);
-	b->tpm_enroll = NULL;
-}
-
-/* Drop expired challenges; the caller holds t->lock. */
-static void purge(struct vt_tpm_enrollments *t, int64_t now)
-{
-	for (struct challenge **pp = &t->head; *pp;) {
-		struct challenge *c = *pp;
-		if (c->expires <= now) {
-			*pp = c->next;
-			challenge_free(c);
-			t->count--;
-		} else {
-			pp = &c->next;
-		}
-	}
 }
 
 /* ------------------------------------------------------------ responses */
@@ -121,7 +80,8 @@ static void respond_refusal(struct vt_http_response *r, const char *variant, con
 	snprintf(type, sizeof(type), "%s%s", VT_KBS_ERROR_BASE, variant);
 	snprintf(detail, sizeof(detail), "%s: %s (step %s%s%s)", prefix, e->detail[0] ? e->detail : vt_status_name(e->code),
 		 vt_step_name(e->step), e->field[0] ? ", field " : "", e->field);
-	respond_json(r, 401, json_pack("{s:s, s:s}", "type", type, "detail", detail));
+	/* The store down or busy is not a refusal: 503, retry. */
+	respond_json(r, e->code == VT_E_UNAVAILABLE ? 503 : 401, json_pack("{s:s, s:s}", "type", type, "detail", detail));
 }
 
 static vt_status parse_body(const struct vt_http_request *req, json_t **out, struct vt_err *err)
@@ -251,25 +211,15 @@ void vt_broker_tpm_enroll(struct vt_broker *b, const struct vt_http_request *req
 		vt_fail(&e, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");
 		goto internal;
 	}
-	struct vt_tpm_enrollments *t = b->tpm_enroll;
-	pthread_mutex_lock(&t->lock);
-	purge(t, now);
-	bool full = t->count >= CHALLENGE_MAX;
-	if (!full) {
-		c->next = t->head;
-		t->head = c;
-		t->count++;
-	}
-	pthread_mutex_unlock(&t->lock);
-	if (full) {
+	if (vt_store_challenge_put(b->store, c->id, c->ak_digest, c->secret, c->expires, now, CHALLENGE_MAX, &e) !=
+	    VT_OK) {
 		json_decref(answer);
-		vt_fail(&e, VT_E_LIMIT, VT_STEP_SESSION, "", "%d TPM enrollments are pending; try again later",
-			CHALLENGE_MAX);
-		goto refuse;
+		if (e.code == VT_E_LIMIT)
+			goto refuse;
+		goto internal;
 	}
 	vt_broker_log(b, "INFO", "tpm enroll: challenge %.8s... for AK %s (EK certificate verified)", c->id,
 		      c->ak_digest);
-	c = NULL;
 	respond_json(r, 200, answer);
 	goto out;
 internal:
@@ -295,43 +245,18 @@ out:
 /* ------------------------------------------------------------ activate */
 
 /* Add `digest` to reference value trusted_aks (a list; a single registered
- * string becomes a list), in the store first, then in memory. */
+ * string becomes a list): in the store, atomically for every broker
+ * sharing it, then in memory. */
 static vt_status trust_ak(struct vt_broker *b, const char *digest, struct vt_err *err)
 {
-	vt_status rc = VT_OK;
+	json_t *list = NULL;
+	vt_status rc = vt_store_kv_list_add(b->store, "refval", TRUSTED_AKS, digest, &list, err);
+	if (rc != VT_OK)
+		return rc;
 	pthread_rwlock_wrlock(&b->lock);
-	json_t *cur = json_object_get(b->refvals, TRUSTED_AKS);
-	json_t *list = json_is_array(cur) ? json_copy(cur) : json_array();
-	if (list == NULL) {
+	if (json_object_set_new(b->refvals, TRUSTED_AKS, list) != 0)
 		rc = vt_fail(err, VT_E_NOMEM, VT_STEP_STORAGE, TRUSTED_AKS, "out of memory");
-		goto out;
-	}
-	if (cur && !json_is_array(cur) && json_array_append(list, cur) != 0) {
-		rc = vt_fail(err, VT_E_NOMEM, VT_STEP_STORAGE, TRUSTED_AKS, "out of memory");
-		goto out;
-	}
-	bool present = false;
-	size_t i;
-	json_t *v;
-	json_array_foreach(list, i, v) {
-		if (json_is_string(v) && strcmp(json_string_value(v), digest) == 0)
-			present = true;
-	}
-	if (present)
-		goto out;
-	if (json_array_append_new(list, json_string(digest)) != 0) {
-		rc = vt_fail(err, VT_E_NOMEM, VT_STEP_STORAGE, TRUSTED_AKS, "out of memory");
-		goto out;
-	}
-	char *text = vt_json_compact(list);
-	rc = text ? vt_store_kv_put(b->store, "refval", TRUSTED_AKS, text, err)
-		  : vt_fail(err, VT_E_NOMEM, VT_STEP_STORAGE, TRUSTED_AKS, "out of memory");
-	free(text);
-	if (rc == VT_OK && json_object_set(b->refvals, TRUSTED_AKS, list) != 0)
-		rc = vt_fail(err, VT_E_NOMEM, VT_STEP_STORAGE, TRUSTED_AKS, "out of memory");
-out:
 	pthread_rwlock_unlock(&b->lock);
-	json_decref(list);
 	return rc;
 }
 
@@ -357,23 +282,26 @@ void vt_broker_tpm_activate(struct vt_broker *b, const struct vt_http_request *r
 		vt_fail(&e, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");
 		goto refuse;
 	}
-	/* Take the challenge out: it is used once, whatever the outcome. */
+	/* Take the challenge out: it is used once, whatever the outcome, and
+	 * by one broker only (a DELETE ... RETURNING). */
 	int64_t now = vt_broker_now(b);
-	struct vt_tpm_enrollments *t = b->tpm_enroll;
-	pthread_mutex_lock(&t->lock);
-	for (struct challenge **pp = &t->head; *pp; pp = &(*pp)->next) {
-		if (strcmp((*pp)->id, id) == 0) {
-			c = *pp;
-			*pp = c->next;
-			t->count--;
-			break;
-		}
-	}
-	purge(t, now);
-	pthread_mutex_unlock(&t->lock);
-	if (c == NULL) {
+	if (strlen(id) != 2 * ID_BYTES) {
 		vt_fail(&e, VT_E_AUTH, VT_STEP_SESSION, "id",
 			"unknown enrollment id (never issued, already used, or expired)");
+		goto refuse;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		vt_fail(&e, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");
+		goto refuse;
+	}
+	snprintf(c->id, sizeof(c->id), "%s", id);
+	if (vt_store_challenge_take(b->store, c->id, c->ak_digest, &c->secret, &c->expires, &e) != VT_OK) {
+		if (e.code == VT_E_NOTFOUND) {
+			vt_err_clear(&e);
+			vt_fail(&e, VT_E_AUTH, VT_STEP_SESSION, "id",
+				"unknown enrollment id (never issued, already used, or expired)");
+		}
 		goto refuse;
 	}
 	if (c->expires <= now) {

@@ -68,6 +68,7 @@ const char *vt_status_name(vt_status code)
 	case VT_E_CRYPTO: return "crypto library error";
 	case VT_E_NOMEM: return "out of memory";
 	case VT_E_INTERNAL: return "internal error";
+	case VT_E_UNAVAILABLE: return "unavailable, retry later";
 	}
 	return "unknown";
 }

@@ -429,7 +429,7 @@ struct shared {
 	atomic_ulong generation;
 	atomic_int rounds_done[WORKERS];
 	atomic_bool stop;
-	atomic_ulong released, denied, exact_rounds, changes;
+	atomic_ulong released, denied, exact_rounds, changes, reloads;
 };
 
 struct worker_arg {
@@ -564,6 +564,25 @@ static void *admin_thread(void *p)
 	return NULL;
 }
 
+/* vt_broker_reload (SIGHUP) over and over while rounds and admin changes
+ * run: a request sees the old set or the new one, and a reload never puts
+ * back a state older than what an admin change installed (the workers'
+ * checks above would see it). */
+static void *reloader(void *p)
+{
+	struct shared *sh = p;
+	while (!atomic_load(&sh->stop)) {
+		struct vt_err e = {0};
+		if (vt_broker_reload(sh->f->b, &e) != VT_OK) {
+			failf("vt_broker_reload: %s (field %s)", e.detail, e.field);
+			break;
+		}
+		atomic_fetch_add(&sh->reloads, 1);
+		sleep_ms(2);
+	}
+	return NULL;
+}
+
 /* The release log after concurrent rounds: one entry per resource request,
  * appended from several threads into one valid chain under a signed head. */
 static void check_release_log(struct fixture *f, long released, long denied)
@@ -605,9 +624,10 @@ static void test_concurrent_rounds_and_admin(void **state)
 	struct fixture *f = *state;
 	reset_failures();
 	struct shared sh = {.f = f};
-	pthread_t admin, th[WORKERS];
+	pthread_t admin, reload, th[WORKERS];
 	struct worker_arg args[WORKERS];
 	assert_int_equal(pthread_create(&admin, NULL, admin_thread, &sh), 0);
+	assert_int_equal(pthread_create(&reload, NULL, reloader, &sh), 0);
 	for (int i = 0; i < WORKERS; i++) {
 		args[i] = (struct worker_arg){&sh, i};
 		assert_int_equal(pthread_create(&th[i], NULL, worker, &args[i]), 0);
@@ -616,14 +636,17 @@ static void test_concurrent_rounds_and_admin(void **state)
 		pthread_join(th[i], NULL);
 	atomic_store(&sh.stop, true);
 	pthread_join(admin, NULL);
-	printf("# %d rounds: %lu released, %lu denied; %lu admin changes; %lu rounds saw one state throughout\n",
+	pthread_join(reload, NULL);
+	printf("# %d rounds: %lu released, %lu denied; %lu admin changes, %lu reloads; %lu rounds saw one state "
+	       "throughout\n",
 	       WORKERS * ROUNDS, atomic_load(&sh.released), atomic_load(&sh.denied), atomic_load(&sh.changes),
-	       atomic_load(&sh.exact_rounds));
+	       atomic_load(&sh.reloads), atomic_load(&sh.exact_rounds));
 	assert_no_failures("concurrent RCAR rounds");
 	assert_int_equal(atomic_load(&sh.released) + atomic_load(&sh.denied), WORKERS * ROUNDS);
 	assert_true(atomic_load(&sh.released) > 0);
 	assert_true(atomic_load(&sh.denied) > 0);
 	assert_true(atomic_load(&sh.changes) > 0);
+	assert_true(atomic_load(&sh.reloads) > 0);
 	/* No counter update was lost. */
 	long rel, den, att;
 	assert_true(read_metrics(f, &rel, &den, &att));

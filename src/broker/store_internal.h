@@ -1,0 +1,144 @@
+/* The store's two backends behind one small driver interface (store.c has
+ * the logic, store_sqlite.c and store_pg.c the drivers, store_schema.c the
+ * SQL).  Internal to the broker library. */
+#ifndef VT_BROKER_STORE_INTERNAL_H
+#define VT_BROKER_STORE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "broker/store.h"
+
+/* Every statement the store runs, prepared once per connection.  The SQL is
+ * in store_schema.c: one text for both backends where they agree, with
+ * parameters written $1, $2, ... (PostgreSQL reads them as positional,
+ * SQLite as names, which its driver binds by name). */
+enum vt_sql {
+	SQL_PING,
+	SQL_SCHEMA_VERSION,
+	SQL_META_GET,
+	SQL_META_INSERT,
+	SQL_RESOURCE_PUT,
+	SQL_RESOURCE_GET,
+	SQL_RESOURCE_DELETE,
+	SQL_KV_PUT,
+	SQL_KV_GET,
+	SQL_KV_EACH,
+	SQL_GEN_BUMP,
+	SQL_GEN_GET,
+	SQL_NOTIFY,     /* PostgreSQL: pg_notify after a kv change; SQLite: none */
+	SQL_JTI_PURGE,
+	SQL_JTI_INSERT,
+	SQL_AUDIT_LOCK, /* PostgreSQL: advisory lock; SQLite: none (BEGIN IMMEDIATE) */
+	SQL_AUDIT_HEAD,
+	SQL_AUDIT_INSERT,
+	SQL_AUDIT_HEAD_PUT,
+	SQL_AUDIT_RANGE,
+	SQL_SESSION_INSERT,
+	SQL_SESSION_PENDING,
+	SQL_SESSION_EVICT_CLIENT,
+	SQL_SESSION_EVICT_OLDEST,
+	SQL_SESSION_COUNT,
+	SQL_SESSION_CLAIM,
+	SQL_SESSION_STATE,
+	SQL_SESSION_ATTESTED,
+	SQL_SESSION_FAIL,
+	SQL_SESSION_TOKEN,
+	SQL_SESSION_SWEEP,
+	SQL_CHALLENGE_PURGE,
+	SQL_CHALLENGE_COUNT,
+	SQL_CHALLENGE_PUT,
+	SQL_CHALLENGE_TAKE,
+	SQL_RESOURCE_LIST, /* admin: paths and sealed sizes, never values */
+	SQL_KV_DELETE,
+	SQL_AUDIT_APPEND,       /* PostgreSQL: entry and head in one statement; SQLite: none */
+	SQL_SESSION_INSERT_COUNT, /* PostgreSQL: insert and the client's pending count; SQLite: none */
+	SQL_COUNT
+};
+
+enum vt_db_backend { VT_DB_SQLITE, VT_DB_PG };
+
+/* The statement's text for a backend; NULL = nothing to run (success). */
+const char *vt_sql_text(enum vt_sql q, enum vt_db_backend b);
+
+/* Schema migrations: migration i (1-based) brings the schema from version
+ * i-1 to i.  Each is one multi-statement SQL text. */
+size_t vt_schema_version_latest(void);
+const char *vt_schema_migration(size_t version, enum vt_db_backend b);
+/* Taken first in the migration transaction (PostgreSQL: an advisory lock,
+ * so replicas starting together migrate once); NULL for SQLite. */
+const char *vt_sql_migrate_lock(enum vt_db_backend b);
+
+/* One statement argument. */
+struct vt_db_arg {
+	char kind; /* 't' text, 'i' int64, 'b' bytes */
+	const char *text;
+	int64_t num;
+	const void *bytes;
+	size_t size;
+};
+#define DB_T(s) ((struct vt_db_arg){.kind = 't', .text = (s)})
+#define DB_I(n) ((struct vt_db_arg){.kind = 'i', .num = (n)})
+#define DB_B(p, n) ((struct vt_db_arg){.kind = 'b', .bytes = (p), .size = (n)})
+
+/* One result row, valid during the row callback only. */
+struct vt_db_row {
+	const struct vt_db_driver *drv;
+	void *impl;
+	int row;
+};
+typedef vt_status (*vt_db_row_fn)(void *ctx, const struct vt_db_row *row, struct vt_err *err);
+
+struct vt_db_driver {
+	const char *name;
+	enum vt_db_backend backend;
+	bool shared;
+	/* A connection for one operation (SQLite: the one connection, under
+	 * its lock).  VT_E_UNAVAILABLE when none can be had in time. */
+	vt_status (*acquire)(struct vt_store *s, void **conn, struct vt_err *err);
+	/* `broken`: the connection failed; close it (PostgreSQL). */
+	void (*release)(struct vt_store *s, void *conn, bool broken);
+	/* Whether the connection is no longer usable (a failed operation on it
+	 * may be retried on another). */
+	bool (*conn_broken)(void *conn);
+	/* Run a prepared statement; fn (may be NULL) sees each row;
+	 * *changes (may be NULL) the rows inserted, updated or deleted. */
+	vt_status (*run)(struct vt_store *s, void *conn, enum vt_sql q, const struct vt_db_arg *args, size_t nargs,
+			 vt_db_row_fn fn, void *ctx, int64_t *changes, struct vt_err *err);
+	/* Run SQL text without parameters (BEGIN, COMMIT, migrations). */
+	vt_status (*exec)(struct vt_store *s, void *conn, const char *sql, struct vt_err *err);
+	const char *(*text)(const struct vt_db_row *r, int col); /* NULL for SQL NULL */
+	int64_t (*num)(const struct vt_db_row *r, int col);
+	/* The bytes of a BLOB/BYTEA column; valid during the callback. */
+	const uint8_t *(*bytes)(const struct vt_db_row *r, int col, size_t *size);
+	void (*wait_change)(struct vt_store *s, int timeout_ms);
+	void (*close)(struct vt_store *s);
+};
+
+struct vt_store {
+	const struct vt_db_driver *drv;
+	struct vt_secret *key;
+	void *impl;     /* the driver's */
+	char name[192]; /* log-safe: SQLite path or postgresql://user@host:port/db */
+};
+
+static inline const char *vt_db_text(const struct vt_db_row *r, int col)
+{
+	return r->drv->text(r, col);
+}
+static inline int64_t vt_db_num(const struct vt_db_row *r, int col)
+{
+	return r->drv->num(r, col);
+}
+static inline const uint8_t *vt_db_bytes(const struct vt_db_row *r, int col, size_t *size)
+{
+	return r->drv->bytes(r, col, size);
+}
+
+/* Drivers: open the connection(s) and fill s->drv, s->impl, s->name. */
+vt_status vt_store_sqlite_attach(struct vt_store *s, const char *path, struct vt_err *err);
+vt_status vt_store_pg_attach(struct vt_store *s, const char *url, const struct vt_store_settings *settings,
+			     struct vt_err *err);
+
+#endif

@@ -1,0 +1,157 @@
+/* The store's schema (as migrations) and every statement it runs, for both
+ * backends.  Where SQLite and PostgreSQL agree (most places: both have
+ * ON CONFLICT ... DO UPDATE, RETURNING and partial indexes) there is one
+ * text; `pg` is set only where PostgreSQL needs its own. */
+#include <stddef.h>
+
+#include "broker/store_internal.h"
+
+struct sql_text {
+	const char *both; /* or SQLite's alone when pg is set */
+	const char *pg;
+};
+
+/* Lock ids for pg_advisory_xact_lock: "vtMG", "vtAU". */
+#define LOCK_MIGRATE "1987659591"
+#define LOCK_AUDIT "1987658069"
+
+static const struct sql_text statements[SQL_COUNT] = {
+	[SQL_PING] = {"SELECT 1", NULL},
+	[SQL_SCHEMA_VERSION] = {"SELECT version FROM schema_version", NULL},
+	[SQL_META_GET] = {"SELECT value FROM meta WHERE key = $1", NULL},
+	[SQL_META_INSERT] = {"INSERT INTO meta(key, value) VALUES($1, $2) ON CONFLICT(key) DO NOTHING", NULL},
+	[SQL_RESOURCE_PUT] = {"INSERT INTO resources(path, sealed) VALUES($1, $2) "
+			      "ON CONFLICT(path) DO UPDATE SET sealed = excluded.sealed",
+			      NULL},
+	[SQL_RESOURCE_GET] = {"SELECT sealed FROM resources WHERE path = $1", NULL},
+	[SQL_RESOURCE_DELETE] = {"DELETE FROM resources WHERE path = $1", NULL},
+	[SQL_RESOURCE_LIST] = {"SELECT path, length(sealed) FROM resources ORDER BY path",
+			       "SELECT path, octet_length(sealed) FROM resources ORDER BY path COLLATE \"C\""},
+	[SQL_KV_PUT] = {"INSERT INTO kv(ns, key, value) VALUES($1, $2, $3) "
+			"ON CONFLICT(ns, key) DO UPDATE SET value = excluded.value",
+			NULL},
+	[SQL_KV_GET] = {"SELECT value FROM kv WHERE ns = $1 AND key = $2", NULL},
+	[SQL_KV_DELETE] = {"DELETE FROM kv WHERE ns = $1 AND key = $2", NULL},
+	/* Bytewise order in both (PostgreSQL's default collation may differ). */
+	[SQL_KV_EACH] = {"SELECT key, value FROM kv WHERE ns = $1 ORDER BY key",
+			 "SELECT key, value FROM kv WHERE ns = $1 ORDER BY key COLLATE \"C\""},
+	/* First statement of every kv write transaction: the row lock it takes
+	 * serialises kv writers across brokers until COMMIT. */
+	[SQL_GEN_BUMP] = {"UPDATE kv_generation SET n = n + 1 WHERE id = 1", NULL},
+	[SQL_GEN_GET] = {"SELECT n FROM kv_generation WHERE id = 1", NULL},
+	[SQL_NOTIFY] = {NULL, "SELECT pg_notify('veritee_kv', '')"},
+	[SQL_JTI_PURGE] = {"DELETE FROM admin_jti WHERE exp < $1", NULL},
+	[SQL_JTI_INSERT] = {"INSERT INTO admin_jti(jti, exp) VALUES($1, $2) ON CONFLICT(jti) DO NOTHING", NULL},
+	[SQL_AUDIT_LOCK] = {NULL, "SELECT pg_advisory_xact_lock(" LOCK_AUDIT ")"},
+	[SQL_AUDIT_HEAD] = {"SELECT seq, hash, jws FROM audit_head WHERE id = 1", NULL},
+	[SQL_AUDIT_INSERT] = {"INSERT INTO audit(seq, entry, hash) VALUES($1, $2, $3)", NULL},
+	[SQL_AUDIT_HEAD_PUT] = {"INSERT INTO audit_head(id, seq, hash, jws) VALUES(1, $1, $2, $3) "
+				"ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, jws = excluded.jws",
+				NULL},
+	[SQL_AUDIT_RANGE] = {"SELECT entry, hash FROM audit WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3", NULL},
+	/* PostgreSQL: one round trip each where SQLite runs two statements. */
+	[SQL_AUDIT_APPEND] = {NULL, "WITH e AS (INSERT INTO audit(seq, entry, hash) VALUES($1, $2, $3)) "
+				    "INSERT INTO audit_head(id, seq, hash, jws) VALUES(1, $1, $3, $4) "
+				    "ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, jws = excluded.jws"},
+	[SQL_SESSION_INSERT_COUNT] = {NULL, "WITH ins AS (INSERT INTO sessions(id_hash, client, tee, hash, policy, nonce, "
+					    "expires, state) VALUES($1, $2, $3, $4, $5, $6, $7, 0) RETURNING 1) "
+					    "SELECT count(*) + (SELECT count(*) FROM ins) FROM sessions "
+					    "WHERE client = $2 AND state = 0 AND expires > $8"},
+	[SQL_SESSION_INSERT] = {"INSERT INTO sessions(id_hash, client, tee, hash, policy, nonce, expires, state) "
+				"VALUES($1, $2, $3, $4, $5, $6, $7, 0)",
+				NULL},
+	[SQL_SESSION_PENDING] = {"SELECT count(*) FROM sessions WHERE client = $1 AND state = 0 AND expires > $2", NULL},
+	[SQL_SESSION_EVICT_CLIENT] = {"DELETE FROM sessions WHERE seq = "
+				      "(SELECT seq FROM sessions WHERE client = $1 AND state = 0 ORDER BY seq LIMIT 1)",
+				      NULL},
+	[SQL_SESSION_EVICT_OLDEST] = {"DELETE FROM sessions WHERE seq = "
+				      "(SELECT seq FROM sessions WHERE state = 0 ORDER BY seq LIMIT 1)",
+				      NULL},
+	[SQL_SESSION_COUNT] = {"SELECT count(*) FROM sessions WHERE expires > $1", NULL},
+	/* The nonce's single use: one conditional UPDATE, so of any number of
+	 * concurrent claims, on any broker, exactly one changes the row. */
+	[SQL_SESSION_CLAIM] = {"UPDATE sessions SET state = 1 WHERE id_hash = $1 AND state = 0 AND expires > $2 "
+			       "RETURNING tee, hash, policy, nonce",
+			       NULL},
+	[SQL_SESSION_STATE] = {"SELECT state, expires FROM sessions WHERE id_hash = $1", NULL},
+	[SQL_SESSION_ATTESTED] = {"UPDATE sessions SET state = 2, token = $2 WHERE id_hash = $1 AND state = 1", NULL},
+	[SQL_SESSION_FAIL] = {"DELETE FROM sessions WHERE id_hash = $1 AND state = 1", NULL},
+	[SQL_SESSION_TOKEN] = {"SELECT token FROM sessions WHERE id_hash = $1 AND state = 2 AND expires > $2", NULL},
+	[SQL_SESSION_SWEEP] = {"DELETE FROM sessions WHERE expires <= $1 AND (state <> 1 OR expires <= $2)", NULL},
+	[SQL_CHALLENGE_PURGE] = {"DELETE FROM tpm_challenges WHERE expires <= $1", NULL},
+	[SQL_CHALLENGE_COUNT] = {"SELECT count(*) FROM tpm_challenges", NULL},
+	[SQL_CHALLENGE_PUT] = {"INSERT INTO tpm_challenges(id, ak_digest, sealed, expires) VALUES($1, $2, $3, $4)", NULL},
+	[SQL_CHALLENGE_TAKE] = {"DELETE FROM tpm_challenges WHERE id = $1 RETURNING ak_digest, sealed, expires", NULL},
+};
+
+const char *vt_sql_text(enum vt_sql q, enum vt_db_backend b)
+{
+	if ((size_t)q >= SQL_COUNT)
+		return NULL;
+	if (b == VT_DB_PG && statements[q].pg != NULL)
+		return statements[q].pg;
+	if (b == VT_DB_SQLITE && statements[q].pg != NULL && statements[q].both == NULL)
+		return NULL;
+	return statements[q].both;
+}
+
+/* ------------------------------------------------------------ migrations */
+
+/* Version 1: the tables of the single-process broker (an SQLite file made
+ * before schema_version existed already has them: IF NOT EXISTS). */
+static const struct sql_text migrations[] = {
+	{"CREATE TABLE IF NOT EXISTS resources(path TEXT PRIMARY KEY, sealed BLOB NOT NULL);"
+	 "CREATE TABLE IF NOT EXISTS kv(ns TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY(ns, key));"
+	 "CREATE TABLE IF NOT EXISTS admin_jti(jti TEXT PRIMARY KEY, exp INTEGER NOT NULL);"
+	 "CREATE TABLE IF NOT EXISTS audit(seq INTEGER PRIMARY KEY, entry TEXT NOT NULL, hash TEXT NOT NULL);"
+	 "CREATE TABLE IF NOT EXISTS audit_head(id INTEGER PRIMARY KEY CHECK(id = 1), seq INTEGER NOT NULL,"
+	 " hash TEXT NOT NULL, jws TEXT NOT NULL);",
+	 "CREATE TABLE IF NOT EXISTS resources(path TEXT PRIMARY KEY, sealed BYTEA NOT NULL);"
+	 "CREATE TABLE IF NOT EXISTS kv(ns TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY(ns, key));"
+	 "CREATE TABLE IF NOT EXISTS admin_jti(jti TEXT PRIMARY KEY, exp BIGINT NOT NULL);"
+	 "CREATE TABLE IF NOT EXISTS audit(seq BIGINT PRIMARY KEY, entry TEXT NOT NULL, hash TEXT NOT NULL);"
+	 "CREATE TABLE IF NOT EXISTS audit_head(id INTEGER PRIMARY KEY CHECK(id = 1), seq BIGINT NOT NULL,"
+	 " hash TEXT NOT NULL, jws TEXT NOT NULL);"},
+	/* Version 2: what replicas share (sessions, TPM challenges, the kv
+	 * change generation) and the key checks (meta). */
+	{"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	 "CREATE TABLE kv_generation(id INTEGER PRIMARY KEY CHECK(id = 1), n INTEGER NOT NULL);"
+	 "INSERT INTO kv_generation(id, n) VALUES(1, 0);"
+	 "CREATE TABLE sessions(seq INTEGER PRIMARY KEY AUTOINCREMENT, id_hash TEXT NOT NULL UNIQUE,"
+	 " client TEXT NOT NULL, tee TEXT NOT NULL, hash TEXT NOT NULL, policy TEXT NOT NULL, nonce TEXT NOT NULL,"
+	 " expires INTEGER NOT NULL, state INTEGER NOT NULL, token TEXT);"
+	 "CREATE INDEX sessions_pending ON sessions(seq) WHERE state = 0;"
+	 "CREATE INDEX sessions_client ON sessions(client, seq) WHERE state = 0;"
+	 "CREATE INDEX sessions_expires ON sessions(expires);"
+	 "CREATE TABLE tpm_challenges(id TEXT PRIMARY KEY, ak_digest TEXT NOT NULL, sealed BLOB NOT NULL,"
+	 " expires INTEGER NOT NULL);",
+	 "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	 "CREATE TABLE kv_generation(id INTEGER PRIMARY KEY CHECK(id = 1), n BIGINT NOT NULL);"
+	 "INSERT INTO kv_generation(id, n) VALUES(1, 0);"
+	 "CREATE TABLE sessions(seq BIGSERIAL PRIMARY KEY, id_hash TEXT NOT NULL UNIQUE,"
+	 " client TEXT NOT NULL, tee TEXT NOT NULL, hash TEXT NOT NULL, policy TEXT NOT NULL, nonce TEXT NOT NULL,"
+	 " expires BIGINT NOT NULL, state SMALLINT NOT NULL, token TEXT);"
+	 "CREATE INDEX sessions_pending ON sessions(seq) WHERE state = 0;"
+	 "CREATE INDEX sessions_client ON sessions(client, seq) WHERE state = 0;"
+	 "CREATE INDEX sessions_expires ON sessions(expires);"
+	 "CREATE TABLE tpm_challenges(id TEXT PRIMARY KEY, ak_digest TEXT NOT NULL, sealed BYTEA NOT NULL,"
+	 " expires BIGINT NOT NULL);"},
+};
+
+size_t vt_schema_version_latest(void)
+{
+	return sizeof(migrations) / sizeof(migrations[0]);
+}
+
+const char *vt_schema_migration(size_t version, enum vt_db_backend b)
+{
+	if (version == 0 || version > vt_schema_version_latest())
+		return NULL;
+	const struct sql_text *m = &migrations[version - 1];
+	return b == VT_DB_PG ? m->pg : m->both;
+}
+
+const char *vt_sql_migrate_lock(enum vt_db_backend b)
+{
+	return b == VT_DB_PG ? "SELECT pg_advisory_xact_lock(" LOCK_MIGRATE ")" : NULL;
+}

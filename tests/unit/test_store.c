@@ -1,0 +1,682 @@
+/* The store (src/broker/store.h) against both backends: every case runs on
+ * SQLite (a file in a temporary directory) and on PostgreSQL (a throwaway
+ * server started here by tests/pg-server.sh: initdb in a temporary
+ * directory, loopback, a free port, stopped at the end).  PostgreSQL alone:
+ * unreachable at start, an outage (fail fast, then recover without
+ * reopening), a database that refuses writes.
+ *
+ * VERITEE_PG_URL=postgresql://... uses an existing database instead (the
+ * outage cases are then skipped); without the PostgreSQL binaries the
+ * PostgreSQL group is skipped, saying so. */
+#include <pthread.h>
+#include <time.h>
+
+#include "testutil.h"
+
+#include "broker/store.h"
+#include "veritee/crypto.h"
+#include "veritee/json.h"
+
+static char pg_dir[256], pg_url[256];
+static bool pg_ok, pg_own;
+static char pg_skip_why[200];
+
+struct fx {
+	bool pg;
+	char *dir;
+	char db[512];
+	struct vt_secret *mk;
+	struct vt_store *s;
+};
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int pg_script(const char *args)
+{
+	char cmd[1024];
+	const char *script = getenv("VERITEE_PG_SCRIPT") ? getenv("VERITEE_PG_SCRIPT") : "tests/pg-server.sh";
+	snprintf(cmd, sizeof(cmd), "%s %s >/dev/null 2>&1", script, args);
+	int rc = system(cmd);
+	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static int pg_psql(const char *sql)
+{
+	char args[900];
+	snprintf(args, sizeof(args), "psql %s \"%s\"", pg_dir, sql);
+	return pg_script(args);
+}
+
+static int group_setup_pg(void **state)
+{
+	(void)state;
+	const char *env = getenv("VERITEE_PG_URL");
+	if (env) {
+		snprintf(pg_url, sizeof(pg_url), "%s", env);
+		pg_ok = true;
+		return 0;
+	}
+	const char *script = getenv("VERITEE_PG_SCRIPT") ? getenv("VERITEE_PG_SCRIPT") : "tests/pg-server.sh";
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "%s start 2>/tmp/veritee-test-store-pg.err", script);
+	FILE *p = popen(cmd, "r");
+	if (p == NULL) {
+		snprintf(pg_skip_why, sizeof(pg_skip_why), "cannot run %s", script);
+		return 0;
+	}
+	bool got = fgets(pg_dir, sizeof(pg_dir), p) != NULL && fgets(pg_url, sizeof(pg_url), p) != NULL;
+	int rc = pclose(p);
+	pg_dir[strcspn(pg_dir, "\n")] = '\0';
+	pg_url[strcspn(pg_url, "\n")] = '\0';
+	if (!got || rc != 0) {
+		snprintf(pg_skip_why, sizeof(pg_skip_why), "%s",
+			 WIFEXITED(rc) && WEXITSTATUS(rc) == 77
+				 ? "PostgreSQL server binaries not installed (scripts/install-deps.sh test installs postgresql-15)"
+				 : "tests/pg-server.sh start failed (see /tmp/veritee-test-store-pg.err)");
+		return 0;
+	}
+	pg_ok = pg_own = true;
+	return 0;
+}
+
+static int group_teardown_pg(void **state)
+{
+	(void)state;
+	if (pg_own) {
+		char args[300];
+		snprintf(args, sizeof(args), "stop %s", pg_dir);
+		pg_script(args);
+	}
+	return 0;
+}
+
+static struct vt_store *open_store(struct fx *f, const struct vt_secret *mk)
+{
+	struct vt_store *s = NULL;
+	struct vt_err e = {0};
+	if (vt_store_open(f->db, mk, NULL, &s, &e) != VT_OK)
+		fail_msg("open %s: %s", f->db, e.detail);
+	return s;
+}
+
+static int setup_common(void **state, bool pg)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	f->pg = pg;
+	f->dir = vt_test_tmpdir();
+	f->mk = vt_secret_random(32);
+	if (pg) {
+		/* Each case starts from an empty database. */
+		if (pg_psql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;") != 0)
+			fail_msg("cannot reset the PostgreSQL schema");
+		snprintf(f->db, sizeof(f->db), "%s", pg_url);
+	} else {
+		snprintf(f->db, sizeof(f->db), "%s/kbs.db", f->dir);
+	}
+	f->s = open_store(f, f->mk);
+	*state = f;
+	return 0;
+}
+
+static int setup_sqlite(void **state)
+{
+	return setup_common(state, false);
+}
+
+static int setup_pg(void **state)
+{
+	if (!pg_ok) {
+		*state = NULL;
+		return 0;
+	}
+	return setup_common(state, true);
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	if (f == NULL)
+		return 0;
+	vt_store_close(f->s);
+	vt_secret_free(f->mk);
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f->dir);
+	free(f);
+	return 0;
+}
+
+static struct fx *fx_or_skip(void **state)
+{
+	struct fx *f = *state;
+	if (f == NULL) {
+		print_message("# SKIP PostgreSQL: %s\n", pg_skip_why[0] ? pg_skip_why : "not available");
+		skip();
+	}
+	return f;
+}
+
+/* ------------------------------------------------------------- cases */
+
+static void test_open_migrate_keys(void **state)
+{
+	struct fx *f = fx_or_skip(state);
+	assert_string_equal(vt_store_backend(f->s), f->pg ? "postgresql" : "sqlite");
+	assert_int_equal(vt_store_shared(f->s), f->pg);
+	assert_int_equal(vt_store_ping(f->s, NULL), VT_OK);
+	/* A second broker on the same database: migrations already applied. */
+	struct vt_store *again = open_store(f, f->mk);
+	vt_store_close(again);
+	/* Another master key: refused at open, naming the setting. */
+	struct vt_secret *other = vt_secret_random(32);
+	struct vt_store *s2 = NULL;
+	struct vt_err e = {0};
+	assert_int_equal(vt_store_open(f->db, other, NULL, &s2, &e), VT_E_USAGE);
+	assert_string_equal(e.field, "master_key");
+	assert_non_null(strstr(e.detail, "same master_key"));
+	vt_secret_free(other);
+	/* The token key's thumbprint binds the same way. */
+	assert_int_equal(vt_store_meta_bind(f->s, "token_signing_key", "kid-A", NULL), VT_OK);
+	assert_int_equal(vt_store_meta_bind(f->s, "token_signing_key", "kid-A", NULL), VT_OK);
+	vt_err_clear(&e);
+	assert_int_equal(vt_store_meta_bind(f->s, "token_signing_key", "kid-B", &e), VT_E_USAGE);
+	assert_non_null(strstr(e.detail, "kid-A"));
+}
+
+static void test_resources(void **state)
+{
+	struct fx *f = fx_or_skip(state);
+	struct vt_secret *got = NULL;
+	struct vt_err e = {0};
+	static const uint8_t secret[] = {0, 1, 2, 'x', 0xff, 0}; /* binary, with NULs */
+	assert_int_equal(vt_store_resource_get(f->s, "a/b/c", &got, &e), VT_E_NOTFOUND);
+	assert_int_equal(vt_store_resource_put(f->s, "a/b/c", secret, sizeof(secret), NULL), VT_OK);
+	assert_int_equal(vt_store_resource_get(f->s, "a/b/c", &got, NULL), VT_OK);
+	assert_int_equal(got->len, sizeof(secret));
+	assert_memory_equal(got->data, secret, sizeof(secret));
+	vt_secret_free(got);
+	/* Replace, then delete; a second delete finds nothing. */
+	assert_int_equal(vt_store_resource_put(f->s, "a/b/c", (const uint8_t *)"v2", 2, NULL), VT_OK);
+	assert_int_equal(vt_store_resource_get(f->s, "a/b/c", &got, NULL), VT_OK);
+	assert_memory_equal(got->data, "v2", 2);
+	vt_secret_free(got);
+	assert_int_equal(vt_store_resource_delete(f->s, "a/b/c", NULL), VT_OK);
+	assert_int_equal(vt_store_resource_delete(f->s, "a/b/c", NULL), VT_E_NOTFOUND);
+	/* An empty resource is a resource. */
+	assert_int_equal(vt_store_resource_put(f->s, "a/b/empty", (const uint8_t *)"", 0, NULL), VT_OK);
+	assert_int_equal(vt_store_resource_get(f->s, "a/b/empty", &got, NULL), VT_OK);
+	assert_int_equal(got->len, 0);
+	vt_secret_free(got);
+}
+
+struct order {
+	char keys[3][16];
+	int n;
+};
+
+static void collect_order(void *ctx, const char *k, const char *v)
+{
+	(void)v;
+	struct order *o = ctx;
+	if (o->n < 3)
+		snprintf(o->keys[o->n++], 16, "%s", k);
+}
+
+static void test_kv_generation(void **state)
+{
+	struct fx *f = fx_or_skip(state);
+	int64_t g0 = -1, g = -1;
+	char *text = NULL;
+	assert_int_equal(vt_store_generation(f->s, &g0, NULL), VT_OK);
+	assert_int_equal(vt_store_kv_put(f->s, "policy", "p1", "{\"a\":1}", NULL), VT_OK);
+	assert_int_equal(vt_store_generation(f->s, &g, NULL), VT_OK);
+	assert_int_equal(g, g0 + 1);
+	json_t *vals = json_pack("{s:s, s:i, s:[s]}", "zeta", "z", "alpha", 1, "Beta", "b");
+	assert_int_equal(vt_store_kv_put_many(f->s, "refval", vals, NULL), VT_OK);
+	json_decref(vals);
+	assert_int_equal(vt_store_generation(f->s, &g, NULL), VT_OK);
+	assert_int_equal(g, g0 + 2); /* one transaction, one step */
+	assert_int_equal(vt_store_kv_get(f->s, "refval", "alpha", &text, NULL), VT_OK);
+	assert_string_equal(text, "1");
+	free(text);
+	assert_int_equal(vt_store_kv_get(f->s, "refval", "nope", &text, NULL), VT_E_NOTFOUND);
+	/* Bytewise key order in both backends. */
+	struct order o = {.n = 0};
+	assert_int_equal(vt_store_kv_each(f->s, "refval", collect_order, &o, NULL), VT_OK);
+	assert_int_equal(o.n, 3);
+	assert_string_equal(o.keys[0], "Beta");
+	assert_string_equal(o.keys[1], "alpha");
+	assert_string_equal(o.keys[2], "zeta");
+}
+
+/* The admin listing and deletion (issue 16): paths and value sizes only,
+ * in path order; a kv delete is a write (the generation moves). */
+struct res_seen {
+	char path[4][32];
+	size_t size[4];
+	int n;
+};
+
+static void collect_res(void *ctx, const char *path, size_t size)
+{
+	struct res_seen *r = ctx;
+	if (r->n < 4) {
+		snprintf(r->path[r->n], sizeof(r->path[0]), "%s", path);
+		r->size[r->n++] = size;
+	}
+}
+
+static void test_admin_list_delete(void **state)
+{
+	struct fx *f = fx_or_skip(state);
+	struct res_seen r = {.n = 0};
+	assert_int_equal(vt_store_resource_list(f->s, collect_res, &r, NULL), VT_OK);
+	assert_int_equal(r.n, 0);
+	assert_int_equal(vt_store_resource_put(f->s, "z/b/c", (const uint8_t *)"12345", 5, NULL), VT_OK);
+	assert_int_equal(vt_store_resource_put(f->s, "a/b/c", (const uint8_t *)"", 0, NULL), VT_OK);
+	assert_int_equal(vt_store_resource_list(f->s, collect_res, &r, NULL), VT_OK);
+	assert_int_equal(r.n, 2);
+	assert_string_equal(r.path[0], "a/b/c");
+	assert_int_equal(r.size[0], 0);
+	assert_string_equal(r.path[1], "z/b/c");
+	assert_int_equal(r.size[1], 5);
+
+	int64_t g0 = -1, g = -1;
+	bool deleted = true;
+	char *text = NULL;
+	assert_int_equal(vt_store_kv_put(f->s, "refval", "x", "[\"01\"]", NULL), VT_OK);
+	assert_int_equal(vt_store_generation(f->s, &g0, NULL), VT_OK);
+	assert_int_equal(vt_store_kv_delete(f->s, "refval", "x", &deleted, NULL), VT_OK);
+	assert_true(deleted);
+	assert_int_equal(vt_store_generation(f->s, &g, NULL), VT_OK);
+	assert_int_equal(g, g0 + 1);
+	assert_int_equal(vt_store_kv_get(f->s, "refval", "x", &text, NULL), VT_E_NOTFOUND);
+	assert_int_equal(vt_store_kv_delete(f->s, "refval", "x", &deleted, NULL), VT_OK);
+	assert_false(deleted);
+	/* another namespace's key of the same name is untouched */
+	assert_int_equal(vt_store_kv_put(f->s, "policy", "x", "{}", NULL), VT_OK);
+	assert_int_equal(vt_store_kv_delete(f->s, "refval", "x", &deleted, NULL), VT_OK);
+	assert_int_equal(vt_store_kv_get(f->s, "policy", "x", &text, NULL), VT_OK);
+	free(text);
+}
+
+static void test_kv_list_add(void **state)
+{
+	struct fx *f = fx_or_skip(state);
+	json_t *list = NULL;
+	char *text = NULL;
+	/* A single string registered earlier becomes a list. */
+	assert_int_equal(vt_store_kv_put(f->s, "refval", "trusted_aks", "\"aa\"", NULL), VT_OK);
+	assert_int_equal(vt_store_kv_list_add(f->s, "refval", "trusted_aks", "bb", &list, NULL), VT_OK);
+	assert_int_equal(json_array_size(list), 2);
+	json_decref(list);
+	/* Adding again changes nothing. */
+	assert_int_equal(vt_store_kv_list_add(f->s, "refval", "trusted_aks", "bb", &list, NULL), VT_OK);
+	assert_int_equal(json_array_size(list), 2);
+	json_decref(list);
+	assert_int_equal(vt_store_kv_list_add(f->s, "refval", "new_list", "cc", NULL, NULL), VT_OK);
+	assert_int_equal(vt_store_kv_get(f->s, "refval", "new_list", &text, NULL), VT_OK);
+	assert_string_equal(text, "[\"cc\"]");
+	free(text);
+}
+
+static void test_jti(void **state)
+{
+	struct fx *f = fx_or_skip(state);
+	struct vt_err e = {0};
+	assert_int_equal(vt_store_jti_use(f->s, "jti-0123456789abcdef", 2000, 1000, NULL), VT_OK);
+	assert_int_equal(vt_store_jti_use(f->s, "jti-0123456789abcdef", 2000, 1500, &e), VT_E_AUTH);
+	assert_string_equal(e.field, "jti");
+	/* After its expiry the id is forgotten (it can no longer be replayed). */
+	assert_int_equal(vt_store_jti_use(f->s, "jti-0123456789abcdef", 4000, 2500, NULL), VT_OK);
+}
+
+/* ------------------------------------------------------------- release log */
+
+static vt_status make_entry(void *ctx, const struct vt_audit_link *prev, char **entry, char hash[65], char **head,
+			    struct vt_err *err)
+{
+	(void)ctx;
+	char text[200];
+	snprintf(text, sizeof(text), "{\"prev\":\"%s\",\"seq\":%lld}", prev->hash, (long long)(prev->seq + 1));
+	uint8_t d[32];
+	vt_status rc = vt_sha256(text, strlen(text), d, err);
+	if (rc != VT_OK)
+		return rc;
+	char *hex = vt_hex_encode(d, 32);
+	memcpy(hash, hex, 65);
+	free(hex);
+	*entry = strdup(text);
+	*head = strdup("head.jws.sig");
+	return VT_OK;
+}
+
+struct appender {
+	struct vt_store *s;
+	int n, failed;
+};
+
+static void *append_main(void *arg)
+{
+	struct appender *a = arg;
+	for (int i = 0; i < a->n; i++)
+		if (vt_store_audit_append(a->s, make_entry, NULL, NULL) != VT_OK)
+			a->failed++;
+	return NULL;
+}
+
+static void test_audit_concurrent_brokers(void **state)
+{
+	struct fx *f = fx_or_skip(state);
+	/* Two store handles: two brokers on one database, two threads each. */
+	struct vt_store *other = open_store(f, f->mk);
+	struct appender a[4] = {{f->s, 25, 0}, {f->s, 25, 0}, {other, 25, 0}, {other, 25, 0}};
+	pthread_t t[4];
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, append_main, &a[i]);
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(a[i].failed, 0);
+	}
+	json_t *entries = NULL;
+	char *head = NULL;
+	int64_t head_seq = 0;
+	assert_int_equal(vt_store_audit_read(other, 0, 500, &entries, &head, &head_seq, NULL), VT_OK);
+	assert_int_equal(head_seq, 100);
+	assert_int_equal(json_array_size(entries), 100);
+	/* Every entry names the previous one's hash: one chain, no fork. */
+	char prev[65];
+	memset(prev, '0', 64);
+	prev[64] = '\0';
+	for (size_t i = 0; i < 100; i++) {
+		const char *e = json_string_value(json_object_get(json_array_get(entries, i), "entry"));
+		char want[200];
+		snprintf(want, sizeof(want), "{\"prev\":\"%s\",\"seq\":%zu}", prev, i + 1);
+		assert_string_equal(e, want);
+		snprintf(prev, sizeof(prev), "%s", json_string_value(json_object_get(json_array_get(entries, i), "hash")));
+	}
+	json_decref(entries);
+	free(head);
+	/* A page. */
+	assert_int_equal(vt_store_audit_read(f->s, 90, 5, &entries, &head, &head_seq, NULL), VT_OK);
+	assert_int_equal(json_array_size(entries), 5);
+	json_decref(entries);
+	free(head);
+	vt_store_close(other);
+}
+
+/* ---------------------------------------------------------------- sessions */
+
+static void session_values(struct vt_store_session *v, const char *nonce)
+{
+	memset(v, 0, sizeof(*v));
+	snprintf(v->tee, sizeof(v->tee), "sim");
+	snprintf(v->hash, sizeof(v->hash), "sha384");
+	snprintf(v->policy, sizeof(v->policy), "default");
+	snprintf(v->nonce, sizeof(v->nonce), "%s", nonce);
+}
+
+static void test_sessions(void **state)
+{
+	struct fx *f = fx_or_skip(state);
+	struct vt_store_session v, out;
+	struct vt_err e = {0};
+	char *token = NULL;
+	int64_t n = 0;
+	bool evicted = false;
+	session_values(&v, "nonce-1");
+	assert_int_equal(vt_store_session_insert(f->s, "h1", "10.0.0.1", &v, 1100, 1000, NULL, NULL), VT_OK);
+	session_values(&v, "nonce-2");
+	assert_int_equal(vt_store_session_insert(f->s, "h2", "10.0.0.1", &v, 1100, 1000, NULL, NULL), VT_OK);
+	session_values(&v, "nonce-3");
+	assert_int_equal(vt_store_session_insert(f->s, "h3", "10.0.0.2", &v, 1100, 1000, NULL, NULL), VT_OK);
+	assert_int_equal(vt_store_session_pending(f->s, "10.0.0.1", 1000, &n, NULL), VT_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(vt_store_session_count(f->s, 1000, &n, NULL), VT_OK);
+	assert_int_equal(n, 3);
+	/* Claim once: the nonce comes back; the second claim is refused. */
+	assert_int_equal(vt_store_session_claim(f->s, "h1", 1000, &out, NULL), VT_OK);
+	assert_string_equal(out.nonce, "nonce-1");
+	assert_string_equal(out.tee, "sim");
+	assert_int_equal(vt_store_session_claim(f->s, "h1", 1000, &out, &e), VT_E_REJECTED);
+	assert_string_equal(e.field, "runtime-data.nonce");
+	vt_err_clear(&e);
+	assert_int_equal(vt_store_session_claim(f->s, "nope", 1000, &out, &e), VT_E_NOTFOUND);
+	/* Expired: not claimable. */
+	vt_err_clear(&e);
+	assert_int_equal(vt_store_session_claim(f->s, "h3", 1100, &out, &e), VT_E_NOTFOUND);
+	/* No token before attested; the token after; not past expiry. */
+	assert_int_equal(vt_store_session_token(f->s, "h1", 1000, &token, NULL), VT_E_NOTFOUND);
+	assert_int_equal(vt_store_session_attested(f->s, "h1", "tok.en.sig", NULL), VT_OK);
+	assert_int_equal(vt_store_session_attested(f->s, "h1", "tok.en.sig", NULL), VT_E_REJECTED);
+	assert_int_equal(vt_store_session_token(f->s, "h1", 1000, &token, NULL), VT_OK);
+	assert_string_equal(token, "tok.en.sig");
+	free(token);
+	assert_int_equal(vt_store_session_token(f->s, "h1", 1100, &token, NULL), VT_E_NOTFOUND);
+	/* A failed attestation removes the session (only while attesting). */
+	assert_int_equal(vt_store_session_claim(f->s, "h2", 1000, &out, NULL), VT_OK);
+	assert_int_equal(vt_store_session_fail(f->s, "h2", NULL), VT_OK);
+	assert_int_equal(vt_store_session_claim(f->s, "h2", 1000, &out, NULL), VT_E_NOTFOUND);
+	/* Eviction: a client's oldest unattested session, then anyone's. */
+	session_values(&v, "n4");
+	assert_int_equal(vt_store_session_insert(f->s, "h4", "10.0.0.9", &v, 5000, 1000, NULL, NULL), VT_OK);
+	session_values(&v, "n5");
+	int64_t pending = 0;
+	assert_int_equal(vt_store_session_insert(f->s, "h5", "10.0.0.9", &v, 5000, 1000, &pending, NULL), VT_OK);
+	assert_int_equal(pending, 2); /* counted with the insert, itself included */
+	assert_int_equal(vt_store_session_evict(f->s, "10.0.0.9", &evicted, NULL), VT_OK);
+	assert_true(evicted);
+	assert_int_equal(vt_store_session_claim(f->s, "h4", 1000, &out, NULL), VT_E_NOTFOUND);
+	assert_int_equal(vt_store_session_claim(f->s, "h5", 1000, &out, NULL), VT_OK);
+	/* h3 (expired, unattested) is the oldest unattested one left. */
+	assert_int_equal(vt_store_session_evict(f->s, NULL, &evicted, NULL), VT_OK);
+	assert_true(evicted);
+	assert_int_equal(vt_store_session_evict(f->s, NULL, &evicted, NULL), VT_OK);
+	assert_false(evicted); /* attested and attesting ones are never evicted */
+	/* Sweep: expired ones go; an attesting one only after the grace. */
+	assert_int_equal(vt_store_session_sweep(f->s, 6000, 1500, NULL), VT_OK);
+	assert_int_equal(vt_store_session_count(f->s, 0, &n, NULL), VT_OK);
+	assert_int_equal(n, 1); /* h5: attesting, expired at 5000, kept until 6500 */
+	assert_int_equal(vt_store_session_sweep(f->s, 6600, 1500, NULL), VT_OK);
+	assert_int_equal(vt_store_session_count(f->s, 0, &n, NULL), VT_OK);
+	assert_int_equal(n, 0);
+}
+
+struct claimer {
+	struct vt_store *s;
+	vt_status rc;
+	pthread_barrier_t *go;
+};
+
+static void *claim_main(void *arg)
+{
+	struct claimer *c = arg;
+	struct vt_store_session out;
+	pthread_barrier_wait(c->go);
+	c->rc = vt_store_session_claim(c->s, "race", 1000, &out, NULL);
+	return NULL;
+}
+
+static void test_claim_race_two_brokers(void **state)
+{
+	struct fx *f = fx_or_skip(state);
+	struct vt_store *other = open_store(f, f->mk);
+	for (int round = 0; round < 5; round++) {
+		struct vt_store_session v;
+		session_values(&v, "race-nonce");
+		char h[16];
+		snprintf(h, sizeof(h), "race");
+		if (round > 0)
+			assert_int_equal(vt_store_session_sweep(f->s, 999999, 0, NULL), VT_OK);
+		assert_int_equal(vt_store_session_insert(f->s, h, "c", &v, 2000, 1000, NULL, NULL), VT_OK);
+		pthread_barrier_t go;
+		pthread_barrier_init(&go, NULL, 8);
+		struct claimer c[8];
+		pthread_t t[8];
+		for (int i = 0; i < 8; i++) {
+			c[i] = (struct claimer){i % 2 ? other : f->s, VT_OK, &go};
+			pthread_create(&t[i], NULL, claim_main, &c[i]);
+		}
+		int won = 0, refused = 0;
+		for (int i = 0; i < 8; i++) {
+			pthread_join(t[i], NULL);
+			won += c[i].rc == VT_OK;
+			refused += c[i].rc == VT_E_REJECTED;
+		}
+		pthread_barrier_destroy(&go);
+		assert_int_equal(won, 1);
+		assert_int_equal(refused, 7);
+	}
+	vt_store_close(other);
+}
+
+static void test_challenges(void **state)
+{
+	struct fx *f = fx_or_skip(state);
+	struct vt_secret *sec = vt_secret_random(32), *got = NULL;
+	char ak[65];
+	int64_t exp = 0;
+	struct vt_err e = {0};
+	assert_int_equal(vt_store_challenge_put(f->s, "id1", "aaaa", sec, 1300, 1000, 2, NULL), VT_OK);
+	assert_int_equal(vt_store_challenge_put(f->s, "id2", "bbbb", sec, 1300, 1000, 2, NULL), VT_OK);
+	assert_int_equal(vt_store_challenge_put(f->s, "id3", "cccc", sec, 1300, 1000, 2, &e), VT_E_LIMIT);
+	assert_int_equal(vt_store_challenge_take(f->s, "id1", ak, &got, &exp, NULL), VT_OK);
+	assert_string_equal(ak, "aaaa");
+	assert_int_equal(exp, 1300);
+	assert_true(vt_secret_eq(got, sec));
+	vt_secret_free(got);
+	got = NULL;
+	/* Taken once. */
+	assert_int_equal(vt_store_challenge_take(f->s, "id1", ak, &got, &exp, NULL), VT_E_NOTFOUND);
+	/* Expired ones are purged to make room. */
+	assert_int_equal(vt_store_challenge_put(f->s, "id4", "dddd", sec, 2000, 1400, 2, NULL), VT_OK);
+	assert_int_equal(vt_store_challenge_take(f->s, "id2", ak, &got, &exp, NULL), VT_E_NOTFOUND);
+	vt_secret_free(sec);
+}
+
+/* ------------------------------------------------------- PostgreSQL alone */
+
+static void test_pg_unreachable_at_start(void **state)
+{
+	struct fx *f = fx_or_skip(state);
+	(void)f;
+	int port = 0;
+	for (int p = 40000; p < 40100 && port == 0; p++)
+		if (vt_test_port_free(p))
+			port = p;
+	char url[200];
+	snprintf(url, sizeof(url), "postgresql://veritee:s3cr3t-password@127.0.0.1:%d/veritee", port);
+	struct vt_store *s = NULL;
+	struct vt_err e = {0};
+	double t0 = now_ms();
+	assert_int_equal(vt_store_open(url, f->mk, NULL, &s, &e), VT_E_UNAVAILABLE);
+	assert_true(now_ms() - t0 < 3000);
+	assert_non_null(strstr(e.detail, "unreachable at start"));
+	assert_non_null(strstr(e.detail, "127.0.0.1"));
+	assert_null(strstr(e.detail, "s3cr3t")); /* never the password */
+	/* Not a URI at all. */
+	vt_err_clear(&e);
+	assert_int_equal(vt_store_open("postgresql://[bad", f->mk, NULL, &s, &e), VT_E_USAGE);
+}
+
+static void test_pg_outage_fail_fast_recover(void **state)
+{
+	struct fx *f = fx_or_skip(state);
+	if (!pg_own)
+		skip();
+	char args[300];
+	struct vt_err e = {0};
+	assert_int_equal(vt_store_kv_put(f->s, "policy", "before", "{}", NULL), VT_OK);
+	snprintf(args, sizeof(args), "halt %s", pg_dir);
+	assert_int_equal(pg_script(args), 0);
+	/* Down: the first request finds out, the next ones fail at once. */
+	assert_int_equal(vt_store_ping(f->s, &e), VT_E_UNAVAILABLE);
+	assert_non_null(strstr(e.detail, "unavailable"));
+	double worst = 0;
+	for (int i = 0; i < 20; i++) {
+		double t0 = now_ms();
+		char *text = NULL;
+		assert_int_equal(vt_store_kv_get(f->s, "policy", "before", &text, NULL), VT_E_UNAVAILABLE);
+		double dt = now_ms() - t0;
+		worst = dt > worst ? dt : worst;
+	}
+	print_message("# outage: 20 requests failed, the slowest in %.2f ms\n", worst);
+	assert_true(worst < 100);
+	snprintf(args, sizeof(args), "start-again %s", pg_dir);
+	assert_int_equal(pg_script(args), 0);
+	/* Back: within the back-off (at most 2 s), no reopen. */
+	double t0 = now_ms();
+	vt_status rc;
+	while ((rc = vt_store_ping(f->s, NULL)) != VT_OK && now_ms() - t0 < 5000) {
+		struct timespec ts = {0, 50 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	assert_int_equal(rc, VT_OK);
+	print_message("# recovered %.0f ms after the server was back\n", now_ms() - t0);
+	char *text = NULL;
+	assert_int_equal(vt_store_kv_get(f->s, "policy", "before", &text, NULL), VT_OK);
+	free(text);
+	/* A restart under an idle pool costs no request. */
+	snprintf(args, sizeof(args), "restart %s", pg_dir);
+	assert_int_equal(pg_script(args), 0);
+	assert_int_equal(vt_store_kv_get(f->s, "policy", "before", &text, NULL), VT_OK);
+	free(text);
+}
+
+static void test_pg_refuses_writes(void **state)
+{
+	struct fx *f = fx_or_skip(state);
+	if (!pg_own)
+		skip();
+	int64_t g0 = 0, g = 0;
+	struct vt_err e = {0};
+	assert_int_equal(vt_store_generation(f->s, &g0, NULL), VT_OK);
+	assert_int_equal(pg_psql("ALTER SYSTEM SET default_transaction_read_only = on\" \"SELECT pg_reload_conf()"), 0);
+	/* The reload reaches existing sessions asynchronously. */
+	struct timespec ts = {0, 300 * 1000000L};
+	nanosleep(&ts, NULL);
+	json_t *vals = json_pack("{s:i, s:i}", "x", 1, "y", 2);
+	vt_status rc = vt_store_kv_put_many(f->s, "refval", vals, &e);
+	assert_int_equal(pg_psql("ALTER SYSTEM RESET default_transaction_read_only\" \"SELECT pg_reload_conf()"), 0);
+	json_decref(vals);
+	assert_int_equal(rc, VT_E_UNAVAILABLE);
+	assert_non_null(strstr(e.detail, "25006"));
+	nanosleep(&ts, NULL);
+	/* Nothing half-written. */
+	char *text = NULL;
+	assert_int_equal(vt_store_kv_get(f->s, "refval", "x", &text, NULL), VT_E_NOTFOUND);
+	assert_int_equal(vt_store_generation(f->s, &g, NULL), VT_OK);
+	assert_int_equal(g, g0);
+	assert_int_equal(vt_store_resource_put(f->s, "a/b/c", (const uint8_t *)"x", 1, NULL), VT_OK);
+}
+
+#define BOTH(fn)                                                         \
+	cmocka_unit_test_setup_teardown(fn, setup_sqlite, teardown)
+#define PG(fn) cmocka_unit_test_setup_teardown(fn, setup_pg, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest sqlite_tests[] = {
+		BOTH(test_open_migrate_keys), BOTH(test_resources), BOTH(test_kv_generation),
+		BOTH(test_kv_list_add),	      BOTH(test_jti),	    BOTH(test_audit_concurrent_brokers),
+		BOTH(test_sessions),	      BOTH(test_claim_race_two_brokers), BOTH(test_challenges),
+		BOTH(test_admin_list_delete),
+	};
+	const struct CMUnitTest pg_tests[] = {
+		PG(test_open_migrate_keys), PG(test_resources), PG(test_kv_generation),
+		PG(test_kv_list_add),	    PG(test_jti),	PG(test_audit_concurrent_brokers),
+		PG(test_sessions),	    PG(test_claim_race_two_brokers), PG(test_challenges),
+		PG(test_pg_unreachable_at_start), PG(test_pg_outage_fail_fast_recover), PG(test_pg_refuses_writes),
+		PG(test_admin_list_delete),
+	};
+	int failed = cmocka_run_group_tests_name("store_sqlite", sqlite_tests, NULL, NULL);
+	failed += cmocka_run_group_tests_name("store_postgresql", pg_tests, group_setup_pg, group_teardown_pg);
+	return failed;
+}
