@@ -11,6 +11,8 @@
 #include "veritee/err.h"
 #include "veritee/util.h"
 
+struct vt_ratls_verify_opts;
+
 struct vt_client_opts {
 	const char *url;              /* "http://127.0.0.1:8080" (no trailing /kbs/v0) */
 	const char *tee;              /* "sim", ... */
@@ -28,6 +30,10 @@ struct vt_client_opts {
 	 * none. */
 	const json_t *devices;
 	const char *policy_selector;  /* extra-params attestation-policy-selector, NULL = none */
+	/* Attested TLS (veritee/ratls.h): the broker's certificate must be an
+	 * RA-TLS certificate these options accept, instead of one a CA signed
+	 * (cacert is then unused; HTTPS only).  NULL = CA verification. */
+	const struct vt_ratls_verify_opts *ratls;
 };
 
 /* What the broker said when it refused (KBS ErrorInformation). */

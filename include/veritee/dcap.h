@@ -117,6 +117,7 @@ typedef enum vt_tcb_status {
 	VT_TCB_TD_RELAUNCH_ADVISED_CONFIGURATION_NEEDED,
 	VT_TCB_REVOKED,
 	VT_TCB_NOT_SUPPORTED,       /* no TCB level matches: verification fails */
+	VT_TCB_NOT_EVALUATED,       /* verified without collateral (tcb_unevaluated_insecure) */
 } vt_tcb_status;
 /* "UpToDate", "SWHardeningNeeded", ... as Intel spells them. */
 VT_API const char *vt_tcb_status_name(vt_tcb_status s);
@@ -176,6 +177,13 @@ struct vt_dcap_sources {
 	/* Where verifications and fetches with these sources cache (borrowed: a
 	 * verifier's, vt_verifier_caches); NULL = the ctx's verifier's, else none. */
 	struct vt_cache_set *caches;
+	/* With no collateral_path and no PCS/PCCS: verify what needs no
+	 * collateral (PCK chain to the pinned root without CRLs, QE report,
+	 * attestation key, quote signature, QE vendor) and report the TCB as
+	 * "NotEvaluated" instead of failing.  Revocation, QE identity and TCB
+	 * level are NOT checked: for looking at evidence (veritee verify
+	 * ratls), not for releasing secrets. */
+	bool tcb_unevaluated_insecure;
 };
 
 /* Verification result beyond the claims. */
@@ -236,7 +244,8 @@ VT_API VT_MUST_USE vt_status vt_dcap_verify_evidence(const struct vt_verify_ctx 
 VT_API VT_MUST_USE vt_status vt_dcap_evidence_b64(const json_t *evidence, const char *key, size_t max_chars,
 						  uint8_t **out, size_t *out_size, struct vt_err *err);
 /* Add tcb_status, qe_tcb_status, advisory_ids (array), tcb_date, latest_tcb_date and
- * collateral_expiration_status ("0" fresh, "1" used within the grace) to `claims`. */
+ * collateral_expiration_status ("0" fresh, "1" used within the grace; absent when the
+ * TCB was not evaluated) to `claims`. */
 VT_API VT_MUST_USE vt_status vt_dcap_result_claims(const struct vt_dcap_result *res, json_t *claims,
 						   struct vt_err *err);
 /* claims[key] = lowercase hex of n bytes. */

@@ -33,6 +33,7 @@
 #include <microhttpd.h>
 
 #include "broker/broker_internal.h"
+#include "broker/tls_front.h"
 #include "veritee/kbs.h"
 #include "veritee/util.h"
 #include "veritee/verifier.h"
@@ -72,6 +73,7 @@ struct vt_conn_guard {
 	pthread_cond_t wake;
 	const struct vt_broker_config *cfg;
 	struct vt_broker *b;
+	struct vt_tls_front *tls; /* OpenSSL in front of libmicrohttpd (tls_front.c); NULL for plain HTTP */
 };
 
 /* One request on a connection. */
@@ -288,8 +290,11 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct vt_http_response *
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
 	if (r->set_cookie)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, r->set_cookie);
-	if (r->status == 503)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+	if (r->status == 503 || r->status == 429) {
+		char ra[16];
+		snprintf(ra, sizeof(ra), "%u", r->retry_after ? r->retry_after : 1);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+	}
 	if (close_conn)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	enum MHD_Result ret = MHD_queue_response(c, (unsigned)r->status, resp);
@@ -477,6 +482,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		.client = rq->slot ? rq->slot->client : NULL,
 		.body = rq->body.data ? rq->body.data : (const uint8_t *)"",
 		.body_size = rq->body.len,
+		.forwarded_for = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-For"),
 	};
 	vt_broker_handle(b, &req, &r);
 	if (rq->slot) /* the response too must leave within request_timeout */
@@ -494,20 +500,22 @@ static bool is_loopback(const char *host)
 }
 
 /* Raise the open-files limit for max_connections (two descriptors each:
- * the socket and the reaper's dup) and cap the connections to what fits. */
+ * the socket and the reaper's dup; with TLS also the TLS front's) and cap
+ * the connections to what fits. */
 static unsigned fit_connections(struct vt_broker *b, unsigned want)
 {
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
 		return want;
-	rlim_t need = (rlim_t)want * 2 + 256;
+	unsigned per = 2 + (b->cfg.tls_cert ? VT_TLS_FRONT_FDS_PER_CONNECTION : 0);
+	rlim_t need = (rlim_t)want * per + 256;
 	if (rl.rlim_cur < need) {
 		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 		getrlimit(RLIMIT_NOFILE, &rl);
 	}
 	if (rl.rlim_cur < need) {
-		unsigned fit = rl.rlim_cur > 512 ? (unsigned)((rl.rlim_cur - 256) / 2) : 128;
+		unsigned fit = rl.rlim_cur > 512 ? (unsigned)((rl.rlim_cur - 256) / per) : 128;
 		vt_broker_log(b, "WARN", "open-files limit %llu: max_connections lowered from %u to %u",
 			      (unsigned long long)rl.rlim_cur, want, fit);
 		return fit;
@@ -551,6 +559,27 @@ static void set_origins(struct vt_broker *b, bool tls, const char *host, unsigne
 		b->origin_count = 2;
 }
 
+/* The listening socket of the TLS front (libmicrohttpd then listens on nothing). */
+static int tls_listen(const struct sockaddr_storage *ss, unsigned *port_out)
+{
+	socklen_t sl = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+	if (fd < 0)
+		return -1;
+	struct sockaddr_storage bound;
+	socklen_t bl = sizeof(bound);
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    (ss->ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0) ||
+	    bind(fd, (const struct sockaddr *)ss, sl) != 0 || listen(fd, SOMAXCONN) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&bound, &bl) != 0) {
+		close(fd);
+		return -1;
+	}
+	*port_out = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+						      : ((struct sockaddr_in *)&bound)->sin_port);
+	return fd;
+}
+
 vt_status vt_broker_start(struct vt_broker *b, uint16_t *port_out, struct vt_err *err)
 {
 	const struct vt_broker_config *c = &b->cfg;
@@ -579,40 +608,40 @@ vt_status vt_broker_start(struct vt_broker *b, uint16_t *port_out, struct vt_err
 		return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "listen", "listen host must be an IP address, got \"%.64s\"",
 			       host);
 	}
+	/* TLS is OpenSSL's (tls_front.c): libmicrohttpd gets plaintext connections from it. */
+	SSL_CTX *tls_ctx = NULL;
 	if (tls) {
-		if (!MHD_is_feature_supported(MHD_FEATURE_TLS))
-			return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "tls_cert", "this libmicrohttpd has no TLS support");
-		uint8_t *p;
-		size_t n;
-		vt_status rc = vt_file_read(c->tls_cert, 1u << 20, &p, &n, err);
+		vt_status rc = vt_tls_front_ctx(c->tls_cert, c->tls_key, &tls_ctx, err);
 		if (rc != VT_OK)
 			return rc;
-		b->tls_cert_pem = (char *)p;
-		rc = vt_file_read(c->tls_key, 1u << 20, &p, &n, err);
-		if (rc != VT_OK)
-			return rc;
-		b->tls_key_pem = (char *)p;
-		flags |= MHD_USE_TLS;
+		flags |= MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
 	}
 	struct vt_conn_guard *g = calloc(1, sizeof(*g));
-	if (g == NULL)
+	if (g == NULL) {
+		SSL_CTX_free(tls_ctx);
 		return vt_fail(err, VT_E_NOMEM, VT_STEP_IO, "", "out of memory");
+	}
 	pthread_mutex_init(&g->lock, NULL);
 	pthread_cond_init(&g->wake, NULL);
 	g->cfg = c;
 	g->b = b;
 	if (pthread_create(&g->reaper, NULL, reaper, g) != 0) {
 		guard_free(g);
+		SSL_CTX_free(tls_ctx);
 		return vt_fail(err, VT_E_IO, VT_STEP_IO, "", "cannot start the connection reaper");
 	}
 	g->reaper_running = true;
 	b->guard = g;
 	unsigned max_conn = fit_connections(b, c->max_connections ? c->max_connections : 4000);
-	struct MHD_OptionItem tls_opts[] = {
-		{MHD_OPTION_HTTPS_MEM_CERT, 0, b->tls_cert_pem},
-		{MHD_OPTION_HTTPS_MEM_KEY, 0, b->tls_key_pem},
-		{MHD_OPTION_END, 0, NULL},
-	};
+	unsigned tls_port = 0;
+	int tls_fd = tls ? tls_listen(&ss, &tls_port) : -1;
+	if (tls && tls_fd < 0) {
+		b->guard = NULL;
+		guard_free(g);
+		SSL_CTX_free(tls_ctx);
+		return vt_fail(err, VT_E_IO, VT_STEP_IO, "listen", "cannot listen on %s:%u (address in use?)", host,
+			       (unsigned)c->port);
+	}
 	struct MHD_Daemon *d = MHD_start_daemon(
 		flags, c->port, NULL, NULL, on_request, g, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(c->threads ? c->threads : 4), MHD_OPTION_NOTIFY_COMPLETED,
@@ -621,7 +650,17 @@ vt_status vt_broker_start(struct vt_broker *b, uint16_t *port_out, struct vt_err
 		MHD_OPTION_CONNECTION_LIMIT, max_conn, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 		(unsigned)(c->max_connections_per_client ? c->max_connections_per_client : 64),
 		MHD_OPTION_STRICT_FOR_CLIENT, (int)0, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY_LIMIT,
-		MHD_OPTION_ARRAY, tls ? tls_opts : &tls_opts[2], MHD_OPTION_END);
+		MHD_OPTION_END);
+	if (d != NULL && tls) {
+		vt_status rc = vt_tls_front_start(tls_fd, tls_ctx, d, c->threads ? c->threads : 4, &g->tls, err);
+		if (rc != VT_OK) {
+			MHD_stop_daemon(d);
+			d = NULL;
+		}
+	} else if (tls_fd >= 0) {
+		close(tls_fd);
+	}
+	SSL_CTX_free(tls_ctx); /* the front holds its own reference */
 	if (d == NULL) {
 		b->guard = NULL;
 		guard_free(g);
@@ -629,8 +668,8 @@ vt_status vt_broker_start(struct vt_broker *b, uint16_t *port_out, struct vt_err
 			       (unsigned)c->port);
 	}
 	b->daemon = d;
-	const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-	unsigned port = info ? info->port : c->port;
+	const union MHD_DaemonInfo *info = tls ? NULL : MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+	unsigned port = tls ? tls_port : info ? info->port : c->port;
 	if (port_out)
 		*port_out = (uint16_t)port;
 	set_origins(b, tls, h, port);
@@ -646,6 +685,10 @@ vt_status vt_broker_start(struct vt_broker *b, uint16_t *port_out, struct vt_err
 
 void vt_broker_stop(struct vt_broker *b)
 {
+	if (b->guard && b->guard->tls) { /* TLS connections first: each ends its libmicrohttpd side */
+		vt_tls_front_stop(b->guard->tls);
+		b->guard->tls = NULL;
+	}
 	if (b->daemon) {
 		MHD_stop_daemon(b->daemon);
 		b->daemon = NULL;

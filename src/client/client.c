@@ -12,6 +12,7 @@
 #include "veritee/jose.h"
 #include "veritee/json.h"
 #include "veritee/kbs.h"
+#include "veritee/ratls.h"
 
 #define MAX_RESPONSE (16u << 20)
 
@@ -22,7 +23,25 @@ struct http {
 	long timeout_ms;
 	char cookie[80];    /* session id from Set-Cookie */
 	struct vt_buf body; /* last response body */
+	bool ratls;                          /* verify the broker's RA-TLS certificate (ratls_opts) */
+	struct vt_ratls_verify_opts ratls_opts;
+	json_t *ratls_report;                /* the last RA-TLS verification's report */
 };
+
+/* Attested TLS: libcurl hands us its OpenSSL context before each handshake. */
+static void keep_report(void *ctx, const json_t *report)
+{
+	struct http *h = ctx;
+	json_decref(h->ratls_report);
+	h->ratls_report = json_deep_copy(report);
+}
+
+static CURLcode ratls_ctx(CURL *curl, void *ssl_ctx, void *arg)
+{
+	(void)curl;
+	struct http *h = arg;
+	return vt_ratls_ssl_ctx_verify(ssl_ctx, &h->ratls_opts, 0, NULL) == VT_OK ? CURLE_OK : CURLE_SSL_CERTPROBLEM;
+}
 
 static size_t on_body(char *p, size_t size, size_t n, void *ctx)
 {
@@ -74,6 +93,7 @@ static void http_free(struct http *h)
 	if (h->curl)
 		curl_easy_cleanup(h->curl);
 	vt_buf_free(&h->body);
+	json_decref(h->ratls_report);
 }
 
 static vt_status http_do(struct http *h, const char *method, const char *path, const char *bearer, const void *body,
@@ -114,8 +134,19 @@ static vt_status http_do(struct http *h, const char *method, const char *path, c
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->timeout_ms);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	if (h->cacert)
+	if (h->ratls) {
+		/* the certificate is checked by vt_ratls (its evidence), not by a CA or a host name */
+		if (strncmp(url, "https://", 8) != 0)
+			return vt_fail(err, VT_E_USAGE, VT_STEP_IO, "url", "attested TLS needs an https:// URL");
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+		curl_easy_setopt(c, CURLOPT_SSL_SESSIONID_CACHE, 0L);
+		if (curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, ratls_ctx) != CURLE_OK ||
+		    curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, h) != CURLE_OK)
+			return vt_fail(err, VT_E_USAGE, VT_STEP_IO, "libcurl", "this libcurl has no OpenSSL context hook");
+	} else if (h->cacert) {
 		curl_easy_setopt(c, CURLOPT_CAINFO, h->cacert);
+	}
 	if (strcmp(method, "GET") == 0) {
 		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
 	} else if (body != NULL) {
@@ -124,6 +155,12 @@ static vt_status http_do(struct http *h, const char *method, const char *path, c
 	}
 	CURLcode cr = curl_easy_perform(c);
 	curl_slist_free_all(hdrs);
+	if (cr != CURLE_OK && h->ratls && h->ratls_report != NULL &&
+	    !json_is_true(json_object_get(h->ratls_report, "verified")))
+		return vt_fail(err, VT_E_REJECTED, VT_STEP_BINDING, "ratls",
+			       "the broker's RA-TLS certificate was refused at step %s: %.400s",
+			       vt_ratls_report_step(h->ratls_report),
+			       json_string_value(json_object_get(h->ratls_report, "error")));
 	if (cr != CURLE_OK)
 		return vt_fail(err, VT_E_IO, VT_STEP_IO, "http", "%s %s: %s", method, path, curl_easy_strerror(cr));
 	long code = 0;
@@ -259,6 +296,12 @@ vt_status vt_client_get_resource(const struct vt_client_opts *o, const char *res
 	if (!vt_kbs_resource_path_valid(resource_path))
 		return vt_fail(err, VT_E_USAGE, VT_STEP_NONE, "resource", "resource path must be repo/type/tag");
 	VT_GUARD(http_init(&h, o->url, o->cacert, o->timeout_ms, err));
+	if (o->ratls != NULL) {
+		h.ratls = true;
+		h.ratls_opts = *o->ratls;
+		h.ratls_opts.on_report = keep_report;
+		h.ratls_opts.report_ctx = &h;
+	}
 
 	/* 1. Request -> Challenge */
 	req = json_pack("{s:s, s:s, s:{s:[ssss]}}", "version", VT_KBS_VERSION, "tee", o->tee, "extra-params",

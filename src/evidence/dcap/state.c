@@ -19,6 +19,10 @@ const struct vt_tee_option vt_dcap_options[] = {
 	{"cache", "DIR", true, "keep what was fetched here; with offline, use only it"},
 	{"offline", NULL, false, "never contact PCS/PCCS"},
 	{"grace", "SECONDS", false, "accept collateral this long past its nextUpdate (default 0)"},
+	{"tcb_unevaluated_insecure", NULL, false,
+	 "without collateral or pccs_url: never fetch; check the quote, QE report and PCK chain only, TCB status "
+	 "\"NotEvaluated\" "
+	 "(no revocation, QE identity or TCB level check)"},
 	{NULL, NULL, false, NULL},
 };
 
@@ -52,6 +56,7 @@ vt_status vt_dcap_state_new(const struct vt_verifier *v, const json_t *o, void *
 	st->src.pccs_url = st->pccs;
 	st->src.cache_dir = st->cache;
 	st->src.offline = vt_tee_opt_flag(o, "offline");
+	st->src.tcb_unevaluated_insecure = vt_tee_opt_flag(o, "tcb_unevaluated_insecure");
 	st->src.gate = vt_verifier_fetch_gate(v);
 	st->src.http_get = vt_verifier_http_get(v);
 	st->src.caches = vt_verifier_caches(v);

@@ -14,6 +14,7 @@ static const char *const status_names[] = {
 	[VT_TCB_TD_RELAUNCH_ADVISED_CONFIGURATION_NEEDED] = "TDRelaunchAdvisedConfigurationNeeded",
 	[VT_TCB_REVOKED] = "Revoked",
 	[VT_TCB_NOT_SUPPORTED] = "NotSupported",
+	[VT_TCB_NOT_EVALUATED] = "NotEvaluated",
 };
 
 const char *vt_tcb_status_name(vt_tcb_status s)

@@ -69,32 +69,54 @@ static bool asn1_epoch(const ASN1_TIME *t, int64_t *out)
 }
 
 /* All certificates of a PEM text (at most MAX_CHAIN_CERTS), in order. */
+/*
+ * The PEM certificates of certification data type 5, one by one: each
+ * BEGIN..END block is read on its own, because some quote generators
+ * (rats-tls' Enclave-TLS samples) put no newline between "-----END
+ * CERTIFICATE-----" and the next "-----BEGIN", which OpenSSL's PEM reader
+ * refuses as a bad end line.  Intel's QVL splits the chain the same way.
+ */
 static vt_status pem_chain(const char *pem, size_t len, vt_step step, const char *field, STACK_OF(X509) **out,
 			   struct vt_err *err)
 {
+	static const char begin[] = "-----BEGIN CERTIFICATE-----", end[] = "-----END CERTIFICATE-----";
 	*out = NULL;
 	if (pem == NULL || len == 0 || len > (size_t)1 << 20)
 		return vt_fail(err, VT_E_REJECTED, step, field, "no PEM certificate chain");
-	BIO *bio = BIO_new_mem_buf(pem, (int)len);
 	STACK_OF(X509) *sk = sk_X509_new_null();
-	if (bio == NULL || sk == NULL) {
-		BIO_free(bio);
+	char *one = malloc(len + 2);
+	if (sk == NULL || one == NULL) {
 		sk_X509_free(sk);
+		free(one);
 		return nomem(err);
 	}
 	vt_status rc = VT_OK;
+	const char *p = pem, *stop = pem + len;
 	for (;;) {
-		X509 *x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
-		if (x == NULL)
+		const char *b = memmem(p, (size_t)(stop - p), begin, sizeof(begin) - 1);
+		const char *e = b ? memmem(b, (size_t)(stop - b), end, sizeof(end) - 1) : NULL;
+		if (e == NULL)
 			break;
+		size_t n = (size_t)(e - b) + sizeof(end) - 1;
+		memcpy(one, b, n);
+		one[n] = '\n';
+		p = e + sizeof(end) - 1;
+		BIO *bio = BIO_new_mem_buf(one, (int)n + 1);
+		X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+		BIO_free(bio);
+		if (x == NULL) {
+			rc = vt_fail(err, VT_E_REJECTED, step, field, "certificate %d of the PEM chain does not parse",
+				     sk_X509_num(sk) + 1);
+			break;
+		}
 		if (sk_X509_num(sk) >= MAX_CHAIN_CERTS || sk_X509_push(sk, x) <= 0) {
 			X509_free(x);
 			rc = vt_fail(err, VT_E_REJECTED, step, field, "more than %d certificates", MAX_CHAIN_CERTS);
 			break;
 		}
 	}
-	ERR_clear_error(); /* the loop ends on "no start line" */
-	BIO_free(bio);
+	ERR_clear_error();
+	free(one);
 	if (rc == VT_OK && sk_X509_num(sk) == 0)
 		rc = vt_fail(err, VT_E_REJECTED, step, field, "no certificate in the PEM chain");
 	if (rc != VT_OK) {
@@ -874,42 +896,18 @@ static const char *tee_id(const struct vt_dcap_quote *q)
 	return q->tee_type == VT_DCAP_TEE_TDX ? "TDX" : "SGX";
 }
 
-vt_status vt_dcap_verify(const struct vt_dcap_quote *q, const struct vt_dcap_collateral *c, int64_t now,
-			 int64_t grace_seconds, struct vt_dcap_result *res, struct vt_err *err)
+/*
+ * The PCK chain of a quote (certification data type 5) verified up to the
+ * pinned Intel root at `now`, without CRLs (the caller checks those): from
+ * `caches` when this exact chain verified before.  *pe_out is a reference
+ * (pck_entry_release).
+ */
+static vt_status pck_chain_get(struct vt_cache_set *caches, const struct vt_dcap_quote *q, int64_t now,
+			       struct pck_entry **pe_out, struct vt_err *err)
 {
-	return dcap_verify_hashed(NULL, q, c, NULL, now, grace_seconds, res, err); /* no verifier: no caching */
-}
-
-vt_status dcap_verify_hashed(struct vt_cache_set *caches, const struct vt_dcap_quote *q,
-			     const struct vt_dcap_collateral *c, const struct dcap_hashes *h, int64_t now,
-			     int64_t grace_seconds, struct vt_dcap_result *res, struct vt_err *err)
-{
-	if (q == NULL || c == NULL || res == NULL)
-		return vt_fail(err, VT_E_USAGE, VT_STEP_NONE, "", "missing argument");
-	struct dcap_hashes own;
-	if (h == NULL) {
-		/* the caller's collateral: hash its fields now */
-		vt_status hrc = dcap_collateral_hashes(c, &own, err);
-		if (hrc != VT_OK)
-			return hrc;
-		h = &own;
-	}
-	memset(res, 0, sizeof(*res));
-	res->status = VT_TCB_NOT_SUPPORTED;
-	res->qe_status = VT_TCB_NOT_SUPPORTED;
-	if (grace_seconds < 0)
-		grace_seconds = 0;
-
 	vt_status rc = VT_OK;
 	STACK_OF(X509) *chain = NULL, *inter_sk = NULL;
-	EVP_PKEY *ak = NULL;
 	struct pck_entry *pe = NULL;
-	struct tcb_entry *te = NULL;
-	struct qe_entry *qe = NULL;
-	struct vt_pck_ext pck;
-	bool tdx = q->tee_type == VT_DCAP_TEE_TDX;
-	bool expired = false;
-
 	/* ---- chain: PCK leaf -> intermediate -> pinned root */
 	if (q->cert_data_type != 5) {
 		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_CHAIN, "quote.sig_data.cert_data_type",
@@ -972,14 +970,19 @@ vt_status dcap_verify_hashed(struct vt_cache_set *caches, const struct vt_dcap_q
 		    vt_x509_window_narrow(root, &nb, &na) && now >= nb && now <= na)
 			vt_cache_put(pck_cache, pck_key, nb, na, pe);
 	}
-	X509 *leaf = pe->leaf, *inter = pe->inter, *root = pe->root;
+	*pe_out = pe;
+	pe = NULL;
+out:
+	sk_X509_free(inter_sk); /* borrowed entries */
+	sk_X509_pop_free(chain, X509_free);
+	pck_entry_release(pe);
+	return rc;
+}
 
-	/* ---- chain: CRLs (root CA CRL for the PCK CA, PCK CRL for the PCK) */
-	VT_GUARD(crl_check(caches, c->root_ca_crl, c->root_ca_crl_size, h->root_ca_crl, root, INTEL_ROOT_SHA256, inter,
-			   now, grace_seconds, &expired, "root_ca_crl", err));
-	VT_GUARD(crl_check(caches, c->pck_crl, c->pck_crl_size, h->pck_crl, inter, pe->inter_fp, leaf, now,
-			   grace_seconds, &expired, "pck_crl", err));
-
+/* The QE report signed by the PCK key, and the attestation key bound into it. */
+static vt_status qe_report_check(const struct vt_dcap_quote *q, X509 *leaf, struct vt_err *err)
+{
+	vt_status rc = VT_OK;
 	/* ---- signature: QE report by the PCK key */
 	VT_GUARD(verify_p256(X509_get0_pubkey(leaf), q->qe_report.raw, sizeof(q->qe_report.raw),
 			     q->qe_report_signature, VT_STEP_SIGNATURE, "quote.qe_report_signature",
@@ -1007,6 +1010,55 @@ vt_status dcap_verify_hashed(struct vt_cache_set *caches, const struct vt_dcap_q
 			goto out;
 		}
 	}
+out:
+	return rc;
+}
+
+vt_status vt_dcap_verify(const struct vt_dcap_quote *q, const struct vt_dcap_collateral *c, int64_t now,
+			 int64_t grace_seconds, struct vt_dcap_result *res, struct vt_err *err)
+{
+	return dcap_verify_hashed(NULL, q, c, NULL, now, grace_seconds, res, err); /* no verifier: no caching */
+}
+
+vt_status dcap_verify_hashed(struct vt_cache_set *caches, const struct vt_dcap_quote *q,
+			     const struct vt_dcap_collateral *c, const struct dcap_hashes *h, int64_t now,
+			     int64_t grace_seconds, struct vt_dcap_result *res, struct vt_err *err)
+{
+	if (q == NULL || c == NULL || res == NULL)
+		return vt_fail(err, VT_E_USAGE, VT_STEP_NONE, "", "missing argument");
+	struct dcap_hashes own;
+	if (h == NULL) {
+		/* the caller's collateral: hash its fields now */
+		vt_status hrc = dcap_collateral_hashes(c, &own, err);
+		if (hrc != VT_OK)
+			return hrc;
+		h = &own;
+	}
+	memset(res, 0, sizeof(*res));
+	res->status = VT_TCB_NOT_SUPPORTED;
+	res->qe_status = VT_TCB_NOT_SUPPORTED;
+	if (grace_seconds < 0)
+		grace_seconds = 0;
+
+	vt_status rc = VT_OK;
+	EVP_PKEY *ak = NULL;
+	struct pck_entry *pe = NULL;
+	struct tcb_entry *te = NULL;
+	struct qe_entry *qe = NULL;
+	struct vt_pck_ext pck;
+	bool tdx = q->tee_type == VT_DCAP_TEE_TDX;
+	bool expired = false;
+
+	VT_GUARD(pck_chain_get(caches, q, now, &pe, err));
+	X509 *leaf = pe->leaf, *inter = pe->inter, *root = pe->root;
+
+	/* ---- chain: CRLs (root CA CRL for the PCK CA, PCK CRL for the PCK) */
+	VT_GUARD(crl_check(caches, c->root_ca_crl, c->root_ca_crl_size, h->root_ca_crl, root, INTEL_ROOT_SHA256, inter,
+			   now, grace_seconds, &expired, "root_ca_crl", err));
+	VT_GUARD(crl_check(caches, c->pck_crl, c->pck_crl_size, h->pck_crl, inter, pe->inter_fp, leaf, now,
+			   grace_seconds, &expired, "pck_crl", err));
+
+	VT_GUARD(qe_report_check(q, leaf, err));
 
 	/* ---- collateral: signatures of TCB Info and QE Identity */
 	const uint8_t *tcb_hash = h->tcb_info, *qe_hash = h->qe_identity;
@@ -1097,10 +1149,39 @@ vt_status dcap_verify_hashed(struct vt_cache_set *caches, const struct vt_dcap_q
 	}
 out:
 	EVP_PKEY_free(ak);
-	sk_X509_free(inter_sk); /* borrowed entries */
-	sk_X509_pop_free(chain, X509_free);
 	tcb_entry_release(te);
 	qe_entry_release(qe);
+	pck_entry_release(pe);
+	return rc;
+}
+
+/*
+ * Without collateral, on the operator's explicit request
+ * (vt_dcap_sources.tcb_unevaluated_insecure): everything that needs no
+ * collateral, in the order of dcap_verify_hashed: the PCK chain to the
+ * pinned root (no CRLs), the QE report signature and the attestation-key
+ * binding, the quote signature and the QE vendor.  Not checked: revocation,
+ * the QE identity and the TCB level; res->status and res->qe_status say
+ * VT_TCB_NOT_EVALUATED.
+ */
+static vt_status dcap_verify_quote_only(struct vt_cache_set *caches, const struct vt_dcap_quote *q, int64_t now,
+					struct vt_dcap_result *res, struct vt_err *err)
+{
+	vt_status rc = VT_OK;
+	EVP_PKEY *ak = NULL;
+	struct pck_entry *pe = NULL;
+	memset(res, 0, sizeof(*res));
+	res->status = VT_TCB_NOT_EVALUATED;
+	res->qe_status = VT_TCB_NOT_EVALUATED;
+	VT_GUARD(pck_chain_get(caches, q, now, &pe, err));
+	VT_GUARD(qe_report_check(q, pe->leaf, err));
+	VT_GUARD(ak_key(caches, q->attestation_key, &ak, err));
+	VT_GUARD(verify_p256(ak, q->signed_region, q->signed_size, q->signature, VT_STEP_SIGNATURE,
+			     "quote.signature", "quote signature (attestation key)", err));
+	if (memcmp(q->qe_vendor_id, INTEL_QE_VENDOR_ID, 16) != 0)
+		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_TCB, "quote.header.qe_vendor_id", "QE vendor is not Intel");
+out:
+	EVP_PKEY_free(ak);
 	pck_entry_release(pe);
 	return rc;
 }
@@ -1189,6 +1270,8 @@ vt_status vt_dcap_verify_evidence(const struct vt_verify_ctx *ctx, const json_t 
 	if (src != NULL && src->collateral_path != NULL && src->collateral_path[0] != '\0') {
 		/* operator configuration: shared, with the hashes of its fields */
 		VT_GUARD(dcap_collateral_acquire(caches, src->collateral_path, &cp, &hp, &col_handle, err));
+	} else if (src != NULL && src->tcb_unevaluated_insecure && src->pccs_url == NULL) {
+		cp = NULL; /* quote, QE report and PCK chain only: TCB not evaluated */
 	} else if (src != NULL && (!src->offline || src->cache_dir != NULL)) {
 		/* PCS / PCCS (or, offline, its cache) for this platform's FMSPC and PCK CA */
 		uint8_t fmspc[6];
@@ -1201,7 +1284,10 @@ vt_status vt_dcap_verify_evidence(const struct vt_verify_ctx *ctx, const json_t 
 			     "no collateral: give --collateral or configure a PCCS");
 		goto out;
 	}
-	VT_GUARD(dcap_verify_hashed(caches, q, cp, hp, ctx->now, src->grace_seconds, res, err));
+	if (cp == NULL)
+		VT_GUARD(dcap_verify_quote_only(caches, q, ctx->now, res, err));
+	else
+		VT_GUARD(dcap_verify_hashed(caches, q, cp, hp, ctx->now, src->grace_seconds, res, err));
 
 	/* binding: the caller's report data, zero-padded to 64 bytes */
 	if (binding != NULL && binding->report_data != NULL) {
@@ -1264,8 +1350,9 @@ vt_status vt_dcap_result_claims(const struct vt_dcap_result *res, json_t *claims
 	VT_GUARD(set_new(claims, "advisory_ids", json_incref(ids), err));
 	VT_GUARD(set_new(claims, "tcb_date", json_string(res->tcb_date), err));
 	VT_GUARD(set_new(claims, "latest_tcb_date", json_string(res->latest_tcb_date), err));
-	VT_GUARD(set_new(claims, "collateral_expiration_status", json_string(res->collateral_expired ? "1" : "0"),
-			 err));
+	if (res->status != VT_TCB_NOT_EVALUATED) /* no collateral: nothing to be fresh or stale */
+		VT_GUARD(set_new(claims, "collateral_expiration_status",
+				 json_string(res->collateral_expired ? "1" : "0"), err));
 out:
 	json_decref(ids);
 	return rc;
