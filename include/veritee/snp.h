@@ -178,7 +178,25 @@ struct vt_snp_sources {
 	/* Where verifications with these sources cache (borrowed: a verifier's,
 	 * vt_verifier_caches); NULL = the ctx's verifier's, else no caching. */
 	struct vt_cache_set *caches;
+	/* Use AMD's ARK/ASK/ASVK shipped with veritee (pinned, like any ARK)
+	 * when the evidence and certs_path lack them.  A verifier's snp state
+	 * sets it; a zeroed struct does not. */
+	bool builtin_roots;
+	/* The product of a report that does not name it (version 2), instead
+	 * of the VCEK's productName; VT_SNP_PRODUCT_UNKNOWN = from the VCEK.
+	 * For a report that names it (CPUID), a different product is refused. */
+	vt_snp_product product;
 };
+
+/* The AMD certificates veritee ships (builtin.c), each pinned by the
+ * SHA-256 of its DER: role "ARK", "ASK" or "ASVK", PEM text.  NULL past
+ * the end. */
+struct vt_snp_builtin_cert {
+	vt_snp_product product;
+	const char *role;
+	const char *pem;
+};
+VT_API const struct vt_snp_builtin_cert *vt_snp_builtin_cert_at(size_t i);
 
 /* The registry entry, tee "snp".  Evidence JSON (Trustee's form):
  *   {"attestation_report": {...serde...}, "cert_chain": [{"cert_type": "VCEK"|"VLEK"|"ASK"|"ASVK"|"ARK"|"CRL",

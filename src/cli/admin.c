@@ -17,29 +17,44 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: veritee admin keygen [--force] KEYFILE\n"
-		"       veritee admin --url URL --key KEYFILE [--cacert PEM] COMMAND ...\n"
+		"       veritee admin --url URL --key KEYFILE [--cacert PEM] [--json] COMMAND ...\n"
 		"\n"
 		"keygen writes a new P-256 admin private key to KEYFILE (0600) and its public key to\n"
 		"KEYFILE.pub; list KEYFILE.pub under \"admin_public_keys\" in the broker config.  It\n"
 		"refuses to overwrite an existing key unless --force is given.\n"
-		"Every other command sends a short-lived JWT signed with KEYFILE.\n"
+		"Every other command sends a short-lived JWT signed with KEYFILE.  Answers are printed as\n"
+		"text (--json: the broker's JSON); a refusal is explained on stderr and exits 1, a broker\n"
+		"that cannot be reached exits 2.\n"
 		"\n"
 		"commands:\n"
+		"resources (values are write-only: they are released only to attested TEEs)\n"
 		"  set-resource REPO/TYPE/TAG FILE       store a secret (FILE '-' = stdin)\n"
+		"  list-resources                        paths and sizes of the stored secrets\n"
+		"  get-resource REPO/TYPE/TAG            one secret's path and size (never its value)\n"
 		"  delete-resource REPO/TYPE/TAG\n"
-		"  set-resource-policy FILE              JSON policy (docs/policy.md)\n"
-		"  get-resource-policy\n"
+		"policies (docs/policy.md)\n"
+		"  set-resource-policy FILE              JSON policy\n"
+		"  get-resource-policy                   the resource policy in force\n"
+		"  delete-resource-policy                back to the built-in default\n"
 		"  set-attestation-policy FILE           for --id ID (before the command): default_<tee>\n"
 		"                                        (default default_sim) or default_cpu\n"
+		"  list-attestation-policies             the policies in force: uploaded or built in\n"
+		"  get-attestation-policy ID             one policy's text\n"
+		"  delete-attestation-policy ID          an uploaded one (its built-in default, if any,\n"
+		"                                        is in force again)\n"
+		"reference values\n"
 		"  add-reference-value NAME VALUE...     add VALUEs to reference value NAME (keeps the others)\n"
 		"  remove-reference-value NAME VALUE...  remove VALUEs from NAME (keeps the others)\n"
 		"  set-reference-values NAME VALUE...    replace NAME's values with exactly these\n"
+		"  list-reference-values                 names and how many values each holds\n"
 		"  get-reference-value NAME\n"
+		"  delete-reference-value NAME\n"
 		"  import-corim CORIM --signer KEY [--at RFC3339]\n"
 		"                                        verify a signed CoRIM with its signer's public key\n"
 		"                                        (PEM, certificate or JWK) and store its reference\n"
 		"                                        values in one transaction (docs/corim.md); unsigned,\n"
 		"                                        badly signed or expired CoRIMs are refused\n"
+		"release log\n"
 		"  audit --out LOG [--since N] [--page-size N]\n"
 		"                                        export the release log (entries after seq N, default\n"
 		"                                        0 = all) with its signed head to LOG; check it with\n"
@@ -76,35 +91,106 @@ out:
 	return ret;
 }
 
-/* Send one admin request; print the answer.  Returns a CLI exit code. */
-static int send(const char *url, const char *cacert, EVP_PKEY *key, const char *method, const char *path,
-		const void *body, size_t n, const char *ctype)
+/* A refusal, as text: the broker's KBS error {"type", "detail"} read, not
+ * dumped; a denied token gets a hint. */
+static void print_refusal(const char *method, const char *path, int status, const char *resp)
+{
+	json_t *j = resp ? json_loads(resp, 0, NULL) : NULL;
+	const char *type = json_string_value(json_object_get(j, "type"));
+	const char *detail = json_string_value(json_object_get(j, "detail"));
+	const char *variant = type ? (strrchr(type, '/') ? strrchr(type, '/') + 1 : type) : NULL;
+	if (variant && (strcmp(variant, "AdminAuthAccess") == 0 || strcmp(variant, "AdminAuthInitialization") == 0)) {
+		fprintf(stderr, "veritee admin: denied (HTTP %d): %s\n", status, detail ? detail : "admin token refused");
+		fprintf(stderr, "veritee admin: hint: the broker checks the token against the keys under "
+				"\"admin_public_keys\" in its config: is this key's .pub listed there, and do the two "
+				"clocks agree?\n");
+	} else if (detail) {
+		fprintf(stderr, "veritee admin: %s %s: refused (HTTP %d%s%s): %s\n", method, path, status,
+			variant ? ", " : "", variant ? variant : "", detail);
+	} else {
+		size_t n = resp ? strlen(resp) : 0;
+		fprintf(stderr, "veritee admin: %s %s: HTTP %d%s%.*s%s\n", method, path, status, n ? ": " : "",
+			(int)(n > 300 ? 300 : n), resp ? resp : "", n > 300 ? "..." : "");
+	}
+	json_decref(j);
+}
+
+struct admin {
+	const char *url, *cacert;
+	EVP_PKEY *key;
+	bool json;
+};
+
+/* One admin request.  HTTP 200: CLI_OK and the body in *out (may be NULL;
+ * malloc'd).  Otherwise the refusal is printed: CLI_REJECTED; transport
+ * errors CLI_ERROR. */
+static int call(const struct admin *ad, const char *method, const char *path, const void *body, size_t n,
+		const char *ctype, char **out)
 {
 	struct vt_err e = {0};
 	char *token = NULL, *resp = NULL;
 	int status = 0;
-	if (cli_admin_token(key, url, method, path, body, n, &token, &e) != VT_OK ||
-	    vt_client_request(url, cacert, method, path, token, body, n, ctype, &status, &resp, &e) != VT_OK) {
+	if (out)
+		*out = NULL;
+	if (cli_admin_token(ad->key, ad->url, method, path, body, n, &token, &e) != VT_OK ||
+	    vt_client_request(ad->url, ad->cacert, method, path, token, body, n, ctype, &status, &resp, &e) != VT_OK) {
 		cli_err("admin", &e);
 		free(token);
 		return CLI_ERROR;
 	}
 	free(token);
 	if (status != 200) {
-		fprintf(stderr, "veritee admin: %s %s: HTTP %d %s\n", method, path, status, resp);
+		print_refusal(method, path, status, resp);
 		free(resp);
 		return CLI_REJECTED;
 	}
-	if (resp[0])
-		printf("%s\n", resp);
-	free(resp);
+	if (out)
+		*out = resp;
+	else
+		free(resp);
 	return CLI_OK;
+}
+
+/* Send one admin request; print a JSON answer as it came (--json and the
+ * commands whose answer is the object itself). */
+static int send(const struct admin *ad, const char *method, const char *path, const void *body, size_t n,
+		const char *ctype)
+{
+	char *resp = NULL;
+	int ret = call(ad, method, path, body, n, ctype, &resp);
+	if (ret == CLI_OK && resp && resp[0]) {
+		json_t *j = json_loads(resp, 0, NULL);
+		char *pretty = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+		printf("%s\n", pretty ? pretty : resp);
+		free(pretty);
+		json_decref(j);
+	}
+	free(resp);
+	return ret;
+}
+
+/* GET path and parse the JSON answer (NULL after saying why). */
+static json_t *get_json(const struct admin *ad, const char *path, int *ret)
+{
+	char *resp = NULL;
+	*ret = call(ad, "GET", path, NULL, 0, NULL, &resp);
+	if (*ret != CLI_OK)
+		return NULL;
+	json_t *j = resp ? json_loads(resp, 0, NULL) : NULL;
+	free(resp);
+	if (j == NULL) {
+		fprintf(stderr, "veritee admin: GET %s: the answer is not JSON\n", path);
+		*ret = CLI_ERROR;
+	}
+	return j;
 }
 
 /* The stored values of reference value `name` (a new array; [] when it is
  * not registered), or NULL after saying why. */
-static json_t *refval_get(const char *url, const char *cacert, EVP_PKEY *key, const char *name)
+static json_t *refval_get(const struct admin *ad, const char *name)
 {
+	const char *url = ad->url, *cacert = ad->cacert;
+	EVP_PKEY *key = ad->key;
 	char path[512];
 	snprintf(path, sizeof(path), "%s/reference-value/%s", VT_KBS_PREFIX, name);
 	struct vt_err e = {0};
@@ -126,7 +212,7 @@ static json_t *refval_get(const char *url, const char *cacert, EVP_PKEY *key, co
 	} else if (resp && strstr(resp, "not found") != NULL) {
 		out = json_array();
 	} else {
-		fprintf(stderr, "veritee admin: GET %s: HTTP %d %s\n", path, status, resp ? resp : "");
+		print_refusal("GET", path, status, resp);
 	}
 	free(token);
 	free(resp);
@@ -136,11 +222,10 @@ static json_t *refval_get(const char *url, const char *cacert, EVP_PKEY *key, co
 /* add: the stored values plus these; remove: the stored values less these;
  * set: exactly these.  (The RVPS message replaces a name's list, so "add"
  * reads it first: approving a new image must not revoke the old one.) */
-static int refvals_edit(const char *url, const char *cacert, EVP_PKEY *key, const char *cmd, const char *name,
-			int n, char **values)
+static int refvals_edit(const struct admin *ad, const char *cmd, const char *name, int n, char **values)
 {
 	bool add = strcmp(cmd, "add-reference-value") == 0, remove = strcmp(cmd, "remove-reference-value") == 0;
-	json_t *vals = add || remove ? refval_get(url, cacert, key, name) : json_array();
+	json_t *vals = add || remove ? refval_get(ad, name) : json_array();
 	if (vals == NULL)
 		return CLI_ERROR;
 	for (int i = 0; i < n; i++) {
@@ -169,8 +254,7 @@ static int refvals_edit(const char *url, const char *cacert, EVP_PKEY *key, cons
 	char *body = msg ? vt_json_compact(msg) : NULL;
 	int ret = CLI_ERROR;
 	if (body)
-		ret = send(url, cacert, key, "POST", VT_KBS_PREFIX "/reference-value", body, strlen(body),
-			   "application/json");
+		ret = call(ad, "POST", VT_KBS_PREFIX "/reference-value", body, strlen(body), "application/json", NULL);
 	if (ret == CLI_OK)
 		fprintf(stderr, "veritee admin: %s = %s\n", name, shown ? shown : "?");
 	free(shown);
@@ -184,16 +268,18 @@ static int refvals_edit(const char *url, const char *cacert, EVP_PKEY *key, cons
 
 /* import-corim CORIM --signer KEY [--at T]: the admin key is --key of
  * `veritee admin`, so the CoRIM's signer is --signer. */
-static int import_corim(const char *url, const char *cacert, EVP_PKEY *key, int nargs, char **a)
+static int import_corim(const struct admin *ad, int nargs, char **a)
 {
 	static const struct option opts[] = {
 		{"signer", required_argument, 0, 's'}, {"at", required_argument, 0, 'a'}, {0, 0, 0, 0}};
 	const char *signer = NULL, *at = NULL;
 	char **av = a - 1; /* getopt skips av[0] (the command name) */
 	int c;
+	struct cli_seen seen = {0};
 	optind = 0; /* 0, not 1: glibc's getopt then forgets the outer scan's state */
-	while ((c = getopt_long(nargs + 1, av, "", opts, NULL)) != -1) {
+	while ((c = cli_getopt(nargs + 1, av, "", opts, "admin import-corim", &seen, NULL)) != -1) {
 		switch (c) {
+		case CLI_OPT_REPEATED: return CLI_ERROR;
 		case 's': signer = optarg; break;
 		case 'a': at = optarg; break;
 		default: usage(stderr); return CLI_ERROR;
@@ -220,8 +306,7 @@ static int import_corim(const char *url, const char *cacert, EVP_PKEY *key, int 
 		return CLI_REJECTED;
 	}
 	char *body = vt_corim_rvps_message(cr);
-	ret = body ? send(url, cacert, key, "POST", VT_KBS_PREFIX "/reference-value", body, strlen(body),
-			  "application/json")
+	ret = body ? call(ad, "POST", VT_KBS_PREFIX "/reference-value", body, strlen(body), "application/json", NULL)
 		   : CLI_ERROR;
 	if (ret == CLI_OK) {
 		printf("imported %zu reference value%s under %zu name%s from CoRIM \"%s\"%s%s%s:", values,
@@ -236,8 +321,10 @@ static int import_corim(const char *url, const char *cacert, EVP_PKEY *key, int 
 }
 
 /* One page of GET /kbs/v0/admin/audit, parsed; NULL after saying why. */
-static json_t *audit_page(const char *url, const char *cacert, EVP_PKEY *key, long long since, long page)
+static json_t *audit_page(const struct admin *ad, long long since, long page)
 {
+	const char *url = ad->url, *cacert = ad->cacert;
+	EVP_PKEY *key = ad->key;
 	char path[128];
 	snprintf(path, sizeof(path), "%s/admin/audit?since=%lld&limit=%ld", VT_KBS_PREFIX, since, page);
 	struct vt_err e = {0};
@@ -249,7 +336,7 @@ static json_t *audit_page(const char *url, const char *cacert, EVP_PKEY *key, lo
 	    vt_client_request(url, cacert, "GET", path, token, NULL, 0, NULL, &status, &resp, &e) != VT_OK) {
 		cli_err("admin", &e);
 	} else if (status != 200) {
-		fprintf(stderr, "veritee admin: GET %s: HTTP %d %s\n", path, status, resp ? resp : "");
+		print_refusal("GET", path, status, resp);
 	} else if (vt_json_parse(resp, strlen(resp), 64u << 20, &j, &e) != VT_OK || !json_is_object(j) ||
 		   !json_is_array(json_object_get(j, "entries")) || !json_is_boolean(json_object_get(j, "more"))) {
 		fprintf(stderr, "veritee admin: GET %s: not a release log page\n", path);
@@ -263,7 +350,7 @@ static json_t *audit_page(const char *url, const char *cacert, EVP_PKEY *key, lo
 
 /* audit --out LOG [--since N] [--page-size N]: every page up to the head
  * current when the last page was read, into one file. */
-static int audit_export(const char *url, const char *cacert, EVP_PKEY *key, int nargs, char **a)
+static int audit_export(const struct admin *ad, int nargs, char **a)
 {
 	static const struct option opts[] = {{"out", required_argument, 0, 'o'},
 					     {"since", required_argument, 0, 's'},
@@ -274,9 +361,11 @@ static int audit_export(const char *url, const char *cacert, EVP_PKEY *key, int 
 	long page = 500;
 	char **av = a - 1, *end = NULL;
 	int c;
+	struct cli_seen seen = {0};
 	optind = 0;
-	while ((c = getopt_long(nargs + 1, av, "", opts, NULL)) != -1) {
+	while ((c = cli_getopt(nargs + 1, av, "", opts, "admin audit", &seen, NULL)) != -1) {
 		switch (c) {
+		case CLI_OPT_REPEATED: return CLI_ERROR;
 		case 'o': out = optarg; break;
 		case 's':
 			since = strtoll(optarg, &end, 10);
@@ -304,7 +393,7 @@ static int audit_export(const char *url, const char *cacert, EVP_PKEY *key, int 
 	long long cursor = since;
 	for (;;) {
 		json_decref(pg);
-		if ((pg = audit_page(url, cacert, key, cursor, page)) == NULL)
+		if ((pg = audit_page(ad, cursor, page)) == NULL)
 			goto done;
 		json_t *entries = json_object_get(pg, "entries"), *e;
 		size_t i;
@@ -375,6 +464,110 @@ static int policy_body(const char *path, const char *id, char **out)
 	return *out ? 0 : -1;
 }
 
+/* ------------------------------------------------------------ listings */
+
+static int list_resources(const struct admin *ad, const char *one)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/admin/resources%s%s", VT_KBS_PREFIX, one ? "/" : "", one ? one : "");
+	int ret;
+	json_t *j = get_json(ad, path, &ret);
+	if (j == NULL)
+		return ret;
+	if (ad->json) {
+		char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		printf("%s\n", s ? s : "{}");
+		free(s);
+	} else if (one) {
+		printf("%s  %lld bytes  (the value is not shown: it is released only to attested TEEs)\n", one,
+		       (long long)json_integer_value(json_object_get(j, "size")));
+	} else {
+		json_t *list = json_object_get(j, "resources"), *it;
+		size_t i;
+		if (json_array_size(list) == 0)
+			printf("no resources stored\n");
+		json_array_foreach(list, i, it) printf("%-48s %8lld bytes\n", json_string_value(json_object_get(it, "path")),
+						       (long long)json_integer_value(json_object_get(it, "size")));
+	}
+	json_decref(j);
+	return CLI_OK;
+}
+
+static int list_policies(const struct admin *ad)
+{
+	int ret;
+	json_t *j = get_json(ad, VT_KBS_PREFIX "/attestation-policy", &ret);
+	if (j == NULL)
+		return ret;
+	if (ad->json) {
+		char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		printf("%s\n", s ? s : "{}");
+		free(s);
+	} else {
+		json_t *it;
+		size_t i;
+		printf("%-40s %s\n", "ID", "SOURCE");
+		json_array_foreach(json_object_get(j, "policies"), i, it) {
+			const char *src = json_string_value(json_object_get(it, "source"));
+			bool shadow = strcmp(src ? src : "", "uploaded") == 0 && json_is_true(json_object_get(it, "has_built_in"));
+			printf("%-40s %s%s\n", json_string_value(json_object_get(it, "id")), src ? src : "?",
+			       shadow ? " (replaces the built-in default)" : "");
+		}
+	}
+	json_decref(j);
+	return CLI_OK;
+}
+
+static int list_refvals(const struct admin *ad)
+{
+	int ret;
+	json_t *j = get_json(ad, VT_KBS_PREFIX "/reference-value", &ret);
+	if (j == NULL)
+		return ret;
+	if (ad->json) {
+		char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		printf("%s\n", s ? s : "{}");
+		free(s);
+	} else {
+		json_t *list = json_object_get(j, "reference_values"), *it;
+		size_t i;
+		if (json_array_size(list) == 0)
+			printf("no reference values registered\n");
+		json_array_foreach(list, i, it) {
+			long long n = (long long)json_integer_value(json_object_get(it, "count"));
+			printf("%-48s %lld value%s\n", json_string_value(json_object_get(it, "name")), n, n == 1 ? "" : "s");
+		}
+	}
+	json_decref(j);
+	return CLI_OK;
+}
+
+/* DELETE and say what is in force now. */
+static int delete_policy(const struct admin *ad, const char *id)
+{
+	char path[512];
+	bool rp = id == NULL;
+	snprintf(path, sizeof(path), "%s/%s%s%s", VT_KBS_PREFIX, rp ? "resource-policy" : "attestation-policy",
+		 rp ? "" : "/", rp ? "" : id);
+	char *resp = NULL;
+	int ret = call(ad, "DELETE", path, NULL, 0, NULL, &resp);
+	if (ret == CLI_OK) {
+		json_t *j = resp ? json_loads(resp, 0, NULL) : NULL;
+		const char *now = json_string_value(json_object_get(j, "in_force"));
+		if (ad->json)
+			printf("%s\n", resp ? resp : "{}");
+		else if (rp)
+			printf("resource policy deleted: the built-in default is in force\n");
+		else
+			printf("attestation policy %s deleted: %s\n", id,
+			       now && strcmp(now, "none") == 0 ? "no policy of that id is in force any more"
+								: "its built-in default is in force again");
+		json_decref(j);
+	}
+	free(resp);
+	return ret;
+}
+
 int cmd_admin(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "keygen") == 0) {
@@ -386,77 +579,124 @@ int cmd_admin(int argc, char **argv)
 		return keygen(argv[argc - 1], force);
 	}
 	static const struct option opts[] = {
-		{"url", required_argument, 0, 'u'}, {"key", required_argument, 0, 'k'},
+		{"url", required_argument, 0, 'u'},    {"key", required_argument, 0, 'k'},
 		{"cacert", required_argument, 0, 'c'}, {"id", required_argument, 0, 'i'},
-		{"help", no_argument, 0, 'h'},	     {0, 0, 0, 0},
+		{"json", no_argument, 0, 'j'},	       {"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0},
 	};
-	const char *url = NULL, *keyfile = NULL, *cacert = NULL, *id = "default_sim";
+	const char *keyfile = NULL, *id = NULL;
+	struct admin ad = {0};
+	struct cli_seen seen = {0};
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "+h", opts, "admin", &seen, NULL)) != -1) {
 		switch (c) {
-		case 'u': url = optarg; break;
+		case CLI_OPT_REPEATED: return CLI_ERROR;
+		case 'u': ad.url = optarg; break;
 		case 'k': keyfile = optarg; break;
-		case 'c': cacert = optarg; break;
+		case 'c': ad.cacert = optarg; break;
 		case 'i': id = optarg; break;
+		case 'j': ad.json = true; break;
 		case 'h': usage(stdout); return CLI_OK;
 		default: usage(stderr); return CLI_ERROR;
 		}
 	}
-	if (url == NULL || keyfile == NULL || optind >= argc) {
-		usage(stderr);
-		return CLI_ERROR;
-	}
-	EVP_PKEY *key = NULL;
-	struct vt_err e = {0};
-	if (vt_key_load_pem(keyfile, true, &key, &e) != VT_OK) {
-		cli_err("admin", &e);
+	if (ad.url == NULL || keyfile == NULL || optind >= argc) {
+		fprintf(stderr, "veritee admin: want --url URL --key KEYFILE COMMAND (see veritee admin --help)\n");
 		return CLI_ERROR;
 	}
 	const char *cmd = argv[optind];
-	int nargs = argc - optind - 1;
+	/* --json after the command too: every command spells it the same way */
+	int nargs = 0;
 	char **a = argv + optind + 1;
+	for (int i = optind + 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			ad.json = true;
+		else
+			a[nargs++] = argv[i];
+	}
+	if (id != NULL && strcmp(cmd, "set-attestation-policy") != 0) {
+		fprintf(stderr, "veritee admin: --id is for set-attestation-policy (the other policy commands take the "
+				"id as their argument)\n");
+		return CLI_ERROR;
+	}
+	struct vt_err e = {0};
+	if (vt_key_load_pem(keyfile, true, &ad.key, &e) != VT_OK) {
+		cli_err("admin", &e);
+		return CLI_ERROR;
+	}
 	char path[512];
 	int ret = CLI_ERROR;
-	if (strcmp(cmd, "set-resource") == 0 && nargs == 2) {
+	bool res_cmd = strcmp(cmd, "set-resource") == 0 || strcmp(cmd, "get-resource") == 0 ||
+		       strcmp(cmd, "delete-resource") == 0;
+	if (res_cmd && nargs >= 1 && !vt_kbs_resource_path_valid(a[0])) {
+		fprintf(stderr, "veritee admin: resource path must be REPO/TYPE/TAG of [A-Za-z0-9_.-]\n");
+	} else if (strcmp(cmd, "set-resource") == 0 && nargs == 2) {
 		uint8_t *p;
 		size_t n;
-		if (!vt_kbs_resource_path_valid(a[0])) {
-			fprintf(stderr, "veritee admin: resource path must be REPO/TYPE/TAG of [A-Za-z0-9_.-]\n");
-		} else if (read_arg_file(a[1], &p, &n) == 0) {
+		if (read_arg_file(a[1], &p, &n) == 0) {
 			snprintf(path, sizeof(path), "%s/resource/%s", VT_KBS_PREFIX, a[0]);
-			ret = send(url, cacert, key, "POST", path, p, n, "application/octet-stream");
+			ret = call(&ad, "POST", path, p, n, "application/octet-stream", NULL);
+			if (ret == CLI_OK)
+				printf("stored resource %s (%zu bytes)\n", a[0], n);
 			vt_wipe(p, n);
 			free(p);
 		}
+	} else if (strcmp(cmd, "list-resources") == 0 && nargs == 0) {
+		ret = list_resources(&ad, NULL);
+	} else if (strcmp(cmd, "get-resource") == 0 && nargs == 1) {
+		ret = list_resources(&ad, a[0]);
 	} else if (strcmp(cmd, "delete-resource") == 0 && nargs == 1) {
 		snprintf(path, sizeof(path), "%s/resource/%s", VT_KBS_PREFIX, a[0]);
-		ret = send(url, cacert, key, "DELETE", path, NULL, 0, NULL);
+		ret = call(&ad, "DELETE", path, NULL, 0, NULL, NULL);
+		if (ret == CLI_OK)
+			printf("deleted resource %s\n", a[0]);
 	} else if ((strcmp(cmd, "set-resource-policy") == 0 || strcmp(cmd, "set-attestation-policy") == 0) &&
 		   nargs == 1) {
 		bool att = strcmp(cmd, "set-attestation-policy") == 0;
+		const char *pid = id ? id : "default_sim";
 		char *body = NULL;
-		if (policy_body(a[0], att ? id : NULL, &body) == 0)
-			ret = send(url, cacert, key, "POST", att ? VT_KBS_PREFIX "/attestation-policy" : VT_KBS_PREFIX "/resource-policy",
-				   body, strlen(body), "application/json");
+		if (policy_body(a[0], att ? pid : NULL, &body) == 0)
+			ret = call(&ad, "POST", att ? VT_KBS_PREFIX "/attestation-policy" : VT_KBS_PREFIX "/resource-policy",
+				   body, strlen(body), "application/json", NULL);
+		if (ret == CLI_OK && att)
+			printf("attestation policy %s updated\n", pid);
+		else if (ret == CLI_OK)
+			printf("resource policy updated\n");
 		free(body);
 	} else if (strcmp(cmd, "get-resource-policy") == 0 && nargs == 0) {
-		ret = send(url, cacert, key, "GET", VT_KBS_PREFIX "/resource-policy", NULL, 0, NULL);
+		ret = send(&ad, "GET", VT_KBS_PREFIX "/resource-policy", NULL, 0, NULL);
+	} else if (strcmp(cmd, "delete-resource-policy") == 0 && nargs == 0) {
+		ret = delete_policy(&ad, NULL);
+	} else if (strcmp(cmd, "list-attestation-policies") == 0 && nargs == 0) {
+		ret = list_policies(&ad);
+	} else if (strcmp(cmd, "get-attestation-policy") == 0 && nargs == 1) {
+		snprintf(path, sizeof(path), "%s/attestation-policy/%s", VT_KBS_PREFIX, a[0]);
+		ret = send(&ad, "GET", path, NULL, 0, NULL);
+	} else if (strcmp(cmd, "delete-attestation-policy") == 0 && nargs == 1) {
+		ret = delete_policy(&ad, a[0]);
 	} else if ((strcmp(cmd, "add-reference-value") == 0 || strcmp(cmd, "remove-reference-value") == 0 ||
 		    strcmp(cmd, "set-reference-values") == 0) &&
 		   nargs >= 2) {
-		ret = refvals_edit(url, cacert, key, cmd, a[0], nargs - 1, a + 1);
-	} else if (strcmp(cmd, "import-corim") == 0 && nargs >= 1) {
-		ret = import_corim(url, cacert, key, nargs, a);
-	} else if (strcmp(cmd, "audit") == 0) {
-		ret = audit_export(url, cacert, key, nargs, a);
+		ret = refvals_edit(&ad, cmd, a[0], nargs - 1, a + 1);
+	} else if (strcmp(cmd, "list-reference-values") == 0 && nargs == 0) {
+		ret = list_refvals(&ad);
 	} else if (strcmp(cmd, "get-reference-value") == 0 && nargs == 1) {
 		snprintf(path, sizeof(path), "%s/reference-value/%s", VT_KBS_PREFIX, a[0]);
-		ret = send(url, cacert, key, "GET", path, NULL, 0, NULL);
+		ret = send(&ad, "GET", path, NULL, 0, NULL);
+	} else if (strcmp(cmd, "delete-reference-value") == 0 && nargs == 1) {
+		snprintf(path, sizeof(path), "%s/reference-value/%s", VT_KBS_PREFIX, a[0]);
+		ret = call(&ad, "DELETE", path, NULL, 0, NULL, NULL);
+		if (ret == CLI_OK)
+			printf("deleted reference value %s\n", a[0]);
+	} else if (strcmp(cmd, "import-corim") == 0 && nargs >= 1) {
+		ret = import_corim(&ad, nargs, a);
+	} else if (strcmp(cmd, "audit") == 0) {
+		ret = audit_export(&ad, nargs, a);
 	} else {
-		fprintf(stderr, "veritee admin: unknown command or wrong arguments: %s\n\n", cmd);
-		usage(stderr);
+		fprintf(stderr, "veritee admin: unknown command or wrong number of arguments: %s (see veritee admin --help)\n",
+			cmd);
 	}
-	EVP_PKEY_free(key);
+	EVP_PKEY_free(ad.key);
 	return ret;
 }

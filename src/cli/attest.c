@@ -73,8 +73,11 @@ int cmd_attest(int argc, char **argv)
 	uint8_t rd[64] = {0};
 	json_t *given = json_object(), *ev = NULL;
 	int c, ret = CLI_ERROR;
+	struct cli_seen seen = {0};
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", to.opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "h", to.opts, "attest", &seen, NULL)) != -1) {
+		if (c == CLI_OPT_REPEATED)
+			goto out;
 		if (c >= CLI_TEEOPT_BASE) {
 			if (cli_teeopts_take(&to, c, given, "attest") != 0)
 				goto out;

@@ -80,9 +80,11 @@ static int verify(int argc, char **argv)
 					     {0, 0, 0, 0}};
 	const char *url = NULL, *jwks_path = NULL, *cacert = NULL;
 	int c;
+	struct cli_seen seen = {0};
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "h", opts, "audit verify", &seen, NULL)) != -1) {
 		switch (c) {
+		case CLI_OPT_REPEATED: return CLI_ERROR;
 		case 'u': url = optarg; break;
 		case 'j': jwks_path = optarg; break;
 		case 'c': cacert = optarg; break;

@@ -28,6 +28,8 @@ int cmd_measure(int argc, char **argv);
 int cmd_tpm_enroll(int argc, char **argv);
 int cmd_corim(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_fetch(int argc, char **argv);
+int cmd_roots(int argc, char **argv);
 
 /* Read and verify a CoRIM file (corim.c): signer key file (NULL only with
  * allow_unsigned), --at time (NULL = now).  Prints the failure; returns a
@@ -78,5 +80,44 @@ int cli_attester_check(const char *cmd, const char *tee, const json_t *given);
 /* An option that may be given once: store `value` in *slot, or say it was
  * repeated and return 1. */
 int cli_once(const char *cmd, const char *flag, const char **slot, const char *value);
+
+/* getopt_long for every command: an option that takes a value and is given
+ * a second time is an error, unless its value (the `val` of its struct
+ * option) is in `repeatable` (0-terminated; NULL = none).  Then it says
+ * "veritee CMD: --NAME given twice" (unless cmd is NULL), puts "--NAME" in
+ * seen->repeated and returns CLI_OPT_REPEATED.  TEE options
+ * (>= CLI_TEEOPT_BASE) are left to cli_teeopts_take. */
+#define CLI_OPT_REPEATED 0x7ffe
+struct cli_seen {
+	unsigned char count[128];
+	char repeated[72];
+};
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *opts, const char *cmd,
+	       struct cli_seen *seen, const int *repeatable);
+/* argv holds --help or -h (before any "--"): commands answer it before
+ * reading any file or key. */
+bool cli_wants_help(int argc, char **argv);
+
+/* ---- veritee verify's explanations (explain.c) */
+bool cli_tee_is_snp(const char *tee);
+bool cli_tee_is_dcap(const char *tee);
+/* The key claims, a few lines of text. */
+void cli_explain_claims(FILE *f, const char *tee, const json_t *claims);
+/* The verdict of verified evidence in one sentence. */
+void cli_verdict_sentence(char *buf, size_t n, const char *tee, const json_t *claims, bool nonce_checked);
+/* The TCB explained (a new object; NULL when the TEE has no TCB claims). */
+json_t *cli_tcb_explain(const char *tee, const json_t *claims);
+void cli_tcb_print(FILE *f, const json_t *tcb);
+/* --accept-tcb-status LIST / --min-tcb SPEC against the claims: VT_OK,
+ * VT_E_REJECTED (step tcb) or VT_E_USAGE; the arguments alone, before
+ * verifying, with cli_tcb_policy_check_args. */
+vt_status cli_tcb_policy(const char *tee, const json_t *claims, const char *accept, const char *min_tcb,
+			 struct vt_err *err);
+vt_status cli_tcb_policy_check_args(const char *tee, const char *accept, const char *min_tcb, struct vt_err *err);
+
+/* What a file looks like (sniff.c): the TEE whose `veritee verify` takes it
+ * (NULL when none), a description in `what`, and whether it is not
+ * evidence at all (a PEM, an empty file). */
+const char *cli_sniff(const uint8_t *p, size_t n, char *what, size_t wn, bool *not_evidence);
 
 #endif

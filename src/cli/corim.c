@@ -160,9 +160,11 @@ int cmd_corim(int argc, char **argv)
 	}
 	argc--;
 	argv++;
+	struct cli_seen seen = {0};
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "h", opts, "corim show", &seen, NULL)) != -1) {
 		switch (c) {
+		case CLI_OPT_REPEATED: return CLI_ERROR;
 		case 's': signer = optarg; break;
 		case 'a': at = optarg; break;
 		case 'u': allow_unsigned = true; break;

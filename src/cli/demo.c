@@ -903,7 +903,7 @@ out:
 
 int cmd_demo(int argc, char **argv)
 {
-	const char *tee = "sim";
+	const char *tee = "sim", *given = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			printf("usage: veritee demo [--tee sim|tpm]\n\n"
@@ -920,11 +920,14 @@ int cmd_demo(int argc, char **argv)
 			       "              pcr11.  swtpm is stopped at the end.\n");
 			return CLI_OK;
 		}
-		if (strcmp(argv[i], "--tee") == 0 && i + 1 < argc)
-			tee = argv[++i];
-		else if (strncmp(argv[i], "--tee=", 6) == 0)
-			tee = argv[i] + 6;
-		else {
+		const char *v = strcmp(argv[i], "--tee") == 0 && i + 1 < argc ? argv[++i]
+				: strncmp(argv[i], "--tee=", 6) == 0	    ? argv[i] + 6
+									    : NULL;
+		if (v != NULL) {
+			if (cli_once("demo", "--tee", &given, v) != 0)
+				return CLI_ERROR;
+			tee = v;
+		} else {
 			fprintf(stderr, "veritee demo: unknown argument \"%s\" (usage: veritee demo [--tee sim|tpm])\n",
 				argv[i]);
 			return CLI_ERROR;

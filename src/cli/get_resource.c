@@ -10,6 +10,11 @@
 #include "veritee/kbs.h"
 #include "veritee/util.h"
 
+/* Attested TLS to the broker (ratls.c). */
+struct vt_ratls_verify_opts;
+int cli_ratls_opts(const char *cmd, const char *policy_path, const char *sim_root, const struct vt_ratls_verify_opts **out);
+void cli_ratls_opts_free(const struct vt_ratls_verify_opts *o);
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: veritee get-resource URL kbs:///REPO/TYPE/TAG --tee TEE [options]\n"
@@ -28,7 +33,11 @@ static void usage(FILE *f)
 		   "  --device TEE[:OPT=V,...]  also send device evidence from that attester (composite\n"
 		   "                       evidence; repeatable), e.g. --device sim-gpu:count=2\n"
 		   "  --gpu                the same as --device nvidia (NVIDIA GPUs through NVML)\n"
-		   "  --policy-selector ID ask for the broker's attestation policy set ID\n");
+		   "  --policy-selector ID ask for the broker's attestation policy set ID\n"
+		   "  --ratls-policy P     attested TLS: the broker's HTTPS certificate must be an RA-TLS\n"
+		   "                       certificate whose evidence verifies and policy P allows (the\n"
+		   "                       broker runs in a TEE); refused otherwise, exit 1\n"
+		   "  --ratls-insecure-sim-root PEM   with --ratls-policy: accept a broker in the INSECURE sim TEE\n");
 	cli_attesters_help(f);
 }
 
@@ -76,17 +85,24 @@ int cmd_get_resource(int argc, char **argv)
 		{"rsa", no_argument, 0, 'R'},		  {"help", no_argument, 0, 'h'},
 		{"init-data", required_argument, 0, 'I'}, {"device", required_argument, 0, 'D'},
 		{"gpu", no_argument, 0, 'G'},		  {"policy-selector", required_argument, 0, 'P'},
+		{"ratls-policy", required_argument, 0, 'Q'}, {"ratls-insecure-sim-root", required_argument, 0, 'S'},
 		{0, 0, 0, 0},
 	};
 	static struct cli_teeopts to;
 	cli_attesters_opts(&to, fixed);
 	struct vt_client_opts o = {0};
-	const char *out_path = NULL, *token_path = NULL;
+	const char *out_path = NULL, *token_path = NULL, *ratls_policy = NULL, *ratls_root = NULL;
 	json_t *given = json_object(), *devices = json_object();
 	const char *init_path = NULL;
 	int c, bad = 0;
+	struct cli_seen seen = {0};
+	static const int repeatable[] = {'D', 0}; /* --device: one per attester, checked by add_device */
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "ho:", to.opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "ho:", to.opts, "get-resource", &seen, repeatable)) != -1) {
+		if (c == CLI_OPT_REPEATED) {
+			bad = 1;
+			continue;
+		}
 		if (c >= CLI_TEEOPT_BASE) {
 			if (cli_teeopts_take(&to, c, given, "get-resource") != 0) {
 				json_decref(given);
@@ -100,10 +116,12 @@ int cmd_get_resource(int argc, char **argv)
 		case 'T': token_path = optarg; break;
 		case 'c': o.cacert = optarg; break;
 		case 'R': o.rsa = true; break;
-		case 'I': bad |= cli_once("get-resource", "--init-data", &init_path, optarg); break;
+		case 'Q': ratls_policy = optarg; break;
+		case 'S': ratls_root = optarg; break;
+		case 'I': init_path = optarg; break;
 		case 'D': bad |= add_device(devices, optarg); break;
 		case 'G': bad |= add_device(devices, "nvidia"); break;
-		case 'P': bad |= cli_once("get-resource", "--policy-selector", &o.policy_selector, optarg); break;
+		case 'P': o.policy_selector = optarg; break;
 		case 'h': usage(stdout); json_decref(given); json_decref(devices); return CLI_OK;
 		default: usage(stderr); json_decref(given); json_decref(devices); return CLI_ERROR;
 		}
@@ -154,7 +172,24 @@ int cmd_get_resource(int argc, char **argv)
 	struct vt_client_refusal refusal;
 	struct vt_err e = {0};
 	char *token = NULL;
+	if ((ratls_policy || ratls_root) &&
+	    (ratls_policy == NULL || cli_ratls_opts("get-resource", ratls_policy, ratls_root, &o.ratls) != CLI_OK)) {
+		if (ratls_policy == NULL)
+			fprintf(stderr, "veritee get-resource: --ratls-insecure-sim-root needs --ratls-policy\n");
+		json_decref(given);
+		json_decref(devices);
+		free(init_text);
+		return CLI_ERROR;
+	}
 	vt_status rc = vt_client_get_resource(&o, uri + sizeof(scheme) - 1, &secret, &token, &refusal, &e);
+	cli_ratls_opts_free(o.ratls);
+	if (rc != VT_OK && !refusal.http_status && e.field[0] && strcmp(e.field, "ratls") == 0) {
+		cli_err("get-resource", &e); /* the broker's evidence was refused: exit 1 */
+		json_decref(given);
+		json_decref(devices);
+		free(init_text);
+		return CLI_REJECTED;
+	}
 	json_decref(given);
 	json_decref(devices);
 	free(init_text);

@@ -34,7 +34,7 @@ static void usage(FILE *f)
 		"  --guest-features HEX    VMSA SEV_FEATURES (default 0x1; 0x21 for host kernels 6.6-6.7)\n"
 		"  --ovmf-hash HEX         precomputed 48-byte OVMF hash: skips hashing the image\n"
 		"                          (the image is still read for its metadata)\n"
-		"  --output-format FMT     hex (default) or json\n"
+		"  --json                  print a JSON object (measurement, ovmf_hash, inputs) instead of hex\n"
 		"\n"
 		"Exit codes: 0 ok, 2 error.\n",
 		VT_SNP_MAX_VCPUS, vt_snp_vcpu_type_names());
@@ -107,16 +107,18 @@ static int measure_snp(int argc, char **argv)
 		{"vcpus", required_argument, 0, 'n'},	      {"vcpu-type", required_argument, 0, 't'},
 		{"vcpu-sig", required_argument, 0, 's'},      {"vmm-type", required_argument, 0, 'm'},
 		{"guest-features", required_argument, 0, 'g'}, {"ovmf-hash", required_argument, 0, 'H'},
-		{"output-format", required_argument, 0, 'f'}, {"help", no_argument, 0, 'h'},
+		{"json", no_argument, 0, 'j'},		      {"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
 	const char *ovmf_path = NULL, *kernel = NULL, *initrd = NULL, *append = NULL, *vcpu_type = NULL;
 	const char *vcpu_sig_s = NULL, *vmm_s = "qemu", *features_s = NULL, *ovmf_hash_s = NULL, *fmt = "hex";
 	const char *vcpus_s = NULL;
 	int c;
+	struct cli_seen seen = {0};
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "h", opts, "measure", &seen, NULL)) != -1) {
 		switch (c) {
+		case CLI_OPT_REPEATED: return CLI_ERROR;
 		case 'o': ovmf_path = optarg; break;
 		case 'k': kernel = optarg; break;
 		case 'i': initrd = optarg; break;
@@ -127,7 +129,7 @@ static int measure_snp(int argc, char **argv)
 		case 'm': vmm_s = optarg; break;
 		case 'g': features_s = optarg; break;
 		case 'H': ovmf_hash_s = optarg; break;
-		case 'f': fmt = optarg; break;
+		case 'j': fmt = "json"; break;
 		case 'h': usage(stdout); return CLI_OK;
 		default: usage(stderr); return CLI_ERROR;
 		}
@@ -138,8 +140,6 @@ static int measure_snp(int argc, char **argv)
 		return bad("%s", "--ovmf FILE is required (see --help)");
 	if (vcpus_s == NULL)
 		return bad("%s", "--vcpus N is required (see --help)");
-	if (strcmp(fmt, "hex") != 0 && strcmp(fmt, "json") != 0)
-		return bad("--output-format must be hex or json, not \"%s\"", fmt);
 	if ((initrd || append) && kernel == NULL)
 		return bad("%s", "--initrd and --append need --kernel");
 

@@ -315,17 +315,20 @@ int cmd_seal(int argc, char **argv)
 	size_t nb = 0, nk = 0;
 	uint32_t k = 0, chunk = VT_SEAL_DEFAULT_CHUNK;
 	int c, bad = 0;
+	struct cli_seen seen = {0};
+	static const int repeatable[] = {'b', 'k', 0}; /* one --broker and --admin-key per broker */
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "h", opts, "seal", &seen, repeatable)) != -1) {
 		switch (c) {
-		case 'L': bad |= cli_once("seal", "--local", &local, optarg); break;
-		case 'P': bad |= cli_once("seal", "--pcrs", &pcrs, optarg); break;
-		case 'T': bad |= cli_once("seal", "--tpm-tcti", &tcti, optarg); break;
-		case 'F': bad |= cli_once("seal", "--snp-fields", &fields, optarg); break;
-		case 'V': bad |= cli_once("seal", "--vmpl", &vmpl, optarg); break;
-		case 'M': bad |= cli_once("seal", "--measurement", &meas, optarg); break;
-		case 'S': bad |= cli_once("seal", "--svn", &svn, optarg); break;
-		case 'D': bad |= cli_once("seal", "--sim-dir", &sim_dir, optarg); break;
+		case CLI_OPT_REPEATED: bad = 1; break;
+		case 'L': local = optarg; break;
+		case 'P': pcrs = optarg; break;
+		case 'T': tcti = optarg; break;
+		case 'F': fields = optarg; break;
+		case 'V': vmpl = optarg; break;
+		case 'M': meas = optarg; break;
+		case 'S': svn = optarg; break;
+		case 'D': sim_dir = optarg; break;
 		case 'i': in = optarg; break;
 		case 'o': out = optarg; break;
 		case 'r': resource = optarg; break;
@@ -528,7 +531,7 @@ out:
 static void unseal_usage(FILE *f)
 {
 	fprintf(f, "usage: veritee unseal --in FILE.vts (--out FILE | --to-dir DIR) --tee TEE [TEE options]\n"
-		   "                      [--broker-cacert PEM] [--rsa]\n"
+		   "                      [--cacert PEM] [--rsa]\n"
 		   "       veritee unseal --in FILE.vts (--out FILE | --to-dir DIR)     (a file sealed with --local)\n"
 		   "\n"
 		   "Attests to every broker named in the sealed file at once, keeps the key shares that match\n"
@@ -547,7 +550,7 @@ static void unseal_usage(FILE *f)
 		   "  --out FILE           where the plaintext goes (mode 0600) for a sealed file\n"
 		   "  --to-dir DIR         where a sealed directory is extracted (must not exist, or be empty)\n"
 		   "  --tee TEE            the TEE to attest as (its attester's options below)\n"
-		   "  --broker-cacert PEM  CA bundle that signs the brokers' HTTPS certificates\n"
+		   "  --cacert PEM         CA bundle that signs the brokers' HTTPS certificates\n"
 		   "  --rsa                use an RSA-3072 TEE key (RSA-OAEP-256) instead of P-256\n");
 	cli_attesters_help(f);
 }
@@ -572,7 +575,7 @@ static int unseal_local_opts(const char *in, enum vt_seal_local kind, const stru
 		fprintf(stderr, "veritee unseal: note: --tee %s is not used: %s is sealed to local:%s\n", co->tee, in, name);
 	if (co->cacert || co->rsa)
 		fprintf(stderr, "veritee unseal: note: %s%s%s %s not used: %s names no broker (local:%s)\n",
-			co->cacert ? "--broker-cacert" : "", co->cacert && co->rsa ? " and " : "", co->rsa ? "--rsa" : "",
+			co->cacert ? "--cacert" : "", co->cacert && co->rsa ? " and " : "", co->rsa ? "--rsa" : "",
 			co->cacert && co->rsa ? "are" : "is", in, name);
 	json_object_foreach((json_t *)given, key, v) {
 		bool used = false;
@@ -631,8 +634,11 @@ int cmd_unseal(int argc, char **argv)
 	static const struct option fixed[] = {
 		{"in", required_argument, 0, 'i'},	{"out", required_argument, 0, 'o'},
 		{"to-dir", required_argument, 0, 'd'},	{"tee", required_argument, 0, 't'},
-		{"broker-cacert", required_argument, 0, 'c'}, {"rsa", no_argument, 0, 'R'},
-		{"help", no_argument, 0, 'h'},		{0, 0, 0, 0},
+		{"cacert", required_argument, 0, 'c'},	{"rsa", no_argument, 0, 'R'},
+		{"help", no_argument, 0, 'h'},
+		/* the name before every command spelled it --cacert (not in the help) */
+		{"broker-cacert", required_argument, 0, 'c'},
+		{0, 0, 0, 0},
 	};
 	static struct cli_teeopts to;
 	cli_attesters_opts(&to, fixed);
@@ -640,8 +646,13 @@ int cmd_unseal(int argc, char **argv)
 	const char *in = NULL, *out = NULL, *to_dir = NULL;
 	json_t *given = json_object();
 	int c, ret = CLI_ERROR;
+	struct cli_seen seen = {0};
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", to.opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "h", to.opts, "unseal", &seen, NULL)) != -1) {
+		if (c == CLI_OPT_REPEATED) {
+			json_decref(given);
+			return CLI_ERROR;
+		}
 		if (c >= CLI_TEEOPT_BASE) {
 			if (cli_teeopts_take(&to, c, given, "unseal") != 0) {
 				json_decref(given);

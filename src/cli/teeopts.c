@@ -42,7 +42,8 @@ int cli_teeopts_take(struct cli_teeopts *t, int c, json_t *given, const char *cm
 {
 	const struct vt_tee_option *o = t->defs[c - CLI_TEEOPT_BASE];
 	if (json_object_get(given, o->name) != NULL) {
-		fprintf(stderr, "veritee %s: --%s given twice\n", cmd, t->names[c - CLI_TEEOPT_BASE]);
+		if (cmd != NULL)
+			fprintf(stderr, "veritee %s: --%s given twice\n", cmd, t->names[c - CLI_TEEOPT_BASE]);
 		return -1;
 	}
 	json_object_set_new(given, o->name, o->metavar ? json_string(optarg) : json_true());
@@ -75,4 +76,39 @@ int cli_once(const char *cmd, const char *flag, const char **slot, const char *v
 	}
 	*slot = value;
 	return 0;
+}
+
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *opts, const char *cmd,
+	       struct cli_seen *seen, const int *repeatable)
+{
+	int li = -1;
+	int c = getopt_long(argc, argv, shortopts, opts, &li);
+	if (c == -1 || c == '?' || c == ':' || c >= CLI_TEEOPT_BASE)
+		return c;
+	if (li < 0) /* a short option: its long twin */
+		for (int i = 0; opts[i].name && li < 0; i++)
+			if (opts[i].flag == NULL && opts[i].val == c)
+				li = i;
+	if (li < 0 || (size_t)li >= sizeof(seen->count) || opts[li].has_arg == no_argument)
+		return c;
+	for (const int *r = repeatable; r && *r; r++)
+		if (*r == c)
+			return c;
+	if (seen->count[li]++ == 0)
+		return c;
+	snprintf(seen->repeated, sizeof(seen->repeated), "--%s", opts[li].name);
+	if (cmd != NULL)
+		fprintf(stderr, "veritee %s: %s given twice\n", cmd, seen->repeated);
+	return CLI_OPT_REPEATED;
+}
+
+bool cli_wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return false;
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return true;
+	}
+	return false;
 }

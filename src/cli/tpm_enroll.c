@@ -117,9 +117,11 @@ int cmd_tpm_enroll(int argc, char **argv)
 	struct vt_attest_opts ao = {0};
 	const char *cacert = NULL;
 	int c;
+	struct cli_seen seen = {0};
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "h", opts, "tpm-enroll", &seen, NULL)) != -1) {
 		switch (c) {
+		case CLI_OPT_REPEATED: return CLI_ERROR;
 		case 'C': ao.tpm_tcti = optarg; break;
 		case 'c': cacert = optarg; break;
 		case 'h': usage(stdout); return CLI_OK;

@@ -91,12 +91,10 @@ def tcb_status(out):
         doc = json.loads(out)
     except ValueError:
         return None
-    # the claims: tcb_status at the top or under the tee key
-    for d in (doc, doc.get("tdx", {}) if isinstance(doc, dict) else {}):
-        if isinstance(d, dict) and "tcb_status" in d:
-            return d["tcb_status"]
-    m = re.search(r'"tcb_status"\s*:\s*"([A-Za-z]+)"', out)
-    return m.group(1) if m else None
+    # `veritee verify --json` prints {"verified", "tee", "at", "claims", ...} (docs/cli.md)
+    if not isinstance(doc, dict) or doc.get("verified") is not True:
+        return None
+    return doc["claims"].get("tcb_status")
 
 
 def main():
@@ -170,8 +168,8 @@ def main():
         expired_flag = None
         try:
             doc = json.loads(out)
-            expired_flag = json.dumps(doc).find('"collateral_expiration_status": "1"') >= 0
-        except ValueError:
+            expired_flag = doc["claims"]["collateral_expiration_status"] == "1" and doc["tcb"]["collateral_expired"]
+        except (ValueError, KeyError):
             pass
         tap("collateral used within the grace is flagged", expired_flag is True, out.strip()[:300])
     finally:

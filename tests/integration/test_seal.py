@@ -501,10 +501,10 @@ def local_cases(tap, w):
 
     def sim_broker_options():
         out = w.path("local-sim-notes.out")
-        p = run(["unseal", "--in", lf, "--out", out, "--sim-dir", sim, "--tee", "snp", "--broker-cacert", "x.pem",
+        p = run(["unseal", "--in", lf, "--out", out, "--sim-dir", sim, "--tee", "snp", "--cacert", "x.pem",
                  "--rsa"])
         eq(p.returncode, 0, f"exit code ({p.stderr!r})")
-        for needle in (b"--tee snp is not used", b"--broker-cacert and --rsa are not used"):
+        for needle in (b"--tee snp is not used", b"--cacert and --rsa are not used"):
             check(needle in p.stderr, f"stderr lacks {needle!r}: {p.stderr!r}")
     T("broker options given for a local file are named as not used", sim_broker_options)
 

@@ -209,15 +209,10 @@ def veritee(tee, quote, collateral, at):
         return {"ok": False, "error": (p.stderr or p.stdout).strip()[:300], "rc": p.returncode}
     st = None
     try:
-        doc = json.loads(p.stdout)
-        for d in (doc, doc.get(tee, {})):
-            if isinstance(d, dict) and "tcb_status" in d:
-                st = d["tcb_status"]
-    except ValueError:
+        doc = json.loads(p.stdout)  # {"verified", "tee", "at", "claims", ...} (docs/cli.md)
+        st = doc["claims"].get("tcb_status")
+    except (ValueError, KeyError):
         pass
-    if st is None:
-        m = re.search(r'"tcb_status"\s*:\s*"([A-Za-z]+)"', p.stdout)
-        st = m.group(1) if m else None
     return {"ok": True, "status": st}
 
 

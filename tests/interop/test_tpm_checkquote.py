@@ -153,7 +153,7 @@ def veritee(workdir, ak_der, msg, sig, vals, nonce, name):
                         "--ak-digest", hashlib.sha256(ak_der).hexdigest()], stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE)
     if r.returncode == 0:
-        claims = json.loads(r.stdout)
+        claims = json.loads(r.stdout)["claims"]  # {"verified", "tee", "at", "claims", ...} (docs/cli.md)
         if claims.get("report_data") != nonce:
             return False
     return r.returncode == 0

@@ -502,6 +502,86 @@ static void test_no_certs_offline(void **state)
 	free(p);
 }
 
+/* AMD's shipped ARK/ASK/ASVK (builtin_roots, as a verifier's snp state
+ * sets it): a VCEK or VLEK is all a report needs; the shipped copies are
+ * the pinned ones; --product names the product of a version 2 report. */
+static vt_status verify_builtin(const char *vdir, const char *report, const char *certs_rel, vt_snp_product product,
+				int64_t now, struct vt_err *e)
+{
+	size_t n = 0;
+	uint8_t *p = vec(vdir, report, &n);
+	char certs[1024];
+	if (certs_rel)
+		snprintf(certs, sizeof(certs), "%s/%s", vdir, certs_rel);
+	json_t *ev = NULL, *claims = NULL;
+	vt_err_clear(e);
+	vt_status rc = vt_tee_snp.load_file(p, n, &ev, e);
+	struct vt_snp_sources src = {.certs_path = certs_rel ? certs : NULL, .offline = true, .builtin_roots = true,
+				     .product = product};
+	struct vt_verify_ctx ctx = {.now = now, .snp = &src};
+	if (rc == VT_OK)
+		rc = vt_tee_snp.verify(&ctx, ev, NULL, &claims, e);
+	json_decref(ev);
+	json_decref(claims);
+	free(p);
+	return rc;
+}
+
+static void test_builtin_roots(void **state)
+{
+	(void)state;
+	NEED_VECTORS();
+	struct vt_err e = {0};
+	/* the shipped certificates are byte for byte the pinned ones */
+	size_t count = 0;
+	for (size_t i = 0; vt_snp_builtin_cert_at(i); i++, count++) {
+		const struct vt_snp_builtin_cert *c = vt_snp_builtin_cert_at(i);
+		assert_non_null(strstr(c->pem, "-----BEGIN CERTIFICATE-----"));
+		assert_true(strcmp(c->role, "ARK") == 0 || strcmp(c->role, "ASK") == 0 || strcmp(c->role, "ASVK") == 0);
+	}
+	assert_int_equal(count, 9);
+	/* a VCEK alone: the chain comes from the shipped ARK/ASK */
+	assert_int_equal(verify_builtin(vdir, "snp/teekit_gcp_milan_v5_report.bin", "snp/teekit_gcp_milan_vcek.pem",
+					VT_SNP_PRODUCT_UNKNOWN, at(AT), &e),
+			 VT_OK);
+	/* a VLEK alone: the shipped ASVK */
+	assert_int_equal(verify_builtin(vdir, "snp/trustee_aws_milan_vlek_v3_report.bin", "snp/trustee_aws_milan_vlek.der",
+					VT_SNP_PRODUCT_UNKNOWN, at(AT), &e),
+			 VT_OK);
+	/* without builtin_roots the same VCEK is not enough (as before) */
+	static const char *const vcek[] = {"snp/teekit_gcp_milan_vcek.pem", NULL};
+	assert_int_not_equal(verify_case(vdir, "snp/teekit_gcp_milan_v5_report.bin", vcek, at(AT), &e), VT_OK);
+	assert_non_null(strstr(e.detail, "ARK-Milan"));
+	/* a forged VCEK still fails at the chain, shipped roots or not */
+	assert_int_equal(verify_builtin(vdir, "snp/trustee_milan_v2_report.bin",
+					"snp/NEGATIVE_trustee_vcek_not_amd_signed_legacy_hwid.der", VT_SNP_PRODUCT_UNKNOWN,
+					at(AT), &e),
+			 VT_E_REJECTED);
+	assert_int_equal(e.step, VT_STEP_CHAIN);
+	/* v2 report, no VCEK: the product is unknown, unless --product says it */
+	assert_int_not_equal(verify_builtin(vdir, "snp/trustee_milan_v2_report.bin", NULL, VT_SNP_PRODUCT_UNKNOWN, at(AT),
+					    &e),
+			     VT_OK);
+	assert_string_equal(e.field, "product");
+	assert_non_null(strstr(e.detail, "--product"));
+	assert_int_not_equal(verify_builtin(vdir, "snp/trustee_milan_v2_report.bin", NULL, VT_SNP_PRODUCT_MILAN, at(AT), &e),
+			     VT_OK);
+	assert_string_equal(e.field, "vek"); /* now only the VCEK is missing */
+	/* v2 with its VCEK and the right --product: verifies; the wrong one: the VCEK is refused */
+	assert_int_equal(verify_builtin(vdir, "snp/trustee_milan_v2_report.bin", "snp/trustee_milan_v2_vcek.der",
+					VT_SNP_PRODUCT_MILAN, at(AT), &e),
+			 VT_OK);
+	assert_int_equal(verify_builtin(vdir, "snp/trustee_milan_v2_report.bin", "snp/trustee_milan_v2_vcek.der",
+					VT_SNP_PRODUCT_GENOA, at(AT), &e),
+			 VT_E_REJECTED);
+	assert_int_equal(e.step, VT_STEP_CHAIN);
+	/* a v5 report names its product: a different --product is a usage error */
+	assert_int_equal(verify_builtin(vdir, "snp/teekit_gcp_milan_v5_report.bin", "snp/teekit_gcp_milan_vcek.pem",
+					VT_SNP_PRODUCT_TURIN, at(AT), &e),
+			 VT_E_USAGE);
+	assert_string_equal(e.field, "product");
+}
+
 /* The cache layout alone (offline) is enough. */
 static void test_cache_layout(void **state)
 {
@@ -840,7 +920,7 @@ static void test_cli(void **state)
 	assert_int_equal(WEXITSTATUS(st), 1);
 	snprintf(path, sizeof(path), "%s/err.txt", tmp);
 	assert_int_equal(vt_file_read(path, 1u << 20, &out, &n, &e), VT_OK);
-	assert_non_null(strstr((char *)out, "REJECTED at step signature"));
+	assert_non_null(strstr((char *)out, "REJECTED (snp) at step signature"));
 	free(out);
 	rm_rf(tmp);
 	free(tmp);
@@ -893,6 +973,7 @@ int main(void)
 		cmocka_unit_test(test_tcb_check_direct),
 		cmocka_unit_test(test_binding),
 		cmocka_unit_test(test_no_certs_offline),
+		cmocka_unit_test(test_builtin_roots),
 		cmocka_unit_test(test_cache_layout),
 		cmocka_unit_test(test_forged_crl),
 		cmocka_unit_test(test_trustee_form),

@@ -411,13 +411,11 @@ static vt_status set_url(struct item *it, const char *fmt, ...)
 	return (n < 0 || (size_t)n >= sizeof(it->url)) ? VT_E_USAGE : VT_OK;
 }
 
-vt_status vt_dcap_fetch_collateral(const struct vt_dcap_sources *src, const char *client, bool tdx,
-				   const uint8_t fmspc[6], const char *ca, int64_t now, struct vt_dcap_collateral *out,
-				   struct vt_err *err)
+/* The four items of one quote's collateral: URLs, cache names, headers. */
+static vt_status items_init(const struct vt_dcap_sources *src, bool tdx, const uint8_t fmspc[6], const char *ca,
+			    struct item items[4], struct vt_err *err)
 {
-	if (src == NULL || fmspc == NULL || ca == NULL || out == NULL)
-		return vt_fail(err, VT_E_USAGE, VT_STEP_NONE, "", "missing argument");
-	memset(out, 0, sizeof(*out));
+	memset(items, 0, 4 * sizeof(items[0]));
 	if (strcmp(ca, "platform") != 0 && strcmp(ca, "processor") != 0)
 		return vt_fail(err, VT_E_USAGE, VT_STEP_COLLATERAL, "ca", "PCK CA \"%.16s\" is not platform or processor",
 			       ca);
@@ -432,8 +430,6 @@ vt_status vt_dcap_fetch_collateral(const struct vt_dcap_sources *src, const char
 	snprintf(fm, sizeof(fm), "%02X%02X%02X%02X%02X%02X", fmspc[0], fmspc[1], fmspc[2], fmspc[3], fmspc[4],
 		 fmspc[5]);
 
-	struct item items[4];
-	memset(items, 0, sizeof(items));
 	items[0] = (struct item){.kind = K_PCK_CRL, .what = "PCK CRL", .chain_header = "SGX-PCK-CRL-Issuer-Chain"};
 	items[1] = (struct item){.kind = K_ROOT_CRL, .what = "Root CA CRL"};
 	items[2] = (struct item){.kind = K_TCB_INFO,
@@ -455,6 +451,20 @@ vt_status vt_dcap_fetch_collateral(const struct vt_dcap_sources *src, const char
 	snprintf(items[1].cache_name, sizeof(items[1].cache_name), "rootcacrl.json");
 	snprintf(items[2].cache_name, sizeof(items[2].cache_name), "tcbinfo-%s-%s.json", tee, fm);
 	snprintf(items[3].cache_name, sizeof(items[3].cache_name), "qeidentity-%s.json", tee);
+	return VT_OK;
+}
+
+vt_status vt_dcap_fetch_collateral(const struct vt_dcap_sources *src, const char *client, bool tdx,
+				   const uint8_t fmspc[6], const char *ca, int64_t now, struct vt_dcap_collateral *out,
+				   struct vt_err *err)
+{
+	if (src == NULL || fmspc == NULL || ca == NULL || out == NULL)
+		return vt_fail(err, VT_E_USAGE, VT_STEP_NONE, "", "missing argument");
+	memset(out, 0, sizeof(*out));
+	struct item items[4];
+	vt_status rc0 = items_init(src, tdx, fmspc, ca, items, err);
+	if (rc0 != VT_OK)
+		return rc0;
 
 	struct vt_fetch_ticket ticket = {.gate = src->gate, .client = client, .http_get = src->http_get};
 	vt_status rc = VT_OK;
@@ -484,5 +494,29 @@ vt_status vt_dcap_fetch_collateral(const struct vt_dcap_sources *src, const char
 out:
 	for (int i = 0; i < 4; i++)
 		item_clear(&items[i]);
+	return rc;
+}
+
+vt_status vt_dcap_fetch_each(const struct vt_dcap_sources *src, bool tdx, const uint8_t fmspc[6], const char *ca,
+			     int64_t now, vt_dcap_fetch_progress progress, void *ctx, struct vt_err *err)
+{
+	if (src == NULL || fmspc == NULL || ca == NULL)
+		return vt_fail(err, VT_E_USAGE, VT_STEP_NONE, "", "missing argument");
+	struct item items[4];
+	vt_status rc = items_init(src, tdx, fmspc, ca, items, err);
+	if (rc != VT_OK)
+		return rc;
+	struct vt_fetch_ticket ticket = {.gate = src->gate, .http_get = src->http_get};
+	for (int i = 0; i < 4; i++) {
+		struct vt_err e = {0};
+		if (progress)
+			progress(ctx, i, 4, items[i].what, items[i].url, NULL, NULL);
+		vt_status r = get_item(src, &ticket, &items[i], now, &e);
+		if (progress)
+			progress(ctx, i, 4, items[i].what, items[i].url, &r, &e);
+		if (r != VT_OK && rc == VT_OK)
+			rc = vt_fail(err, e.code, e.step, e.field, "%s", e.detail);
+		item_clear(&items[i]);
+	}
 	return rc;
 }

@@ -56,4 +56,16 @@ vt_status vt_dcap_fetch_collateral(const struct vt_dcap_sources *src, const char
 				   const uint8_t fmspc[6], const char *ca, int64_t now, struct vt_dcap_collateral *out,
 				   struct vt_err *err);
 
+/*
+ * For `veritee fetch`: every item of vt_dcap_fetch_collateral fetched into
+ * src->cache_dir independently (one failing does not stop the others), with
+ * `progress` (may be NULL) called before each item (rc NULL) and after it
+ * (its outcome).  Returns the first failure (all of them went through
+ * `progress`).
+ */
+typedef void (*vt_dcap_fetch_progress)(void *ctx, int index, int count, const char *what, const char *url,
+				       const vt_status *rc, const struct vt_err *err);
+vt_status vt_dcap_fetch_each(const struct vt_dcap_sources *src, bool tdx, const uint8_t fmspc[6], const char *ca,
+			     int64_t now, vt_dcap_fetch_progress progress, void *ctx, struct vt_err *err);
+
 #endif

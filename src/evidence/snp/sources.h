@@ -4,6 +4,7 @@
  * One file each:
  *   roots.c      the pinned AMD ARK/ASK/ASVK fingerprints, product and role
  *                names, and the classification of a certificate
+ *   builtin.c    AMD's ARK/ASK/ASVK certificates, shipped (and pinned)
  *   pool.c       the pool: add (without duplicates), find, the VEK extensions
  *   pool_load.c  bytes, files and --certs into the pool (with the parse cache)
  *   tcb.c        report vs VEK TCB and identity consistency
@@ -73,6 +74,10 @@ const char *snp_role_name(snp_role r);
 /* What `x` claims to be; `known_fp` (may be NULL) is the SHA-256 of its DER
  * when the caller has it (otherwise computed for a self-signed certificate). */
 void snp_classify(X509 *x, const uint8_t *known_fp, snp_role *role, vt_snp_product *product);
+
+/* AMD's shipped ARK and ASK (ASVK when `vlek`) of `product` (builtin.c),
+ * checked against the pins, into the pool (origin "builtin"). */
+vt_status snp_pool_add_builtin(struct snp_pool *pool, vt_snp_product product, bool vlek, struct vt_err *err);
 
 /* Frees the certificates and CRLs; the pool is then empty (caches kept). */
 void snp_pool_free(struct snp_pool *pool);

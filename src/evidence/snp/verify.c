@@ -10,8 +10,9 @@
  *   signature  ECDSA P-384 / SHA-384 over bytes 0x000..0x29F;
  *   binding    REPORT_DATA == the expected bytes zero-padded to 64;
  *   claims     Trustee's names (snp) plus veritee extras.
- * Certificates come from the evidence, then ctx->snp (certs_path, cache,
- * KDS); all of them are untrusted until the chain check.
+ * Certificates come from the evidence, then ctx->snp (certs_path, AMD's
+ * shipped ARK/ASK/ASVK with builtin_roots, cache, KDS); all of them are
+ * untrusted until the chain check.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -449,9 +450,17 @@ static vt_status gather(const struct vt_verify_ctx *ctx, const struct vt_snp_rep
 		if (rc != VT_OK)
 			return rc;
 	}
+	if (*product == VT_SNP_PRODUCT_UNKNOWN && src != NULL && src->product != VT_SNP_PRODUCT_UNKNOWN)
+		*product = src->product; /* --product: a version 2 report does not name it */
 	if (*product == VT_SNP_PRODUCT_UNKNOWN)
 		*product = product_from_pool(pool, rep, pname, sizeof(pname));
 	compute_needs(pool, rep, *product, online, &needs);
+	if (needs.chain && src != NULL && src->builtin_roots && *product != VT_SNP_PRODUCT_UNKNOWN) {
+		rc = snp_pool_add_builtin(pool, *product, ((rep->key_info >> 2) & 7u) == VT_SNP_SIGNING_KEY_VLEK, err);
+		if (rc != VT_OK)
+			return rc;
+		compute_needs(pool, rep, *product, online, &needs);
+	}
 	if ((needs_any(&needs) || needs.crl) && src != NULL && src->cache_dir != NULL) {
 		if (*product != VT_SNP_PRODUCT_UNKNOWN) {
 			rc = snp_pool_add_cache(pool, src->cache_dir, *product, rep, ctx->now, online, err);
@@ -461,6 +470,12 @@ static vt_status gather(const struct vt_verify_ctx *ctx, const struct vt_snp_rep
 			for (size_t i = 0; i < 3 && rc == VT_OK; i++)
 				rc = snp_pool_add_cache(pool, src->cache_dir, all[i], rep, ctx->now, online, err);
 			*product = product_from_pool(pool, rep, pname, sizeof(pname));
+		}
+		if (rc == VT_OK && src->builtin_roots && *product != VT_SNP_PRODUCT_UNKNOWN) {
+			compute_needs(pool, rep, *product, online, &needs);
+			if (needs.chain)
+				rc = snp_pool_add_builtin(pool, *product,
+							  ((rep->key_info >> 2) & 7u) == VT_SNP_SIGNING_KEY_VLEK, err);
 		}
 		if (rc != VT_OK)
 			return rc;
@@ -472,7 +487,7 @@ static vt_status gather(const struct vt_verify_ctx *ctx, const struct vt_snp_rep
 				       pname);
 		return vt_fail(err, VT_E_NOTFOUND, VT_STEP_COLLATERAL, "product",
 			       "version %u report: the product is not in the report and no VCEK with a productName "
-			       "was supplied (use --certs with the VCEK)",
+			       "was supplied (use --certs with the VCEK, or name it with --product)",
 			       rep->version);
 	}
 	compute_needs(pool, rep, *product, online, &needs);
@@ -692,6 +707,14 @@ static vt_status snp_verify(const struct vt_verify_ctx *ctx, const json_t *evide
 			goto out;
 		}
 	}
+	if (product != VT_SNP_PRODUCT_UNKNOWN && snp_sources(ctx) != NULL &&
+	    snp_sources(ctx)->product != VT_SNP_PRODUCT_UNKNOWN && snp_sources(ctx)->product != product) {
+		rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "product",
+			     "the report names its product (CPUID family 0x%02x model 0x%02x: %s), not %s as --product says",
+			     rep.cpuid_fam_id, rep.cpuid_mod_id, vt_snp_product_name(product),
+			     vt_snp_product_name(snp_sources(ctx)->product));
+		goto out;
+	}
 	VT_GUARD(gather(ctx, &rep, &pool, &product, err));
 
 	/* 3. chain */
@@ -863,6 +886,16 @@ static vt_status snp_state_new(const struct vt_verifier *v, const json_t *o, voi
 	st->src.cache_dir = st->cache;
 	st->src.kds_url = st->kds;
 	st->src.offline = vt_tee_opt_flag(o, "offline");
+	st->src.builtin_roots = true;
+	const char *pn = vt_tee_opt_str(o, "product");
+	if (pn != NULL) {
+		st->src.product = snp_product_from_name(pn, strlen(pn));
+		if (st->src.product == VT_SNP_PRODUCT_UNKNOWN) {
+			snp_state_free(st);
+			return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "product",
+				       "product must be Milan, Genoa or Turin, not \"%.32s\"", pn);
+		}
+	}
 	st->src.gate = vt_verifier_fetch_gate(v);
 	st->src.http_get = vt_verifier_http_get(v);
 	st->src.caches = vt_verifier_caches(v);
@@ -876,6 +909,8 @@ static const struct vt_tee_option snp_options[] = {
 	{"cache", "DIR", true, "certificates fetched before (<DIR>/amd/<Product>/...); what is fetched goes there"},
 	{"kds_url", "URL", false, "AMD KDS base URL (default https://kdsintf.amd.com)"},
 	{"offline", NULL, false, "never contact AMD KDS"},
+	{"product", "NAME", false,
+	 "Milan, Genoa or Turin, for a version 2 report (which does not name it) without its VCEK"},
 	{NULL, NULL, false, NULL},
 };
 

@@ -221,7 +221,9 @@ out:
 static vt_status tpm_verify(const struct vt_verify_ctx *ctx, const json_t *evidence,
 			    const struct vt_binding *binding, json_t **claims_out, struct vt_err *err)
 {
-	static const char *const TOP[] = {"ak_public", "tpm_quote", "event_log"};
+	/* ek_cert / ak_cert: certificates the attester may add (checked only
+	 * with ek_roots, tpm_verify_anchored). */
+	static const char *const TOP[] = {"ak_public", "tpm_quote", "event_log", "ek_cert", "ak_cert"};
 	static const char *const QUOTE[] = {"signature", "message", "pcrs"};
 	vt_status rc;
 	uint8_t *ak_der = NULL, *msg = NULL, *sig = NULL, *log = NULL;
@@ -242,7 +244,7 @@ static vt_status tpm_verify(const struct vt_verify_ctx *ctx, const json_t *evide
 	}
 
 	/* parse */
-	VT_GUARD(check_members(evidence, TOP, 3, "evidence", err));
+	VT_GUARD(check_members(evidence, TOP, 5, "evidence", err));
 	const json_t *tq = json_object_get(evidence, "tpm_quote");
 	if (tq == NULL) {
 		rc = vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "tpm_quote", "member \"tpm_quote\" is missing");
@@ -297,7 +299,8 @@ static vt_status tpm_load_file(const uint8_t *bytes, size_t size, json_t **evide
 	if (!json_is_object(ev) || json_object_get(ev, "tpm_quote") == NULL) {
 		json_decref(ev);
 		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "evidence",
-			       "not tpm evidence JSON ({\"ak_public\", \"tpm_quote\", optional \"event_log\"})");
+			       "not tpm evidence JSON ({\"ak_public\", \"tpm_quote\", optional \"event_log\", \"ek_cert\", "
+			       "\"ak_cert\"})");
 	}
 	*evidence_out = ev;
 	return VT_OK;
@@ -329,21 +332,44 @@ extern const struct vt_tee vt_tee_tpm;
  * (trusted_aks) or an enrollment can say that AK is a real TPM's. */
 struct tpm_state {
 	uint8_t ak_digest[32];
+	bool has_digest;
+	char *ek_roots; /* EK / AK CA certificates: AKs anchored by an AK certificate */
+	char *ak_cert;  /* an AK certificate given outside the evidence */
 };
+
+static void tpm_state_free(void *state)
+{
+	struct tpm_state *st = state;
+	if (st == NULL)
+		return;
+	free(st->ek_roots);
+	free(st->ak_cert);
+	free(st);
+}
 
 static vt_status tpm_state_new(const struct vt_verifier *v, const json_t *o, void **state, struct vt_err *err)
 {
 	(void)v;
 	const char *path = vt_tee_opt_str(o, "ak"), *hex = vt_tee_opt_str(o, "ak_digest");
-	if (path == NULL && hex == NULL)
+	const char *roots = vt_tee_opt_str(o, "ek_roots"), *akc = vt_tee_opt_str(o, "ak_cert");
+	if (path == NULL && hex == NULL && roots == NULL) {
+		if (akc != NULL)
+			return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "ak_cert",
+				       "ak_cert needs ek_roots (the CA certificates it must chain to)");
 		return VT_OK; /* no anchor: the policy decides (broker), the CLI says so */
-	if (path != NULL && hex != NULL)
-		return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "ak", "give ak or ak_digest, not both");
+	}
+	if ((path != NULL) + (hex != NULL) + (roots != NULL) > 1)
+		return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "ak", "give one of ak, ak_digest and ek_roots");
 	struct tpm_state *st = calloc(1, sizeof(*st));
 	if (st == NULL)
 		return vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, "", "out of memory");
 	vt_status rc = VT_OK;
-	if (hex != NULL) {
+	if (roots != NULL) {
+		st->ek_roots = strdup(roots);
+		st->ak_cert = akc ? strdup(akc) : NULL;
+		if (st->ek_roots == NULL || (akc && st->ak_cert == NULL))
+			rc = vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, "", "out of memory");
+	} else if (hex != NULL) {
 		rc = vt_hex_decode_fixed(hex, st->ak_digest, sizeof(st->ak_digest), err);
 		if (rc != VT_OK)
 			rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "ak_digest",
@@ -360,12 +386,173 @@ static vt_status tpm_state_new(const struct vt_verifier *v, const json_t *o, voi
 		OPENSSL_free(der);
 		EVP_PKEY_free(k);
 	}
+	st->has_digest = roots == NULL;
 	if (rc != VT_OK) {
-		free(st);
+		tpm_state_free(st);
 		return rc;
 	}
 	*state = st;
 	return VT_OK;
+}
+
+/*
+ * ek_roots: the AK is trusted when a certificate for exactly this AK (the
+ * evidence's "ak_cert", else the ak_cert option) chains to them at `now`:
+ * an AK certificate a CA issued after checking the TPM, e.g. after
+ * credential activation with its EK.  An EK certificate alone does not
+ * anchor the AK: an EK cannot sign, so nothing in a quote ties an AK to
+ * the EK's TPM without an activation (veritee tpm-enroll).  The EK
+ * certificate, when sent, is checked against the same roots and named in
+ * the refusal.
+ */
+static vt_status cert_to_roots(const uint8_t *der, size_t n, const char *roots, int64_t now, const char *what,
+			       X509 **leaf_out, struct vt_err *err)
+{
+	vt_status rc = VT_OK;
+	const unsigned char *p = der;
+	X509 *leaf = d2i_X509(NULL, &p, (long)n);
+	STACK_OF(X509) *all = sk_X509_new_null(), *untrusted = sk_X509_new_null();
+	X509_STORE *store = X509_STORE_new();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	size_t anchors = 0;
+	if (leaf == NULL || p != der + n) {
+		rc = vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, what, "the %s is not one DER X.509 certificate", what);
+		goto out;
+	}
+	if (all == NULL || untrusted == NULL || store == NULL || ctx == NULL) {
+		rc = vt_fail(err, VT_E_NOMEM, VT_STEP_CHAIN, what, "out of memory");
+		goto out;
+	}
+	VT_GUARD(vt_x509_load_all(roots, "ek_roots", all, err));
+	for (int i = 0; i < sk_X509_num(all); i++) {
+		X509 *c = sk_X509_value(all, i);
+		if (X509_self_signed(c, 0) == 1) {
+			if (X509_STORE_add_cert(store, c) != 1)
+				ERR_clear_error();
+			anchors++;
+		} else if (!sk_X509_push(untrusted, c)) {
+			rc = vt_fail(err, VT_E_NOMEM, VT_STEP_CHAIN, what, "out of memory");
+			goto out;
+		}
+	}
+	if (anchors == 0) {
+		rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "ek_roots", "ek_roots %.300s hold no self-signed (root) CA "
+									  "certificate",
+			     roots);
+		goto out;
+	}
+	if (X509_STORE_CTX_init(ctx, store, leaf, untrusted) != 1) {
+		rc = vt_fail(err, VT_E_NOMEM, VT_STEP_CHAIN, what, "out of memory");
+		goto out;
+	}
+	X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx), (time_t)now);
+	X509_VERIFY_PARAM_set_depth(X509_STORE_CTX_get0_param(ctx), 8);
+	if (X509_verify_cert(ctx) != 1) {
+		int e = X509_STORE_CTX_get_error(ctx);
+		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_CHAIN, what, "the %s does not chain to ek_roots: %s (depth %d)",
+			     what, X509_verify_cert_error_string(e), X509_STORE_CTX_get_error_depth(ctx));
+		goto out;
+	}
+	*leaf_out = leaf;
+	leaf = NULL;
+out:
+	ERR_clear_error();
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	sk_X509_free(untrusted);
+	sk_X509_pop_free(all, X509_free);
+	X509_free(leaf);
+	return rc;
+}
+
+static json_t *cert_json(X509 *x)
+{
+	char subject[256] = "", issuer[256] = "";
+	X509_NAME_oneline(X509_get_subject_name(x), subject, sizeof(subject));
+	X509_NAME_oneline(X509_get_issuer_name(x), issuer, sizeof(issuer));
+	uint8_t fp[32];
+	char *h = vt_x509_fingerprint_sha256(x, fp, NULL) == VT_OK ? vt_hex_encode(fp, 32) : NULL;
+	json_t *o = json_pack("{s:s, s:s, s:s?}", "subject", subject, "issuer", issuer, "sha256", h);
+	free(h);
+	return o;
+}
+
+static vt_status anchor_by_roots(const struct vt_verify_ctx *ctx, const struct tpm_state *st, const json_t *evidence,
+				 json_t *claims, struct vt_err *err)
+{
+	uint8_t *der = NULL, *ak_der = NULL;
+	size_t n = 0, ak_n = 0;
+	X509 *cert = NULL;
+	EVP_PKEY *ak = NULL;
+	vt_status rc = VT_OK;
+	const char *b64 = json_string_value(json_object_get(evidence, "ak_cert"));
+	if (b64 != NULL) {
+		VT_GUARD(b64_member(evidence, "ak_cert", "ak_cert", TPM_AK_B64_MAX * 4, &der, &n, err));
+	} else if (st->ak_cert != NULL) {
+		X509 *x = NULL;
+		VT_GUARD(vt_x509_load(st->ak_cert, &x, err));
+		unsigned char *d = NULL;
+		int dn = i2d_X509(x, &d);
+		X509_free(x);
+		if (dn <= 0) {
+			rc = vt_fail(err, VT_E_CRYPTO, VT_STEP_CONFIG, "ak_cert", "cannot encode the AK certificate");
+			goto out;
+		}
+		der = malloc((size_t)dn);
+		if (der)
+			memcpy(der, d, (size_t)dn);
+		OPENSSL_free(d);
+		n = (size_t)dn;
+		if (der == NULL) {
+			rc = vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, "ak_cert", "out of memory");
+			goto out;
+		}
+	} else {
+		/* No AK certificate: say what an EK certificate would and would not show. */
+		const char *ek64 = json_string_value(json_object_get(evidence, "ek_cert"));
+		char ek[400] = "the evidence carries no EK certificate either";
+		if (ek64 != NULL) {
+			struct vt_err e2 = {0};
+			uint8_t *ekd = NULL;
+			size_t ekn = 0;
+			X509 *ekx = NULL;
+			if (b64_member(evidence, "ek_cert", "ek_cert", TPM_AK_B64_MAX * 4, &ekd, &ekn, &e2) == VT_OK &&
+			    cert_to_roots(ekd, ekn, st->ek_roots, ctx->now, "EK certificate", &ekx, &e2) == VT_OK) {
+				char iss[200] = "";
+				X509_NAME_oneline(X509_get_issuer_name(ekx), iss, sizeof(iss));
+				snprintf(ek, sizeof(ek), "its EK certificate (issuer %.150s) chains to ek_roots, so the TPM is "
+							 "genuine, but an EK cannot sign: nothing in a quote ties this AK to that TPM",
+					 iss);
+			} else {
+				snprintf(ek, sizeof(ek), "its EK certificate does not check: %.300s", e2.detail);
+			}
+			X509_free(ekx);
+			free(ekd);
+		}
+		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_CHAIN, "ak_cert",
+			     "no AK certificate (evidence member ak_cert, or --ak-cert) to anchor the AK in ek_roots; %s. "
+			     "Enroll the AK with credential activation (veritee tpm-enroll) or give an AK certificate",
+			     ek);
+		goto out;
+	}
+	VT_GUARD(cert_to_roots(der, n, st->ek_roots, ctx->now, "AK certificate", &cert, err));
+	VT_GUARD(b64_member(evidence, "ak_public", "ak_public", TPM_AK_B64_MAX, &ak_der, &ak_n, err));
+	VT_GUARD(parse_ak(ak_der, ak_n, &ak, err));
+	if (EVP_PKEY_eq(X509_get0_pubkey(cert), ak) != 1) {
+		ERR_clear_error();
+		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_CHAIN, "ak_cert",
+			     "the AK certificate is for another key than the AK that signed the quote");
+		goto out;
+	}
+	json_t *cj = cert_json(cert);
+	if (cj == NULL || json_object_set_new(claims, "ak_cert", cj) != 0)
+		rc = vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "ak_cert", "out of memory");
+out:
+	EVP_PKEY_free(ak);
+	X509_free(cert);
+	free(der);
+	free(ak_der);
+	return rc;
 }
 
 /* The quote verified against the AK it carries; with a trusted AK, that AK
@@ -377,6 +564,14 @@ static vt_status tpm_verify_anchored(const struct vt_verify_ctx *ctx, const json
 	const struct tpm_state *st = vt_verify_state(ctx, &vt_tee_tpm);
 	if (rc != VT_OK || st == NULL)
 		return rc;
+	if (!st->has_digest) {
+		rc = anchor_by_roots(ctx, st, evidence, *claims_out, err);
+		if (rc != VT_OK) {
+			json_decref(*claims_out);
+			*claims_out = NULL;
+		}
+		return rc;
+	}
 	char *want = vt_hex_encode(st->ak_digest, sizeof(st->ak_digest));
 	const char *seen = json_string_value(json_object_get(*claims_out, "ak_digest"));
 	if (want == NULL || seen == NULL || strcmp(want, seen) != 0) {
@@ -393,16 +588,21 @@ static vt_status tpm_verify_anchored(const struct vt_verify_ctx *ctx, const json
 /* `veritee verify tpm` without an anchor verifies a signature, not a TPM. */
 static const char *tpm_cli_untrusted(const json_t *options)
 {
-	if (json_object_get(options, "ak") || json_object_get(options, "ak_digest"))
+	if (json_object_get(options, "ak") || json_object_get(options, "ak_digest") || json_object_get(options, "ek_roots"))
 		return NULL;
 	return "the quote verifies with the AK the evidence itself carries, and nothing says that AK belongs to "
-	       "a TPM you trust: give --ak FILE (its PEM public key) or --ak-digest HEX (SHA-256 of its DER "
-	       "public key), or enroll it with a broker (veritee tpm-enroll)";
+	       "a TPM you trust: give --ak FILE (its PEM public key), --ak-digest HEX (SHA-256 of its DER "
+	       "public key) or --ek-roots DIR (CA certificates an AK certificate must chain to), or enroll it "
+	       "with a broker (veritee tpm-enroll)";
 }
 
 static const struct vt_tee_option tpm_options[] = {
 	{"ak", "FILE", true, "the trusted attestation key (PEM public key)"},
 	{"ak_digest", "HEX", false, "the trusted AK as the SHA-256 of its DER public key (claim ak_digest)"},
+	{"ek_roots", "FILE|DIR", true,
+	 "TPM EK/AK CA certificates (roots; others are intermediates): the AK is trusted when an AK certificate "
+	 "(evidence member ak_cert, or --ak-cert) chains to them; an EK certificate alone cannot vouch for an AK"},
+	{"ak_cert", "FILE", true, "with ek_roots: the AK certificate, when the evidence does not carry one"},
 	{NULL, NULL, false, NULL},
 };
 
@@ -413,7 +613,7 @@ const struct vt_tee vt_tee_tpm = {
 	.default_policy = tpm_policy,
 	.options = tpm_options,
 	.state_new = tpm_state_new,
-	.state_free = free,
+	.state_free = tpm_state_free,
 	.verify = tpm_verify_anchored,
 	.load_file = tpm_load_file,
 	.cli_untrusted = tpm_cli_untrusted,
