@@ -21,13 +21,15 @@ SOVERSION := 0
 #                        client and the libcurl transport of the collateral
 #                        fetches (vt_curl_http_get), sealed files (src/seal:
 #                        libgfshare, libarchive); needs the verifier library
-#   libveritee-broker    the KBS server (libmicrohttpd, SQLite); needs both
+#   libveritee-broker    the KBS server (libmicrohttpd, SQLite, libpq); needs both
 VERIFIER_PKGS := openssl jansson libcbor tss2-mu tss2-rc xmlsec1-openssl
 ATTESTER_PKGS := tss2-esys tss2-tctildr libcurl libarchive
 # libgfshare (Shamir K-of-N for sealed files) ships no pkg-config file on Debian.
 ATTESTER_EXTRA_LIBS := -lgfshare
-BROKER_PKGS   := libmicrohttpd sqlite3
-PKGS    := $(VERIFIER_PKGS) $(ATTESTER_PKGS) $(BROKER_PKGS)
+BROKER_PKGS   := libmicrohttpd sqlite3 libpq
+# The veritee program alone: sd_notify for `veritee serve` under systemd.
+CLI_PKGS      := libsystemd
+PKGS    := $(VERIFIER_PKGS) $(ATTESTER_PKGS) $(BROKER_PKGS) $(CLI_PKGS)
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -76,8 +78,10 @@ ZDEFS   := $(if $(findstring -fsanitize,$(CFLAGS) $(EXTRA_CFLAGS) $(EXTRA_LDFLAG
 DEPFLAGS = -MMD -MP
 
 LIB_SRC  := $(sort $(shell find src -name '*.c' ! -path 'src/cli/*'))
-VERIFIER_SRC := $(sort $(shell find src/util src/crypto src/fetch src/evidence src/measure src/policy src/token src/kbs -name '*.c'))
-ATTESTER_SRC := $(sort $(shell find src/attester src/client src/net src/seal -name '*.c'))
+# src/ratls: parsing, verification and the OpenSSL hook are the verifier's;
+# making a certificate from an attester (src/ratls/attest.c) the attester's.
+VERIFIER_SRC := $(sort $(shell find src/util src/crypto src/fetch src/evidence src/measure src/policy src/token src/kbs src/ratls -name '*.c' ! -path src/ratls/attest.c))
+ATTESTER_SRC := $(sort $(shell find src/attester src/client src/net src/seal -name '*.c') src/ratls/attest.c)
 BROKER_SRC   := $(sort $(shell find src/broker -name '*.c'))
 ifneq ($(filter-out $(VERIFIER_SRC) $(ATTESTER_SRC) $(BROKER_SRC),$(LIB_SRC)),)
 $(error $(filter-out $(VERIFIER_SRC) $(ATTESTER_SRC) $(BROKER_SRC),$(LIB_SRC)): in no library (Makefile: VERIFIER_SRC, ATTESTER_SRC, BROKER_SRC))
@@ -100,7 +104,7 @@ FAKE_SRC := $(sort $(wildcard tests/fakes/*.c))
 FAKE_SO  := $(FAKE_SRC:tests/fakes/%.c=$(BUILD)/tools/lib%.so)
 TOOL_BIN += $(FAKE_SO)
 
-.PHONY: all deps test-deps demo demo-tpm test unit tsan tsan-build fuzz fuzz-smoke bench install uninstall clean help FORCE
+.PHONY: all deps test-deps demo demo-tpm test unit tsan tsan-build fuzz fuzz-smoke bench bench-cluster soak man install uninstall clean help FORCE
 
 LIBS_NAMES := verifier attester broker
 LIBS_A  := $(LIBS_NAMES:%=$(BUILD)/libveritee-%.a)
@@ -112,7 +116,7 @@ ALL_A   := $(BUILD)/libveritee-broker.a $(BUILD)/libveritee-attester.a $(BUILD)/
 all: $(BUILD)/veritee $(LIBS_A) $(LIBS_SO) $(LIBS_PC)
 
 help:
-	@echo "make demo | make demo-tpm | make test | make all | make unit | make tsan | make fuzz-smoke | make bench | make install PREFIX=..."
+	@echo "make demo | make demo-tpm | make test | make all | make unit | make tsan | make fuzz-smoke | make bench | make man | make install PREFIX=..."
 
 deps:
 	@scripts/install-deps.sh build
@@ -231,11 +235,12 @@ demo-tpm: deps
 # (TEST_WERROR=0 to see warnings without failing).
 TEST_WERROR ?= 1
 ASAN_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+# bench_cluster is the load generator of tests/integration/test_cluster.py.
 test: test-deps
-	@$(MAKE) --no-print-directory WERROR=$(TEST_WERROR) all $(TEST_BIN) $(TOOL_BIN)
+	@$(MAKE) --no-print-directory WERROR=$(TEST_WERROR) all $(TEST_BIN) $(TOOL_BIN) $(BUILD)/bench/bench_cluster
 	@$(MAKE) --no-print-directory WERROR=$(TEST_WERROR) BUILD=build-asan CC=gcc FORTIFY=0 \
 		CFLAGS="$(ASAN_CFLAGS)" EXTRA_LDFLAGS="-fsanitize=address,undefined" \
-		build-asan/veritee $(LIBS_NAMES:%=build-asan/libveritee-%.so) \
+		build-asan/veritee build-asan/bench/bench_cluster $(LIBS_NAMES:%=build-asan/libveritee-%.so) \
 		$(LIBS_NAMES:%=build-asan/veritee-%-uninstalled.pc) \
 		$(TEST_SRC:tests/unit/%.c=build-asan/tests/%) $(TOOL_SRC:tests/tools/%.c=build-asan/tools/%) \
 		$(FAKE_SRC:tests/fakes/%.c=build-asan/tools/lib%.so)
@@ -294,10 +299,44 @@ fuzz-smoke: fuzz
 bench: all $(BENCH_BIN)
 	@bench/run.sh
 
+# Replicas on PostgreSQL behind HAProxy (bench/cluster_bench.py; installs
+# postgresql-15 and haproxy when missing): load at 1..256 clients with 1 and 3
+# replicas and SQLite, then 10,000 concurrent sessions.
+bench-cluster: all $(BUILD)/bench/bench_cluster
+	@scripts/install-deps.sh soak
+	@BUILD=$(BUILD) bench/cluster_bench.py load
+	@BUILD=$(BUILD) bench/cluster_bench.py sessions
+
+# One hour at a steady load on three replicas: RSS, descriptors, database
+# connections and p99 each minute, plotted into docs/soak.png.  Not part of
+# `make test`.  SOAK_MINUTES=N for a shorter run.
+SOAK_MINUTES ?= 60
+soak: all $(BUILD)/bench/bench_cluster
+	@scripts/install-deps.sh soak
+	@BUILD=$(BUILD) bench/cluster_bench.py soak --minutes $(SOAK_MINUTES) --png docs/soak.png
+
+# ------------------------------------------------ man pages, completion, unit
+# Man pages made by help2man from the program's own --help (scripts/man.sh;
+# man/*.h2m add examples, files, exit status), the bash and zsh completion
+# (dist/completion: they read --help when completing) and the systemd unit
+# (dist/systemd).  Debian 12 keeps units in /lib/systemd/system (debian/rules).
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+
+man: $(BUILD)/man/.stamp
+
+$(BUILD)/man/.stamp: $(BUILD)/veritee scripts/man.sh $(wildcard man/*.h2m)
+	@rm -rf $(BUILD)/man
+	@$(if $(Q),echo "  MAN     $(BUILD)/man")
+	$(Q)scripts/man.sh $(BUILD)/veritee $(BUILD)/man $(VERSION) >/dev/null
+	@touch $@
+
+$(BUILD)/veritee-serve.service: dist/systemd/veritee-serve.service.in $(BUILD)/.prefix
+	@sed -e 's|@BINDIR@|$(PREFIX)/bin|g' $< > $@
+
 # The libraries as lib<name>.so.$(SOVERSION) (the soname) with the
 # lib<name>.so development link, the static archives, every header, and the
 # pkg-config files with this PREFIX (see $(BUILD)/.prefix above).
-install: all
+install: all man $(BUILD)/veritee-serve.service
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/veritee
 	install -m 0755 $(BUILD)/veritee $(DESTDIR)$(PREFIX)/bin/veritee
 	for l in $(LIBS_NAMES); do \
@@ -307,11 +346,20 @@ install: all
 		install -m 0644 $(BUILD)/veritee-$$l.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/veritee-$$l.pc || exit 1; \
 	done
 	install -m 0644 include/veritee/*.h $(DESTDIR)$(PREFIX)/include/veritee/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/zsh/vendor-completions $(DESTDIR)$(SYSTEMDUNITDIR)
+	install -m 0644 $(BUILD)/man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 dist/completion/veritee.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/veritee
+	install -m 0644 dist/completion/_veritee $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_veritee
+	install -m 0644 $(BUILD)/veritee-serve.service $(DESTDIR)$(SYSTEMDUNITDIR)/veritee-serve.service
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/veritee $(DESTDIR)$(PREFIX)/lib/libveritee.* $(DESTDIR)$(PREFIX)/lib/libveritee-*
 	rm -f $(DESTDIR)$(PREFIX)/lib/pkgconfig/veritee.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/veritee-*.pc
 	rm -rf $(DESTDIR)$(PREFIX)/include/veritee
+	rm -f $(DESTDIR)$(PREFIX)/share/man/man1/veritee.1 $(DESTDIR)$(PREFIX)/share/man/man1/veritee-*.1
+	rm -f $(DESTDIR)$(PREFIX)/share/bash-completion/completions/veritee $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_veritee
+	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/veritee-serve.service
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz

@@ -1,16 +1,19 @@
 #!/bin/sh
 # Install the Debian 12 packages veritee needs to build, test and run the
 # demo, but only those that are missing.  Uses sudo when not root.
-# Usage: scripts/install-deps.sh [build|test|tpm]
+# Usage: scripts/install-deps.sh [build|test|tpm|soak]
 #   tpm: only what `veritee demo --tee tpm` needs on top of build (swtpm).
+#   soak: what `make soak` needs on top of test (gnuplot, for its plot).
 set -eu
 want=${1:-build}
-case $want in build | test | tpm) ;; *) echo "usage: $0 [build|test|tpm]" >&2; exit 2 ;; esac
+case $want in build | test | tpm | soak) ;; *) echo "usage: $0 [build|test|tpm|soak]" >&2; exit 2 ;; esac
 
 # Build: compiler, OpenSSL 3, jansson, libcbor (CBOR/COSE evidence), libmicrohttpd, libcurl (OpenSSL
 # flavour), SQLite, tpm2-tss (ESAPI, marshalling), pkg-config, libgfshare (Shamir K-of-N of sealed-file
-# keys), libarchive (sealed directories as tar streams) and xmlsec1 (NVIDIA RIM XML signatures).
-pkgs="gcc make pkg-config libssl-dev libjansson-dev libcbor-dev libmicrohttpd-dev libcurl4-openssl-dev libsqlite3-dev libtss2-dev libgfshare-dev libarchive-dev libxmlsec1-dev"
+# keys), libarchive (sealed directories as tar streams) and xmlsec1 (NVIDIA RIM XML signatures);
+# libsystemd (sd_notify of `veritee serve`) and help2man (the man pages, from --help); libpq
+# (PostgreSQL client: replicas sharing a database).
+pkgs="gcc make pkg-config libssl-dev libjansson-dev libcbor-dev libmicrohttpd-dev libcurl4-openssl-dev libsqlite3-dev libtss2-dev libgfshare-dev libarchive-dev libxmlsec1-dev libsystemd-dev help2man libpq-dev"
 if [ "$want" = tpm ]; then
 	# A software TPM 2.0 the demo starts on loopback, its setup tools, and
 	# tpm2-tools (to look at the TPM by hand: tpm2_pcrread -T swtpm:...).
@@ -25,6 +28,15 @@ if [ "$want" = test ]; then
 	# checker); nodejs/npm for the DCAP differential test.
 	pkgs="$pkgs libcmocka-dev python3 python3-jwcrypto python3-cryptography clang libclang-rt-14-dev openssl ovmf"
 	pkgs="$pkgs swtpm swtpm-tools tpm2-tools"
+	# bash-completion and zsh run the shell completion, man-db renders the
+	# man pages; debhelper and dpkg-dev build the Debian package (debian/).
+	pkgs="$pkgs bash-completion zsh man-db debhelper dpkg-dev"
+	# The replica tests start their own PostgreSQL (initdb in a temporary
+	# directory, tests/pg-server.sh) and HAProxy in front of the replicas.
+	pkgs="$pkgs postgresql-15 haproxy"
+fi
+if [ "$want" = soak ]; then
+	pkgs="postgresql-15 haproxy gnuplot-nox"
 fi
 
 missing=""

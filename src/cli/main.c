@@ -15,6 +15,9 @@
 /* Sealed files (seal.c). */
 int cmd_seal(int argc, char **argv);
 int cmd_unseal(int argc, char **argv);
+/* Attested TLS (ratls.c): veritee ratls cert|connect|serve, veritee verify ratls. */
+int cmd_ratls(int argc, char **argv);
+int cmd_verify_ratls(int argc, char **argv);
 
 static void usage(FILE *f)
 {
@@ -25,8 +28,12 @@ static void usage(FILE *f)
 		"  demo                               run the whole trust path on this machine (INSECURE sim TEE)\n"
 		"  serve --config FILE                run the key broker (KBS protocol 0.4.0)\n"
 		"  get-resource URL kbs:///R/T/G --tee TEE   attest to a broker and fetch a secret\n"
-		"  attest --tee TEE --report-data HEX produce evidence (JSON) on stdout\n"
-		"  verify TEE EVIDENCE [--nonce HEX] [--json]  verify evidence, print claims\n"
+		"  attest --tee TEE --report-data HEX  produce evidence (JSON) on stdout\n"
+		"  verify TEE EVIDENCE [--nonce HEX] [--json]  verify evidence: its TEE, key claims and verdict\n"
+		"  fetch snp|tdx|sgx EVIDENCE --out DIR   prepare an offline certificate/collateral cache\n"
+		"  roots [--out DIR]                  the vendor roots veritee ships, with their fingerprints\n"
+		"  verify ratls CERT [--policy P] [--json]  verify an RA-TLS certificate (attested TLS)\n"
+		"  ratls cert|connect|serve           attested TLS: make, check and serve RA-TLS certificates\n"
 		"  measure snp --ovmf FILE --vcpus N --vcpu-type NAME   expected SEV-SNP launch measurement\n"
 		"  tpm-enroll URL [--tpm-tcti T] [--cacert PEM]   enroll this TPM's AK with a broker (EK cert +\n"
 		"                                     credential activation)\n"
@@ -38,7 +45,9 @@ static void usage(FILE *f)
 		"  audit verify LOG --url URL         check an exported release log against the broker's key\n"
 		"  help | version\n"
 		"\n"
-		"Run 'veritee <command> --help' for options.  Exit codes: 0 ok, 1 rejected/denied, 2 error.\n"
+		"Run 'veritee <command> --help' for options.  Exit codes (docs/cli.md): 0 ok / verified,\n"
+		"1 evidence rejected or request denied, 2 usage or setup error (missing file, no collateral,\n"
+		"no certificates, network).\n"
 		"TEEs: %s ('sim' is a simulated TEE for machines without one: INSECURE).\n",
 		vt_tee_names());
 }
@@ -68,7 +77,8 @@ int cli_hex_arg(const char *cmd, const char *name, const char *hex, uint8_t *out
 	size_t n = 0;
 	struct vt_err e = {0};
 	if (vt_hex_decode(hex, &p, &n, &e) != VT_OK || n > max || (exact && n != exact)) {
-		fprintf(stderr, "veritee %s: %s must be %s%zu bytes of hex\n", cmd, name, exact ? "" : "at most ",
+		if (cmd != NULL)
+			fprintf(stderr, "veritee %s: %s must be %s%zu bytes of hex\n", cmd, name, exact ? "" : "at most ",
 			exact ? exact : max);
 		free(p);
 		return -1;
@@ -148,9 +158,22 @@ int main(int argc, char **argv)
 	 * evidence must not be able to fill the broker's log that way.  Our own
 	 * errors say what failed.  An explicit TSS2_LOG wins. */
 	setenv("TSS2_LOG", "all+none", 0);
+	/* --help anywhere is the command's help, and nothing else: no key, file
+	 * or network is touched (docs/cli.md). */
+	static char help_flag[] = "--help";
+	bool sub = strcmp(cmd, "verify") == 0 && argc > 2 && strcmp(argv[2], "ratls") == 0;
+	char *help_argv[] = {argv[0], argv[1], sub ? argv[2] : help_flag, help_flag, NULL};
+	if (cli_wants_help(argc - 1, argv + 1)) {
+		argc = sub ? 4 : 3;
+		argv = help_argv;
+	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	int rc;
-	if (strcmp(cmd, "attest") == 0)
+	if (strcmp(cmd, "verify") == 0 && argc > 2 && strcmp(argv[2], "ratls") == 0)
+		rc = cmd_verify_ratls(argc - 2, argv + 2);
+	else if (strcmp(cmd, "ratls") == 0)
+		rc = cmd_ratls(argc - 1, argv + 1);
+	else if (strcmp(cmd, "attest") == 0)
 		rc = cmd_attest(argc - 1, argv + 1);
 	else if (strcmp(cmd, "verify") == 0)
 		rc = cmd_verify(argc - 1, argv + 1);
@@ -174,6 +197,10 @@ int main(int argc, char **argv)
 		rc = cmd_unseal(argc - 1, argv + 1);
 	else if (strcmp(cmd, "audit") == 0)
 		rc = cmd_audit(argc - 1, argv + 1);
+	else if (strcmp(cmd, "fetch") == 0)
+		rc = cmd_fetch(argc - 1, argv + 1);
+	else if (strcmp(cmd, "roots") == 0)
+		rc = cmd_roots(argc - 1, argv + 1);
 	else {
 		fprintf(stderr, "veritee: unknown command \"%s\"\n\n", cmd);
 		usage(stderr);
