@@ -28,6 +28,10 @@ VT_API VT_MUST_USE vt_status vt_jwk_to_key(const json_t *jwk, bool priv, EVP_PKE
  * Returns a new reference or NULL.
  */
 VT_API json_t *vt_key_to_jwk(EVP_PKEY *key, const char *alg, bool priv);
+/* RFC 7638 thumbprint of an EC public JWK: base64url(SHA-256(JCS of crv,
+ * kty, x, y)), malloc'd; NULL when a member is missing or out of memory.
+ * EAR headers and the broker's JWKS name the token key by it ("kid"). */
+VT_API char *vt_jwk_thumbprint(const json_t *jwk);
 
 /*
  * JWS compact.  The header object is serialized compactly in its member

@@ -32,6 +32,11 @@ struct vt_ear_params {
 	const json_t *annotated;       /* borrowed: ear.veraison.annotated-evidence */
 	const json_t *extensions;      /* borrowed object merged into the submod, or NULL */
 	const json_t *more_submods;    /* borrowed {"gpu0": {...}, ...}: more submods (devices), or NULL */
+	/* The signing key's public JWK and its RFC 7638 thumbprint, when the
+	 * caller keeps them (a broker issues many tokens with one key); NULL:
+	 * derived from the key for this token. */
+	const json_t *signer_jwk;
+	const char *signer_kid;
 };
 
 /* Sign an EAR with a P-256 key.  *out malloc'd compact JWT. */

@@ -46,36 +46,24 @@ static bool is_hash_hex(const char *s)
  * value in the EAR header's "kid". */
 json_t *vt_audit_jwk(EVP_PKEY *key)
 {
-	json_t *jwk = vt_key_to_jwk(key, "ES256", false), *req = NULL;
-	char *text = NULL, *kid = NULL;
-	uint8_t d[32];
-	if (jwk == NULL || vt_ec_coord_size(key) != 32)
-		goto fail;
-	req = json_pack("{s:O, s:O, s:O, s:O}", "crv", json_object_get(jwk, "crv"), "kty", json_object_get(jwk, "kty"),
-			"x", json_object_get(jwk, "x"), "y", json_object_get(jwk, "y"));
-	text = req ? vt_json_canonical(req) : NULL;
-	if (text == NULL || vt_sha256(text, strlen(text), d, NULL) != VT_OK ||
-	    (kid = vt_b64url_encode(d, sizeof(d))) == NULL)
-		goto fail;
-	if (json_object_set_new(jwk, "kid", json_string(kid)) != 0 ||
-	    json_object_set_new(jwk, "use", json_string("sig")) != 0)
-		goto fail;
+	json_t *jwk = vt_key_to_jwk(key, "ES256", false);
+	char *kid = jwk && vt_ec_coord_size(key) == 32 ? vt_jwk_thumbprint(jwk) : NULL;
+	if (kid == NULL || json_object_set_new(jwk, "kid", json_string(kid)) != 0 ||
+	    json_object_set_new(jwk, "use", json_string("sig")) != 0) {
+		free(kid);
+		json_decref(jwk);
+		return NULL;
+	}
 	free(kid);
-	free(text);
-	json_decref(req);
 	return jwk;
-fail:
-	free(kid);
-	free(text);
-	json_decref(req);
-	json_decref(jwk);
-	return NULL;
 }
 
 void vt_broker_jwks(struct vt_broker *b, struct vt_http_response *r)
 {
-	json_t *jwk = vt_audit_jwk(b->token_key);
-	if (jwk == NULL) {
+	json_t *jwk = json_copy(b->token_jwk);
+	if (jwk == NULL || json_object_set_new(jwk, "kid", json_string(b->token_kid)) != 0 ||
+	    json_object_set_new(jwk, "use", json_string("sig")) != 0) {
+		json_decref(jwk);
 		vt_resp_error(r, "InternalError", "cannot export the token-signing key");
 		return;
 	}
@@ -95,7 +83,7 @@ static vt_status make_entry(void *ctx, const struct vt_audit_link *prev, char **
 			    struct vt_err *err)
 {
 	struct append_ctx *a = ctx;
-	json_t *payload = NULL, *header = NULL, *jwk = NULL;
+	json_t *payload = NULL, *header = NULL;
 	char *text = NULL, *ptext = NULL;
 	vt_status rc = VT_OK;
 	if (json_object_set_new(a->entry, "seq", json_integer(prev->seq + 1)) != 0 ||
@@ -105,12 +93,9 @@ static vt_status make_entry(void *ctx, const struct vt_audit_link *prev, char **
 		goto out;
 	}
 	VT_GUARD(sha256_hex(text, strlen(text), hash, err));
-	jwk = vt_audit_jwk(a->b->token_key);
 	payload = json_pack("{s:s, s:I, s:I}", "hash", hash, "seq", (json_int_t)(prev->seq + 1), "time",
 			    (json_int_t)a->now);
-	header = jwk ? json_pack("{s:s, s:s, s:O}", "alg", "ES256", "typ", VT_AUDIT_HEAD_TYP, "kid",
-				 json_object_get(jwk, "kid"))
-		     : NULL;
+	header = json_pack("{s:s, s:s, s:s}", "alg", "ES256", "typ", VT_AUDIT_HEAD_TYP, "kid", a->b->token_kid);
 	ptext = payload ? vt_json_canonical(payload) : NULL;
 	if (header == NULL || ptext == NULL) {
 		rc = vt_fail(err, VT_E_NOMEM, VT_STEP_STORAGE, "audit", "cannot build the release log head");
@@ -124,7 +109,6 @@ out:
 	free(ptext);
 	json_decref(payload);
 	json_decref(header);
-	json_decref(jwk);
 	return rc;
 }
 
@@ -137,7 +121,7 @@ static const char *claims_tee(const json_t *claims)
 	json_t *v;
 	json_object_foreach(ae, k, v) {
 		if (strcmp(k, "report_data") != 0 && strcmp(k, "runtime_data_claims") != 0 && strcmp(k, "init_data") != 0 &&
-		    strcmp(k, "init_data_claims") != 0)
+		    strcmp(k, "init_data_claims") != 0 && strcmp(k, "agent_policy_claims") != 0)
 			return k;
 	}
 	return NULL;

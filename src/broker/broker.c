@@ -451,6 +451,12 @@ vt_status vt_broker_new(const struct vt_broker_config *c, struct vt_broker **out
 	VT_GUARD(vt_master_key_load(c->master_key_path, &mk, err));
 	VT_GUARD(vt_broker_store_open(b, mk, err));
 	VT_GUARD(load_or_create_token_key(b, err));
+	/* Every token, release-log head and JWKS names the key: derive that once. */
+	if ((b->token_jwk = vt_key_to_jwk(b->token_key, "ES256", false)) == NULL ||
+	    (b->token_kid = vt_jwk_thumbprint(b->token_jwk)) == NULL) {
+		rc = vt_fail(err, VT_E_CRYPTO, VT_STEP_CONFIG, "token_signing_key", "cannot export the token-signing key");
+		goto out;
+	}
 	VT_GUARD(vt_broker_replicas_init(b, err));
 
 	size_t npol = 0, nref = 0;
@@ -483,6 +489,8 @@ void vt_broker_free(struct vt_broker *b)
 	vt_fetch_gate_free(b->fetch_gate);
 	vt_store_close(b->store);
 	EVP_PKEY_free(b->token_key);
+	json_decref(b->token_jwk);
+	free(b->token_kid);
 	for (size_t i = 0; i < b->admin_key_count; i++)
 		EVP_PKEY_free(b->admin_keys[i]);
 	free(b->admin_keys);

@@ -451,6 +451,8 @@ void vt_broker_attest(struct vt_broker *b, const struct vt_http_request *req, st
 		.trust_vector = json_object_get(cpu, "ear.trustworthiness-vector"),
 		.annotated = annotated,
 		.more_submods = json_object_size(devices) ? devices : NULL,
+		.signer_jwk = b->token_jwk,
+		.signer_kid = b->token_kid,
 	};
 	json_t *ext = json_object();
 	const char *k;

@@ -338,3 +338,15 @@ json_t *vt_key_to_jwk(EVP_PKEY *key, const char *alg, bool priv)
 	return o;
 }
 
+
+char *vt_jwk_thumbprint(const json_t *jwk)
+{
+	json_t *req = json_pack("{s:O, s:O, s:O, s:O}", "crv", json_object_get(jwk, "crv"), "kty",
+				json_object_get(jwk, "kty"), "x", json_object_get(jwk, "x"), "y", json_object_get(jwk, "y"));
+	char *text = req ? vt_json_canonical(req) : NULL;
+	uint8_t d[32];
+	char *kid = text && vt_sha256(text, strlen(text), d, NULL) == VT_OK ? vt_b64url_encode(d, sizeof(d)) : NULL;
+	free(text);
+	json_decref(req);
+	return kid;
+}

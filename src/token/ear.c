@@ -8,34 +8,19 @@
 #include "veritee/token.h"
 #include "veritee/util.h"
 
-/* RFC 7638 thumbprint of an EC public key: base64url(SHA-256(JCS of the
- * required members crv, kty, x, y)).  The broker publishes the same value
- * as the key's "kid" at /.well-known/jwks.json (src/broker/audit.c). */
-static char *ec_thumbprint(const json_t *jwk)
-{
-	json_t *req = json_pack("{s:O, s:O, s:O, s:O}", "crv", json_object_get(jwk, "crv"), "kty",
-				json_object_get(jwk, "kty"), "x", json_object_get(jwk, "x"), "y", json_object_get(jwk, "y"));
-	char *text = req ? vt_json_canonical(req) : NULL;
-	uint8_t d[32];
-	char *kid = text && vt_sha256(text, strlen(text), d, NULL) == VT_OK ? vt_b64url_encode(d, sizeof(d)) : NULL;
-	free(text);
-	json_decref(req);
-	return kid;
-}
-
 vt_status vt_ear_issue(EVP_PKEY *key, const struct vt_ear_params *p, char **out, struct vt_err *err)
 {
 	vt_status rc = VT_OK;
 	json_t *header = NULL, *payload = NULL, *submod = NULL, *jwk = NULL;
 	char *text = NULL, *kid = NULL;
 
-	jwk = vt_key_to_jwk(key, "ES256", false);
+	jwk = p->signer_jwk ? json_incref((json_t *)p->signer_jwk) : vt_key_to_jwk(key, "ES256", false);
 	if (jwk == NULL || vt_ec_coord_size(key) != 32) {
 		rc = vt_fail(err, VT_E_USAGE, VT_STEP_TOKEN, "signing key", "EAR signing key must be EC P-256");
 		goto out;
 	}
 	/* "jwk" as Trustee's AS puts it; "kid" names the key in a JWKS. */
-	kid = ec_thumbprint(jwk);
+	kid = p->signer_kid ? strdup(p->signer_kid) : vt_jwk_thumbprint(jwk);
 	header = kid ? json_pack("{s:s, s:s, s:s, s:O}", "typ", "JWT", "alg", "ES256", "kid", kid, "jwk", jwk) : NULL;
 	submod = json_pack("{s:s, s:O, s:s, s:O}", "ear.status", p->status, "ear.trustworthiness-vector",
 			   p->trust_vector, "ear.appraisal-policy-id", p->policy_id ? p->policy_id : "default",
