@@ -466,6 +466,14 @@ static int policy_body(const char *path, const char *id, char **out)
 
 /* ------------------------------------------------------------ listings */
 
+/* --json: the broker's answer, indented, as it came. */
+static void print_json(const json_t *j)
+{
+	char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	printf("%s\n", s ? s : "{}");
+	free(s);
+}
+
 static int list_resources(const struct admin *ad, const char *one)
 {
 	char path[512];
@@ -475,9 +483,7 @@ static int list_resources(const struct admin *ad, const char *one)
 	if (j == NULL)
 		return ret;
 	if (ad->json) {
-		char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		printf("%s\n", s ? s : "{}");
-		free(s);
+		print_json(j);
 	} else if (one) {
 		printf("%s  %lld bytes  (the value is not shown: it is released only to attested TEEs)\n", one,
 		       (long long)json_integer_value(json_object_get(j, "size")));
@@ -500,9 +506,7 @@ static int list_policies(const struct admin *ad)
 	if (j == NULL)
 		return ret;
 	if (ad->json) {
-		char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		printf("%s\n", s ? s : "{}");
-		free(s);
+		print_json(j);
 	} else {
 		json_t *it;
 		size_t i;
@@ -525,9 +529,7 @@ static int list_refvals(const struct admin *ad)
 	if (j == NULL)
 		return ret;
 	if (ad->json) {
-		char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		printf("%s\n", s ? s : "{}");
-		free(s);
+		print_json(j);
 	} else {
 		json_t *list = json_object_get(j, "reference_values"), *it;
 		size_t i;
