@@ -961,8 +961,9 @@ out:
 		close(plain);
 	SSL_free(ssl);
 	close(cn->fd);
-	atomic_fetch_sub(&sv->active, 1);
 	free(cn);
+	OPENSSL_thread_stop(); /* before `active` lets the process leave */
+	atomic_fetch_sub(&sv->active, 1);
 	return NULL;
 }
 

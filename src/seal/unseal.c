@@ -16,6 +16,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "veritee/seal.h"
 
 static atomic_uint pending;
@@ -137,6 +139,10 @@ static void *worker(void *arg)
 	pthread_cond_broadcast(&s->cv);
 	shared_put_locked(s);
 	free(j);
+	/* Free this thread's OpenSSL state now, not in a thread-exit
+	 * destructor that may run after the process has decided to leave
+	 * (pending == 0) and so be reported as a leak. */
+	OPENSSL_thread_stop();
 	atomic_fetch_sub(&pending, 1);
 	return NULL;
 }
