@@ -116,6 +116,9 @@ def main():
             state["bad_token"] = t2
             r = request(b.port, "GET", "/kbs/v0/resource/default/key/k1", cookie=c2)
             eq(r.variant, "PolicyDeny", f"unregistered measurement: {r!r}")
+            for how in ({"cookie": cookie}, {"bearer": token}):
+                r = request(b.port, "GET", "/kbs/v0/resource/default/key/k1", **how)
+                eq(r.status, 200, f"release again: {r!r}")
         T("releases and refusals (cookie, Bearer, absent resource, no token, forged token, policy)",
           releases_and_denials)
 
@@ -132,9 +135,9 @@ def main():
             want = [(1, "released", None, "cookie", "default/key/k1"),
                     (2, "released", None, "bearer", "default/key/k1"),
                     (3, "error", "storage", "cookie", "default/key/absent"),
-                    (4, "denied", "token", "none", "default/key/k1"),
-                    (5, "denied", "signature", "bearer", "default/key/k1"),
-                    (6, "denied", "policy", "cookie", "default/key/k1")]
+                    (4, "denied", "policy", "cookie", "default/key/k1"),
+                    (5, "released", None, "cookie", "default/key/k1"),
+                    (6, "released", None, "bearer", "default/key/k1")]
             eq(got, want, "entries")
             eq(log["since"], 0, "since")
             eq(es[0]["session"], sha256_hex(state["cookie"]), "session = SHA-256 of the cookie")
@@ -142,7 +145,10 @@ def main():
             _, claims, _ = jwt_parts(state["token"])
             eq(es[0]["claims"], sha256_hex(canonical(claims)), "claims = SHA-256 of the claims' JCS")
             eq(es[1]["claims"], es[0]["claims"], "same token, same claims digest")
-            check(es[4]["claims"] is None, "a forged token has no verified claims")
+            # No token, a forged token: refused but not logged (anyone can send them).
+            check(all(e["credential"] != "none" for e in es), "a request with no token was logged")
+            check(all(e["session"] != sha256_hex(state["token"][:-4] + "AAAA") for e in es), "a forged token was logged")
+            check(es[3]["claims"] is not None, "a policy refusal names the verified claims")
             eq(es[0]["tee"], "sim", "tee")
             text = open(log_path, "rb").read()
             db = open(path("b.db"), "rb").read() + (open(path("b.db-wal"), "rb").read()
