@@ -94,7 +94,11 @@ TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 VERIFIER_OBJ := $(VERIFIER_SRC:%.c=$(BUILD)/obj/%.o)
 ATTESTER_OBJ := $(ATTESTER_SRC:%.c=$(BUILD)/obj/%.o)
-BROKER_OBJ   := $(BROKER_SRC:%.c=$(BUILD)/obj/%.o)
+# The web console's static files, embedded by the assembler (.incbin in
+# src/broker/console/assets.S): rebuilt when one of them changes.
+CONSOLE_ASM  := src/broker/console/assets.S
+CONSOLE_FILES := $(wildcard src/broker/console/*.html src/broker/console/*.js src/broker/console/*.css)
+BROKER_OBJ   := $(BROKER_SRC:%.c=$(BUILD)/obj/%.o) $(CONSOLE_ASM:%.S=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
@@ -138,6 +142,13 @@ $(BUILD)/obj/%.o: %.c $(BUILD)/.flags
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(PIC) $(DEPFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/%.o: %.S $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  AS      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(PIC) $(DEPFLAGS) -c -o $@ $<
+
+$(CONSOLE_ASM:%.S=$(BUILD)/obj/%.o): $(CONSOLE_FILES)
 
 # The CLI's objects go into an executable only ("private": not inherited
 # by their prerequisites, $(BUILD)/.flags among them).
@@ -217,7 +228,7 @@ $(BUILD)/bench/%: bench/%.c $(ALL_A)
 	@$(if $(Q),echo "  BENCH   $@")
 	$(Q)$(EXE_CC) -o $@ $< $(ALL_A) $(LDLIBS)
 
--include $(patsubst %.c,$(BUILD)/obj/%.d,$(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(TOOL_SRC) $(BENCH_SRC))
+-include $(patsubst %.c,$(BUILD)/obj/%.d,$(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(TOOL_SRC) $(BENCH_SRC)) $(CONSOLE_ASM:%.S=$(BUILD)/obj/%.d)
 
 FORCE:
 
@@ -271,7 +282,7 @@ tsan: test-deps
 # ---------------------------------------------------------------- fuzzing
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
-FUZZ_LIB_OBJ := $(LIB_SRC:%.c=build-fuzz/obj/%.o)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=build-fuzz/obj/%.o) $(CONSOLE_ASM:%.S=build-fuzz/obj/%.o)
 # No _FORTIFY_SOURCE here: ASan does not see inside glibc's __*_chk calls.
 FUZZ_CFLAGS = -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer-no-link,address,undefined -Iinclude -Isrc $(PKG_CFLAGS) $(WARN) $(WERROR_FLAG)
 
@@ -279,6 +290,13 @@ build-fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)clang $(FUZZ_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+build-fuzz/obj/%.o: %.S
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  AS      $@")
+	$(Q)clang $(FUZZ_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(CONSOLE_ASM:%.S=build-fuzz/obj/%.o): $(CONSOLE_FILES)
 
 build-fuzz/%: fuzz/%.c $(FUZZ_LIB_OBJ)
 	@mkdir -p $(dir $@) build-fuzz/obj/fuzz

@@ -34,6 +34,14 @@ if [ "$want" = test ]; then
 	# The replica tests start their own PostgreSQL (initdb in a temporary
 	# directory, tests/pg-server.sh) and HAProxy in front of the replicas.
 	pkgs="$pkgs postgresql-15 haproxy"
+	# Broker keys in an HSM (tests/integration/test_pkcs11.py): SoftHSM 2
+	# as the token, OpenSC's pkcs11-tool to make its keys, and libp11's
+	# OpenSSL engine, which the broker loads at run time (docs/broker.md).
+	pkgs="$pkgs softhsm2 opensc libengine-pkcs11-openssl"
+	# Debian's Chromium, headless, loads the broker's web console
+	# (tests/integration/test_console.py): DOM after its script ran, and a
+	# screenshot.  No npm, no browser driver.
+	pkgs="$pkgs chromium"
 fi
 if [ "$want" = soak ]; then
 	pkgs="postgresql-15 haproxy gnuplot-nox"

@@ -15,6 +15,13 @@
 
 #include "veritee/err.h"
 
+/* Log line formats and levels (config "log_format", "log_level"). */
+enum vt_log_format { VT_LOG_TEXT = 0, VT_LOG_JSON };
+enum vt_log_level { VT_LOG_ERROR = 0, VT_LOG_WARN, VT_LOG_INFO, VT_LOG_DEBUG };
+/* "text"/"json" and "error"/"warn"/"info"/"debug"; false for anything else. */
+VT_API bool vt_log_format_parse(const char *s, enum vt_log_format *out);
+VT_API bool vt_log_level_parse(const char *s, enum vt_log_level *out);
+
 struct vt_broker_config {
 	char *listen_host;          /* default "127.0.0.1" */
 	uint16_t port;              /* default 8080; 0 = pick a free port */
@@ -23,7 +30,11 @@ struct vt_broker_config {
 	bool insecure_http;         /* allow plain HTTP on a non-loopback address */
 	char *db_path;              /* SQLite file (created), or a PostgreSQL URI "postgresql://USER@HOST:PORT/DB" */
 	char *master_key_path;      /* 32-byte key, 0600, created on first start */
-	char *token_key_path;       /* EAR signing key (P-256 PEM), created on first start */
+	char *token_key_path;       /* EAR signing key (P-256 PEM), created on first start; or a "pkcs11:"
+	                               URI naming a P-256 key in an HSM (never created) */
+	char *master_key_wrapping_key; /* "pkcs11:" URI of an RSA key in an HSM: master_key holds the key
+	                                  wrapped to it (RSA-OAEP SHA-256); NULL = master_key is plain */
+	char *pkcs11_module;        /* the HSM's PKCS#11 module (.so), needed by any "pkcs11:" key */
 	char **admin_keys;          /* admin public key PEM files */
 	size_t admin_key_count;
 	/* The TEEs' options: {"<tee>": {option: value}} (veritee/verifier.h);
@@ -87,6 +98,10 @@ struct vt_broker_config {
 	 * exact IP addresses.  Owned. */
 	char **trusted_proxies;
 	size_t trusted_proxy_count;
+
+	/* Logs: one line per request and the broker's events (docs/broker.md, "Logs") */
+	enum vt_log_format log_format;    /* default VT_LOG_TEXT */
+	enum vt_log_level log_level;      /* lines above it are dropped; default VT_LOG_INFO */
 };
 
 /* Defaults for every member (strings NULL except listen_host). */
@@ -124,6 +139,10 @@ struct vt_http_response {
 	size_t body_size;
 	char *set_cookie;           /* malloc'd Set-Cookie value, or NULL */
 	unsigned retry_after;       /* seconds for Retry-After (429, 503); 0 = the transport's default */
+	const char *const *headers; /* more headers: static {name, value, ..., NULL}, or NULL */
+	char request_id[17];        /* set by vt_broker_handle: 16 hex digits, sent as X-Request-Id */
+	struct vt_request_note *note; /* internal: what the handler did, for the request log (NULL outside
+	                                 vt_broker_handle) */
 };
 
 /* Handle one request.  Never fails: errors become KBS error responses. */
@@ -140,6 +159,12 @@ VT_API void vt_broker_stop(struct vt_broker *b);
  * set stays.  For `veritee serve` on SIGHUP, e.g. after another broker on
  * the same store changed them. */
 VT_API VT_MUST_USE vt_status vt_broker_reload(struct vt_broker *b, struct vt_err *err);
+
+/* Re-read tls_cert and tls_key (a started HTTPS broker; otherwise a no-op)
+ * and serve new connections with them; open connections keep theirs.  On
+ * failure the old certificate stays and the error is logged.  For `veritee
+ * serve` on SIGHUP (certificate renewal). */
+VT_API VT_MUST_USE vt_status vt_broker_reload_tls(struct vt_broker *b, struct vt_err *err);
 
 /* Check a loaded config as vt_broker_new and vt_broker_start would, with
  * no side effect (nothing created, nothing listened on): the listen

@@ -38,6 +38,14 @@ VT_API VT_MUST_USE vt_status vt_key_save_pem(const char *path, EVP_PKEY *key, bo
 /* Public key as PEM (SPKI), malloc'd NUL-terminated string. */
 VT_API char *vt_key_public_pem(EVP_PKEY *key);
 
+/*
+ * The public half of `key` as a new provider key (EVP_PKEY_free), or NULL.
+ * For keys whose parameters cannot be queried: a private key in an HSM,
+ * opened through an OpenSSL engine (the broker's PKCS#11 keys), answers
+ * signing but no EVP_PKEY_get_*_param; the helpers here fall back to this.
+ */
+VT_API EVP_PKEY *vt_key_public_copy(const EVP_PKEY *key);
+
 /* Curve size in bytes of one coordinate (32, 48, 66) or 0 if not an EC key. */
 VT_API size_t vt_ec_coord_size(const EVP_PKEY *key);
 

@@ -41,6 +41,27 @@ static bool aud_accepted(struct vt_broker *b, const char *aud)
 	return false;
 }
 
+/* What the console reads: lists, a policy's or a reference value's text,
+ * resource names and sizes, the attestation log and its statistics. */
+static bool console_readable(const struct vt_http_request *req)
+{
+	static const char *const exact[] = {"/attestation-policy", "/reference-value", "/admin/resources",
+					    "/admin/attestations", "/admin/stats", NULL};
+	static const char *const under[] = {"/attestation-policy/", "/reference-value/", NULL};
+	size_t plen = strlen(VT_KBS_PREFIX);
+	const char *p = req->path ? req->path : "";
+	if (req->method == NULL || strcmp(req->method, "GET") != 0 || strncmp(p, VT_KBS_PREFIX, plen) != 0)
+		return false;
+	p += plen;
+	for (size_t i = 0; exact[i]; i++)
+		if (strcmp(p, exact[i]) == 0)
+			return true;
+	for (size_t i = 0; under[i]; i++)
+		if (strncmp(p, under[i], strlen(under[i])) == 0 && p[strlen(under[i])] != '\0')
+			return true;
+	return false;
+}
+
 static vt_status admin_claims_check(struct vt_broker *b, const struct vt_http_request *req, const json_t *claims,
 				    int64_t now, struct vt_err *err)
 {
@@ -94,6 +115,16 @@ static vt_status admin_claims_check(struct vt_broker *b, const struct vt_http_re
 		if (!ok)
 			return vt_fail(err, VT_E_AUTH, VT_STEP_TOKEN, "body_sha256",
 				       "admin token is bound to another request body");
+	}
+	/* A console token (`veritee admin console-url`, docs/broker.md,
+	 * "Console"): the page polls, so it is reused until exp; it is good
+	 * only for the console's read-only GETs, which show no secret. */
+	const char *scope = json_string_value(json_object_get(claims, "scope"));
+	if (scope != NULL && strcmp(scope, "console") == 0) {
+		if (!console_readable(req))
+			return vt_fail(err, VT_E_AUTH, VT_STEP_TOKEN, "scope",
+				       "a console token is good only for the console's read-only GETs");
+		return VT_OK;
 	}
 	/* Last, once everything else holds: burn the jti (in the store, so it
 	 * holds across restarts and replicas). */
@@ -453,6 +484,38 @@ static void refval_delete(struct vt_broker *b, const char *id, struct vt_http_re
 	vt_resp_json(r, 200, json_pack("{s:s}", "deleted", id));
 }
 
+/* GET admin/attestations?limit=N (1..500, default 100): the newest first. */
+static void attestations_list(struct vt_broker *b, const struct vt_http_request *req, struct vt_http_response *r)
+{
+	int64_t limit = 100;
+	bool seen = false;
+	for (const char *q = req->query; q != NULL && *q;) {
+		const char *amp = strchr(q, '&');
+		size_t n = amp ? (size_t)(amp - q) : strlen(q);
+		if (n >= 6 && strncmp(q, "limit=", 6) == 0) {
+			if (seen || n == 6 || n > 6 + 9) {
+				limit = -1;
+				break;
+			}
+			limit = 0;
+			for (size_t i = 6; i < n && limit >= 0; i++)
+				limit = q[i] >= '0' && q[i] <= '9' ? limit * 10 + (q[i] - '0') : -1;
+			seen = true;
+		}
+		q = amp ? amp + 1 : NULL;
+	}
+	if (limit < 1 || limit > VT_EVENTS_MAX) {
+		vt_resp_error(r, "SerdeError", "Bad query: limit=1..500");
+		return;
+	}
+	json_t *j = vt_obs_attestations_json(&b->obs, (size_t)limit);
+	if (j == NULL) {
+		vt_resp_error(r, "PluginInternalError", "out of memory");
+		return;
+	}
+	vt_resp_json(r, 200, j);
+}
+
 void vt_broker_admin(struct vt_broker *b, const struct vt_http_request *req, const char *first, const char *rest,
 			 struct vt_http_response *r)
 {
@@ -505,6 +568,12 @@ void vt_broker_admin(struct vt_broker *b, const struct vt_http_request *req, con
 		refval_delete(b, rest, r);
 	} else if (strcmp(first, "reference-value") == 0 && rest[0] == '\0') {
 		refval_list(b, r);
+	} else if (strcmp(first, "admin") == 0 && strcmp(rest, "attestations") == 0) {
+		attestations_list(b, req, r);
+	} else if (strcmp(first, "admin") == 0 && strcmp(rest, "stats") == 0) {
+		vt_resp_json(r, 200, vt_obs_stats_json(&b->obs, vt_broker_now(b)));
+		if (r->body == NULL)
+			vt_resp_error(r, "PluginInternalError", "out of memory");
 	} else if (strcmp(first, "admin") == 0 && strcmp(rest, "audit") != 0) { /* GET admin/resources[/R/T/G] */
 		handle_resource_list(b, rest, r);
 	} else if (strcmp(first, "admin") == 0) { /* GET admin/audit: the release log */

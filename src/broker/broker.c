@@ -14,8 +14,11 @@
 #include <strings.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "broker/audit.h"
 #include "broker/broker_internal.h"
+#include "broker/pkcs11.h"
 #include "broker/ratelimit.h"
 #include "veritee/crypto.h"
 #include "veritee/evidence.h"
@@ -26,6 +29,10 @@
 #include "veritee/net.h"
 #include "veritee/token.h"
 #include "veritee/verifier.h"
+
+#ifndef VT_VERSION
+#define VT_VERSION "0.1.0" /* as `veritee version` says */
+#endif
 
 /* ------------------------------------------------------------ defaults */
 
@@ -109,23 +116,96 @@ static void handle_metrics(struct vt_broker *b, struct vt_http_response *r)
 			 (unsigned long)atomic_load(&b->m.requests), vt_sessions_count(b->sessions),
 			 (unsigned long)atomic_load(&b->m.rate_limited), (unsigned long)atomic_load(&b->m.unavailable),
 			 (unsigned long)atomic_load(&b->m.reloads));
+	/* The request-duration histogram, verification counts and build info */
+	struct vt_buf more;
+	struct vt_err e = {0};
+	vt_buf_init(&more, 1u << 20);
+	char build[256];
+	snprintf(build, sizeof(build),
+		 "# HELP veritee_build_info The broker's version and the OpenSSL it runs with.\n"
+		 "# TYPE veritee_build_info gauge\nveritee_build_info{version=\"%s\",openssl=\"%s\"} 1\n",
+		 VT_VERSION, OpenSSL_version(OPENSSL_VERSION_STRING));
+	if (n < 0 || vt_buf_append(&more, s, (size_t)n, &e) != VT_OK || vt_obs_metrics(&b->obs, &more, &e) != VT_OK ||
+	    vt_buf_append_str(&more, build, &e) != VT_OK) {
+		free(s);
+		vt_buf_free(&more);
+		vt_resp_error(r, "PluginInternalError", "metrics unavailable");
+		r->status = 500;
+		return;
+	}
+	free(s);
 	r->status = 200;
 	r->content_type = "text/plain; version=0.0.4";
-	r->body = n >= 0 ? s : NULL;
-	r->body_size = n >= 0 ? (size_t)n : 0;
+	r->body = (char *)more.data; /* vt_buf data is malloc'd: the response frees it */
+	r->body_size = more.len;
 }
 
 /* --------------------------------------------------------------- dispatch */
 
 static void dispatch(struct vt_broker *b, const struct vt_http_request *req, struct vt_http_response *r);
 
+static double mono_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* 16 hex digits from the CSPRNG; a counter should it fail (an id, not a secret). */
+static void new_request_id(struct vt_broker *b, char id[17])
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t raw[8];
+	if (vt_random(raw, sizeof(raw), NULL) != VT_OK) {
+		uint64_t n = atomic_fetch_add(&b->m.requests, 0);
+		for (size_t i = 0; i < 8; i++)
+			raw[i] = (uint8_t)(n >> (8 * (7 - i)));
+	}
+	for (size_t i = 0; i < 8; i++) {
+		id[2 * i] = hex[raw[i] >> 4];
+		id[2 * i + 1] = hex[raw[i] & 15];
+	}
+	id[16] = '\0';
+}
+
+/* Every request: a request id, the handler, one log line, the request
+ * metrics and, for /attest, the attestation record. */
 void vt_broker_handle(struct vt_broker *b, const struct vt_http_request *req, struct vt_http_response *r)
 {
+	double t0 = mono_seconds();
+	struct vt_request_note note = {0};
 	memset(r, 0, sizeof(*r));
+	new_request_id(b, r->request_id);
+	r->note = &note;
 	atomic_fetch_add(&b->m.requests, 1);
 	dispatch(b, req, r);
+	r->note = NULL;
 	if (r->status == 503)
 		atomic_fetch_add(&b->m.unavailable, 1);
+	double secs = mono_seconds() - t0;
+	vt_obs_request(&b->obs, vt_obs_endpoint(req->path), secs);
+
+	char fwd[INET6_ADDRSTRLEN];
+	const char *client = vt_broker_forwarded_client(b, req, fwd, sizeof(fwd)) ? fwd : req->client;
+	if (note.attest) {
+		struct vt_attest_event ev = {
+			.time = vt_broker_now(b), .tee = note.tee, .ok = note.ok, .has_step = !note.ok, .step = note.step,
+			.duration_ms = secs * 1000};
+		memcpy(ev.request_id, r->request_id, sizeof(ev.request_id));
+		vt_obs_copy_ascii(ev.client, sizeof(ev.client), client ? client : "");
+		if (note.ok)
+			snprintf(ev.status, sizeof(ev.status), "%s", note.status);
+		else {
+			snprintf(ev.field, sizeof(ev.field), "%s", note.field);
+			snprintf(ev.detail, sizeof(ev.detail), "%s", note.detail);
+		}
+		snprintf(ev.rule, sizeof(ev.rule), "%s", note.rule);
+		snprintf(ev.explanation, sizeof(ev.explanation), "%s", note.explanation);
+		vt_obs_attestation(&b->obs, &ev);
+	}
+	struct vt_request_log l = {.request_id = r->request_id, .client = client, .method = req->method,
+				   .path = req->path, .status = r->status, .ms = secs * 1000, .note = &note};
+	vt_broker_log_request(b, &l);
 }
 
 static void dispatch(struct vt_broker *b, const struct vt_http_request *req, struct vt_http_response *r)
@@ -153,6 +233,10 @@ static void dispatch(struct vt_broker *b, const struct vt_http_request *req, str
 			handle_metrics(b, r);
 		else
 			vt_resp_json(r, 405, NULL);
+		return;
+	}
+	if (vt_broker_console_path(path)) { /* static files; the data comes from the admin API */
+		vt_broker_console(req, r);
 		return;
 	}
 	size_t plen = strlen(VT_KBS_PREFIX);
@@ -204,7 +288,8 @@ static void dispatch(struct vt_broker *b, const struct vt_http_request *req, str
 		   (strcmp(first, "reference-value") == 0 && post && !slash) ||
 		   (strcmp(first, "reference-value") == 0 && ((get && (!slash || rest[0])) || (del && slash && rest[0]))) ||
 		   (strcmp(first, "admin") == 0 && get &&
-		    (strcmp(rest, "audit") == 0 || strcmp(rest, "resources") == 0 || strncmp(rest, "resources/", 10) == 0))) {
+		    (strcmp(rest, "audit") == 0 || strcmp(rest, "resources") == 0 || strncmp(rest, "resources/", 10) == 0 ||
+		     strcmp(rest, "attestations") == 0 || strcmp(rest, "stats") == 0))) {
 		vt_broker_admin(b, req, first, rest, r);
 	} else {
 		vt_resp_error(r, "PluginNotFound", "Plugin not found");
@@ -327,6 +412,15 @@ static vt_status load_or_create_token_key(struct vt_broker *b, struct vt_err *er
 	const char *path = b->cfg.token_key_path;
 	if (path == NULL) /* ephemeral key: tokens die with the process */
 		return vt_key_generate(VT_KEY_P256, &b->token_key, err);
+	if (vt_pkcs11_is_uri(path)) { /* in an HSM: opened, never created */
+		vt_status rc = vt_pkcs11_load_key(b->cfg.pkcs11_module, path, "token_signing_key", &b->token_key, err);
+		if (rc != VT_OK)
+			return rc;
+		if (EVP_PKEY_get_base_id(b->token_key) != EVP_PKEY_EC || vt_ec_coord_size(b->token_key) != 32)
+			return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "token_signing_key",
+				       "%s: the token-signing key must be EC P-256", path);
+		return VT_OK;
+	}
 	struct vt_err e2 = {0};
 	/* Whoever reads this file can mint tokens that release every secret. */
 	vt_status rc = vt_file_check_private(path, &e2);
@@ -363,6 +457,7 @@ vt_status vt_broker_new(const struct vt_broker_config *c, struct vt_broker **out
 		return vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, "", "out of memory");
 	pthread_rwlock_init(&b->lock, NULL);
 	pthread_mutex_init(&b->log_lock, NULL);
+	vt_obs_init(&b->obs);
 	b->cfg = *c;
 	b->cfg.tees = json_incref(c->tees); /* the broker's reference (vt_broker_config_free drops it) */
 	b->cfg.policy_selectors = json_incref(c->policy_selectors);
@@ -372,6 +467,8 @@ vt_status vt_broker_new(const struct vt_broker_config *c, struct vt_broker **out
 	b->cfg.db_path = dup_or_null(c->db_path);
 	b->cfg.master_key_path = dup_or_null(c->master_key_path);
 	b->cfg.token_key_path = dup_or_null(c->token_key_path);
+	b->cfg.master_key_wrapping_key = dup_or_null(c->master_key_wrapping_key);
+	b->cfg.pkcs11_module = dup_or_null(c->pkcs11_module);
 	b->cfg.insecure_sim_root = dup_or_null(c->insecure_sim_root);
 	b->cfg.amd_certs = dup_or_null(c->amd_certs);
 	b->cfg.collateral_cache = dup_or_null(c->collateral_cache);
@@ -448,9 +545,15 @@ vt_status vt_broker_new(const struct vt_broker_config *c, struct vt_broker **out
 	struct vt_verifier_settings vs = {
 		.tees = tees, .common = common, .fetch_gate = b->fetch_gate, .http_get = vt_curl_http_get};
 	VT_GUARD(vt_verifier_new(&vs, &b->verifier, err));
-	VT_GUARD(vt_master_key_load(c->master_key_path, &mk, err));
-	VT_GUARD(vt_broker_store_open(b, mk, err));
+	/* The token key first: one in an HSM that does not open stops the start
+	 * before anything (the database) is created. */
 	VT_GUARD(load_or_create_token_key(b, err));
+	if (c->master_key_wrapping_key) /* wrapped to a key in an HSM (pkcs11.c) */
+		VT_GUARD(vt_pkcs11_master_key_unwrap(c->pkcs11_module, c->master_key_wrapping_key, c->master_key_path,
+						     &mk, err));
+	else
+		VT_GUARD(vt_master_key_load(c->master_key_path, &mk, err));
+	VT_GUARD(vt_broker_store_open(b, mk, err));
 	/* Every token, release-log head and JWKS names the key: derive that once. */
 	if ((b->token_jwk = vt_key_to_jwk(b->token_key, "ES256", false)) == NULL ||
 	    (b->token_kid = vt_jwk_thumbprint(b->token_jwk)) == NULL) {
@@ -498,5 +601,6 @@ void vt_broker_free(struct vt_broker *b)
 	vt_broker_config_free(&b->cfg); /* the broker owns its copies (admin_keys stay NULL) */
 	pthread_rwlock_destroy(&b->lock);
 	pthread_mutex_destroy(&b->log_lock);
+	vt_obs_destroy(&b->obs);
 	free(b);
 }

@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "broker/events.h"
 #include "broker/session.h"
 #include "broker/store.h"
 #include "veritee/broker.h"
@@ -45,6 +46,7 @@ struct vt_broker {
 	int64_t (*clock)(void *);
 	void *clock_ctx;
 	struct vt_broker_metrics m;
+	struct vt_obs obs;             /* request and verification metrics, the attestation record (events.c) */
 
 	void *daemon;                  /* struct MHD_Daemon * */
 	struct vt_conn_guard *guard;   /* connection limits and deadlines (server.c) */
@@ -72,7 +74,22 @@ int64_t vt_broker_now(struct vt_broker *b);
  * older top-level settings (insecure_sim_root, amd_certs, ...) as aliases,
  * and the options common to every TEE (cache, offline). */
 vt_status vt_broker_config_tees(const struct vt_broker_config *c, json_t **tees, json_t **common, struct vt_err *err);
+/* A log line at `level` ("ERROR", "WARN", "INFO", "DEBUG"), in the
+ * configured format, dropped above the configured level. */
 void vt_broker_log(struct vt_broker *b, const char *level, const char *fmt, ...) VT_PRINTF(3, 4);
+/* The request line vt_broker_handle writes after each request (respond.c). */
+struct vt_request_log {
+	const char *request_id, *client, *method, *path;
+	int status;
+	double ms;
+	const struct vt_request_note *note;
+};
+void vt_broker_log_request(struct vt_broker *b, const struct vt_request_log *l);
+/* The request note of a response (NULL outside vt_broker_handle). */
+static inline struct vt_request_note *vt_note(struct vt_http_response *r)
+{
+	return r->note;
+}
 /* An attestation-policy-selector id or policy set name: 1..48 of [A-Za-z0-9_.-]. */
 bool vt_broker_selector_valid(const char *s);
 
@@ -126,6 +143,10 @@ void vt_broker_resource_get(struct vt_broker *b, const struct vt_http_request *r
 			    struct vt_http_response *r);
 void vt_broker_admin(struct vt_broker *b, const struct vt_http_request *req, const char *first, const char *rest,
 		     struct vt_http_response *r);
+
+/* console.c: the read-only web console's static files at /console/ */
+bool vt_broker_console_path(const char *path);
+void vt_broker_console(const struct vt_http_request *req, struct vt_http_response *r);
 
 /* TPM AK enrollment (tpm_enroll.c): POST /kbs/v0/tpm/enroll and
  * POST /kbs/v0/tpm/activate; challenges live in the store. */

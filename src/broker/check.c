@@ -20,6 +20,7 @@
 #include <openssl/x509.h>
 
 #include "broker/broker_internal.h"
+#include "broker/pkcs11.h"
 #include "veritee/crypto.h"
 #include "veritee/evidence.h"
 #include "veritee/util.h"
@@ -148,13 +149,28 @@ static vt_status check_files(const struct notes *nt, const struct vt_broker_conf
 		return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, c->db_path ? "master_key" : "database",
 			       "the broker needs \"database\" and \"master_key\" paths");
 	bool exists = false;
-	VT_TRY(file_or_creatable(nt, c->master_key_path, "master_key", &exists, err));
+	if (c->master_key_wrapping_key) { /* in an HSM: the wrapped key must be there and unwrap */
+		struct vt_secret *mk = NULL;
+		VT_TRY(vt_pkcs11_master_key_unwrap(c->pkcs11_module, c->master_key_wrapping_key, c->master_key_path, &mk,
+						   err));
+		vt_secret_free(mk);
+	} else {
+		VT_TRY(file_or_creatable(nt, c->master_key_path, "master_key", &exists, err));
+	}
 	if (exists) {
 		struct vt_secret *mk = NULL;
 		VT_TRY(vt_master_key_load(c->master_key_path, &mk, err));
 		vt_secret_free(mk);
 	}
-	if (c->token_key_path) {
+	if (vt_pkcs11_is_uri(c->token_key_path)) { /* in an HSM: it opens, and is P-256 */
+		EVP_PKEY *k = NULL;
+		VT_TRY(vt_pkcs11_load_key(c->pkcs11_module, c->token_key_path, "token_signing_key", &k, err));
+		bool p256 = EVP_PKEY_get_base_id(k) == EVP_PKEY_EC && vt_ec_coord_size(k) == 32;
+		EVP_PKEY_free(k);
+		if (!p256)
+			return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "token_signing_key",
+				       "%s: the token-signing key must be EC P-256", c->token_key_path);
+	} else if (c->token_key_path) {
 		VT_TRY(file_or_creatable(nt, c->token_key_path, "token_signing_key", &exists, err));
 		if (exists) {
 			EVP_PKEY *k = NULL;

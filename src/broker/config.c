@@ -6,11 +6,35 @@
 #include <unistd.h>
 
 #include "broker/broker_internal.h"
+#include "broker/pkcs11.h"
 #include "broker/store.h"
 #include "veritee/broker.h"
 #include "veritee/evidence.h"
 #include "veritee/json.h"
 #include "veritee/util.h"
+
+bool vt_log_format_parse(const char *s, enum vt_log_format *out)
+{
+	if (s != NULL && strcmp(s, "text") == 0)
+		*out = VT_LOG_TEXT;
+	else if (s != NULL && strcmp(s, "json") == 0)
+		*out = VT_LOG_JSON;
+	else
+		return false;
+	return true;
+}
+
+bool vt_log_level_parse(const char *s, enum vt_log_level *out)
+{
+	static const char *const names[] = {"error", "warn", "info", "debug"};
+	for (int i = 0; s != NULL && i < 4; i++) {
+		if (strcmp(s, names[i]) == 0) {
+			*out = (enum vt_log_level)i;
+			return true;
+		}
+	}
+	return false;
+}
 
 void vt_broker_config_init(struct vt_broker_config *c)
 {
@@ -22,6 +46,8 @@ void vt_broker_config_init(struct vt_broker_config *c)
 	c->max_body = 2u << 20;
 	c->max_sessions = 100000;
 	c->explain_denials = true;
+	c->log_format = VT_LOG_TEXT;
+	c->log_level = VT_LOG_INFO;
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	c->threads = (unsigned)(n > 0 ? 2 * n : 4);
 	c->max_body = 1u << 20;
@@ -53,6 +79,8 @@ void vt_broker_config_free(struct vt_broker_config *c)
 	free(c->tls_key);
 	free(c->db_path);
 	free(c->master_key_path);
+	free(c->master_key_wrapping_key);
+	free(c->pkcs11_module);
 	free(c->token_key_path);
 	json_decref(c->tees);
 	json_decref(c->policy_selectors);
@@ -349,7 +377,28 @@ vt_status vt_broker_config_load(const char *path, struct vt_broker_config *c, st
 		} else if (strcmp(key, "master_key") == 0) {
 			VT_GUARD(set_path(&c->master_key_path, dir, v, key, err));
 		} else if (strcmp(key, "token_signing_key") == 0) {
-			VT_GUARD(set_path(&c->token_key_path, dir, v, key, err));
+			if (json_is_string(v) && vt_pkcs11_is_uri(json_string_value(v))) { /* an HSM key, as it is */
+				free(c->token_key_path);
+				if ((c->token_key_path = strdup(json_string_value(v))) == NULL) {
+					rc = vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, key, "out of memory");
+					goto out;
+				}
+			} else {
+				VT_GUARD(set_path(&c->token_key_path, dir, v, key, err));
+			}
+		} else if (strcmp(key, "master_key_wrapping_key") == 0) {
+			if (!vt_pkcs11_is_uri(json_string_value(v))) {
+				rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, key,
+					     "\"master_key_wrapping_key\" must be a PKCS#11 URI (\"pkcs11:...\")");
+				goto out;
+			}
+			free(c->master_key_wrapping_key);
+			if ((c->master_key_wrapping_key = strdup(json_string_value(v))) == NULL) {
+				rc = vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, key, "out of memory");
+				goto out;
+			}
+		} else if (strcmp(key, "pkcs11_module") == 0) {
+			VT_GUARD(set_path(&c->pkcs11_module, dir, v, key, err));
 		} else if (strcmp(key, "insecure_sim_root") == 0) {
 			VT_GUARD(set_path(&c->insecure_sim_root, dir, v, key, err));
 		} else if (strcmp(key, "amd_certs") == 0) {
@@ -411,6 +460,17 @@ vt_status vt_broker_config_load(const char *path, struct vt_broker_config *c, st
 			}
 			json_decref(c->policy_selectors);
 			c->policy_selectors = json_incref(v);
+		} else if (strcmp(key, "log_format") == 0) {
+			if (!vt_log_format_parse(json_string_value(v), &c->log_format)) {
+				rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, key, "\"log_format\" must be \"text\" or \"json\"");
+				goto out;
+			}
+		} else if (strcmp(key, "log_level") == 0) {
+			if (!vt_log_level_parse(json_string_value(v), &c->log_level)) {
+				rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, key,
+					     "\"log_level\" must be \"error\", \"warn\", \"info\" or \"debug\"");
+				goto out;
+			}
 		} else if (strcmp(key, "explain_denials") == 0) {
 			if (!json_is_boolean(v)) {
 				rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, key, "\"explain_denials\" must be true or false");

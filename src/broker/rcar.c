@@ -158,7 +158,7 @@ out:
  * ear.appraisal-policy-id, ear.veraison.annotated-evidence, veritee.*}.
  */
 static vt_status appraise(struct vt_broker *b, const char *const *ids, size_t nids, json_t *annotated, bool insecure,
-			  json_t **submod_out, char status_out[24], struct vt_err *err)
+			  json_t **submod_out, char status_out[24], struct vt_request_note *note, struct vt_err *err)
 {
 	struct vt_appraisal ap = {0};
 	struct vt_policy *pol = NULL;
@@ -194,6 +194,17 @@ static vt_status appraise(struct vt_broker *b, const char *const *ids, size_t ni
 	}
 	const char *status = vt_appraisal_status(&ap);
 	snprintf(status_out, 24, "%s", status);
+	for (size_t i = 0; note != NULL && i < ap.count; i++) { /* the first rule that failed, for the admin record */
+		if (ap.results[i].passed)
+			continue;
+		vt_obs_copy_ascii(note->rule, sizeof(note->rule), ap.results[i].name);
+		char *ex = vt_appraisal_explain(&ap);
+		if (ex != NULL)
+			ex[strcspn(ex, "\n")] = '\0';
+		vt_obs_copy_ascii(note->explanation, sizeof(note->explanation), ex);
+		free(ex);
+		break;
+	}
 	json_t *sm = json_pack("{s:s, s:o, s:s, s:O, s:o}", "ear.status", status, "ear.trustworthiness-vector",
 			       vt_appraisal_trust_json(&ap), "ear.appraisal-policy-id", used_id,
 			       "ear.veraison.annotated-evidence", annotated, "veritee.appraisal", rules);
@@ -280,7 +291,7 @@ static vt_status verify_devices(struct vt_broker *b, const struct vt_session_par
 			snprintf(def_tee, sizeof(def_tee), "default_%s", dt->name);
 			const char *ids[] = {set_class, set_tee, def_class, def_tee};
 			rc = annotated ? appraise(b, ids, 4, annotated, (dt->flags & VT_TEE_INSECURE) != 0, &sm,
-						  (char[24]){0}, err)
+						  (char[24]){0}, NULL, err)
 				       : vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");
 			json_decref(annotated);
 			if (rc != VT_OK) {
@@ -310,6 +321,9 @@ void vt_broker_attest(struct vt_broker *b, const struct vt_http_request *req, st
 	struct vt_session_params sp;
 	char nonce[45];
 	int64_t now = vt_broker_now(b);
+	struct vt_request_note *note = vt_note(r);
+	if (note != NULL)
+		note->attest = true;
 
 	if (sid == NULL) {
 		vt_resp_error(r, "AttestationError", "Attestation error: RCAR handshake Attest failed: no kbs-session-id cookie (call /auth first)");
@@ -327,6 +341,8 @@ void vt_broker_attest(struct vt_broker *b, const struct vt_http_request *req, st
 		vt_resp_err(r, "AttestationError", prefix, &e);
 		goto out;
 	}
+	if (note != NULL && vt_tee_find(sp.tee) != NULL)
+		note->tee = vt_tee_find(sp.tee)->name; /* the descriptor's name: a bounded label */
 	/* From here on, any failure burns the session: a nonce is good for one
 	 * attestation attempt only. */
 	json_t *rt, *ev, *pk, *primary;
@@ -351,6 +367,7 @@ void vt_broker_attest(struct vt_broker *b, const struct vt_http_request *req, st
 		vt_fail(&e, VT_E_INTERNAL, VT_STEP_NONE, "tee", "tee vanished");
 		goto fail;
 	}
+
 	/* init-data: parsed before any costly step; its digest is checked
 	 * against the TEE's field once the evidence verified. */
 	json_t *init = json_object_get(body, "init-data");
@@ -441,7 +458,7 @@ void vt_broker_attest(struct vt_broker *b, const struct vt_http_request *req, st
 	snprintf(def_tee, sizeof(def_tee), "default_%s", sp.tee);
 	const char *ids[] = {set_tee, set_cpu, def_tee, "default_cpu"};
 	char status[24];
-	if (appraise(b, ids, 4, annotated, (t->flags & VT_TEE_INSECURE) != 0, &cpu, status, &e) != VT_OK)
+	if (appraise(b, ids, 4, annotated, (t->flags & VT_TEE_INSECURE) != 0, &cpu, status, note, &e) != VT_OK)
 		goto fail;
 	struct vt_ear_params ep = {
 		.policy_id = json_string_value(json_object_get(cpu, "ear.appraisal-policy-id")),
@@ -470,6 +487,10 @@ void vt_broker_attest(struct vt_broker *b, const struct vt_http_request *req, st
 		goto fail;
 	vt_broker_log(b, "INFO", "attest: tee=%s status=%s devices=%zu", sp.tee, ep.status, json_object_size(devices));
 	atomic_fetch_add(&b->m.attest_ok, 1);
+	if (note != NULL) {
+		note->ok = true;
+		snprintf(note->status, sizeof(note->status), "%s", ep.status);
+	}
 	if (asprintf(&r->set_cookie, "%s=%s", VT_KBS_COOKIE, sid) < 0)
 		r->set_cookie = NULL;
 	vt_resp_json(r, 200, json_pack("{s:s}", "token", token));
@@ -635,6 +656,16 @@ void vt_broker_resource_get(struct vt_broker *b, const struct vt_http_request *r
 	vt_resp_json(r, 200, jwe);
 	jwe = NULL;
 out:
+	if (vt_note(r) != NULL) {
+		struct vt_request_note *note = vt_note(r);
+		note->outcome = r->status == 200 ? "released" : "denied";
+		for (size_t i = 0; have_ap && i < ap.count; i++) {
+			if (!ap.results[i].passed) {
+				vt_obs_copy_ascii(note->rule, sizeof(note->rule), ap.results[i].name);
+				break;
+			}
+		}
+	}
 	if (have_ap)
 		vt_appraisal_free(&ap);
 	vt_buf_free(&detail);

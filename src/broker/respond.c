@@ -19,9 +19,45 @@
 
 /* ------------------------------------------------------------- logging */
 
+/* ERROR 0, WARN 1, INFO 2, DEBUG 3 (as enum vt_log_level); unknown: INFO. */
+static enum vt_log_level level_of(const char *level)
+{
+	static const char *const names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
+	for (int i = 0; i < 4; i++)
+		if (strcasecmp(level, names[i]) == 0)
+			return (enum vt_log_level)i;
+	return VT_LOG_INFO;
+}
+
+static void emit(struct vt_broker *b, const char *line)
+{
+	FILE *f = b->log_stream ? b->log_stream : stderr;
+	pthread_mutex_lock(&b->log_lock);
+	fprintf(f, "%s%s\n", b->log_prefix ? b->log_prefix : "", line);
+	fflush(f);
+	pthread_mutex_unlock(&b->log_lock);
+}
+
+/* A JSON log line: {"ts","level",...} with the members of `fields`
+ * (consumed); NULL when out of memory. */
+static void emit_json(struct vt_broker *b, const char *ts, enum vt_log_level lv, json_t *fields)
+{
+	static const char *const names[] = {"error", "warn", "info", "debug"};
+	json_t *o = json_pack("{s:s, s:s}", "ts", ts, "level", names[lv]);
+	if (o != NULL && fields != NULL)
+		json_object_update(o, fields);
+	json_decref(fields);
+	char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(9)) : NULL;
+	json_decref(o);
+	if (text != NULL)
+		emit(b, text);
+	free(text);
+}
+
 void vt_broker_log(struct vt_broker *b, const char *level, const char *fmt, ...)
 {
-	if (b->log_quiet)
+	enum vt_log_level lv = level_of(level);
+	if (b->log_quiet || lv > b->cfg.log_level)
 		return;
 	char ts[32];
 	vt_time_format_rfc3339(vt_now(), ts, sizeof(ts));
@@ -30,6 +66,11 @@ void vt_broker_log(struct vt_broker *b, const char *level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	if (b->cfg.log_format == VT_LOG_JSON) {
+		vt_obs_copy_ascii(line, sizeof(line), raw);
+		emit_json(b, ts, lv, json_pack("{s:s}", "msg", line));
+		return;
+	}
 	/* One event, one line: fields may carry client bytes (a decoded URL),
 	 * so control bytes are escaped and cannot forge log lines. */
 	size_t o = 0;
@@ -40,11 +81,75 @@ void vt_broker_log(struct vt_broker *b, const char *level, const char *fmt, ...)
 			line[o++] = (char)*p;
 	}
 	line[o] = '\0';
-	FILE *f = b->log_stream ? b->log_stream : stderr;
-	pthread_mutex_lock(&b->log_lock);
-	fprintf(f, "%s%s %s %s\n", b->log_prefix ? b->log_prefix : "", ts, level, line);
-	fflush(f);
-	pthread_mutex_unlock(&b->log_lock);
+	char full[sizeof(line) + 64];
+	snprintf(full, sizeof(full), "%s %s %s", ts, level, line);
+	emit(b, full);
+}
+
+/*
+ * The request line: never the body, the query, cookies, the Authorization
+ * header or a token.  Failed attestations and 5xx answers are WARN, the
+ * rest INFO.  The detail is logged only when it is the broker's own text
+ * (a refusal, a storage error); an error record's detail may quote
+ * evidence values and goes only to the admin event record.
+ */
+void vt_broker_log_request(struct vt_broker *b, const struct vt_request_log *l)
+{
+	const struct vt_request_note *n = l->note;
+	bool attest_failed = n->attest && !n->ok;
+	enum vt_log_level lv = attest_failed || l->status >= 500 ? VT_LOG_WARN : VT_LOG_INFO;
+	if (b->log_quiet || lv > b->cfg.log_level)
+		return;
+	char client[64], method[40], path[1024], field[sizeof(n->field) * 4], detail[600];
+	vt_obs_copy_ascii(client, sizeof(client), l->client ? l->client : "-");
+	vt_obs_copy_ascii(method, sizeof(method), l->method ? l->method : "-");
+	char raw_path[256];
+	const char *p = l->path ? l->path : "";
+	size_t pl = strcspn(p, "?"); /* never the query */
+	snprintf(raw_path, sizeof(raw_path), "%.*s", (int)(pl < 255 ? pl : 255), p);
+	vt_obs_copy_ascii(path, sizeof(path), raw_path);
+	vt_obs_copy_ascii(field, sizeof(field), n->field);
+	detail[0] = '\0';
+	if (n->failed) {
+		char d[sizeof(detail)];
+		if (n->detail_loggable && n->detail[0])
+			snprintf(d, sizeof(d), "%s: %.500s", n->variant[0] ? n->variant : "error", n->detail);
+		else
+			snprintf(d, sizeof(d), "%s", n->variant);
+		vt_obs_copy_ascii(detail, sizeof(detail), d);
+	}
+	const char *outcome = n->outcome ? n->outcome : n->attest ? (n->ok ? n->status : "failed") : NULL;
+	if (outcome != NULL && outcome[0] == '\0')
+		outcome = NULL;
+	const char *step = n->failed ? vt_step_name(n->step) : NULL;
+	char ts[32];
+	vt_time_format_rfc3339(vt_now(), ts, sizeof(ts));
+	if (b->cfg.log_format == VT_LOG_JSON) {
+		json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:f}", "msg", "request",
+				      "request_id", l->request_id, "client", client, "method", method, "path", path,
+				      "status", l->status, "tee", n->tee ? json_string(n->tee) : json_null(), "outcome",
+				      outcome ? json_string(outcome) : json_null(), "step",
+				      step ? json_string(step) : json_null(), "field",
+				      n->failed && field[0] ? json_string(field) : json_null(), "detail",
+				      detail[0] ? json_string(detail) : json_null(), "ms",
+				      (double)(int64_t)(l->ms * 1000 + 0.5) / 1000);
+		emit_json(b, ts, lv, f);
+		return;
+	}
+	char line[2600];
+	int o = snprintf(line, sizeof(line), "%s %s request id=%s client=%s method=%s path=%s status=%d", ts,
+			 lv == VT_LOG_WARN ? "WARN" : "INFO", l->request_id, client, method, path, l->status);
+	if (n->tee && o > 0 && (size_t)o < sizeof(line))
+		o += snprintf(line + o, sizeof(line) - (size_t)o, " tee=%s", n->tee);
+	if (outcome && o > 0 && (size_t)o < sizeof(line))
+		o += snprintf(line + o, sizeof(line) - (size_t)o, " outcome=%s", outcome);
+	if (step && o > 0 && (size_t)o < sizeof(line))
+		o += snprintf(line + o, sizeof(line) - (size_t)o, " step=%s field=%s", step, field[0] ? field : "-");
+	if (detail[0] && o > 0 && (size_t)o < sizeof(line))
+		o += snprintf(line + o, sizeof(line) - (size_t)o, " detail=\"%s\"", detail);
+	if (o > 0 && (size_t)o < sizeof(line))
+		snprintf(line + o, sizeof(line) - (size_t)o, " ms=%.3f", l->ms);
+	emit(b, line);
 }
 
 /* The error record as a log line: status, step and field only.  The detail
@@ -90,6 +195,15 @@ void vt_resp_error(struct vt_http_response *r, const char *variant, const char *
 	char type[160];
 	snprintf(type, sizeof(type), "%s%s", VT_KBS_ERROR_BASE, variant);
 	vt_resp_json(r, status, json_pack("{s:s, s:s}", "type", type, "detail", detail));
+	struct vt_request_note *n = vt_note(r);
+	if (n != NULL) { /* the broker's own refusal text: loggable (client bytes are escaped) */
+		n->failed = true;
+		n->step = VT_STEP_NONE;
+		n->field[0] = '\0';
+		snprintf(n->variant, sizeof(n->variant), "%s", variant);
+		vt_obs_copy_ascii(n->detail, sizeof(n->detail), detail);
+		n->detail_loggable = true;
+	}
 }
 
 void vt_resp_err(struct vt_http_response *r, const char *variant, const char *prefix, const struct vt_err *e)
@@ -98,6 +212,13 @@ void vt_resp_err(struct vt_http_response *r, const char *variant, const char *pr
 	snprintf(buf, sizeof(buf), "%s: %s (step %s%s%s)", prefix, e->detail[0] ? e->detail : vt_status_name(e->code),
 		 vt_step_name(e->step), e->field[0] ? ", field " : "", e->field);
 	vt_resp_error(r, variant, buf);
+	struct vt_request_note *n = vt_note(r);
+	if (n != NULL) { /* the error record's detail may quote evidence values: not for the log */
+		n->step = e->step;
+		vt_obs_copy_ascii(n->field, sizeof(n->field), e->field);
+		vt_obs_copy_ascii(n->detail, sizeof(n->detail), e->detail[0] ? e->detail : vt_status_name(e->code));
+		n->detail_loggable = e->step == VT_STEP_STORAGE;
+	}
 	if (e->code == VT_E_UNAVAILABLE) /* the database is down or busy: not a verdict, retry */
 		r->status = 503;
 }

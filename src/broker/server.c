@@ -295,6 +295,10 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct vt_http_response *
 		snprintf(ra, sizeof(ra), "%u", r->retry_after ? r->retry_after : 1);
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
 	}
+	for (const char *const *h = r->headers; h && h[0] && h[1]; h += 2)
+		MHD_add_response_header(resp, h[0], h[1]);
+	if (r->request_id[0])
+		MHD_add_response_header(resp, "X-Request-Id", r->request_id);
 	if (close_conn)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	enum MHD_Result ret = MHD_queue_response(c, (unsigned)r->status, resp);
@@ -681,6 +685,24 @@ vt_status vt_broker_start(struct vt_broker *b, uint16_t *port_out, struct vt_err
 		      names ? names : "?", insecure ? " (INSECURE simulated evidence accepted)" : "");
 	free(names);
 	return VT_OK;
+}
+
+vt_status vt_broker_reload_tls(struct vt_broker *b, struct vt_err *err)
+{
+	if (b->guard == NULL || b->guard->tls == NULL)
+		return VT_OK;
+	struct vt_err e = {0};
+	vt_status rc = vt_tls_front_reload(b->guard->tls, b->cfg.tls_cert, b->cfg.tls_key, &e);
+	if (rc == VT_OK) {
+		vt_broker_log(b, "INFO", "reloaded the TLS certificate from %s", b->cfg.tls_cert);
+	} else {
+		/* The detail is ours (file names, OpenSSL's reason): the operator needs it. */
+		vt_broker_log(b, "ERROR", "TLS reload failed (the previous certificate stays in use): field=%s: %s",
+			      e.field[0] ? e.field : "-", e.detail);
+		if (err)
+			*err = e;
+	}
+	return rc;
 }
 
 void vt_broker_stop(struct vt_broker *b)

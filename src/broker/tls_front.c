@@ -71,6 +71,7 @@ struct front_loop {
 
 struct vt_tls_front {
 	int listen_fd;
+	pthread_mutex_t ctx_lock; /* guards ctx: vt_tls_front_reload swaps it */
 	SSL_CTX *ctx;
 	struct MHD_Daemon *d;
 	unsigned n;
@@ -302,7 +303,12 @@ static void conn_new(struct front_loop *l, int tcp, const struct sockaddr *sa, s
 		return;
 	}
 	struct front_conn *c = calloc(1, sizeof(*c));
-	SSL *ssl = c ? SSL_new(l->f->ctx) : NULL;
+	SSL *ssl = NULL;
+	if (c) { /* SSL_new takes its own reference: a reload does not touch this connection */
+		pthread_mutex_lock(&l->f->ctx_lock);
+		ssl = SSL_new(l->f->ctx);
+		pthread_mutex_unlock(&l->f->ctx_lock);
+	}
 	if (ssl == NULL || SSL_set_fd(ssl, tcp) != 1) {
 		SSL_free(ssl);
 		free(c);
@@ -416,7 +422,23 @@ void vt_tls_front_stop(struct vt_tls_front *f)
 	if (f->listen_fd >= 0)
 		close(f->listen_fd);
 	SSL_CTX_free(f->ctx);
+	pthread_mutex_destroy(&f->ctx_lock);
 	free(f);
+}
+
+vt_status vt_tls_front_reload(struct vt_tls_front *f, const char *cert_file, const char *key_file,
+			      struct vt_err *err)
+{
+	SSL_CTX *ctx = NULL;
+	vt_status rc = vt_tls_front_ctx(cert_file, key_file, &ctx, err);
+	if (rc != VT_OK)
+		return rc;
+	pthread_mutex_lock(&f->ctx_lock);
+	SSL_CTX *old = f->ctx;
+	f->ctx = ctx;
+	pthread_mutex_unlock(&f->ctx_lock);
+	SSL_CTX_free(old); /* connections made with it hold their own references */
+	return VT_OK;
 }
 
 vt_status vt_tls_front_start(int listen_fd, SSL_CTX *ctx, struct MHD_Daemon *d, unsigned threads,
@@ -429,6 +451,7 @@ vt_status vt_tls_front_start(int listen_fd, SSL_CTX *ctx, struct MHD_Daemon *d, 
 		return vt_fail(err, VT_E_NOMEM, VT_STEP_IO, "", "out of memory");
 	}
 	f->listen_fd = listen_fd;
+	pthread_mutex_init(&f->ctx_lock, NULL);
 	SSL_CTX_up_ref(ctx);
 	f->ctx = ctx;
 	f->d = d;

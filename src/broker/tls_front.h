@@ -29,6 +29,12 @@ vt_status vt_tls_front_ctx(const char *cert_file, const char *key_file, SSL_CTX 
 vt_status vt_tls_front_start(int listen_fd, SSL_CTX *ctx, struct MHD_Daemon *d, unsigned threads,
 			     struct vt_tls_front **out, struct vt_err *err);
 
+/* Re-read the certificate chain and key files into a new context and swap
+ * it in for connections accepted from now on (those open keep theirs).  On
+ * failure (unreadable, key not the certificate's) the old context stays. */
+vt_status vt_tls_front_reload(struct vt_tls_front *f, const char *cert_file, const char *key_file,
+			      struct vt_err *err);
+
 /* Stop accepting, close every TLS connection (and so its libmicrohttpd
  * side), free.  NULL ok.  Call before MHD_stop_daemon. */
 void vt_tls_front_stop(struct vt_tls_front *f);

@@ -3,8 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "broker/pkcs11.h"
 #include "cli/cli.h"
 #include "veritee/client.h"
 #include "veritee/corim.h"
@@ -17,11 +19,17 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: veritee admin keygen [--force] KEYFILE\n"
+		"       veritee admin wrap-master-key --module SO --wrapping-key URI [--in FILE] --out FILE\n"
 		"       veritee admin --url URL --key KEYFILE [--cacert PEM] [--json] COMMAND ...\n"
 		"\n"
 		"keygen writes a new P-256 admin private key to KEYFILE (0600) and its public key to\n"
 		"KEYFILE.pub; list KEYFILE.pub under \"admin_public_keys\" in the broker config.  It\n"
 		"refuses to overwrite an existing key unless --force is given.\n"
+		"wrap-master-key writes a broker master key encrypted (RSA-OAEP SHA-256) to the RSA key\n"
+		"URI names in an HSM (PKCS#11 module SO; the PIN from pin-source=file:PATH in the URI\n"
+		"or $VERITEE_PKCS11_PIN) to FILE (0600, never overwritten): a fresh random key, or the\n"
+		"plain 32-byte key file --in FILE.  Use it as \"master_key\" with\n"
+		"\"master_key_wrapping_key\": URI (docs/broker.md, \"Keys in an HSM\").  No broker needed.\n"
 		"Every other command sends a short-lived JWT signed with KEYFILE.  Answers are printed as\n"
 		"text (--json: the broker's JSON); a refusal is explained on stderr and exits 1, a broker\n"
 		"that cannot be reached exits 2.\n"
@@ -54,11 +62,82 @@ static void usage(FILE *f)
 		"                                        (PEM, certificate or JWK) and store its reference\n"
 		"                                        values in one transaction (docs/corim.md); unsigned,\n"
 		"                                        badly signed or expired CoRIMs are refused\n"
+		"web console (docs/broker.md, \"Console\")\n"
+		"  console-url [--lifetime SECONDS]      print URL/console/#token=<JWT> to open in a browser: a\n"
+		"                                        read-only view of attestations, policies, reference\n"
+		"                                        values and resource names (never values).  Whoever\n"
+		"                                        holds the link can read that until the token expires:\n"
+		"                                        default 900 s; the broker refuses tokens that live\n"
+		"                                        longer than its admin_token_max_lifetime_seconds (900\n"
+		"                                        by default)\n"
+		"attestations\n"
+		"  attestations [--limit N]              the broker's last N attestations (default 100, at\n"
+		"                                        most 500; newest first): time, request id, client,\n"
+		"                                        TEE, EAR status or \"failed\", duration, and why\n"
+		"                                        (failing step and field, the failing policy rule)\n"
 		"release log\n"
 		"  audit --out LOG [--since N] [--page-size N]\n"
 		"                                        export the release log (entries after seq N, default\n"
 		"                                        0 = all) with its signed head to LOG; check it with\n"
 		"                                        `veritee audit verify LOG --url URL`\n");
+}
+
+static int wrap_master_key(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"module", required_argument, 0, 'm'}, {"wrapping-key", required_argument, 0, 'w'},
+		{"in", required_argument, 0, 'i'},     {"out", required_argument, 0, 'o'},
+		{"help", no_argument, 0, 'h'},	       {0, 0, 0, 0},
+	};
+	const char *module = NULL, *uri = NULL, *in = NULL, *outp = NULL;
+	struct cli_seen seen = {0};
+	int c;
+	optind = 1;
+	while ((c = cli_getopt(argc, argv, "h", opts, "admin wrap-master-key", &seen, NULL)) != -1) {
+		switch (c) {
+		case CLI_OPT_REPEATED: return CLI_ERROR;
+		case 'm': module = optarg; break;
+		case 'w': uri = optarg; break;
+		case 'i': in = optarg; break;
+		case 'o': outp = optarg; break;
+		case 'h': usage(stdout); return CLI_OK;
+		default: usage(stderr); return CLI_ERROR;
+		}
+	}
+	if (optind != argc || module == NULL || uri == NULL || outp == NULL) {
+		fprintf(stderr, "veritee admin wrap-master-key: --module, --wrapping-key and --out are required\n");
+		return CLI_ERROR;
+	}
+	struct vt_err e = {0};
+	struct vt_secret *mk = NULL;
+	vt_status rc = VT_OK;
+	if (in == NULL) {
+		if ((mk = vt_secret_random(32)) == NULL)
+			rc = vt_fail(&e, VT_E_CRYPTO, VT_STEP_CONFIG, "", "cannot generate a master key");
+	} else {
+		uint8_t *p = NULL;
+		size_t n = 0;
+		rc = vt_file_check_private(in, &e);
+		if (rc == VT_OK)
+			rc = vt_file_read(in, 64, &p, &n, &e);
+		if (rc == VT_OK && n != 32)
+			rc = vt_fail(&e, VT_E_USAGE, VT_STEP_CONFIG, "in", "%s must hold exactly 32 bytes (a plain master "
+					 "key), has %zu", in, n);
+		if (rc == VT_OK && (mk = vt_secret_from(p, n)) == NULL)
+			rc = vt_fail(&e, VT_E_NOMEM, VT_STEP_CONFIG, "", "out of memory");
+		if (p)
+			vt_wipe(p, n);
+		free(p);
+	}
+	if (rc == VT_OK)
+		rc = vt_pkcs11_master_key_wrap(module, uri, mk, outp, &e);
+	vt_secret_free(mk);
+	if (rc != VT_OK) {
+		cli_err("admin wrap-master-key", &e);
+		return CLI_ERROR;
+	}
+	printf("veritee admin wrap-master-key: wrote %s (wrapped to %s)\n", outp, uri);
+	return CLI_OK;
 }
 
 static int keygen(const char *path, bool force)
@@ -438,6 +517,51 @@ done:
 	return ret;
 }
 
+/* console-url [--lifetime SECONDS]: the console's address with a console
+ * token in its fragment, which the browser never sends to the broker. */
+static int console_url(const struct admin *ad, int nargs, char **a)
+{
+	static const struct option opts[] = {{"lifetime", required_argument, 0, 'l'}, {0, 0, 0, 0}};
+	long long lifetime = 900;
+	char **av = a - 1, *end = NULL;
+	int c;
+	struct cli_seen seen = {0};
+	optind = 0;
+	while ((c = cli_getopt(nargs + 1, av, "", opts, "admin console-url", &seen, NULL)) != -1) {
+		switch (c) {
+		case CLI_OPT_REPEATED: return CLI_ERROR;
+		case 'l':
+			lifetime = strtoll(optarg, &end, 10);
+			if (end == optarg || *end != '\0' || lifetime < 10 || lifetime > 86400) {
+				fprintf(stderr, "veritee admin: --lifetime wants 10..86400 seconds (the broker refuses more "
+						"than its admin_token_max_lifetime_seconds, 900 by default)\n");
+				return CLI_ERROR;
+			}
+			break;
+		default: usage(stderr); return CLI_ERROR;
+		}
+	}
+	if (optind != nargs + 1) {
+		fprintf(stderr, "veritee admin: console-url [--lifetime SECONDS]\n");
+		return CLI_ERROR;
+	}
+	struct vt_err e = {0};
+	char *token = NULL;
+	if (cli_admin_console_token(ad->key, ad->url, lifetime, &token, &e) != VT_OK) {
+		cli_err("admin console-url", &e);
+		return CLI_ERROR;
+	}
+	size_t n = strlen(ad->url);
+	while (n > 0 && ad->url[n - 1] == '/')
+		n--;
+	printf("%.*s/console/#token=%s\n", (int)n, ad->url, token);
+	fprintf(stderr, "veritee admin: this link reads the broker's console for %lld s: share it like a password\n",
+		lifetime);
+	vt_wipe(token, strlen(token));
+	free(token);
+	return CLI_OK;
+}
+
 static int read_arg_file(const char *path, uint8_t **p, size_t *n)
 {
 	struct vt_err e = {0};
@@ -544,6 +668,84 @@ static int list_refvals(const struct admin *ad)
 	return CLI_OK;
 }
 
+static const char *str_or_dash(const json_t *j)
+{
+	const char *s = json_string_value(j);
+	return s ? s : "-";
+}
+
+/* attestations [--limit N]: GET admin/attestations, newest first. */
+static int list_attestations(const struct admin *ad, int nargs, char **a)
+{
+	long limit = 100;
+	if (nargs == 2 && strcmp(a[0], "--limit") == 0) {
+		char *end = NULL;
+		limit = strtol(a[1], &end, 10);
+		if (end == a[1] || *end != '\0' || limit < 1 || limit > 500) {
+			fprintf(stderr, "veritee admin: --limit wants 1..500\n");
+			return CLI_ERROR;
+		}
+	} else if (nargs != 0) {
+		fprintf(stderr, "veritee admin: attestations [--limit N] [--json]\n");
+		return CLI_ERROR;
+	}
+	char path[128];
+	snprintf(path, sizeof(path), "%s/admin/attestations?limit=%ld", VT_KBS_PREFIX, limit);
+	struct vt_err e = {0};
+	char *token = NULL, *resp = NULL;
+	int status = 0, ret = CLI_ERROR;
+	json_t *j = NULL;
+	/* The token binds the path; the query is not part of it. */
+	if (cli_admin_token(ad->key, ad->url, "GET", VT_KBS_PREFIX "/admin/attestations", NULL, 0, &token, &e) != VT_OK ||
+	    vt_client_request(ad->url, ad->cacert, "GET", path, token, NULL, 0, NULL, &status, &resp, &e) != VT_OK) {
+		cli_err("admin", &e);
+	} else if (status != 200) {
+		print_refusal("GET", path, status, resp);
+		ret = CLI_REJECTED;
+	} else if (vt_json_parse(resp, strlen(resp), 64u << 20, &j, &e) != VT_OK ||
+		   !json_is_array(json_object_get(j, "attestations"))) {
+		fprintf(stderr, "veritee admin: GET %s: not a list of attestations\n", path);
+	} else if (ad->json) {
+		print_json(j);
+		ret = CLI_OK;
+	} else {
+		json_t *list = json_object_get(j, "attestations"), *it;
+		size_t i;
+		if (json_array_size(list) == 0)
+			printf("no attestations recorded since the broker started\n");
+		else
+			printf("%-20s %-16s %-15s %-8s %-16s %9s  %s\n", "TIME (UTC)", "REQUEST", "CLIENT", "TEE", "RESULT",
+			       "MS", "WHY");
+		json_array_foreach(list, i, it) {
+			char ts[32] = "?";
+			time_t t = (time_t)json_integer_value(json_object_get(it, "time"));
+			struct tm tm;
+			if (gmtime_r(&t, &tm))
+				strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
+			bool ok = json_is_true(json_object_get(it, "ok"));
+			const char *st = json_string_value(json_object_get(it, "status"));
+			const char *step = json_string_value(json_object_get(it, "step"));
+			const char *field = json_string_value(json_object_get(it, "field"));
+			const char *rule = json_string_value(json_object_get(it, "rule"));
+			char why[200] = "";
+			if (!ok)
+				snprintf(why, sizeof(why), "step %s%s%s", step ? step : "?", field ? ", field " : "",
+					 field ? field : "");
+			if (rule)
+				snprintf(why + strlen(why), sizeof(why) - strlen(why), "%srule %s", why[0] ? "; " : "", rule);
+			printf("%-20s %-16s %-15s %-8s %-16s %9.1f  %s\n", ts,
+			       str_or_dash(json_object_get(it, "request_id")), str_or_dash(json_object_get(it, "client")),
+			       str_or_dash(json_object_get(it, "tee")), ok ? (st ? st : "ok") : "failed",
+			       json_number_value(json_object_get(it, "duration_ms")), why);
+		}
+		ret = CLI_OK;
+	}
+	json_decref(j);
+	free(token);
+	free(resp);
+	return ret;
+}
+
 /* DELETE and say what is in force now. */
 static int delete_policy(const struct admin *ad, const char *id)
 {
@@ -580,6 +782,8 @@ int cmd_admin(int argc, char **argv)
 		}
 		return keygen(argv[argc - 1], force);
 	}
+	if (argc >= 2 && strcmp(argv[1], "wrap-master-key") == 0)
+		return wrap_master_key(argc - 1, argv + 1);
 	static const struct option opts[] = {
 		{"url", required_argument, 0, 'u'},    {"key", required_argument, 0, 'k'},
 		{"cacert", required_argument, 0, 'c'}, {"id", required_argument, 0, 'i'},
@@ -695,6 +899,10 @@ int cmd_admin(int argc, char **argv)
 		ret = import_corim(&ad, nargs, a);
 	} else if (strcmp(cmd, "audit") == 0) {
 		ret = audit_export(&ad, nargs, a);
+	} else if (strcmp(cmd, "attestations") == 0) {
+		ret = list_attestations(&ad, nargs, a);
+	} else if (strcmp(cmd, "console-url") == 0) {
+		ret = console_url(&ad, nargs, a);
 	} else {
 		fprintf(stderr, "veritee admin: unknown command or wrong number of arguments: %s (see veritee admin --help)\n",
 			cmd);

@@ -51,6 +51,9 @@ int cli_hex_arg(const char *cmd, const char *name, const char *hex, uint8_t *out
  * URL's origin, htm/htu/body_sha256 binding the request). */
 vt_status cli_admin_token(EVP_PKEY *key, const char *url, const char *method, const char *path, const void *body,
 			  size_t n, char **out, struct vt_err *err);
+/* A console token (veritee admin console-url): GETs of the console's
+ * read-only endpoints, reusable for `lifetime` seconds (scope "console"). */
+vt_status cli_admin_console_token(EVP_PKEY *key, const char *url, int64_t lifetime, char **out, struct vt_err *err);
 
 /* Options from descriptors (teeopts.c): each struct vt_tee_option
  * becomes --NAME ('_' -> '-'); getopt returns CLI_TEEOPT_BASE + index. */

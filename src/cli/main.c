@@ -139,6 +139,38 @@ out:
 	return rc;
 }
 
+vt_status cli_admin_console_token(EVP_PKEY *key, const char *url, int64_t lifetime, char **out, struct vt_err *err)
+{
+	const char *alg = EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519 ? "EdDSA"
+			  : vt_ec_coord_size(key) == 48			  ? "ES384"
+			  : vt_ec_coord_size(key) == 32			  ? "ES256"
+									  : "PS256";
+	int64_t now = vt_now();
+	uint8_t rnd[16];
+	bool has_path = false;
+	char *jti = NULL, *aud = url_origin(url, &has_path), *payload = NULL;
+	json_t *h = json_pack("{s:s, s:s}", "typ", "JWT", "alg", alg), *c = NULL;
+	vt_status rc = vt_random(rnd, sizeof(rnd), err);
+	if (rc != VT_OK)
+		goto out;
+	jti = vt_hex_encode(rnd, sizeof(rnd));
+	/* Reusable until exp, GET only, the console's read-only endpoints
+	 * (scope "console": the broker checks the paths). */
+	c = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s?, s:s?, s:s}", "iss", "veritee-admin", "role", "admin", "scope",
+		      "console", "iat", (json_int_t)now, "exp", (json_int_t)(now + lifetime), "jti", jti, "aud", aud,
+		      "htm", "GET");
+	payload = c ? vt_json_compact(c) : NULL;
+	rc = payload && jti ? vt_jws_sign(key, h, (const uint8_t *)payload, strlen(payload), out, err)
+			    : vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");
+out:
+	free(payload);
+	free(jti);
+	free(aud);
+	json_decref(h);
+	json_decref(c);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {

@@ -16,6 +16,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: veritee serve --config FILE [--listen HOST:PORT] [--print-port]\n"
+		   "                     [--log-format text|json] [--log-level error|warn|info|debug]\n"
 		   "       veritee serve --config FILE [--listen HOST:PORT] --check-config\n"
 		   "\n"
 		   "Run the key broker (KBS protocol 0.4.0).  The config file is JSON; see docs/broker.md.\n"
@@ -25,16 +26,25 @@ static void usage(FILE *f)
 		   "  --config FILE        the broker's configuration (JSON)\n"
 		   "  --listen HOST:PORT   override the config's listen address (port 0 = any free port)\n"
 		   "  --print-port         print the bound port on stdout once listening\n"
+		   "  --log-format FORMAT  log lines as \"text\" (the default) or \"json\" (one object a line);\n"
+		   "                       overrides the config's \"log_format\"\n"
+		   "  --log-level LEVEL    error, warn, info (the default) or debug: lines above it are\n"
+		   "                       dropped; overrides the config's \"log_level\"\n"
 		   "  --check-config       check the configuration without listening or creating anything:\n"
 		   "                       listen address, TLS certificate and key, admin keys, every TEE's\n"
 		   "                       options, and the key and database files (those not there yet must\n"
 		   "                       be creatable); exit 0 when the broker would start, 2 when not\n"
 		   "\n"
+		   "Logs go to stderr: one line per request (request id, also sent as X-Request-Id, client,\n"
+		   "method, path without the query, status, TEE and outcome of attestations and releases,\n"
+		   "failing step and field, duration), never bodies, cookies, tokens or secrets.\n"
+		   "\n"
 		   "At start it warns on stderr when no admin key is configured and when INSECURE sim\n"
 		   "evidence is accepted on a non-loopback address.\n"
 		   "\n"
-		   "Signals: SIGHUP reloads the policies and reference values from the store (the previous\n"
-		   "ones stay in force if that fails); SIGINT and SIGTERM stop the broker.  Under systemd\n"
+		   "Signals: SIGHUP reloads the policies and reference values from the store and re-reads\n"
+		   "tls_cert and tls_key for new connections (what fails to load is logged and the previous\n"
+		   "one stays in force); SIGINT and SIGTERM stop the broker.  Under systemd\n"
 		   "(Type=notify) it sends READY=1 once listening, RELOADING=1 then READY=1 around a reload,\n"
 		   "and STOPPING=1.\n");
 }
@@ -67,9 +77,10 @@ int cmd_serve(int argc, char **argv)
 	static const struct option opts[] = {
 		{"config", required_argument, 0, 'c'},	    {"listen", required_argument, 0, 'l'},
 		{"print-port", no_argument, 0, 'p'},	    {"check-config", no_argument, 0, 'C'},
-		{"help", no_argument, 0, 'h'},		    {0, 0, 0, 0},
+		{"help", no_argument, 0, 'h'},		    {"log-format", required_argument, 0, 'F'},
+		{"log-level", required_argument, 0, 'L'},   {0, 0, 0, 0},
 	};
-	const char *config = NULL, *listen = NULL;
+	const char *config = NULL, *listen = NULL, *log_format = NULL, *log_level = NULL;
 	bool print_port = false, check = false;
 	int c, bad = 0;
 	optind = 1;
@@ -79,6 +90,8 @@ int cmd_serve(int argc, char **argv)
 		case 'l': bad |= cli_once("serve", "--listen", &listen, optarg); break;
 		case 'p': print_port = true; break;
 		case 'C': check = true; break;
+		case 'F': bad |= cli_once("serve", "--log-format", &log_format, optarg); break;
+		case 'L': bad |= cli_once("serve", "--log-level", &log_level, optarg); break;
 		case 'h': usage(stdout); return CLI_OK;
 		default: usage(stderr); return CLI_ERROR;
 		}
@@ -87,6 +100,16 @@ int cmd_serve(int argc, char **argv)
 		return CLI_ERROR;
 	if (config == NULL || optind != argc) {
 		usage(stderr);
+		return CLI_ERROR;
+	}
+	enum vt_log_format fmt = VT_LOG_TEXT;
+	enum vt_log_level lvl = VT_LOG_INFO;
+	if (log_format && !vt_log_format_parse(log_format, &fmt)) {
+		fprintf(stderr, "veritee serve: --log-format wants text or json\n");
+		return CLI_ERROR;
+	}
+	if (log_level && !vt_log_level_parse(log_level, &lvl)) {
+		fprintf(stderr, "veritee serve: --log-level wants error, warn, info or debug\n");
 		return CLI_ERROR;
 	}
 	struct vt_broker_config cfg;
@@ -98,6 +121,10 @@ int cmd_serve(int argc, char **argv)
 		config_err(config, &e);
 		goto out;
 	}
+	if (log_format)
+		cfg.log_format = fmt;
+	if (log_level)
+		cfg.log_level = lvl;
 	if (listen) {
 		const char *colon = strrchr(listen, ':');
 		if (colon == NULL) {
@@ -159,6 +186,9 @@ int cmd_serve(int argc, char **argv)
 			break;
 		notify_reloading();
 		vt_status rc = vt_broker_reload(b, &e);
+		struct vt_err te = {0};
+		if (vt_broker_reload_tls(b, &te) != VT_OK) /* logged; the old certificate stays */
+			rc = rc == VT_OK ? VT_E_USAGE : rc;
 		sd_notifyf(0, "READY=1\nSTATUS=listening on port %u%s", (unsigned)port,
 			   rc == VT_OK ? "" : "; the last reload failed (see the log)");
 		memset(&e, 0, sizeof(e));

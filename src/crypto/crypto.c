@@ -117,6 +117,32 @@ vt_status vt_key_save_pem(const char *path, EVP_PKEY *key, bool priv, unsigned m
 	return rc;
 }
 
+EVP_PKEY *vt_key_public_copy(const EVP_PKEY *key)
+{
+	unsigned char *der = NULL;
+	int n = key ? i2d_PUBKEY(key, &der) : 0;
+	const unsigned char *p = der;
+	EVP_PKEY *pub = n > 0 ? d2i_PUBKEY(NULL, &p, n) : NULL;
+	OPENSSL_free(der);
+	if (pub == NULL)
+		ERR_clear_error();
+	return pub;
+}
+
+/* The curve order of an EC key (BN_free), also of an engine's key. */
+static BIGNUM *ec_order(const EVP_PKEY *key)
+{
+	BIGNUM *order = NULL;
+	if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_ORDER, &order) == 1)
+		return order;
+	ERR_clear_error();
+	EVP_PKEY *pub = vt_key_public_copy(key);
+	if (pub == NULL || EVP_PKEY_get_bn_param(pub, OSSL_PKEY_PARAM_EC_ORDER, &order) != 1)
+		order = NULL;
+	EVP_PKEY_free(pub);
+	return order;
+}
+
 size_t vt_ec_coord_size(const EVP_PKEY *key)
 {
 	if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC)
@@ -151,7 +177,7 @@ vt_status vt_ecdsa_sign_raw(EVP_PKEY *key, const EVP_MD *md, const uint8_t *msg,
 	 * smaller one so a token has exactly one valid encoding from us. */
 	if (!vt_ecdsa_raw_low_s(key, sig, 2 * cs)) {
 		BIGNUM *order = NULL, *s = BN_new();
-		if (s == NULL || EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_ORDER, &order) != 1 ||
+		if (s == NULL || (order = ec_order(key)) == NULL ||
 		    BN_sub(s, order, ECDSA_SIG_get0_s(es)) != 1 || BN_bn2binpad(s, sig + cs, (int)cs) != (int)cs) {
 			BN_free(order);
 			BN_free(s);
@@ -174,7 +200,7 @@ bool vt_ecdsa_raw_low_s(const EVP_PKEY *key, const uint8_t *sig, size_t sig_size
 	if (cs == 0 || sig_size != 2 * cs)
 		return false;
 	BIGNUM *order = NULL, *half = BN_new(), *s = BN_bin2bn(sig + cs, (int)cs, NULL);
-	bool ok = half != NULL && s != NULL && EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_ORDER, &order) == 1 &&
+	bool ok = half != NULL && s != NULL && (order = ec_order(key)) != NULL &&
 		  BN_rshift1(half, order) == 1 && BN_cmp(s, half) <= 0;
 	BN_free(order);
 	BN_free(half);

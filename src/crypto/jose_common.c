@@ -24,8 +24,14 @@ const struct vt_jose_curve *vt_jose_curve_of_key(const EVP_PKEY *key)
 	size_t len = 0;
 	if (key == NULL || EVP_PKEY_get_base_id(key) != EVP_PKEY_EC)
 		return NULL;
-	if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, name, sizeof(name), &len) != 1)
-		return NULL;
+	if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, name, sizeof(name), &len) != 1) {
+		EVP_PKEY *pub = vt_key_public_copy(key); /* a key in an HSM (veritee/crypto.h) */
+		bool ok = pub != NULL && EVP_PKEY_get_utf8_string_param(pub, OSSL_PKEY_PARAM_GROUP_NAME, name,
+									sizeof(name), &len) == 1;
+		EVP_PKEY_free(pub);
+		if (!ok)
+			return NULL;
+	}
 	if (strcmp(name, "prime256v1") == 0 || strcmp(name, "P-256") == 0 || strcmp(name, "secp256r1") == 0)
 		return &vt_jose_curves[0];
 	if (strcmp(name, "secp384r1") == 0 || strcmp(name, "P-384") == 0)

@@ -268,8 +268,13 @@ static bool set_str(json_t *obj, const char *key, const char *val)
 static bool set_bn_param(json_t *obj, const char *key, EVP_PKEY *pk, const char *param, size_t pad)
 {
 	BIGNUM *bn = NULL;
-	if (EVP_PKEY_get_bn_param(pk, param, &bn) != 1)
-		return false;
+	if (EVP_PKEY_get_bn_param(pk, param, &bn) != 1) {
+		EVP_PKEY *pub = vt_key_public_copy(pk); /* a key in an HSM: its public parameters */
+		bool got = pub != NULL && EVP_PKEY_get_bn_param(pub, param, &bn) == 1;
+		EVP_PKEY_free(pub);
+		if (!got)
+			return false;
+	}
 	size_t n = pad ? pad : (size_t)BN_num_bytes(bn);
 	if (n == 0)
 		n = 1;

@@ -85,7 +85,8 @@ def zsh_cases(n, failed):
             ("veritee verify ", set(tees)),
             ("veritee serve --con", {"--config"}),
             ("veritee serve --config ", {"kbs.json", "ev.json", "sub"}),
-            ("veritee serve --", {"--config", "--listen", "--print-port", "--check-config", "--help"}),
+            ("veritee serve --", {"--config", "--listen", "--print-port", "--check-config", "--log-format",
+                                  "--log-level", "--help"}),
             ("veritee demo --tee ", {"sim", "tpm"}),
             ("veritee corim ", {"show"}),
         ]
