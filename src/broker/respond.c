@@ -108,15 +108,15 @@ void vt_broker_log_request(struct vt_broker *b, const struct vt_request_log *l)
 	size_t pl = strcspn(p, "?"); /* never the query */
 	snprintf(raw_path, sizeof(raw_path), "%.*s", (int)(pl < 255 ? pl : 255), p);
 	vt_obs_copy_ascii(path, sizeof(path), raw_path);
-	vt_obs_copy_ascii(field, sizeof(field), n->field);
+	/* The note's field and detail were escaped when they were recorded
+	 * (vt_obs_copy_ascii); escaping them again would double every '\'. */
+	snprintf(field, sizeof(field), "%s", n->field);
 	detail[0] = '\0';
 	if (n->failed) {
-		char d[sizeof(detail)];
 		if (n->detail_loggable && n->detail[0])
-			snprintf(d, sizeof(d), "%s: %.500s", n->variant[0] ? n->variant : "error", n->detail);
+			snprintf(detail, sizeof(detail), "%s: %.500s", n->variant[0] ? n->variant : "error", n->detail);
 		else
-			snprintf(d, sizeof(d), "%s", n->variant);
-		vt_obs_copy_ascii(detail, sizeof(detail), d);
+			snprintf(detail, sizeof(detail), "%s", n->variant);
 	}
 	const char *outcome = n->outcome ? n->outcome : n->attest ? (n->ok ? n->status : "failed") : NULL;
 	if (outcome != NULL && outcome[0] == '\0')

@@ -130,7 +130,7 @@ static int call(struct fixture *f, const char *method, const char *path, const c
 
 /* auth + attest from `client`; good: with the right nonce, else a wrong
  * one.  Returns the /attest status; rid gets its request id. */
-static int attest(struct fixture *f, bool good, const char *client, char rid[17])
+static int attest_ex(struct fixture *f, bool good, const char *client, char rid[17], char **token_out)
 {
 	json_t *j = NULL;
 	char *cookie = NULL;
@@ -149,7 +149,11 @@ static int attest(struct fixture *f, bool good, const char *client, char rid[17]
 	json_t *att = json_pack("{s:{s:s, s:O}, s:{s:O, s:s}}", "runtime-data", "nonce", good ? nonce : "not-the-nonce",
 				"tee-pubkey", jwk, "tee-evidence", "primary_evidence", ev, "additional_evidence", "");
 	char *body = vt_json_compact(att);
-	int st = call(f, "POST", "/kbs/v0/attest", NULL, cookie, NULL, body, client, rid, NULL, NULL);
+	json_t *resp = NULL;
+	int st = call(f, "POST", "/kbs/v0/attest", NULL, cookie, NULL, body, client, rid, &resp, NULL);
+	if (token_out)
+		*token_out = st == 200 ? strdup(json_string_value(json_object_get(resp, "token"))) : NULL;
+	json_decref(resp);
 	free(body);
 	free(cookie);
 	json_decref(att);
@@ -158,6 +162,11 @@ static int attest(struct fixture *f, bool good, const char *client, char rid[17]
 	json_decref(j);
 	EVP_PKEY_free(tee_key);
 	return st;
+}
+
+static int attest(struct fixture *f, bool good, const char *client, char rid[17])
+{
+	return attest_ex(f, good, client, rid, NULL);
 }
 
 /* The log line holding `needle`, copied (NULL when none). */
@@ -201,6 +210,29 @@ static void test_log_text(void **state)
 	assert_non_null(l);
 	assert_null(strstr(l, "outcome="));
 	free(l);
+}
+
+/* A refusal whose text holds a non-ASCII byte (the policy explanation's
+ * dash) and quotes: escaped once in the log line, never twice. */
+static void test_log_escaped_once(void **state)
+{
+	struct fixture *f = *state;
+	char *token = NULL, auth[4096], rid[17];
+	assert_int_equal(attest_ex(f, true, "192.0.2.9", NULL, &token), 200); /* unregistered measurement: warning */
+	snprintf(auth, sizeof(auth), "Bearer %s", token);
+	assert_int_equal(call(f, "GET", "/kbs/v0/resource/default/key/x", NULL, NULL, auth, NULL, "192.0.2.9", rid, NULL,
+			      NULL),
+			 401);
+	char needle[40];
+	snprintf(needle, sizeof(needle), "request id=%s ", rid);
+	char *l = line_with(logtext(f), needle);
+	assert_non_null(l);
+	assert_non_null(strstr(l, "outcome=denied"));
+	assert_non_null(strstr(l, "detail=\"PolicyDeny: "));
+	assert_non_null(strstr(l, "\\xe2\\x80\\x94")); /* the dash, escaped once */
+	assert_null(strstr(l, "\\x5c"));                 /* no escaped backslash: nothing escaped twice */
+	free(l);
+	free(token);
 }
 
 static void test_log_json(void **state)
@@ -546,6 +578,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_log_text, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_log_escaped_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_log_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_log_level, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
