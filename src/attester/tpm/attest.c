@@ -87,13 +87,6 @@ struct tpm {
 	ESYS_TR ak;          /* persistent AK */
 };
 
-/* ------------------------------------------------------------ errors */
-
-/* The response code without the layer (TPM errors come back with layer 0
- * from a TPM, with the resource-manager-TPM layer through some RMs). */
-
-
-
 /* ------------------------------------------------------------ open / close */
 
 static vt_status tpm_open(struct tpm *t, const char *conf, struct vt_err *err)
@@ -104,9 +97,7 @@ static vt_status tpm_open(struct tpm *t, const char *conf, struct vt_err *err)
 
 static void flush(struct tpm *t, ESYS_TR *h)
 {
-	if (*h != ESYS_TR_NONE)
-		(void)Esys_FlushContext(t->esys, *h);
-	*h = ESYS_TR_NONE;
+	vt_tpm_flush(t->esys, h);
 }
 
 static void tpm_close(struct tpm *t)
@@ -610,11 +601,7 @@ vt_status vt_tpm_attest_evidence(const struct vt_tpm_attest_opts *o, const uint8
 		o = &defaults;
 	*evidence_out = NULL;
 
-	const char *conf = o->tcti;
-	if (conf == NULL || *conf == '\0') {
-		const char *env = getenv("VERITEE_TPM_TCTI");
-		conf = (env && *env) ? env : VT_TPM_DEFAULT_TCTI;
-	}
+	const char *conf = vt_tpm_tcti_or_default(o->tcti);
 	uint32_t handle = o->ak_handle ? o->ak_handle : VT_TPM_DEFAULT_AK_HANDLE;
 	if (handle < PERSISTENT_OWNER_FIRST || handle > PERSISTENT_OWNER_LAST)
 		return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "ak_handle",
@@ -730,8 +717,6 @@ out:
 }
 
 /* ------------------------------------------------------------ PCR extend */
-
-/* Resolve the TCTI as vt_tpm_attest_evidence does. */
 
 vt_status vt_tpm_pcr_extend(const char *tcti, unsigned pcr, const uint8_t sha256_digest[32], struct vt_err *err)
 {
@@ -850,8 +835,7 @@ vt_status vt_tpm_activate(const struct vt_attest_opts *opts, const uint8_t *cred
 					    &cert_info);
 	if (r != TSS2_RC_SUCCESS) {
 		cert_info = NULL;
-		TSS2_RC layer = r & TSS2_RC_LAYER_MASK;
-		if (layer != TSS2_TPM_RC_LAYER && layer != TSS2_RESMGR_TPM_RC_LAYER)
+		if (!vt_tpm_rc_is_tpm(r))
 			rc = vt_tpm_tss_fail(t.tcti_conf, err, "activating the credential (TPM2_ActivateCredential)", r);
 		else
 			rc = vt_fail(err, VT_E_REJECTED, VT_STEP_BINDING, "credential_blob",

@@ -5,15 +5,14 @@
 #include <tss2/tss2_rc.h>
 
 #include "attester/tpm/esys.h"
-
-#define DEFAULT_TCTI "device:/dev/tpmrm0"
+#include "attester/tpm/tpm_attester.h"
 
 const char *vt_tpm_tcti_or_default(const char *conf)
 {
 	if (conf != NULL && *conf != '\0')
 		return conf;
 	const char *env = getenv("VERITEE_TPM_TCTI");
-	return (env && *env) ? env : DEFAULT_TCTI;
+	return (env && *env) ? env : VT_TPM_DEFAULT_TCTI;
 }
 
 TSS2_RC vt_tpm_rc_code(TSS2_RC r)
@@ -93,4 +92,11 @@ void vt_tpm_esys_close(TSS2_TCTI_CONTEXT **tcti, ESYS_CONTEXT **esys)
 	if (*tcti)
 		Tss2_TctiLdr_Finalize(tcti);
 	*tcti = NULL;
+}
+
+void vt_tpm_flush(ESYS_CONTEXT *esys, ESYS_TR *h)
+{
+	if (*h != ESYS_TR_NONE)
+		(void)Esys_FlushContext(esys, *h);
+	*h = ESYS_TR_NONE;
 }

@@ -12,7 +12,7 @@
 
 #define VT_TPM_TCTI_CONF_MAX 1024
 
-/* `conf` when set, else $VERITEE_TPM_TCTI, else "device:/dev/tpmrm0". */
+/* `conf` when set, else $VERITEE_TPM_TCTI, else VT_TPM_DEFAULT_TCTI. */
 const char *vt_tpm_tcti_or_default(const char *conf);
 
 /* Load the TCTI, initialize ESAPI and send TPM2_Startup (a started TPM's
@@ -22,6 +22,9 @@ const char *vt_tpm_tcti_or_default(const char *conf);
 vt_status vt_tpm_esys_open(const char *conf, TSS2_TCTI_CONTEXT **tcti, ESYS_CONTEXT **esys, struct vt_err *err);
 /* Finalize both (the caller flushes its handles first); NULLs are fine. */
 void vt_tpm_esys_close(TSS2_TCTI_CONTEXT **tcti, ESYS_CONTEXT **esys);
+/* Flush a transient handle (an object or session) unless ESYS_TR_NONE,
+ * and set it to ESYS_TR_NONE. */
+void vt_tpm_flush(ESYS_CONTEXT *esys, ESYS_TR *h);
 
 /* The response code without its layer and parameter/handle/session number. */
 TSS2_RC vt_tpm_rc_code(TSS2_RC r);
