@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include <tss2/tss2_esys.h>
@@ -58,15 +57,7 @@ struct tpm_blob {
 	TPM2B_PRIVATE priv;
 };
 
-/* ------------------------------------------------------------ errors */
-
-/* The response code without its layer and parameter/handle/session number. */
-
-
-
-
 /* ------------------------------------------------------------ open / close */
-
 
 static vt_status tpm_open(struct tpm *t, const char *conf, struct vt_err *err)
 {
@@ -76,9 +67,7 @@ static vt_status tpm_open(struct tpm *t, const char *conf, struct vt_err *err)
 
 static void flush(struct tpm *t, ESYS_TR *h)
 {
-	if (*h != ESYS_TR_NONE)
-		(void)Esys_FlushContext(t->esys, *h);
-	*h = ESYS_TR_NONE;
+	vt_tpm_flush(t->esys, h);
 }
 
 static void tpm_close(struct tpm *t)
@@ -218,22 +207,28 @@ static vt_status read_pcrs(struct tpm *t, uint32_t mask, uint8_t values[NUM_PCRS
 	return vt_fail(err, VT_E_IO, VT_STEP_IO, "pcrs", "the PCRs kept changing while they were read");
 }
 
+/* The PCR digest PolicyPCR takes (SHA-256 of the values, ascending). */
+static vt_status pcr_digest(uint32_t mask, const uint8_t values[NUM_PCRS][PCR_SIZE], TPM2B_DIGEST *out,
+			    struct vt_err *err)
+{
+	uint8_t cat[NUM_PCRS * PCR_SIZE];
+	size_t n = 0;
+	for (unsigned i = 0; i < NUM_PCRS; i++)
+		if (mask & (1u << i))
+			memcpy(cat + n, values[i], PCR_SIZE), n += PCR_SIZE;
+	out->size = 32;
+	return vt_sha256(cat, n, out->buffer, err);
+}
+
 /*
- * What TPM2_PolicyPCR makes of a fresh session for these values (TPM 2.0
- * Part 3, 23.7):  SHA-256(0^32 || TPM_CC_PolicyPCR || TPML_PCR_SELECTION ||
- * SHA-256(the values, ascending PCR order)).  Lets unseal tell a changed
- * PCR from a modified blob, and seal check the TPM's own answer.
+ * What TPM2_PolicyPCR makes of a fresh session for these PCRs and their
+ * pcr_digest (TPM 2.0 Part 3, 23.7):  SHA-256(0^32 || TPM_CC_PolicyPCR ||
+ * TPML_PCR_SELECTION || pcr_digest).  Lets unseal tell a changed PCR from
+ * a modified blob, and seal check the TPM's own answer.
  */
-static vt_status policy_digest(uint32_t mask, const uint8_t values[NUM_PCRS][PCR_SIZE], uint8_t out[32],
-			       struct vt_err *err)
+static vt_status policy_digest(uint32_t mask, const TPM2B_DIGEST *pcrs, uint8_t out[32], struct vt_err *err)
 {
 	uint8_t buf[32 + 4 + 4 + 2 + 1 + PCR_SELECT_SIZE + 32], *p = buf;
-	unsigned int n = 0;
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
-	bool ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1;
-	for (unsigned i = 0; ok && i < NUM_PCRS; i++)
-		if (mask & (1u << i))
-			ok = EVP_DigestUpdate(c, values[i], PCR_SIZE) == 1;
 	memset(p, 0, 32), p += 32;
 	*p++ = (uint8_t)(TPM2_CC_PolicyPCR >> 24), *p++ = (uint8_t)(TPM2_CC_PolicyPCR >> 16);
 	*p++ = (uint8_t)(TPM2_CC_PolicyPCR >> 8), *p++ = (uint8_t)TPM2_CC_PolicyPCR;
@@ -242,25 +237,8 @@ static vt_status policy_digest(uint32_t mask, const uint8_t values[NUM_PCRS][PCR
 	*p++ = PCR_SELECT_SIZE;
 	for (unsigned i = 0; i < PCR_SELECT_SIZE; i++)
 		*p++ = (uint8_t)(mask >> (8 * i));
-	ok = ok && EVP_DigestFinal_ex(c, p, &n) == 1 && n == 32;
-	ok = ok && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1 && EVP_DigestUpdate(c, buf, sizeof(buf)) == 1 &&
-	     EVP_DigestFinal_ex(c, out, &n) == 1 && n == 32;
-	EVP_MD_CTX_free(c);
-	return ok ? VT_OK : vt_fail(err, VT_E_CRYPTO, VT_STEP_CRYPTO, "pcrs", "SHA-256 failed");
-}
-
-/* The PCR digest PolicyPCR takes (SHA-256 of the values, ascending). */
-static vt_status pcr_digest(uint32_t mask, const uint8_t values[NUM_PCRS][PCR_SIZE], TPM2B_DIGEST *out,
-			    struct vt_err *err)
-{
-	uint8_t cat[NUM_PCRS * PCR_SIZE];
-	size_t n = 0, len = 0;
-	for (unsigned i = 0; i < NUM_PCRS; i++)
-		if (mask & (1u << i))
-			memcpy(cat + n, values[i], PCR_SIZE), n += PCR_SIZE;
-	vt_status rc = vt_digest(EVP_sha256(), cat, n, out->buffer, &len, err);
-	out->size = (UINT16)len;
-	return rc;
+	memcpy(p, pcrs->buffer, 32);
+	return vt_sha256(buf, sizeof(buf), out, err);
 }
 
 /* ------------------------------------------------------------ blob */
@@ -367,7 +345,10 @@ static vt_status check_object(const struct tpm_blob *b, struct vt_err *err)
 {
 	const TPMT_PUBLIC *a = &b->pub.publicArea;
 	uint8_t want[32];
-	vt_status rc = policy_digest(b->pcrs, b->values, want, err);
+	TPM2B_DIGEST pcrs = {0};
+	vt_status rc = pcr_digest(b->pcrs, b->values, &pcrs, err);
+	if (rc == VT_OK)
+		rc = policy_digest(b->pcrs, &pcrs, want, err);
 	if (rc != VT_OK)
 		return rc;
 	if (a->type != TPM2_ALG_KEYEDHASH || a->nameAlg != TPM2_ALG_SHA256 ||
@@ -433,8 +414,8 @@ vt_status vt_seal_tpm_seal(const struct vt_seal_local_opts *o, struct vt_seal_he
 	/* The policy for the PCR values now: computed here, and by the TPM in
 	 * a trial session as a check of both. */
 	VT_GUARD(read_pcrs(&t, b->pcrs, b->values, err));
-	VT_GUARD(policy_digest(b->pcrs, b->values, policy, err));
 	VT_GUARD(pcr_digest(b->pcrs, b->values, &pcrs_digest, err));
+	VT_GUARD(policy_digest(b->pcrs, &pcrs_digest, policy, err));
 	select_pcrs(&sel, b->pcrs);
 	TPMT_SYM_DEF no_sym = {.algorithm = TPM2_ALG_NULL};
 	r = Esys_StartAuthSession(t.esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, NULL,
