@@ -190,6 +190,28 @@ static int parse_u32(const char *s, uint32_t *out)
 	return 0;
 }
 
+/* The sim kind's options into *lo, the demo workload's measurement and
+ * svn unless given; 0, or -1 after saying why. */
+static int sim_opts(const char *cmd, const char *meas, const char *svn, const char *sim_dir,
+		    struct vt_seal_local_opts *lo)
+{
+	struct vt_sim_attest_opts so;
+	struct vt_err e = {0};
+	vt_sim_attest_opts_default(&so);
+	memcpy(lo->sim_measurement, so.measurement, sizeof(lo->sim_measurement));
+	lo->sim_svn = so.svn;
+	lo->sim_dir = sim_dir;
+	if (meas && vt_hex_decode_fixed(meas, lo->sim_measurement, sizeof(lo->sim_measurement), &e) != VT_OK) {
+		fprintf(stderr, "veritee %s: --measurement must be 48 bytes of hex\n", cmd);
+		return -1;
+	}
+	if (svn && parse_u32(svn, &lo->sim_svn) != 0) {
+		fprintf(stderr, "veritee %s: --svn must be a number\n", cmd);
+		return -1;
+	}
+	return 0;
+}
+
 /* --local KIND and its options into *lo; 0, or -1 after saying why. */
 static int seal_local_opts(const char *local, const char *resource, size_t broker_opts, const char *pcrs,
 			   const char *tcti, const char *fields, const char *vmpl, const char *meas, const char *svn,
@@ -247,22 +269,7 @@ static int seal_local_opts(const char *local, const char *resource, size_t broke
 		}
 		lo->snp_vmpl = v;
 		break;
-	default: {
-		struct vt_sim_attest_opts so;
-		vt_sim_attest_opts_default(&so);
-		memcpy(lo->sim_measurement, so.measurement, sizeof(lo->sim_measurement));
-		lo->sim_svn = so.svn;
-		lo->sim_dir = sim_dir;
-		if (meas && vt_hex_decode_fixed(meas, lo->sim_measurement, sizeof(lo->sim_measurement), &e) != VT_OK) {
-			fprintf(stderr, "veritee seal: --measurement must be 48 bytes of hex\n");
-			return -1;
-		}
-		if (svn && parse_u32(svn, &lo->sim_svn) != 0) {
-			fprintf(stderr, "veritee seal: --svn must be a number\n");
-			return -1;
-		}
-		break;
-	}
+	default: return sim_opts("seal", meas, svn, sim_dir, lo);
 	}
 	return 0;
 }
@@ -590,22 +597,9 @@ static int unseal_local_opts(const char *in, enum vt_seal_local kind, const stru
 	if (kind == VT_SEAL_LOCAL_TPM) {
 		lo->tpm_tcti = json_string_value(json_object_get(given, "tpm_tcti"));
 	} else if (kind == VT_SEAL_LOCAL_SIM) {
-		struct vt_sim_attest_opts so;
-		struct vt_err e = {0};
-		vt_sim_attest_opts_default(&so);
-		memcpy(lo->sim_measurement, so.measurement, sizeof(lo->sim_measurement));
-		lo->sim_svn = so.svn;
-		lo->sim_dir = json_string_value(json_object_get(given, "sim_dir"));
-		const char *m = json_string_value(json_object_get(given, "measurement"));
-		const char *n = json_string_value(json_object_get(given, "svn"));
-		if (m && vt_hex_decode_fixed(m, lo->sim_measurement, sizeof(lo->sim_measurement), &e) != VT_OK) {
-			fprintf(stderr, "veritee unseal: --measurement must be 48 bytes of hex\n");
-			return -1;
-		}
-		if (n && parse_u32(n, &lo->sim_svn) != 0) {
-			fprintf(stderr, "veritee unseal: --svn must be a number\n");
-			return -1;
-		}
+		return sim_opts("unseal", json_string_value(json_object_get(given, "measurement")),
+				json_string_value(json_object_get(given, "svn")),
+				json_string_value(json_object_get(given, "sim_dir")), lo);
 	}
 	return 0;
 }
