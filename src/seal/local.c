@@ -174,22 +174,6 @@ vt_status vt_seal_hkdf(const uint8_t *ikm, size_t ikm_size, const uint8_t *salt,
 
 /* ------------------------------------------------------------ sim (INSECURE) */
 
-/* mkdir -p for the parents of the sim dir (vt_sim_ensure_keys makes the last). */
-static void make_parents(const char *dir)
-{
-	char *p = strdup(dir);
-	if (p == NULL)
-		return;
-	for (char *s = p + 1; *s; s++) {
-		if (*s == '/') {
-			*s = '\0';
-			(void)!mkdir(p, 0700);
-			*s = '/';
-		}
-	}
-	free(p);
-}
-
 /*
  * HKDF-SHA-256(ikm = the platform key's DER (i2d_PrivateKey: RFC 5915
  * ECPrivateKey), salt = file_id, info = label || measurement || le32 svn).
@@ -208,7 +192,6 @@ static vt_status sim_key(const struct vt_seal_local_opts *o, const uint8_t file_
 	if (dir == NULL)
 		return vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "local.sim", "out of memory");
 	if (seal) {
-		make_parents(dir);
 		VT_GUARD(vt_sim_ensure_keys(dir, err));
 	}
 	int n = snprintf(path, sizeof(path), "%s/%s", dir, VT_SIM_PLATFORM_KEY_FILE);

@@ -417,22 +417,6 @@ out:
 	return rc;
 }
 
-/* mkdir -p for the parents of the sim dir (vt_sim_ensure_keys makes the last). */
-static void make_parents(const char *dir)
-{
-	char *p = strdup(dir);
-	if (p == NULL)
-		return;
-	for (char *s = p + 1; *s; s++) {
-		if (*s == '/') {
-			*s = '\0';
-			(void)!mkdir(p, 0700);
-			*s = '/';
-		}
-	}
-	free(p);
-}
-
 /* The attester table's entry: options sim_dir, measurement (48 bytes hex),
  * svn, debug. */
 static vt_status sim_attest_json(const json_t *o, const uint8_t report_data[64], json_t **evidence_out,
@@ -469,7 +453,6 @@ static vt_status sim_attest_json(const json_t *o, const uint8_t report_data[64],
 	char *dir = d ? strdup(d) : vt_sim_default_dir();
 	if (dir == NULL)
 		return vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");
-	make_parents(dir);
 	vt_status rc = vt_sim_attest(dir, &so, report_data, evidence_out, err);
 	free(dir);
 	return rc;
