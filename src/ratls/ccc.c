@@ -56,6 +56,18 @@ uint8_t *vtx_ratls_dup(const void *p, size_t n)
 	return d;
 }
 
+vt_status vtx_ratls_keep(struct vt_ratls_evidence *out, const uint8_t *ev, size_t ev_size, const uint8_t *claims,
+			 size_t claims_size, struct vt_err *err)
+{
+	out->evidence = vtx_ratls_dup(ev, ev_size);
+	out->evidence_size = ev_size;
+	out->claims_buffer = vtx_ratls_dup(claims, claims_size);
+	out->claims_buffer_size = claims_size;
+	if (out->evidence == NULL || out->claims_buffer == NULL)
+		return vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");
+	return VT_OK;
+}
+
 bool vtx_cbor_bytes(const cbor_item_t *item, const uint8_t **p, size_t *n)
 {
 	if (item == NULL || !cbor_isa_bytestring(item) || !cbor_bytestring_is_definite(item))
@@ -177,45 +189,34 @@ vt_status vt_ratls_claims_parse(const uint8_t *buf, size_t size, struct vt_ratls
 		rc = vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "claims", "claims-buffer is not a CBOR map");
 		goto out;
 	}
+	/* Other claims are ignored (CCC; rats-tls adds its own, e.g. "key_0"); vt_cbor_decode refused duplicates. */
+	const cbor_item_t *ph = vt_cbor_map_get_str(m, "pubkey-hash"), *nv = vt_cbor_map_get_str(m, "nonce");
 	const uint8_t *p = NULL, *nonce = NULL;
 	size_t n = 0, nonce_size = 0;
-	bool have_hash = false, have_nonce = false;
-	struct cbor_pair *pairs = cbor_map_handle(m);
-	for (size_t i = 0; i < cbor_map_size(m); i++) {
-		/* Other claims are ignored (CCC; rats-tls adds its own, e.g. "key_0"). */
-		if (vtx_cbor_text_is(pairs[i].key, "pubkey-hash")) {
-			if (!vtx_cbor_bytes(pairs[i].value, &p, &n)) {
-				rc = vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "claims.pubkey-hash", "not a byte string");
-				goto out;
-			}
-			VT_GUARD(pubkey_hash_parse(p, n, out, err));
-			have_hash = true;
-		} else if (vtx_cbor_text_is(pairs[i].key, "nonce")) {
-			if (!vtx_cbor_bytes(pairs[i].value, &nonce, &nonce_size)) {
-				rc = vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "claims.nonce", "not a byte string");
-				goto out;
-			}
-			if (nonce_size > VT_RATLS_MAX_NONCE) {
-				rc = vt_fail(err, VT_E_LIMIT, VT_STEP_PARSE, "claims.nonce",
-					     "nonce of %zu bytes, at most %zu", nonce_size, VT_RATLS_MAX_NONCE);
-				goto out;
-			}
-			have_nonce = true;
-		}
-	}
-	if (!have_hash) {
+	if (ph == NULL) {
 		rc = vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "claims.pubkey-hash",
 			     "the required pubkey-hash claim is missing");
 		goto out;
 	}
-	if (have_nonce) {
-		out->nonce = vtx_ratls_dup(nonce, nonce_size);
-		out->nonce_size = nonce_size;
-		if (out->nonce == NULL) {
-			rc = vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");
-			goto out;
-		}
+	if (!vtx_cbor_bytes(ph, &p, &n)) {
+		rc = vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "claims.pubkey-hash", "not a byte string");
+		goto out;
 	}
+	if (nv != NULL && !vtx_cbor_bytes(nv, &nonce, &nonce_size)) {
+		rc = vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "claims.nonce", "not a byte string");
+		goto out;
+	}
+	if (nonce_size > VT_RATLS_MAX_NONCE) {
+		rc = vt_fail(err, VT_E_LIMIT, VT_STEP_PARSE, "claims.nonce", "nonce of %zu bytes, at most %zu",
+			     nonce_size, VT_RATLS_MAX_NONCE);
+		goto out;
+	}
+	VT_GUARD(pubkey_hash_parse(p, n, out, err));
+	if (nv != NULL && (out->nonce = vtx_ratls_dup(nonce, nonce_size)) == NULL) {
+		rc = vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");
+		goto out;
+	}
+	out->nonce_size = nonce_size;
 out:
 	cbor_decref(&m);
 	return rc;
@@ -315,12 +316,7 @@ vt_status vt_ratls_tcg_parse(const uint8_t *value, size_t size, struct vt_ratls_
 	out->oid = VT_RATLS_OID_TCG_DICE;
 	out->cbor_tag = tag;
 	snprintf(out->tee, sizeof(out->tee), "%s", tee);
-	out->evidence = vtx_ratls_dup(quote, quote_size);
-	out->evidence_size = quote_size;
-	out->claims_buffer = vtx_ratls_dup(claims, claims_size);
-	out->claims_buffer_size = claims_size;
-	if (out->evidence == NULL || out->claims_buffer == NULL)
-		rc = vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");
+	rc = vtx_ratls_keep(out, quote, quote_size, claims, claims_size, err);
 out:
 	if (arr != NULL)
 		cbor_decref(&arr);

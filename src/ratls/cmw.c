@@ -66,12 +66,7 @@ static vt_status record_value_parse(const uint8_t *v, size_t vn, struct vt_ratls
 	VT_GUARD(vt_ratls_claims_parse(claims, claims_size, out, err));
 	memcpy(out->tee, cbor_string_handle(el[0]), cbor_string_length(el[0]));
 	out->tee[cbor_string_length(el[0])] = '\0';
-	out->evidence = vtx_ratls_dup(ev, ev_size);
-	out->evidence_size = ev_size;
-	out->claims_buffer = vtx_ratls_dup(claims, claims_size);
-	out->claims_buffer_size = claims_size;
-	if (out->evidence == NULL || out->claims_buffer == NULL)
-		rc = vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");
+	rc = vtx_ratls_keep(out, ev, ev_size, claims, claims_size, err);
 out:
 	cbor_decref(&arr);
 	return rc;

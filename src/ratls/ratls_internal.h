@@ -18,6 +18,10 @@ const char *vtx_ratls_hash_name(int alg);
 
 /* malloc'd copy of n bytes (n may be 0: one byte is allocated); NULL when out of memory. */
 uint8_t *vtx_ratls_dup(const void *p, size_t n);
+/* Copies of the evidence and the claims-buffer into out->evidence and
+ * out->claims_buffer (freed by vt_ratls_evidence_free, also on failure). */
+vt_status vtx_ratls_keep(struct vt_ratls_evidence *out, const uint8_t *ev, size_t ev_size, const uint8_t *claims,
+			 size_t claims_size, struct vt_err *err);
 
 /*
  * Which Intel TEE a DCAP quote is, from its header (version, attestation
