@@ -171,13 +171,14 @@ static void set_interest(struct front_loop *l, int fd, struct ep_tag *tag, uint3
 	*cur = want;
 }
 
-/* What an SSL call that returned r <= 0 needs: 1 = read, 2 = write, 0 = the connection is over. */
-static int ssl_wants(SSL *ssl, int r)
+/* What an SSL call that returned r <= 0 waits for, added to *tcp_in / *tcp_out;
+ * false when the connection is over. */
+static bool ssl_wait(SSL *ssl, int r, bool *tcp_in, bool *tcp_out)
 {
 	switch (SSL_get_error(ssl, r)) {
-	case SSL_ERROR_WANT_READ: return 1;
-	case SSL_ERROR_WANT_WRITE: return 2;
-	default: ERR_clear_error(); return 0;
+	case SSL_ERROR_WANT_READ: *tcp_in = true; return true;
+	case SSL_ERROR_WANT_WRITE: *tcp_out = true; return true;
+	default: ERR_clear_error(); return false;
 	}
 }
 
@@ -196,8 +197,7 @@ static bool pump(struct front_loop *l, struct front_conn *c)
 				progress = true;
 				continue;
 			}
-			int w = ssl_wants(c->ssl, r);
-			if (w == 0)
+			if (!ssl_wait(c->ssl, r, &tcp_in, &tcp_out))
 				goto close; /* a failed handshake: libmicrohttpd's end gets end-of-file */
 			/* the guard's deadline (header_timeout) covers the handshake: the
 			 * reaper shuts libmicrohttpd's end down, we see end-of-file here */
@@ -205,8 +205,6 @@ static bool pump(struct front_loop *l, struct front_conn *c)
 			ssize_t n = recv(c->app, &b, 1, MSG_PEEK | MSG_DONTWAIT);
 			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
 				goto close;
-			tcp_in = w == 1;
-			tcp_out = w == 2;
 			break;
 		}
 		/* network -> libmicrohttpd */
@@ -220,12 +218,8 @@ static bool pump(struct front_loop *l, struct front_conn *c)
 				c->net_eof = true; /* close_notify: no more requests */
 				shutdown(c->app, SHUT_WR);
 				progress = true;
-			} else {
-				int w = ssl_wants(c->ssl, r);
-				if (w == 0)
-					goto close;
-				tcp_in |= w == 1;
-				tcp_out |= w == 2;
+			} else if (!ssl_wait(c->ssl, r, &tcp_in, &tcp_out)) {
+				goto close;
 			}
 		}
 		if (c->in_off < c->in_len) {
@@ -262,12 +256,8 @@ static bool pump(struct front_loop *l, struct front_conn *c)
 				if (c->out_off == c->out_len)
 					c->out_len = c->out_off = 0;
 				progress = true;
-			} else {
-				int w = ssl_wants(c->ssl, r);
-				if (w == 0)
-					goto close;
-				tcp_in |= w == 1;
-				tcp_out |= w == 2;
+			} else if (!ssl_wait(c->ssl, r, &tcp_in, &tcp_out)) {
+				goto close;
 			}
 		}
 		if (c->app_eof && c->out_len == 0) {
@@ -309,13 +299,8 @@ static void conn_new(struct front_loop *l, int tcp, const struct sockaddr *sa, s
 		ssl = SSL_new(l->f->ctx);
 		pthread_mutex_unlock(&l->f->ctx_lock);
 	}
-	if (ssl == NULL || SSL_set_fd(ssl, tcp) != 1) {
-		SSL_free(ssl);
-		free(c);
-		close(sp[0]);
-		close(tcp);
-		return;
-	}
+	if (ssl == NULL || SSL_set_fd(ssl, tcp) != 1)
+		goto fail;
 	int one = 1;
 	setsockopt(tcp, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	SSL_set_accept_state(ssl);
@@ -327,20 +312,11 @@ static void conn_new(struct front_loop *l, int tcp, const struct sockaddr *sa, s
 	c->app_tag = (struct ep_tag){T_APP, c};
 	struct epoll_event et = {.events = EPOLLIN, .data.ptr = &c->tcp_tag};
 	struct epoll_event ea = {.events = EPOLLIN, .data.ptr = &c->app_tag};
-	if (epoll_ctl(l->ep, EPOLL_CTL_ADD, tcp, &et) != 0) {
-		SSL_free(ssl);
-		free(c);
-		close(sp[0]);
-		close(tcp);
-		return;
-	}
+	if (epoll_ctl(l->ep, EPOLL_CTL_ADD, tcp, &et) != 0)
+		goto fail;
 	if (epoll_ctl(l->ep, EPOLL_CTL_ADD, sp[0], &ea) != 0) {
 		epoll_ctl(l->ep, EPOLL_CTL_DEL, tcp, NULL);
-		SSL_free(ssl);
-		free(c);
-		close(sp[0]);
-		close(tcp);
-		return;
+		goto fail;
 	}
 	c->tcp_events = c->app_events = EPOLLIN;
 	c->next = l->head;
@@ -348,6 +324,12 @@ static void conn_new(struct front_loop *l, int tcp, const struct sockaddr *sa, s
 		l->head->prev = c;
 	l->head = c;
 	pump(l, c);
+	return;
+fail:
+	SSL_free(ssl);
+	free(c);
+	close(sp[0]);
+	close(tcp);
 }
 
 static void accept_some(struct front_loop *l)
