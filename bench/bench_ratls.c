@@ -61,6 +61,18 @@ static void die(const char *what)
 	exit(2);
 }
 
+/* One step of one end's handshake: false when it failed. */
+static bool handshake_step(SSL *ssl, int *done)
+{
+	if (*done)
+		return true;
+	int r = SSL_do_handshake(ssl);
+	if (r == 1)
+		*done = 1;
+	int e = SSL_get_error(ssl, r);
+	return r == 1 || e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE;
+}
+
 /* One handshake over a fresh BIO pair; 1 when both ends completed. */
 static int handshake(SSL_CTX *cctx, SSL_CTX *sctx)
 {
@@ -73,24 +85,9 @@ static int handshake(SSL_CTX *cctx, SSL_CTX *sctx)
 	SSL_set_connect_state(c);
 	SSL_set_accept_state(s);
 	int cd = 0, sd = 0;
-	for (int i = 0; i < 64 && !(cd && sd); i++) {
-		if (!cd) {
-			int r = SSL_do_handshake(c);
-			if (r == 1)
-				cd = 1;
-			else if (SSL_get_error(c, r) != SSL_ERROR_WANT_READ &&
-				 SSL_get_error(c, r) != SSL_ERROR_WANT_WRITE)
-				break;
-		}
-		if (!sd) {
-			int r = SSL_do_handshake(s);
-			if (r == 1)
-				sd = 1;
-			else if (SSL_get_error(s, r) != SSL_ERROR_WANT_READ &&
-				 SSL_get_error(s, r) != SSL_ERROR_WANT_WRITE)
-				break;
-		}
-	}
+	for (int i = 0; i < 64 && !(cd && sd); i++)
+		if (!handshake_step(c, &cd) || !handshake_step(s, &sd))
+			break;
 	SSL_free(c);
 	SSL_free(s);
 	return cd && sd;
