@@ -231,9 +231,10 @@ static int report_out(const char *cmd, vt_status rc, const json_t *rep, bool jso
 	return rc == VT_E_USAGE || rc == VT_E_IO || rc == VT_E_NOMEM || rc == VT_E_INTERNAL ? CLI_ERROR : CLI_REJECTED;
 }
 
-/* Options shared by the verifying commands (values of `val`). */
+/* Options of the ratls commands (values of `val`: below CLI_TEEOPT_BASE, so
+ * cli_getopt refuses one given twice). */
 enum {
-	O_POLICY = 1000,
+	O_POLICY = 128,
 	O_REFVALS,
 	O_SIM_ROOT,
 	O_AT,
@@ -279,6 +280,36 @@ static int vside_take(struct vside *s, int c, bool *json_out)
 	}
 }
 
+/* The option table of a verifying command: every TEE verifier's options,
+ * with `attesters` every attester's too, then `fixed`. */
+static void verify_opts_table(struct cli_teeopts *to, const struct option *fixed, bool attesters)
+{
+	to->n = 0;
+	for (size_t i = 0; vt_tee_at(i); i++)
+		cli_teeopts_add(to, vt_tee_at(i)->options);
+	for (size_t i = 0; attesters && vt_attester_at(i); i++)
+		cli_teeopts_add(to, vt_attester_at(i)->options);
+	cli_teeopts_finish(to, fixed);
+}
+
+/* The next option of a verifying command that is its own: TEE options and
+ * vside's are taken here.  -1 at the end; CLI_OPT_REPEATED for an option
+ * given twice (said). */
+static int verify_getopt(int argc, char **argv, struct cli_teeopts *to, struct cli_seen *seen, struct vside *s,
+			 bool *json_out, const char *cmd)
+{
+	int c;
+	while ((c = cli_getopt(argc, argv, "h", to->opts, cmd, seen, NULL)) != -1) {
+		if (c >= CLI_TEEOPT_BASE && c != CLI_OPT_REPEATED) {
+			if (cli_teeopts_take(to, c, s->given, cmd) != 0)
+				return CLI_OPT_REPEATED;
+		} else if (!vside_take(s, c, json_out)) {
+			return c;
+		}
+	}
+	return -1;
+}
+
 static void verify_opts_help(FILE *f)
 {
 	fprintf(f, "  --policy FILE            appraise the claims with this policy (docs/policy.md); input\n"
@@ -310,29 +341,25 @@ int cmd_verify_ratls(int argc, char **argv)
 {
 	static const struct option fixed[] = {VERIFY_FIXED, {0, 0, 0, 0}};
 	static struct cli_teeopts to;
-	to.n = 0;
-	for (size_t i = 0; vt_tee_at(i); i++)
-		cli_teeopts_add(&to, vt_tee_at(i)->options);
-	cli_teeopts_finish(&to, fixed);
+	verify_opts_table(&to, fixed, false);
 	struct vside s = {.given = json_object()};
+	struct cli_seen seen = {0};
 	bool json_out = false;
 	int c, ret = CLI_ERROR;
 	uint8_t *bytes = NULL;
 	size_t n = 0;
 	json_t *rep = NULL;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", to.opts, NULL)) != -1) {
-		if (c >= CLI_TEEOPT_BASE && c < O_POLICY) {
-			if (cli_teeopts_take(&to, c, s.given, "verify ratls") != 0)
-				goto out;
-		} else if (c == O_HELP || c == 'h') {
-			verify_usage(stdout);
-			ret = CLI_OK;
-			goto out;
-		} else if (!vside_take(&s, c, &json_out)) {
+	c = verify_getopt(argc, argv, &to, &seen, &s, &json_out, "verify ratls"); /* it has no options of its own */
+	if (c == O_HELP || c == 'h') {
+		verify_usage(stdout);
+		ret = CLI_OK;
+		goto out;
+	}
+	if (c != -1) {
+		if (c != CLI_OPT_REPEATED)
 			verify_usage(stderr);
-			goto out;
-		}
+		goto out;
 	}
 	if (argc - optind != 1) {
 		verify_usage(stderr);
@@ -454,9 +481,12 @@ static int ratls_cert(int argc, char **argv)
 	uint8_t *nb = NULL;
 	size_t nn = 0;
 	int c, ret = CLI_ERROR;
+	struct cli_seen seen = {0};
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", to.opts, NULL)) != -1) {
-		if (c >= CLI_TEEOPT_BASE && c < O_POLICY) {
+	while ((c = cli_getopt(argc, argv, "h", to.opts, "ratls cert", &seen, NULL)) != -1) {
+		if (c == CLI_OPT_REPEATED)
+			goto out;
+		if (c >= CLI_TEEOPT_BASE) {
 			if (cli_teeopts_take(&to, c, given, "ratls cert") != 0)
 				goto out;
 			continue;
@@ -743,13 +773,9 @@ static int ratls_connect(int argc, char **argv)
 		{0, 0, 0, 0},
 	};
 	static struct cli_teeopts to;
-	to.n = 0;
-	for (size_t i = 0; vt_tee_at(i); i++)
-		cli_teeopts_add(&to, vt_tee_at(i)->options);
-	for (size_t i = 0; vt_attester_at(i); i++)
-		cli_teeopts_add(&to, vt_attester_at(i)->options);
-	cli_teeopts_finish(&to, fixed);
+	verify_opts_table(&to, fixed, true);
 	struct vside s = {.given = json_object()};
+	struct cli_seen seen = {0};
 	json_t *attest_opts = json_object();
 	bool json_out = false, fresh = false;
 	const char *send = NULL, *certp = NULL, *keyp = NULL, *tee = NULL;
@@ -762,15 +788,9 @@ static int ratls_connect(int argc, char **argv)
 	struct vt_buf got;
 	vt_buf_init(&got, 1u << 20);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", to.opts, NULL)) != -1) {
-		if (c >= CLI_TEEOPT_BASE && c < O_POLICY) {
-			if (cli_teeopts_take(&to, c, s.given, "ratls connect") != 0)
-				goto out;
-			continue;
-		}
-		if (vside_take(&s, c, &json_out))
-			continue;
+	while ((c = verify_getopt(argc, argv, &to, &seen, &s, &json_out, "ratls connect")) != -1) {
 		switch (c) {
+		case CLI_OPT_REPEATED: goto out;
 		case O_FRESH: fresh = true; break;
 		case O_SEND: send = optarg; break;
 		case O_CERT: certp = optarg; break;
@@ -1048,13 +1068,9 @@ static int ratls_serve(int argc, char **argv)
 		{0, 0, 0, 0},
 	};
 	static struct cli_teeopts to;
-	to.n = 0;
-	for (size_t i = 0; vt_tee_at(i); i++)
-		cli_teeopts_add(&to, vt_tee_at(i)->options);
-	for (size_t i = 0; vt_attester_at(i); i++)
-		cli_teeopts_add(&to, vt_attester_at(i)->options);
-	cli_teeopts_finish(&to, fixed);
+	verify_opts_table(&to, fixed, true);
 	struct vside s = {.given = json_object()};
+	struct cli_seen seen = {0};
 	json_t *attest_opts = json_object();
 	bool json_out = false, fresh = false, require_client = false, print_port = false;
 	const char *listen_on = NULL, *forward = NULL, *tee = NULL, *certp = NULL, *keyp = NULL;
@@ -1063,15 +1079,9 @@ static int ratls_serve(int argc, char **argv)
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", to.opts, NULL)) != -1) {
-		if (c >= CLI_TEEOPT_BASE && c < O_POLICY) {
-			if (cli_teeopts_take(&to, c, s.given, "ratls serve") != 0)
-				goto out;
-			continue;
-		}
-		if (vside_take(&s, c, &json_out))
-			continue;
+	while ((c = verify_getopt(argc, argv, &to, &seen, &s, &json_out, "ratls serve")) != -1) {
 		switch (c) {
+		case CLI_OPT_REPEATED: goto out;
 		case O_LISTEN: listen_on = optarg; break;
 		case O_FORWARD: forward = optarg; break;
 		case O_TEE: tee = optarg; break;

@@ -242,6 +242,18 @@ def cases(tap, w, echo):
         eq(rj(p)["pubkey_hash"]["alg"], "sha-384", "pubkey-hash alg")
     T("verify ratls: own sim certificate verifies (every step ok, claims)", verify_own)
 
+    def repeated_options():
+        # a second --policy / --at / --key must not silently replace the first (cli_getopt)
+        for args, flag in ((["verify", "ratls", cert, "--insecure-sim-root", root, "--at", T2025, "--at", T2025],
+                            "--at"),
+                           (["ratls", "connect", "127.0.0.1:1", "--policy", cert, "--policy", cert], "--policy"),
+                           (["ratls", "serve", "--listen", "127.0.0.1:0", "--listen", "127.0.0.1:0"], "--listen"),
+                           (["ratls", "cert", "--tee", "sim", "--key", key, "--key", key, "--out", cert], "--key")):
+            p = vt(*args)
+            eq(p.returncode, 2, f"{' '.join(args[:2])}: exit code ({p.stderr!r})")
+            check(f"{flag} given twice".encode() in p.stderr, f"{' '.join(args[:2])}: {p.stderr!r}")
+    T("ratls commands: an option given twice is a usage error, as for every other command", repeated_options)
+
     def verify_negatives():
         # another sim root
         refused_at(vt("verify", "ratls", w.path("c2.pem"), "--insecure-sim-root", root, "--json"), "evidence")
