@@ -350,7 +350,7 @@ int cmd_verify(int argc, char **argv)
 	uint8_t rd[64];
 	struct vt_binding bind = {0};
 	if (nonce) {
-		if (cli_hex_arg(r.json ? NULL : "verify", "--nonce", nonce, rd, sizeof(rd), 0) != 0) {
+		if (cli_hex_arg(NULL, "--nonce", nonce, rd, sizeof(rd), 0) != 0) { /* usage_fail says it */
 			ret = usage_fail(&r, "--nonce must be at most 64 bytes of hex");
 			goto out;
 		}

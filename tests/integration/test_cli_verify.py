@@ -159,6 +159,9 @@ def cases(tmp):
     r = run("verify", "snp", *snp, "--nonce", "11" * 64)
     tap("wrong nonce in text: 'REJECTED (snp) at step binding' on stderr, exit 1",
         r.rc == 1 and "REJECTED (snp) at step binding, field report.report_data" in r.err, r)
+    r = run("verify", "snp", *snp, "--nonce", "zz")
+    tap("--nonce that is not hex: exit 2, said once on stderr, nothing on stdout",
+        r.rc == 2 and r.err.count("--nonce must be at most 64 bytes of hex") == 1 and r.out == "", r)
     r = run("verify", "snp", vec(GCP), "--offline", "--at", SNP_AT)
     tap("setup failure in text: 'CANNOT VERIFY (snp) at step collateral' and a hint, exit 2",
         r.rc == 2 and "CANNOT VERIFY (snp) at step collateral" in r.err and "hint:" in r.err, r)
