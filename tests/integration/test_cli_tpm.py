@@ -219,6 +219,24 @@ def cases(tmp, tcti):
     tap("only an EK certificate (genuine): REJECTED, the refusal says an EK cannot sign and names tpm-enroll",
         p.returncode == 1 and "chains to ek_roots, so the TPM is genuine, but an EK cannot sign" in p.stderr
         and "veritee tpm-enroll" in p.stderr, why(p))
+    # A TCG-profile EK certificate: subjectDirectoryAttributes (2.5.29.9, TPM
+    # specification 2.23.133.2.16) marked critical, which OpenSSL alone refuses.
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+    sda = bytes.fromhex("3010300e" "0605678105021031" "050c03322e30")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    tcg_ek = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "TCG EK")]))
+              .issuer_name(root.name).public_key(ec.generate_private_key(ec.SECP256R1()).public_key())
+              .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+              .not_valid_after(now + datetime.timedelta(days=30))
+              .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+              .add_extension(x509.UnrecognizedExtension(x509.ObjectIdentifier("2.5.29.9"), sda), critical=True)
+              .sign(root.key, hashes.SHA256()))
+    p = run("verify", "tpm", write("tcg-ek.json", dict(ev, ek_cert=base64.b64encode(der(tcg_ek)).decode())),
+            "--nonce", NONCE, "--ek-roots", roots)
+    tap("an EK certificate with the EK profile's critical subjectDirectoryAttributes is said to be genuine",
+        p.returncode == 1 and "chains to ek_roots, so the TPM is genuine" in p.stderr, why(p))
     empty = os.path.join(tmp, "noroots")
     os.makedirs(empty)
     write("noroots/intermediate.pem", inter.pem())

@@ -333,8 +333,13 @@ extern const struct vt_tee vt_tee_tpm;
 struct tpm_state {
 	uint8_t ak_digest[32];
 	bool has_digest;
-	char *ek_roots; /* EK / AK CA certificates: AKs anchored by an AK certificate */
-	char *ak_cert;  /* an AK certificate given outside the evidence */
+	/* ek_roots, read once: the self-signed ones in `anchors`, the others
+	 * (borrowed from `certs`) as intermediates. */
+	STACK_OF(X509) *certs;
+	STACK_OF(X509) *intermediates;
+	X509_STORE *anchors;
+	char *ek_roots; /* the path, for vt_tpm_ek_verify */
+	X509 *ak_cert;  /* an AK certificate given outside the evidence */
 };
 
 static void tpm_state_free(void *state)
@@ -342,9 +347,41 @@ static void tpm_state_free(void *state)
 	struct tpm_state *st = state;
 	if (st == NULL)
 		return;
+	X509_STORE_free(st->anchors);
+	sk_X509_free(st->intermediates);
+	sk_X509_pop_free(st->certs, X509_free);
+	X509_free(st->ak_cert);
 	free(st->ek_roots);
-	free(st->ak_cert);
 	free(st);
+}
+
+/* The ek_roots file or directory into st, once per verifier. */
+static vt_status ek_roots_load(struct tpm_state *st, const char *roots, struct vt_err *err)
+{
+	st->certs = sk_X509_new_null();
+	st->intermediates = sk_X509_new_null();
+	st->anchors = X509_STORE_new();
+	st->ek_roots = strdup(roots);
+	if (st->certs == NULL || st->intermediates == NULL || st->anchors == NULL || st->ek_roots == NULL)
+		return vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, "ek_roots", "out of memory");
+	vt_status rc = vt_x509_load_all(roots, "ek_roots", st->certs, err);
+	if (rc != VT_OK)
+		return rc;
+	size_t n_anchors = 0;
+	for (int i = 0; i < sk_X509_num(st->certs); i++) {
+		X509 *c = sk_X509_value(st->certs, i);
+		if (X509_self_signed(c, 0) == 1) {
+			if (X509_STORE_add_cert(st->anchors, c) != 1)
+				ERR_clear_error(); /* a duplicate */
+			n_anchors++;
+		} else if (!sk_X509_push(st->intermediates, c)) {
+			return vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, "ek_roots", "out of memory");
+		}
+	}
+	if (n_anchors == 0)
+		return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "ek_roots",
+			       "ek_roots %.300s hold no self-signed (root) CA certificate", roots);
+	return VT_OK;
 }
 
 static vt_status tpm_state_new(const struct vt_verifier *v, const json_t *o, void **state, struct vt_err *err)
@@ -365,10 +402,9 @@ static vt_status tpm_state_new(const struct vt_verifier *v, const json_t *o, voi
 		return vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, "", "out of memory");
 	vt_status rc = VT_OK;
 	if (roots != NULL) {
-		st->ek_roots = strdup(roots);
-		st->ak_cert = akc ? strdup(akc) : NULL;
-		if (st->ek_roots == NULL || (akc && st->ak_cert == NULL))
-			rc = vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, "", "out of memory");
+		rc = ek_roots_load(st, roots, err);
+		if (rc == VT_OK && akc != NULL)
+			rc = vt_x509_load(akc, &st->ak_cert, err);
 	} else if (hex != NULL) {
 		rc = vt_hex_decode_fixed(hex, st->ak_digest, sizeof(st->ak_digest), err);
 		if (rc != VT_OK)
@@ -405,43 +441,12 @@ static vt_status tpm_state_new(const struct vt_verifier *v, const json_t *o, voi
  * certificate, when sent, is checked against the same roots and named in
  * the refusal.
  */
-static vt_status cert_to_roots(const uint8_t *der, size_t n, const char *roots, int64_t now, const char *what,
-			       X509 **leaf_out, struct vt_err *err)
+static vt_status cert_to_roots(const struct tpm_state *st, X509 *leaf, int64_t now, const char *what,
+			       struct vt_err *err)
 {
 	vt_status rc = VT_OK;
-	const unsigned char *p = der;
-	X509 *leaf = d2i_X509(NULL, &p, (long)n);
-	STACK_OF(X509) *all = sk_X509_new_null(), *untrusted = sk_X509_new_null();
-	X509_STORE *store = X509_STORE_new();
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-	size_t anchors = 0;
-	if (leaf == NULL || p != der + n) {
-		rc = vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, what, "the %s is not one DER X.509 certificate", what);
-		goto out;
-	}
-	if (all == NULL || untrusted == NULL || store == NULL || ctx == NULL) {
-		rc = vt_fail(err, VT_E_NOMEM, VT_STEP_CHAIN, what, "out of memory");
-		goto out;
-	}
-	VT_GUARD(vt_x509_load_all(roots, "ek_roots", all, err));
-	for (int i = 0; i < sk_X509_num(all); i++) {
-		X509 *c = sk_X509_value(all, i);
-		if (X509_self_signed(c, 0) == 1) {
-			if (X509_STORE_add_cert(store, c) != 1)
-				ERR_clear_error();
-			anchors++;
-		} else if (!sk_X509_push(untrusted, c)) {
-			rc = vt_fail(err, VT_E_NOMEM, VT_STEP_CHAIN, what, "out of memory");
-			goto out;
-		}
-	}
-	if (anchors == 0) {
-		rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "ek_roots", "ek_roots %.300s hold no self-signed (root) CA "
-									  "certificate",
-			     roots);
-		goto out;
-	}
-	if (X509_STORE_CTX_init(ctx, store, leaf, untrusted) != 1) {
+	if (ctx == NULL || X509_STORE_CTX_init(ctx, st->anchors, leaf, st->intermediates) != 1) {
 		rc = vt_fail(err, VT_E_NOMEM, VT_STEP_CHAIN, what, "out of memory");
 		goto out;
 	}
@@ -451,18 +456,33 @@ static vt_status cert_to_roots(const uint8_t *der, size_t n, const char *roots, 
 		int e = X509_STORE_CTX_get_error(ctx);
 		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_CHAIN, what, "the %s does not chain to ek_roots: %s (depth %d)",
 			     what, X509_verify_cert_error_string(e), X509_STORE_CTX_get_error_depth(ctx));
-		goto out;
 	}
-	*leaf_out = leaf;
-	leaf = NULL;
 out:
 	ERR_clear_error();
 	X509_STORE_CTX_free(ctx);
-	X509_STORE_free(store);
-	sk_X509_free(untrusted);
-	sk_X509_pop_free(all, X509_free);
-	X509_free(leaf);
 	return rc;
+}
+
+/* The base64 DER certificate `key` of the evidence: exactly one certificate. */
+static vt_status cert_member(const json_t *evidence, const char *key, const char *what, X509 **out,
+			     struct vt_err *err)
+{
+	uint8_t *der = NULL;
+	size_t n = 0;
+	vt_status rc = b64_member(evidence, key, key, TPM_AK_B64_MAX * 4, &der, &n, err);
+	if (rc != VT_OK)
+		return rc;
+	const unsigned char *p = der;
+	X509 *x = d2i_X509(NULL, &p, (long)n);
+	bool whole = x != NULL && p == der + n;
+	free(der);
+	if (!whole) {
+		X509_free(x);
+		ERR_clear_error();
+		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, what, "the %s is not one DER X.509 certificate", what);
+	}
+	*out = x;
+	return VT_OK;
 }
 
 static json_t *cert_json(X509 *x)
@@ -480,44 +500,28 @@ static json_t *cert_json(X509 *x)
 static vt_status anchor_by_roots(const struct vt_verify_ctx *ctx, const struct tpm_state *st, const json_t *evidence,
 				 json_t *claims, struct vt_err *err)
 {
-	uint8_t *der = NULL, *ak_der = NULL;
-	size_t n = 0, ak_n = 0;
+	uint8_t *ak_der = NULL;
+	size_t ak_n = 0;
 	X509 *cert = NULL;
 	EVP_PKEY *ak = NULL;
 	vt_status rc = VT_OK;
-	const char *b64 = json_string_value(json_object_get(evidence, "ak_cert"));
-	if (b64 != NULL) {
-		VT_GUARD(b64_member(evidence, "ak_cert", "ak_cert", TPM_AK_B64_MAX * 4, &der, &n, err));
+	if (json_string_value(json_object_get(evidence, "ak_cert")) != NULL) {
+		VT_GUARD(cert_member(evidence, "ak_cert", "AK certificate", &cert, err));
 	} else if (st->ak_cert != NULL) {
-		X509 *x = NULL;
-		VT_GUARD(vt_x509_load(st->ak_cert, &x, err));
-		unsigned char *d = NULL;
-		int dn = i2d_X509(x, &d);
-		X509_free(x);
-		if (dn <= 0) {
-			rc = vt_fail(err, VT_E_CRYPTO, VT_STEP_CONFIG, "ak_cert", "cannot encode the AK certificate");
-			goto out;
-		}
-		der = malloc((size_t)dn);
-		if (der)
-			memcpy(der, d, (size_t)dn);
-		OPENSSL_free(d);
-		n = (size_t)dn;
-		if (der == NULL) {
-			rc = vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, "ak_cert", "out of memory");
-			goto out;
-		}
+		X509_up_ref(st->ak_cert);
+		cert = st->ak_cert;
 	} else {
 		/* No AK certificate: say what an EK certificate would and would not show. */
-		const char *ek64 = json_string_value(json_object_get(evidence, "ek_cert"));
 		char ek[400] = "the evidence carries no EK certificate either";
-		if (ek64 != NULL) {
+		if (json_string_value(json_object_get(evidence, "ek_cert")) != NULL) {
 			struct vt_err e2 = {0};
 			uint8_t *ekd = NULL;
 			size_t ekn = 0;
 			X509 *ekx = NULL;
+			/* the EK profile's critical extensions are vt_tpm_ek_verify's to allow */
 			if (b64_member(evidence, "ek_cert", "ek_cert", TPM_AK_B64_MAX * 4, &ekd, &ekn, &e2) == VT_OK &&
-			    cert_to_roots(ekd, ekn, st->ek_roots, ctx->now, "EK certificate", &ekx, &e2) == VT_OK) {
+			    vt_tpm_ek_verify(ekd, ekn, st->ek_roots, ctx->now, NULL, &e2) == VT_OK &&
+			    (ekx = d2i_X509(NULL, &(const unsigned char *){ekd}, (long)ekn)) != NULL) {
 				char iss[200] = "";
 				X509_NAME_oneline(X509_get_issuer_name(ekx), iss, sizeof(iss));
 				snprintf(ek, sizeof(ek), "its EK certificate (issuer %.150s) chains to ek_roots, so the TPM is "
@@ -535,7 +539,7 @@ static vt_status anchor_by_roots(const struct vt_verify_ctx *ctx, const struct t
 			     ek);
 		goto out;
 	}
-	VT_GUARD(cert_to_roots(der, n, st->ek_roots, ctx->now, "AK certificate", &cert, err));
+	VT_GUARD(cert_to_roots(st, cert, ctx->now, "AK certificate", err));
 	VT_GUARD(b64_member(evidence, "ak_public", "ak_public", TPM_AK_B64_MAX, &ak_der, &ak_n, err));
 	VT_GUARD(parse_ak(ak_der, ak_n, &ak, err));
 	if (EVP_PKEY_eq(X509_get0_pubkey(cert), ak) != 1) {
@@ -550,7 +554,6 @@ static vt_status anchor_by_roots(const struct vt_verify_ctx *ctx, const struct t
 out:
 	EVP_PKEY_free(ak);
 	X509_free(cert);
-	free(der);
 	free(ak_der);
 	return rc;
 }
