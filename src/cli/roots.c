@@ -20,6 +20,7 @@
 #include <openssl/x509.h>
 
 #include "cli/cli.h"
+#include "evidence/snp/sources.h"
 #include "veritee/crypto.h"
 #include "veritee/json.h"
 #include "veritee/nitro.h"
@@ -64,6 +65,7 @@ struct root {
 	X509 *x509; /* owned */
 	char sha256[65];
 	char not_after[32];
+	char name_buf[48], file_buf[48]; /* AMD's, made from product and role */
 };
 
 static bool fill(struct root *r, X509 *x, const char *pin)
@@ -102,24 +104,24 @@ static size_t collect(struct root *out, size_t max, bool *ok)
 {
 	size_t n = 0;
 	*ok = true;
-	static char files[16][48];
-	for (size_t i = 0; vt_snp_builtin_cert_at(i) && n < max; i++) {
+	for (size_t i = 0; vt_snp_builtin_cert_at(i) && n < max; i++, n++) {
 		const struct vt_snp_builtin_cert *c = vt_snp_builtin_cert_at(i);
-		static char names[16][48];
-		snprintf(names[n], sizeof(names[n]), "%s-%s", strcmp(c->role, "ASVK") == 0 ? "SEV-VLEK" : c->role,
-			 vt_snp_product_name(c->product));
-		if (strcmp(c->role, "ASK") == 0)
-			snprintf(names[n], sizeof(names[n]), "SEV-%s (ASK)", vt_snp_product_name(c->product));
-		else if (strcmp(c->role, "ASVK") == 0)
-			snprintf(names[n], sizeof(names[n]), "SEV-VLEK-%s (ASVK)", vt_snp_product_name(c->product));
-		snprintf(files[n], sizeof(files[n]), "amd_%s_%s.pem", c->role, vt_snp_product_name(c->product));
-		for (char *p = files[n]; *p; p++)
+		const char *product = vt_snp_product_name(c->product);
+		struct root *r = &out[n];
+		bool asvk = strcmp(c->role, "ASVK") == 0;
+		if (strcmp(c->role, "ARK") == 0)
+			snprintf(r->name_buf, sizeof(r->name_buf), "ARK-%s", product);
+		else
+			snprintf(r->name_buf, sizeof(r->name_buf), "SEV-%s%s (%s)", asvk ? "VLEK-" : "", product, c->role);
+		snprintf(r->file_buf, sizeof(r->file_buf), "amd_%s_%s.pem", c->role, product);
+		for (char *p = r->file_buf; *p; p++)
 			*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
-		out[n] = (struct root){.vendor = "AMD", .name = names[n], .file = files[n],
-				       .used_by = strcmp(c->role, "ASVK") == 0 ? "snp, az-snp-vtpm (VLEK)" : "snp, az-snp-vtpm"};
-		/* builtin.c checked it against the pin; the pin is checked again when it is used */
-		*ok = fill(&out[n], from_pem(c->pem), NULL) && *ok;
-		n++;
+		r->vendor = "AMD";
+		r->name = r->name_buf;
+		r->file = r->file_buf;
+		r->used_by = asvk ? "snp, az-snp-vtpm (VLEK)" : "snp, az-snp-vtpm";
+		/* parsed and checked against its pin by builtin.c (NULL when it fails) */
+		*ok = fill(r, snp_builtin_x509(i), NULL) && *ok;
 	}
 	struct vt_err e = {0};
 	X509 *x = NULL;

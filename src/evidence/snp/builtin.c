@@ -3,7 +3,8 @@
  * shipped so that a VCEK or VLEK is all a verification needs (the KDS
  * cert_chain answers, as virtee/sev and go-sev-guest ship them; the shared
  * vectors' roots/amd).  Each one is checked against the pinned SHA-256 of
- * its DER (roots.c) when first parsed: a copy that differs fails closed.
+ * its DER (roots.c) when first parsed, once per process: a copy that
+ * differs fails closed, here and in `veritee roots`.
  * They are added to a verification's pool like any other certificate
  * (origin "builtin") and trusted only through the chain check in verify.c.
  */
@@ -416,6 +417,15 @@ static void load_all(void)
 const struct vt_snp_builtin_cert *vt_snp_builtin_cert_at(size_t i)
 {
 	return i < N_CERTS ? &CERTS[i] : NULL;
+}
+
+X509 *snp_builtin_x509(size_t i)
+{
+	pthread_once(&g_once, load_all);
+	if (i >= N_CERTS || g_x509[i] == NULL)
+		return NULL;
+	X509_up_ref(g_x509[i]);
+	return g_x509[i];
 }
 
 vt_status snp_pool_add_builtin(struct snp_pool *pool, vt_snp_product product, bool vlek, struct vt_err *err)

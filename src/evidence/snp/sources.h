@@ -78,6 +78,10 @@ void snp_classify(X509 *x, const uint8_t *known_fp, snp_role *role, vt_snp_produ
 /* AMD's shipped ARK and ASK (ASVK when `vlek`) of `product` (builtin.c),
  * checked against the pins, into the pool (origin "builtin"). */
 vt_status snp_pool_add_builtin(struct snp_pool *pool, vt_snp_product product, bool vlek, struct vt_err *err);
+/* The i-th shipped certificate (vt_snp_builtin_cert_at's order), parsed and
+ * checked against its pin once per process: a new reference, NULL when it
+ * fails its pin or i is past the end. */
+X509 *snp_builtin_x509(size_t i);
 
 /* Frees the certificates and CRLs; the pool is then empty (caches kept). */
 void snp_pool_free(struct snp_pool *pool);
