@@ -101,45 +101,12 @@ static char *url_origin(const char *url, bool *has_path)
 	return strndup(url, n);
 }
 
-vt_status cli_admin_token(EVP_PKEY *key, const char *url, const char *method, const char *path, const void *body,
-			  size_t n, char **out, struct vt_err *err)
-{
-	const char *alg = EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519 ? "EdDSA"
-			  : vt_ec_coord_size(key) == 48			  ? "ES384"
-			  : vt_ec_coord_size(key) == 32			  ? "ES256"
-									  : "PS256";
-	int64_t now = vt_now();
-	uint8_t rnd[16], d[32];
-	size_t dl = 0;
-	bool has_path = false;
-	char *jti = NULL, *aud = url_origin(url, &has_path), *digest = NULL, *payload = NULL;
-	json_t *h = json_pack("{s:s, s:s}", "typ", "JWT", "alg", alg), *c = NULL;
-	vt_status rc = vt_random(rnd, sizeof(rnd), err);
-	if (rc == VT_OK)
-		rc = vt_digest(EVP_sha256(), body ? body : "", n, d, &dl, err);
-	if (rc != VT_OK)
-		goto out;
-	jti = vt_hex_encode(rnd, sizeof(rnd));
-	digest = vt_hex_encode(d, dl);
-	/* One token per request: single-use id, two minutes, this broker, this
-	 * method, path and body (docs/broker.md, admin tokens). */
-	c = json_pack("{s:s, s:s, s:I, s:I, s:s?, s:s?, s:s, s:s?, s:s?}", "iss", "veritee-admin", "role", "admin",
-		      "iat", (json_int_t)now, "exp", (json_int_t)(now + 120), "jti", jti, "aud", aud, "htm", method,
-		      "htu", has_path ? NULL : path, "body_sha256", digest);
-	payload = c ? vt_json_compact(c) : NULL;
-	rc = payload && jti && digest ? vt_jws_sign(key, h, (const uint8_t *)payload, strlen(payload), out, err)
-				      : vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");
-out:
-	free(payload);
-	free(jti);
-	free(aud);
-	free(digest);
-	json_decref(h);
-	json_decref(c);
-	return rc;
-}
-
-vt_status cli_admin_console_token(EVP_PKEY *key, const char *url, int64_t lifetime, char **out, struct vt_err *err)
+/* An admin JWS: `claims` (taken; the request-specific members) plus iss,
+ * role, iat, exp (now + lifetime), a random jti and aud (the URL's origin),
+ * signed with `key`.  "htu" is dropped when the URL has a path of its own
+ * (then the broker may see another path). */
+static vt_status admin_jws(EVP_PKEY *key, const char *url, int64_t lifetime, json_t *claims, char **out,
+			   struct vt_err *err)
 {
 	const char *alg = EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519 ? "EdDSA"
 			  : vt_ec_coord_size(key) == 48			  ? "ES384"
@@ -149,26 +116,52 @@ vt_status cli_admin_console_token(EVP_PKEY *key, const char *url, int64_t lifeti
 	uint8_t rnd[16];
 	bool has_path = false;
 	char *jti = NULL, *aud = url_origin(url, &has_path), *payload = NULL;
-	json_t *h = json_pack("{s:s, s:s}", "typ", "JWT", "alg", alg), *c = NULL;
+	json_t *h = json_pack("{s:s, s:s}", "typ", "JWT", "alg", alg), *common = NULL;
 	vt_status rc = vt_random(rnd, sizeof(rnd), err);
 	if (rc != VT_OK)
 		goto out;
 	jti = vt_hex_encode(rnd, sizeof(rnd));
-	/* Reusable until exp, GET only, the console's read-only endpoints
-	 * (scope "console": the broker checks the paths). */
-	c = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s?, s:s?, s:s}", "iss", "veritee-admin", "role", "admin", "scope",
-		      "console", "iat", (json_int_t)now, "exp", (json_int_t)(now + lifetime), "jti", jti, "aud", aud,
-		      "htm", "GET");
-	payload = c ? vt_json_compact(c) : NULL;
-	rc = payload && jti ? vt_jws_sign(key, h, (const uint8_t *)payload, strlen(payload), out, err)
-			    : vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");
+	if (claims != NULL && has_path)
+		json_object_del(claims, "htu");
+	common = json_pack("{s:s, s:s, s:I, s:I, s:s?, s:s?}", "iss", "veritee-admin", "role", "admin", "iat",
+			   (json_int_t)now, "exp", (json_int_t)(now + lifetime), "jti", jti, "aud", aud);
+	if (claims != NULL && common != NULL && jti != NULL && aud != NULL && json_object_update(claims, common) == 0)
+		payload = vt_json_compact(claims);
+	rc = payload && h ? vt_jws_sign(key, h, (const uint8_t *)payload, strlen(payload), out, err)
+			  : vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");
 out:
 	free(payload);
 	free(jti);
 	free(aud);
 	json_decref(h);
-	json_decref(c);
+	json_decref(common);
+	json_decref(claims);
 	return rc;
+}
+
+vt_status cli_admin_token(EVP_PKEY *key, const char *url, const char *method, const char *path, const void *body,
+			  size_t n, char **out, struct vt_err *err)
+{
+	uint8_t d[32];
+	size_t dl = 0;
+	vt_status rc = vt_digest(EVP_sha256(), body ? body : "", n, d, &dl, err);
+	if (rc != VT_OK)
+		return rc;
+	char *digest = vt_hex_encode(d, dl);
+	if (digest == NULL)
+		return vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");
+	/* One token per request: single-use id, two minutes, this broker, this
+	 * method, path and body (docs/broker.md, admin tokens). */
+	json_t *c = json_pack("{s:s, s:s?, s:s}", "htm", method, "htu", path, "body_sha256", digest);
+	free(digest);
+	return admin_jws(key, url, 120, c, out, err);
+}
+
+vt_status cli_admin_console_token(EVP_PKEY *key, const char *url, int64_t lifetime, char **out, struct vt_err *err)
+{
+	/* Reusable until exp, GET only, the console's read-only endpoints
+	 * (scope "console": the broker checks the paths). */
+	return admin_jws(key, url, lifetime, json_pack("{s:s, s:s}", "scope", "console", "htm", "GET"), out, err);
 }
 
 int main(int argc, char **argv)
