@@ -68,10 +68,10 @@ static bool asn1_epoch(const ASN1_TIME *t, int64_t *out)
 	return true;
 }
 
-/* All certificates of a PEM text (at most MAX_CHAIN_CERTS), in order. */
 /*
- * The PEM certificates of certification data type 5, one by one: each
- * BEGIN..END block is read on its own, because some quote generators
+ * All certificates of a PEM text (certification data type 5; at most
+ * MAX_CHAIN_CERTS), in order.  Each BEGIN..END block is read on its own,
+ * because some quote generators
  * (rats-tls' Enclave-TLS samples) put no newline between "-----END
  * CERTIFICATE-----" and the next "-----BEGIN", which OpenSSL's PEM reader
  * refuses as a bad end line.  Intel's QVL splits the chain the same way.
@@ -1014,6 +1014,20 @@ out:
 	return rc;
 }
 
+/* The quote signed by its attestation key, and its QE Intel's. */
+static vt_status quote_signature_check(struct vt_cache_set *caches, const struct vt_dcap_quote *q, struct vt_err *err)
+{
+	EVP_PKEY *ak = NULL;
+	vt_status rc = ak_key(caches, q->attestation_key, &ak, err);
+	if (rc == VT_OK)
+		rc = verify_p256(ak, q->signed_region, q->signed_size, q->signature, VT_STEP_SIGNATURE, "quote.signature",
+				 "quote signature (attestation key)", err);
+	EVP_PKEY_free(ak);
+	if (rc == VT_OK && memcmp(q->qe_vendor_id, INTEL_QE_VENDOR_ID, 16) != 0)
+		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_TCB, "quote.header.qe_vendor_id", "QE vendor is not Intel");
+	return rc;
+}
+
 vt_status vt_dcap_verify(const struct vt_dcap_quote *q, const struct vt_dcap_collateral *c, int64_t now,
 			 int64_t grace_seconds, struct vt_dcap_result *res, struct vt_err *err)
 {
@@ -1041,7 +1055,6 @@ vt_status dcap_verify_hashed(struct vt_cache_set *caches, const struct vt_dcap_q
 		grace_seconds = 0;
 
 	vt_status rc = VT_OK;
-	EVP_PKEY *ak = NULL;
 	struct pck_entry *pe = NULL;
 	struct tcb_entry *te = NULL;
 	struct qe_entry *qe = NULL;
@@ -1118,16 +1131,8 @@ vt_status dcap_verify_hashed(struct vt_cache_set *caches, const struct vt_dcap_q
 	/* ---- tcb: QE identity */
 	VT_GUARD(qe_identity_check(q, qi, &res->qe_status, err));
 
-	/* ---- signature: the quote by the attestation key */
-	VT_GUARD(ak_key(caches, q->attestation_key, &ak, err));
-	VT_GUARD(verify_p256(ak, q->signed_region, q->signed_size, q->signature, VT_STEP_SIGNATURE,
-			     "quote.signature", "quote signature (attestation key)", err));
-
-	/* ---- tcb: QE vendor, TDX module identity */
-	if (memcmp(q->qe_vendor_id, INTEL_QE_VENDOR_ID, 16) != 0) {
-		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_TCB, "quote.header.qe_vendor_id", "QE vendor is not Intel");
-		goto out;
-	}
+	/* ---- signature: the quote by the attestation key; tcb: QE vendor, TDX module identity */
+	VT_GUARD(quote_signature_check(caches, q, err));
 	if (tdx)
 		VT_GUARD(tdx_module_check(q, ti, err));
 
@@ -1148,7 +1153,6 @@ vt_status dcap_verify_hashed(struct vt_cache_set *caches, const struct vt_dcap_q
 		goto out;
 	}
 out:
-	EVP_PKEY_free(ak);
 	tcb_entry_release(te);
 	qe_entry_release(qe);
 	pck_entry_release(pe);
@@ -1168,20 +1172,14 @@ static vt_status dcap_verify_quote_only(struct vt_cache_set *caches, const struc
 					struct vt_dcap_result *res, struct vt_err *err)
 {
 	vt_status rc = VT_OK;
-	EVP_PKEY *ak = NULL;
 	struct pck_entry *pe = NULL;
 	memset(res, 0, sizeof(*res));
 	res->status = VT_TCB_NOT_EVALUATED;
 	res->qe_status = VT_TCB_NOT_EVALUATED;
 	VT_GUARD(pck_chain_get(caches, q, now, &pe, err));
 	VT_GUARD(qe_report_check(q, pe->leaf, err));
-	VT_GUARD(ak_key(caches, q->attestation_key, &ak, err));
-	VT_GUARD(verify_p256(ak, q->signed_region, q->signed_size, q->signature, VT_STEP_SIGNATURE,
-			     "quote.signature", "quote signature (attestation key)", err));
-	if (memcmp(q->qe_vendor_id, INTEL_QE_VENDOR_ID, 16) != 0)
-		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_TCB, "quote.header.qe_vendor_id", "QE vendor is not Intel");
+	VT_GUARD(quote_signature_check(caches, q, err));
 out:
-	EVP_PKEY_free(ak);
 	pck_entry_release(pe);
 	return rc;
 }
