@@ -105,19 +105,22 @@ static long long num(const json_t *o, const char *key, long long dflt)
 	return json_is_integer(v) ? (long long)json_integer_value(v) : dflt;
 }
 
+/* The SNP TCB components, as the claims name them (<prefix>_<component>). */
+static const char *const SNP_TCB_COMP[] = {"fmc", "bootloader", "tee", "snp", "microcode"};
+#define N_SNP_TCB_COMP (sizeof(SNP_TCB_COMP) / sizeof(SNP_TCB_COMP[0]))
+
 /* "bootloader 4, tee 0, snp 27, microcode 222[, fmc N]" from <prefix>_<component>. */
 static void snp_tcb_text(const json_t *b, const char *prefix, char *buf, size_t n)
 {
-	static const char *const comp[] = {"fmc", "bootloader", "tee", "snp", "microcode"};
 	size_t off = 0;
 	buf[0] = '\0';
-	for (size_t i = 0; i < sizeof(comp) / sizeof(comp[0]) && off < n; i++) {
+	for (size_t i = 0; i < N_SNP_TCB_COMP && off < n; i++) {
 		char key[64];
-		snprintf(key, sizeof(key), "%s_%s", prefix, comp[i]);
+		snprintf(key, sizeof(key), "%s_%s", prefix, SNP_TCB_COMP[i]);
 		const json_t *v = json_object_get(b, key);
 		if (!json_is_integer(v))
 			continue;
-		int w = snprintf(buf + off, n - off, "%s%s %lld", off ? ", " : "", comp[i], (long long)json_integer_value(v));
+		int w = snprintf(buf + off, n - off, "%s%s %lld", off ? ", " : "", SNP_TCB_COMP[i], (long long)json_integer_value(v));
 		if (w < 0)
 			break;
 		off += (size_t)w;
@@ -442,14 +445,13 @@ static json_t *intel_tcb(const json_t *c)
 
 static json_t *snp_tcb_obj(const json_t *b, const char *prefix)
 {
-	static const char *const comp[] = {"fmc", "bootloader", "tee", "snp", "microcode"};
 	json_t *o = json_object();
-	for (size_t i = 0; i < sizeof(comp) / sizeof(comp[0]); i++) {
+	for (size_t i = 0; i < N_SNP_TCB_COMP; i++) {
 		char key[64];
-		snprintf(key, sizeof(key), "%s_%s", prefix, comp[i]);
+		snprintf(key, sizeof(key), "%s_%s", prefix, SNP_TCB_COMP[i]);
 		const json_t *v = json_object_get(b, key);
 		if (json_is_integer(v))
-			json_object_set_new(o, comp[i], json_integer(json_integer_value(v)));
+			json_object_set_new(o, SNP_TCB_COMP[i], json_integer(json_integer_value(v)));
 	}
 	return o;
 }
@@ -585,9 +587,9 @@ static bool status_known(const char *s, size_t n)
 	return false;
 }
 
-static vt_status accept_status(const char *tee, const json_t *claims, const char *list, struct vt_err *err)
+/* --accept-tcb-status LIST on its own: an Intel TEE, known status names. */
+static vt_status accept_args(const char *tee, const char *list, struct vt_err *err)
 {
-	const json_t *b = dcap_block(tee, claims);
 	if (!cli_tee_is_dcap(tee))
 		return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "--accept-tcb-status",
 			       "--accept-tcb-status is for Intel TEEs (tdx, sgx, az-tdx-vtpm); %s has no TCB status%s", tee,
@@ -604,6 +606,15 @@ static vt_status accept_status(const char *tee, const json_t *claims, const char
 		if (*p == ',')
 			p++;
 	}
+	return VT_OK;
+}
+
+static vt_status accept_status(const char *tee, const json_t *claims, const char *list, struct vt_err *err)
+{
+	vt_status rc = accept_args(tee, list, err);
+	if (rc != VT_OK)
+		return rc;
+	const json_t *b = dcap_block(tee, claims);
 	const char *st = b ? str(b, "tcb_status") : NULL;
 	if (st == NULL)
 		return vt_fail(err, VT_E_REJECTED, VT_STEP_TCB, "tcb_status", "no TCB status in the claims");
@@ -706,18 +717,10 @@ vt_status cli_tcb_policy(const char *tee, const json_t *claims, const char *acce
 
 vt_status cli_tcb_policy_check_args(const char *tee, const char *accept, const char *min_tcb, struct vt_err *err)
 {
-	if (accept != NULL && !cli_tee_is_dcap(tee))
-		return accept_status(tee, NULL, accept, err);
 	if (accept != NULL) {
-		/* names only: no claims yet */
-		for (const char *p = accept; *p;) {
-			size_t n = strcspn(p, ",");
-			if (!status_known(p, n))
-				return accept_status(tee, NULL, accept, err);
-			p += n;
-			if (*p == ',')
-				p++;
-		}
+		vt_status rc = accept_args(tee, accept, err);
+		if (rc != VT_OK)
+			return rc;
 	}
 	if (min_tcb != NULL && !cli_tee_is_snp(tee) && !cli_tee_is_dcap(tee))
 		return cli_tcb_policy(tee, NULL, NULL, min_tcb, err);
