@@ -1106,6 +1106,13 @@ static int ratls_serve(int argc, char **argv)
 		fprintf(stderr, "veritee ratls serve: --fresh needs --tee (a certificate is made per handshake)\n");
 		goto out;
 	}
+	/* The verifier's options act on client evidence only: without
+	 * --require-client-evidence they would be accepted and do nothing. */
+	if (!require_client && (s.policy_path || s.refvals_path || s.at || s.sim_root || s.no_legacy)) {
+		fprintf(stderr, "veritee ratls serve: --policy, --reference-values, --at, --insecure-sim-root and "
+				"--no-legacy check client evidence: give --require-client-evidence too\n");
+		goto out;
+	}
 	if (split_given("ratls serve", tee, s.given, attest_opts) != 0 ||
 	    identity("ratls serve", certp ? NULL : tee, attest_opts, certp, keyp, &key, &cert) != CLI_OK)
 		goto out;

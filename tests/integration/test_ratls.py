@@ -254,6 +254,15 @@ def cases(tap, w, echo):
             check(f"{flag} given twice".encode() in p.stderr, f"{' '.join(args[:2])}: {p.stderr!r}")
     T("ratls commands: an option given twice is a usage error, as for every other command", repeated_options)
 
+    def serve_verifier_options_alone():
+        # without --require-client-evidence these would be accepted and check nothing
+        for extra in (["--policy", cert], ["--at", T2025], ["--insecure-sim-root", root]):
+            p = vt("ratls", "serve", "--listen", "127.0.0.1:0", "--forward", "127.0.0.1:1", "--tee", "sim", *extra)
+            eq(p.returncode, 2, f"{extra[0]}: exit code ({p.stderr!r})")
+            check(b"give --require-client-evidence too" in p.stderr, f"{extra[0]}: {p.stderr!r}")
+    T("ratls serve: a client-evidence option without --require-client-evidence is a usage error",
+      serve_verifier_options_alone)
+
     def verify_negatives():
         # another sim root
         refused_at(vt("verify", "ratls", w.path("c2.pem"), "--insecure-sim-root", root, "--json"), "evidence")
