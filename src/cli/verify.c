@@ -189,7 +189,7 @@ static const char *hint_for(const struct run *r, const struct vt_err *e, char *b
 		snprintf(buf, n,
 			 "give Intel's collateral with --collateral FILE|DIR, let veritee fetch it from Intel PCS or a "
 			 "PCCS (--pccs-url URL, without --offline), or prepare it elsewhere with `veritee fetch %s %s "
-			 "--out DIR` and verify with --collateral DIR",
+			 "--out DIR` and verify with --cache DIR --offline",
 			 strcmp(r->tee, "az-tdx-vtpm") == 0 ? "tdx" : r->tee, r->path);
 		return buf;
 	}
