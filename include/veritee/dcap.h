@@ -22,6 +22,10 @@
 #include "veritee/evidence.h"
 #include "veritee/fetch.h"
 
+/* SHA-256 of the DER of the Intel SGX Root CA (CN=Intel SGX Root CA, P-256,
+ * 2018-05-21..2049-12-31): every PCK chain and collateral chain must end in it. */
+#define VT_DCAP_INTEL_ROOT_SHA256 "44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3"
+
 #define VT_DCAP_TEE_SGX 0x00000000u
 #define VT_DCAP_TEE_TDX 0x00000081u
 

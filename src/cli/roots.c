@@ -22,6 +22,7 @@
 #include "cli/cli.h"
 #include "evidence/snp/sources.h"
 #include "veritee/crypto.h"
+#include "veritee/dcap.h"
 #include "veritee/json.h"
 #include "veritee/nitro.h"
 #include "veritee/nvidia.h"
@@ -47,8 +48,6 @@ static const char INTEL_SGX_ROOT_PEM[] =
 	"KoZIzj0EAwIDSQAwRgIhAOW/5QkR+S9CiSDcNoowLuPRLsWGf/Yi7GSX94BgwTwg\n"
 	"AiEA4J0lrHoMs+Xo5o/sX6O9QWxHRAvZUGOdRQ7cvqRXaqI=\n"
 	"-----END CERTIFICATE-----\n";
-/* The pin of src/evidence/dcap/verify.c (INTEL_ROOT_SHA256). */
-#define INTEL_SGX_ROOT_SHA256 "44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3"
 
 static void usage(FILE *f)
 {
@@ -128,7 +127,7 @@ static size_t collect(struct root *out, size_t max, bool *ok)
 	if (n < max) {
 		out[n] = (struct root){.vendor = "Intel", .name = "Intel SGX Root CA", .file = "intel_sgx_root_ca.pem",
 				       .used_by = "tdx, sgx, az-tdx-vtpm"};
-		*ok = fill(&out[n++], from_pem(INTEL_SGX_ROOT_PEM), INTEL_SGX_ROOT_SHA256) && *ok;
+		*ok = fill(&out[n++], from_pem(INTEL_SGX_ROOT_PEM), VT_DCAP_INTEL_ROOT_SHA256) && *ok;
 	}
 	if (n < max) {
 		out[n] = (struct root){.vendor = "NVIDIA", .name = "NVIDIA Device Identity CA",

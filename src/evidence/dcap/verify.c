@@ -16,6 +16,7 @@
  * Time is an input (`now`); collateral past nextUpdate is accepted only
  * within `grace_seconds`, and then res->collateral_expired is set.
  */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,11 +41,23 @@
 #include "veritee/util.h"
 #include "veritee/verifier.h"
 
-/* SHA-256 of the DER of the Intel SGX Root CA (CN=Intel SGX Root CA, P-256, 2018-05-21..2049-12-31). */
-static const uint8_t INTEL_ROOT_SHA256[32] = {
-	0x44, 0xa0, 0x19, 0x6b, 0x2b, 0x99, 0xf8, 0x89, 0xb8, 0xe1, 0x49, 0xe9, 0x5b, 0x80, 0x7a, 0x35,
-	0x0e, 0x74, 0x24, 0x96, 0x43, 0x99, 0xe8, 0x85, 0xa7, 0xcb, 0xb8, 0xcc, 0xfa, 0xb6, 0x74, 0xd3,
-};
+/* VT_DCAP_INTEL_ROOT_SHA256 as bytes, decoded once (all zero, which no
+ * certificate hashes to, if the constant were ever malformed). */
+static uint8_t intel_root_pin_bytes[32];
+static pthread_once_t intel_root_pin_once = PTHREAD_ONCE_INIT;
+
+static void intel_root_pin_decode(void)
+{
+	if (vt_hex_decode_fixed(VT_DCAP_INTEL_ROOT_SHA256, intel_root_pin_bytes, sizeof(intel_root_pin_bytes), NULL) !=
+	    VT_OK)
+		memset(intel_root_pin_bytes, 0, sizeof(intel_root_pin_bytes));
+}
+
+static const uint8_t *intel_root_pin(void)
+{
+	pthread_once(&intel_root_pin_once, intel_root_pin_decode);
+	return intel_root_pin_bytes;
+}
 
 static const uint8_t INTEL_QE_VENDOR_ID[16] = {
 	0x93, 0x9A, 0x72, 0x33, 0xF7, 0x9C, 0x4C, 0xA9, 0x94, 0x0A, 0x0D, 0xB3, 0x95, 0x7F, 0x06, 0x07,
@@ -133,7 +146,7 @@ static vt_status is_pinned_root(X509 *cert, vt_step step, const char *field, str
 	vt_status rc = vt_x509_fingerprint_sha256(cert, fp, err);
 	if (rc != VT_OK)
 		return rc;
-	if (memcmp(fp, INTEL_ROOT_SHA256, sizeof(fp)) != 0) {
+	if (memcmp(fp, intel_root_pin(), sizeof(fp)) != 0) {
 		char *h = vt_hex_encode(fp, sizeof(fp));
 		rc = vt_fail(err, VT_E_REJECTED, step, field,
 			     "root certificate is not the pinned Intel SGX Root CA (SHA-256 %s)", h ? h : "?");
@@ -423,7 +436,7 @@ static vt_status signed_item_crl(struct vt_cache_set *caches, const char *what, 
 				 int64_t now, int64_t grace, bool *expired, struct vt_err *err)
 {
 	struct vt_err e2 = {0};
-	if (crl_check(caches, c->root_ca_crl, c->root_ca_crl_size, h->root_ca_crl, root, INTEL_ROOT_SHA256, signer,
+	if (crl_check(caches, c->root_ca_crl, c->root_ca_crl_size, h->root_ca_crl, root, intel_root_pin(), signer,
 		      now, grace, expired, "root_ca_crl", &e2) != VT_OK)
 		return vt_fail(err, e2.code, e2.step == VT_STEP_CHAIN ? VT_STEP_COLLATERAL : e2.step, field,
 			       "%s signing certificate: %s", what, e2.detail);
@@ -1066,7 +1079,7 @@ vt_status dcap_verify_hashed(struct vt_cache_set *caches, const struct vt_dcap_q
 	X509 *leaf = pe->leaf, *inter = pe->inter, *root = pe->root;
 
 	/* ---- chain: CRLs (root CA CRL for the PCK CA, PCK CRL for the PCK) */
-	VT_GUARD(crl_check(caches, c->root_ca_crl, c->root_ca_crl_size, h->root_ca_crl, root, INTEL_ROOT_SHA256, inter,
+	VT_GUARD(crl_check(caches, c->root_ca_crl, c->root_ca_crl_size, h->root_ca_crl, root, intel_root_pin(), inter,
 			   now, grace_seconds, &expired, "root_ca_crl", err));
 	VT_GUARD(crl_check(caches, c->pck_crl, c->pck_crl_size, h->pck_crl, inter, pe->inter_fp, leaf, now,
 			   grace_seconds, &expired, "pck_crl", err));
