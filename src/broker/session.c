@@ -216,7 +216,7 @@ static size_t bucket_of(const char *id)
 	return h % NBUCKETS;
 }
 
-static bool id_ok(const char *id)
+bool vt_session_id_ok(const char *id)
 {
 	if (id == NULL || strnlen(id, 33) != 32)
 		return false;
@@ -267,7 +267,7 @@ static void sweep_done_locked(struct vt_session_table *t, int64_t now)
  * removed.  Caller holds the lock. */
 static struct session *find_locked(struct vt_session_table *t, const char *id, int64_t now)
 {
-	if (!id_ok(id))
+	if (!vt_session_id_ok(id))
 		return NULL;
 	for (struct session *s = t->buckets[bucket_of(id)]; s; s = s->hnext) {
 		if (!vt_ct_eq(s->id, id, 32))
@@ -281,11 +281,10 @@ static struct session *find_locked(struct vt_session_table *t, const char *id, i
 	return NULL;
 }
 
-vt_status vt_session_create(struct vt_session_table *t, const struct vt_session_params *params, const char *client,
-			    int64_t now, int64_t expires, char id[33], char nonce[45], struct vt_err *err)
+/* A fresh session id (32 hex digits: 128 random bits) and nonce (base64 of
+ * 32 random bytes), for either table. */
+static vt_status new_id_nonce(char id[33], char nonce[45], struct vt_err *err)
 {
-	if (t->db)
-		return vt_session_db_create(t->db, params, client, now, expires, id, nonce, err);
 	uint8_t raw_id[16], raw_nonce[32];
 	vt_status rc = vt_random(raw_id, sizeof(raw_id), err);
 	if (rc == VT_OK)
@@ -294,20 +293,41 @@ vt_status vt_session_create(struct vt_session_table *t, const struct vt_session_
 		return rc;
 	char *hid = vt_hex_encode(raw_id, sizeof(raw_id));
 	char *b64 = vt_b64_encode(raw_nonce, sizeof(raw_nonce));
-	struct session *s = calloc(1, sizeof(*s));
-	if (hid == NULL || b64 == NULL || s == NULL || params == NULL) {
-		free(hid);
-		free(b64);
-		free(s);
-		return vt_fail(err, VT_E_NOMEM, VT_STEP_SESSION, "", "cannot create session");
+	bool ok = hid != NULL && b64 != NULL;
+	if (ok) {
+		memcpy(id, hid, 33);
+		memcpy(nonce, b64, 45);
 	}
-	memcpy(s->id, hid, 33);
-	memcpy(s->nonce, b64, 45);
+	free(hid);
+	free(b64);
+	return ok ? VT_OK : vt_fail(err, VT_E_NOMEM, VT_STEP_SESSION, "", "cannot create session");
+}
+
+vt_status vt_session_create(struct vt_session_table *t, const struct vt_session_params *params, const char *client,
+			    int64_t now, int64_t expires, char id[33], char nonce[45], struct vt_err *err)
+{
+	if (params == NULL)
+		return vt_fail(err, VT_E_NOMEM, VT_STEP_SESSION, "", "cannot create session");
+	char new_id[33], new_nonce[45];
+	vt_status rc = new_id_nonce(new_id, new_nonce, err);
+	if (rc != VT_OK)
+		return rc;
+	if (t->db) {
+		rc = vt_session_db_create(t->db, params, client, now, expires, new_id, new_nonce, err);
+		if (rc == VT_OK) {
+			memcpy(id, new_id, 33);
+			memcpy(nonce, new_nonce, 45);
+		}
+		return rc;
+	}
+	struct session *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return vt_fail(err, VT_E_NOMEM, VT_STEP_SESSION, "", "cannot create session");
+	memcpy(s->id, new_id, 33);
+	memcpy(s->nonce, new_nonce, 45);
 	s->params = *params;
 	s->expires = expires;
 	s->state = AUTHED;
-	free(hid);
-	free(b64);
 
 	pthread_mutex_lock(&t->lock);
 	trim_pending_locked(t, now);

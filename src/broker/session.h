@@ -64,12 +64,17 @@ vt_status vt_session_token(struct vt_session_table *t, const char *id, int64_t n
 
 size_t vt_sessions_count(struct vt_session_table *t);
 
-/* session_db.c: the shared-store implementation behind the functions above. */
+/* Whether `id` has the form of a session id (32 hex digits). */
+bool vt_session_id_ok(const char *id);
+
+/* session_db.c: the shared-store implementation behind the functions above
+ * (session.c checks `params` and makes the id and nonce). */
 struct vt_session_db;
 struct vt_session_db *vt_session_db_new(struct vt_store *store, size_t max, size_t max_per_client);
 void vt_session_db_free(struct vt_session_db *d);
 vt_status vt_session_db_create(struct vt_session_db *d, const struct vt_session_params *params, const char *client,
-			       int64_t now, int64_t expires, char id[33], char nonce[45], struct vt_err *err);
+			       int64_t now, int64_t expires, const char id[33], const char nonce[45],
+			       struct vt_err *err);
 vt_status vt_session_db_claim(struct vt_session_db *d, const char *id, int64_t now, struct vt_session_params *params,
 			      char nonce[45], struct vt_err *err);
 vt_status vt_session_db_attested(struct vt_session_db *d, const char *id, const char *token, struct vt_err *err);

@@ -70,16 +70,6 @@ void vt_session_db_free(struct vt_session_db *d)
 	free(d);
 }
 
-static bool id_ok(const char *id)
-{
-	if (id == NULL || strnlen(id, 33) != 32)
-		return false;
-	for (int i = 0; i < 32; i++)
-		if (vt_hex_digit(id[i]) < 0)
-			return false;
-	return true;
-}
-
 /* hex SHA-256 of the cookie: the row's key. */
 static vt_status id_hash(const char *id, char out[65], struct vt_err *err)
 {
@@ -134,23 +124,12 @@ static void sweep(struct vt_session_db *d, int64_t now)
 }
 
 vt_status vt_session_db_create(struct vt_session_db *d, const struct vt_session_params *params, const char *client,
-			       int64_t now, int64_t expires, char id[33], char nonce[45], struct vt_err *err)
+			       int64_t now, int64_t expires, const char id[33], const char nonce[45],
+			       struct vt_err *err)
 {
-	uint8_t raw_id[16], raw_nonce[32];
 	char h[65];
-	char *hid = NULL, *b64 = NULL;
-	vt_status rc = vt_random(raw_id, sizeof(raw_id), err);
-	if (rc == VT_OK)
-		rc = vt_random(raw_nonce, sizeof(raw_nonce), err);
-	if (rc != VT_OK)
-		return rc;
-	hid = vt_hex_encode(raw_id, sizeof(raw_id));
-	b64 = vt_b64_encode(raw_nonce, sizeof(raw_nonce));
-	if (hid == NULL || b64 == NULL || params == NULL) {
-		rc = vt_fail(err, VT_E_NOMEM, VT_STEP_SESSION, "", "cannot create session");
-		goto out;
-	}
-	VT_GUARD(id_hash(hid, h, err));
+	vt_status rc = VT_OK;
+	VT_GUARD(id_hash(id, h, err));
 	const char *addr = client ? client : "-";
 	sweep(d, now);
 	/* The table first: when it is full, the oldest unattested session
@@ -175,7 +154,7 @@ vt_status vt_session_db_create(struct vt_session_db *d, const struct vt_session_
 	snprintf(v.tee, sizeof(v.tee), "%s", params->tee);
 	snprintf(v.hash, sizeof(v.hash), "%s", params->hash);
 	snprintf(v.policy, sizeof(v.policy), "%s", params->policy);
-	memcpy(v.nonce, b64, 45);
+	memcpy(v.nonce, nonce, 45);
 	int64_t mine = 0;
 	VT_GUARD(vt_store_session_insert(d->store, h, addr, &v, expires, now, &mine, err));
 	if (mine > (int64_t)d->max_per_client)
@@ -183,11 +162,7 @@ vt_status vt_session_db_create(struct vt_session_db *d, const struct vt_session_
 	pthread_mutex_lock(&d->lock);
 	d->created++;
 	pthread_mutex_unlock(&d->lock);
-	memcpy(id, hid, 33);
-	memcpy(nonce, b64, 45);
 out:
-	free(hid);
-	free(b64);
 	return rc;
 }
 
@@ -195,7 +170,7 @@ vt_status vt_session_db_claim(struct vt_session_db *d, const char *id, int64_t n
 			      char nonce[45], struct vt_err *err)
 {
 	char h[65];
-	if (!id_ok(id))
+	if (!vt_session_id_ok(id))
 		return vt_fail(err, VT_E_NOTFOUND, VT_STEP_SESSION, "kbs-session-id", "unknown or expired session");
 	vt_status rc = id_hash(id, h, err);
 	if (rc != VT_OK)
@@ -215,7 +190,7 @@ vt_status vt_session_db_claim(struct vt_session_db *d, const char *id, int64_t n
 vt_status vt_session_db_attested(struct vt_session_db *d, const char *id, const char *token, struct vt_err *err)
 {
 	char h[65];
-	if (!id_ok(id))
+	if (!vt_session_id_ok(id))
 		return vt_fail(err, VT_E_REJECTED, VT_STEP_SESSION, "kbs-session-id", "session is not being attested");
 	vt_status rc = id_hash(id, h, err);
 	return rc == VT_OK ? vt_store_session_attested(d->store, h, token, err) : rc;
@@ -224,14 +199,14 @@ vt_status vt_session_db_attested(struct vt_session_db *d, const char *id, const 
 void vt_session_db_fail(struct vt_session_db *d, const char *id)
 {
 	char h[65];
-	if (id_ok(id) && id_hash(id, h, NULL) == VT_OK)
+	if (vt_session_id_ok(id) && id_hash(id, h, NULL) == VT_OK)
 		(void)vt_store_session_fail(d->store, h, NULL); /* best effort: it expires anyway */
 }
 
 vt_status vt_session_db_token(struct vt_session_db *d, const char *id, int64_t now, char **token, struct vt_err *err)
 {
 	char h[65];
-	if (!id_ok(id))
+	if (!vt_session_id_ok(id))
 		return vt_fail(err, VT_E_NOTFOUND, VT_STEP_SESSION, "kbs-session-id", "no attested session");
 	vt_status rc = id_hash(id, h, err);
 	return rc == VT_OK ? vt_store_session_token(d->store, h, now, token, err) : rc;

@@ -13,6 +13,7 @@
 
 #include "testutil.h"
 
+#include "broker/session.h"
 #include "broker/store.h"
 #include "veritee/crypto.h"
 #include "veritee/json.h"
@@ -434,11 +435,11 @@ static void test_sessions(void **state)
 	session_values(&v, "nonce-1");
 	assert_int_equal(vt_store_session_insert(f->s, "h1", "10.0.0.1", &v, 1100, 1000, NULL, NULL), VT_OK);
 	session_values(&v, "nonce-2");
-	assert_int_equal(vt_store_session_insert(f->s, "h2", "10.0.0.1", &v, 1100, 1000, NULL, NULL), VT_OK);
+	assert_int_equal(vt_store_session_insert(f->s, "h2", "10.0.0.1", &v, 1100, 1000, &n, NULL), VT_OK);
+	assert_int_equal(n, 2); /* the client's unattested sessions, this one included */
 	session_values(&v, "nonce-3");
-	assert_int_equal(vt_store_session_insert(f->s, "h3", "10.0.0.2", &v, 1100, 1000, NULL, NULL), VT_OK);
-	assert_int_equal(vt_store_session_pending(f->s, "10.0.0.1", 1000, &n, NULL), VT_OK);
-	assert_int_equal(n, 2);
+	assert_int_equal(vt_store_session_insert(f->s, "h3", "10.0.0.2", &v, 1100, 1000, &n, NULL), VT_OK);
+	assert_int_equal(n, 1);
 	assert_int_equal(vt_store_session_count(f->s, 1000, &n, NULL), VT_OK);
 	assert_int_equal(n, 3);
 	/* Claim once: the nonce comes back; the second claim is refused. */
@@ -511,11 +512,9 @@ static void test_claim_race_two_brokers(void **state)
 	for (int round = 0; round < 5; round++) {
 		struct vt_store_session v;
 		session_values(&v, "race-nonce");
-		char h[16];
-		snprintf(h, sizeof(h), "race");
 		if (round > 0)
 			assert_int_equal(vt_store_session_sweep(f->s, 999999, 0, NULL), VT_OK);
-		assert_int_equal(vt_store_session_insert(f->s, h, "c", &v, 2000, 1000, NULL, NULL), VT_OK);
+		assert_int_equal(vt_store_session_insert(f->s, "race", "c", &v, 2000, 1000, NULL, NULL), VT_OK);
 		pthread_barrier_t go;
 		pthread_barrier_init(&go, NULL, 8);
 		struct claimer c[8];
@@ -535,6 +534,43 @@ static void test_claim_race_two_brokers(void **state)
 		assert_int_equal(refused, 7);
 	}
 	vt_store_close(other);
+}
+
+/* The session table of replicas (session.h over session_db.c) on the
+ * store: one round, single use, the per-client quota. */
+static void test_session_table_on_store(void **state)
+{
+	struct fx *f = fx_or_skip(state);
+	struct vt_session_table *t = vt_sessions_new_shared(f->s, 10, 2);
+	assert_non_null(t);
+	struct vt_session_params p = {.tee = "sim", .hash = "sha384", .policy = "default"}, got;
+	char id[33], nonce[45], n2[45], first[33], *token = NULL;
+	int64_t now = vt_now();
+	struct vt_err e = {0};
+	assert_int_equal(vt_session_create(t, &p, "10.0.0.1", now, now + 60, id, nonce, NULL), VT_OK);
+	assert_true(vt_session_id_ok(id));
+	assert_int_equal(strlen(nonce), 44);
+	assert_int_equal(vt_session_claim(t, "not-an-id", now, &got, n2, &e), VT_E_NOTFOUND);
+	assert_int_equal(vt_session_token(t, id, now, &token, NULL), VT_E_NOTFOUND);
+	assert_int_equal(vt_session_claim(t, id, now, &got, n2, NULL), VT_OK);
+	assert_string_equal(n2, nonce);
+	assert_string_equal(got.tee, "sim");
+	assert_string_equal(got.policy, "default");
+	vt_err_clear(&e);
+	assert_int_equal(vt_session_claim(t, id, now, &got, n2, &e), VT_E_REJECTED);
+	assert_string_equal(e.field, "runtime-data.nonce");
+	assert_int_equal(vt_session_attested(t, id, now, "tok.en.sig", NULL), VT_OK);
+	assert_int_equal(vt_session_token(t, id, now, &token, NULL), VT_OK);
+	assert_string_equal(token, "tok.en.sig");
+	free(token);
+	/* Quota 2 per client: a third /auth evicts the client's oldest. */
+	assert_int_equal(vt_session_create(t, &p, "10.0.0.2", now, now + 60, first, nonce, NULL), VT_OK);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(vt_session_create(t, &p, "10.0.0.2", now, now + 60, id, nonce, NULL), VT_OK);
+	assert_int_equal(vt_session_claim(t, first, now, &got, n2, NULL), VT_E_NOTFOUND);
+	assert_int_equal(vt_session_claim(t, id, now, &got, n2, NULL), VT_OK);
+	assert_string_equal(n2, nonce);
+	vt_sessions_free(t);
 }
 
 static void test_challenges(void **state)
@@ -667,14 +703,14 @@ int main(void)
 		BOTH(test_open_migrate_keys), BOTH(test_resources), BOTH(test_kv_generation),
 		BOTH(test_kv_list_add),	      BOTH(test_jti),	    BOTH(test_audit_concurrent_brokers),
 		BOTH(test_sessions),	      BOTH(test_claim_race_two_brokers), BOTH(test_challenges),
-		BOTH(test_admin_list_delete),
+		BOTH(test_admin_list_delete), BOTH(test_session_table_on_store),
 	};
 	const struct CMUnitTest pg_tests[] = {
 		PG(test_open_migrate_keys), PG(test_resources), PG(test_kv_generation),
 		PG(test_kv_list_add),	    PG(test_jti),	PG(test_audit_concurrent_brokers),
 		PG(test_sessions),	    PG(test_claim_race_two_brokers), PG(test_challenges),
 		PG(test_pg_unreachable_at_start), PG(test_pg_outage_fail_fast_recover), PG(test_pg_refuses_writes),
-		PG(test_admin_list_delete),
+		PG(test_admin_list_delete), PG(test_session_table_on_store),
 	};
 	int failed = cmocka_run_group_tests_name("store_sqlite", sqlite_tests, NULL, NULL);
 	failed += cmocka_run_group_tests_name("store_postgresql", pg_tests, group_setup_pg, group_teardown_pg);
