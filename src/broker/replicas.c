@@ -19,7 +19,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "broker/audit.h"
 #include "broker/broker_internal.h"
 #include "broker/ratelimit.h"
 
@@ -59,7 +58,6 @@ vt_status vt_broker_replicas_init(struct vt_broker *b, struct vt_err *err)
 	if (!vt_store_shared(b->store))
 		return VT_OK;
 	vt_status rc = VT_OK;
-	json_t *jwk = NULL;
 	struct vt_session_table *t = vt_sessions_new_shared(b->store, b->cfg.max_sessions ? b->cfg.max_sessions : 100000,
 							    b->cfg.max_sessions_per_client ? b->cfg.max_sessions_per_client
 											   : 1000);
@@ -68,18 +66,11 @@ vt_status vt_broker_replicas_init(struct vt_broker *b, struct vt_err *err)
 	vt_sessions_free(b->sessions);
 	b->sessions = t;
 	/* A replica with another token key would issue tokens the others
-	 * refuse: bind the key's thumbprint to the database. */
-	jwk = vt_audit_jwk(b->token_key);
-	const char *kid = jwk ? json_string_value(json_object_get(jwk, "kid")) : NULL;
-	if (kid == NULL) {
-		rc = vt_fail(err, VT_E_CRYPTO, VT_STEP_CONFIG, "token_signing_key", "cannot compute the key's thumbprint");
-		goto out;
-	}
-	VT_GUARD(vt_store_meta_bind(b->store, "token_signing_key", kid, err));
+	 * refuse: bind the key's thumbprint (b->token_kid) to the database. */
+	VT_GUARD(vt_store_meta_bind(b->store, "token_signing_key", b->token_kid, err));
 	/* The generation the policies about to be loaded reflect (sync.c). */
 	VT_GUARD(vt_store_generation(b->store, &b->sync_generation, err));
 out:
-	json_decref(jwk);
 	return rc;
 }
 
