@@ -159,8 +159,8 @@ static vt_status run(struct vt_store *s, void *c, enum vt_sql q, const struct vt
  * everything an admin or a release depends on is durable before it is
  * acknowledged: kv, resources and admin token ids commit synchronously
  * (`durable` transactions), and the release log waits for the WAL flush
- * after its serialised append (flush_wal), so the flushes of concurrent
- * releases are grouped instead of each holding the chain's lock.
+ * after its serialised append (vt_sql_audit_commit), so the flushes of
+ * concurrent releases are grouped instead of each holding the chain's lock.
  */
 
 /* BEGIN: a write transaction takes its locks at once (SQLite BEGIN
@@ -184,24 +184,19 @@ static vt_status tx_begin(struct vt_store *s, void *c, bool write, bool *retry_o
 	return tx_begin_durable(s, c, write, write, retry_ok, err);
 }
 
-/* Wait until everything this connection committed is flushed (PostgreSQL:
- * a synchronous commit of a transaction with an id waits for the WAL up to
- * its commit record, so up to every earlier one); nothing for SQLite. */
-static vt_status flush_wal(struct vt_store *s, void *c, struct vt_err *err)
-{
-	if (s->drv->backend != VT_DB_PG)
-		return VT_OK;
-	return s->drv->exec(s, c, "BEGIN; SET LOCAL synchronous_commit = on; SELECT txid_current(); COMMIT", err);
-}
-
-/* COMMIT when rc is VT_OK, else (or when COMMIT fails) ROLLBACK. */
-static vt_status tx_end(struct vt_store *s, void *c, vt_status rc, struct vt_err *err)
+/* `commit` when rc is VT_OK, else (or when that fails) ROLLBACK. */
+static vt_status tx_finish(struct vt_store *s, void *c, vt_status rc, const char *commit, struct vt_err *err)
 {
 	if (rc == VT_OK)
-		rc = s->drv->exec(s, c, "COMMIT", err);
+		rc = s->drv->exec(s, c, commit, err);
 	if (rc != VT_OK && !s->drv->conn_broken(c))
 		(void)s->drv->exec(s, c, "ROLLBACK", NULL);
 	return rc;
+}
+
+static vt_status tx_end(struct vt_store *s, void *c, vt_status rc, struct vt_err *err)
+{
+	return tx_finish(s, c, rc, "COMMIT", err);
 }
 
 /* Row callbacks. */
@@ -842,18 +837,10 @@ static vt_status audit_append_op(struct vt_store *s, void *c, void *ctx, bool *r
 	struct vt_audit_link prev;
 	/* Serialised, but not holding the lock through a disk flush: the
 	 * flush comes after, outside the lock, grouped with others'. */
-	vt_status rc;
-	if (s->drv->backend == VT_DB_PG) { /* one round trip: BEGIN and the chain's lock */
-		rc = s->drv->exec(s, c, "BEGIN; SELECT pg_advisory_xact_lock(1987658069)", err);
-		if (rc != VT_OK) {
-			*retry_ok = true;
-			return rc;
-		}
-	} else {
-		rc = tx_begin_durable(s, c, true, false, retry_ok, err);
-		if (rc != VT_OK)
-			return rc;
-		VT_GUARD(run(s, c, SQL_AUDIT_LOCK, NULL, 0, NULL, NULL, NULL, err));
+	vt_status rc = s->drv->exec(s, c, vt_sql_audit_begin(s->drv->backend), err);
+	if (rc != VT_OK) {
+		*retry_ok = true; /* nothing ran */
+		return rc;
 	}
 	VT_GUARD(audit_head(s, c, &prev, NULL, err));
 	VT_GUARD(a->make(a->ctx, &prev, &entry, hash, &head, err));
@@ -869,17 +856,8 @@ static vt_status audit_append_op(struct vt_store *s, void *c, void *ctx, bool *r
 out:
 	free(entry);
 	free(head);
-	/* Durable before the caller releases (fail closed).  PostgreSQL: the
-	 * COMMIT and the flush in one round trip. */
-	if (rc == VT_OK && s->drv->backend == VT_DB_PG) {
-		rc = s->drv->exec(s, c, "COMMIT; BEGIN; SET LOCAL synchronous_commit = on; SELECT txid_current(); COMMIT",
-				  err);
-		if (rc != VT_OK && !s->drv->conn_broken(c))
-			(void)s->drv->exec(s, c, "ROLLBACK", NULL);
-		return rc;
-	}
-	rc = tx_end(s, c, rc, err);
-	return rc == VT_OK ? flush_wal(s, c, err) : rc;
+	/* Durable before the caller releases (fail closed). */
+	return tx_finish(s, c, rc, vt_sql_audit_commit(s->drv->backend), err);
 }
 
 vt_status vt_store_audit_append(struct vt_store *s, vt_store_audit_make make, void *ctx, struct vt_err *err)
@@ -978,23 +956,6 @@ vt_status vt_store_session_insert(struct vt_store *s, const char *id_hash, const
 	return rc;
 }
 
-static vt_status sess_pending_op(struct vt_store *s, void *c, void *ctx, bool *retry_ok, struct vt_err *err)
-{
-	(void)retry_ok;
-	struct sess_ctx *x = ctx;
-	struct vt_db_arg a[] = {DB_T(x->client), DB_I(x->now)};
-	return run(s, c, SQL_SESSION_PENDING, a, 2, row_num, &x->count, NULL, err);
-}
-
-vt_status vt_store_session_pending(struct vt_store *s, const char *client, int64_t now, int64_t *count,
-				   struct vt_err *err)
-{
-	struct sess_ctx x = {.client = client ? client : "-", .now = now};
-	vt_status rc = with_conn(s, true, sess_pending_op, &x, err);
-	*count = x.count;
-	return rc;
-}
-
 static vt_status sess_evict_op(struct vt_store *s, void *c, void *ctx, bool *retry_ok, struct vt_err *err)
 {
 	(void)retry_ok;
@@ -1041,16 +1002,6 @@ static vt_status claim_row(void *ctx, const struct vt_db_row *r, struct vt_err *
 	return VT_OK;
 }
 
-static vt_status state_row(void *ctx, const struct vt_db_row *r, struct vt_err *err)
-{
-	(void)err;
-	struct sess_ctx *x = ctx;
-	x->state = vt_db_num(r, 0);
-	x->expires = vt_db_num(r, 1);
-	x->found = true;
-	return VT_OK;
-}
-
 static vt_status sess_claim_op(struct vt_store *s, void *c, void *ctx, bool *retry_ok, struct vt_err *err)
 {
 	(void)retry_ok;
@@ -1061,10 +1012,7 @@ static vt_status sess_claim_op(struct vt_store *s, void *c, void *ctx, bool *ret
 		return rc;
 	/* Lost, or never there: say which (the row is read after the UPDATE,
 	 * so a concurrent winner is seen as "already used"). */
-	rc = run(s, c, SQL_SESSION_STATE, a, 1, state_row, x, NULL, err);
-	if (rc == VT_OK && x->found)
-		x->found = false, x->changes = 1;
-	return rc;
+	return run(s, c, SQL_SESSION_STATE, a, 1, row_num, &x->state, NULL, err);
 }
 
 vt_status vt_store_session_claim(struct vt_store *s, const char *id_hash, int64_t now, struct vt_store_session *out,
@@ -1074,7 +1022,7 @@ vt_status vt_store_session_claim(struct vt_store *s, const char *id_hash, int64_
 	vt_status rc = with_conn(s, false, sess_claim_op, &x, err);
 	if (rc != VT_OK || x.found)
 		return rc;
-	if (x.changes == 1 && x.state != 0)
+	if (x.state > 0) /* attesting or attested (-1: no such row; 0: expired unclaimed) */
 		return vt_fail(err, VT_E_REJECTED, VT_STEP_SESSION, "runtime-data.nonce",
 			       "nonce already used: a session attests once");
 	return vt_fail(err, VT_E_NOTFOUND, VT_STEP_SESSION, "kbs-session-id", "unknown or expired session");

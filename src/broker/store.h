@@ -156,9 +156,6 @@ struct vt_store_session {
 vt_status vt_store_session_insert(struct vt_store *s, const char *id_hash, const char *client,
 				  const struct vt_store_session *v, int64_t expires, int64_t now, int64_t *pending,
 				  struct vt_err *err);
-/* Unattested live sessions of one client. */
-vt_status vt_store_session_pending(struct vt_store *s, const char *client, int64_t now, int64_t *count,
-				   struct vt_err *err);
 /* Delete the oldest unattested session of `client` (NULL: of anyone);
  * *evicted = whether one was. */
 vt_status vt_store_session_evict(struct vt_store *s, const char *client, bool *evicted, struct vt_err *err);

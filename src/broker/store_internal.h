@@ -30,7 +30,6 @@ enum vt_sql {
 	SQL_NOTIFY,     /* PostgreSQL: pg_notify after a kv change; SQLite: none */
 	SQL_JTI_PURGE,
 	SQL_JTI_INSERT,
-	SQL_AUDIT_LOCK, /* PostgreSQL: advisory lock; SQLite: none (BEGIN IMMEDIATE) */
 	SQL_AUDIT_HEAD,
 	SQL_AUDIT_INSERT,
 	SQL_AUDIT_HEAD_PUT,
@@ -69,6 +68,12 @@ const char *vt_schema_migration(size_t version, enum vt_db_backend b);
 /* Taken first in the migration transaction (PostgreSQL: an advisory lock,
  * so replicas starting together migrate once); NULL for SQLite. */
 const char *vt_sql_migrate_lock(enum vt_db_backend b);
+/* The release log's append (store.c): its BEGIN, serialised among every
+ * thread and broker (SQLite: BEGIN IMMEDIATE; PostgreSQL: BEGIN and the
+ * chain's advisory lock, one round trip), and its COMMIT, durable before
+ * the caller releases (PostgreSQL: COMMIT and a WAL flush, one round trip). */
+const char *vt_sql_audit_begin(enum vt_db_backend b);
+const char *vt_sql_audit_commit(enum vt_db_backend b);
 
 /* One statement argument. */
 struct vt_db_arg {

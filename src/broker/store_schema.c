@@ -42,7 +42,6 @@ static const struct sql_text statements[SQL_COUNT] = {
 	[SQL_NOTIFY] = {NULL, "SELECT pg_notify('veritee_kv', '')"},
 	[SQL_JTI_PURGE] = {"DELETE FROM admin_jti WHERE exp < $1", NULL},
 	[SQL_JTI_INSERT] = {"INSERT INTO admin_jti(jti, exp) VALUES($1, $2) ON CONFLICT(jti) DO NOTHING", NULL},
-	[SQL_AUDIT_LOCK] = {NULL, "SELECT pg_advisory_xact_lock(" LOCK_AUDIT ")"},
 	[SQL_AUDIT_HEAD] = {"SELECT seq, hash, jws FROM audit_head WHERE id = 1", NULL},
 	[SQL_AUDIT_INSERT] = {"INSERT INTO audit(seq, entry, hash) VALUES($1, $2, $3)", NULL},
 	[SQL_AUDIT_HEAD_PUT] = {"INSERT INTO audit_head(id, seq, hash, jws) VALUES(1, $1, $2, $3) "
@@ -73,7 +72,7 @@ static const struct sql_text statements[SQL_COUNT] = {
 	[SQL_SESSION_CLAIM] = {"UPDATE sessions SET state = 1 WHERE id_hash = $1 AND state = 0 AND expires > $2 "
 			       "RETURNING tee, hash, policy, nonce",
 			       NULL},
-	[SQL_SESSION_STATE] = {"SELECT state, expires FROM sessions WHERE id_hash = $1", NULL},
+	[SQL_SESSION_STATE] = {"SELECT state FROM sessions WHERE id_hash = $1", NULL},
 	[SQL_SESSION_ATTESTED] = {"UPDATE sessions SET state = 2, token = $2 WHERE id_hash = $1 AND state = 1", NULL},
 	[SQL_SESSION_FAIL] = {"DELETE FROM sessions WHERE id_hash = $1 AND state = 1", NULL},
 	[SQL_SESSION_TOKEN] = {"SELECT token FROM sessions WHERE id_hash = $1 AND state = 2 AND expires > $2", NULL},
@@ -154,4 +153,18 @@ const char *vt_schema_migration(size_t version, enum vt_db_backend b)
 const char *vt_sql_migrate_lock(enum vt_db_backend b)
 {
 	return b == VT_DB_PG ? "SELECT pg_advisory_xact_lock(" LOCK_MIGRATE ")" : NULL;
+}
+
+const char *vt_sql_audit_begin(enum vt_db_backend b)
+{
+	return b == VT_DB_PG ? "BEGIN; SELECT pg_advisory_xact_lock(" LOCK_AUDIT ")" : "BEGIN IMMEDIATE";
+}
+
+/* A synchronous commit of a transaction with an id waits for the WAL up to
+ * its commit record, so up to every earlier one: the append's own COMMIT
+ * stays asynchronous (the lock is not held through a flush). */
+const char *vt_sql_audit_commit(enum vt_db_backend b)
+{
+	return b == VT_DB_PG ? "COMMIT; BEGIN; SET LOCAL synchronous_commit = on; SELECT txid_current(); COMMIT"
+			     : "COMMIT";
 }
