@@ -106,7 +106,9 @@ unsigned vt_ratelimit_take(struct vt_ratelimit *rl, const char *client, int64_t 
 		hit->tokens -= 1.0;
 	} else {
 		double need = (1.0 - hit->tokens) / rl->rate;
-		wait = (unsigned)need + 1; /* whole seconds, rounded up, at least 1 */
+		wait = (unsigned)need; /* whole seconds, rounded up, at least 1 */
+		if (wait == 0 || (double)wait < need)
+			wait++;
 	}
 	pthread_mutex_unlock(&sh->lock);
 	return wait;

@@ -25,6 +25,17 @@ static void test_buckets(void **state)
 	/* Half a second later one token is back (2/s). */
 	assert_int_equal(vt_ratelimit_take(rl, "10.0.0.1", t + 500), 0);
 	assert_true(vt_ratelimit_take(rl, "10.0.0.1", t + 500) > 0);
+	/* Retry-After is the wait rounded up to whole seconds, and no more:
+	 * 1 s at 1/s with the bucket just emptied (exactly 1 s), 1 s at 2/s
+	 * (0.5 s). */
+	struct vt_ratelimit *slow = vt_ratelimit_new(1, 1);
+	assert_int_equal(vt_ratelimit_take(slow, "10.0.0.3", t), 0);
+	assert_int_equal(vt_ratelimit_take(slow, "10.0.0.3", t), 1);
+	vt_ratelimit_free(slow);
+	slow = vt_ratelimit_new(2, 1);
+	assert_int_equal(vt_ratelimit_take(slow, "10.0.0.3", t), 0);
+	assert_int_equal(vt_ratelimit_take(slow, "10.0.0.3", t), 1);
+	vt_ratelimit_free(slow);
 	/* Many addresses: the table reuses slots, never refuses a newcomer. */
 	char addr[32];
 	for (int i = 0; i < 40000; i++) {
@@ -124,8 +135,11 @@ static void test_broker_429(void **state)
 	assert_int_equal(auth_from(f, "10.2.2.2", "203.0.113.50", NULL), 200);
 	assert_int_equal(auth_from(f, "10.2.2.2", "203.0.113.51", NULL), 200);
 	assert_int_equal(auth_from(f, "10.2.2.2", "203.0.113.52", NULL), 429);
-	/* Garbage in the header: the proxy's own address counts. */
+	/* Garbage in the header: the proxy's own address counts (one bucket
+	 * for every garbage value, its own). */
 	assert_int_equal(auth_from(f, "127.0.0.9", "not-an-address", NULL), 200);
+	assert_int_equal(auth_from(f, "127.0.0.9", "garbage-2", NULL), 200);
+	assert_int_equal(auth_from(f, "127.0.0.9", "garbage-3", NULL), 429);
 }
 
 static void test_readyz(void **state)
