@@ -174,7 +174,7 @@ static int do_complete(struct conn *c, const struct session *s, bool *mismatch)
 {
 	int st = -200;
 	EVP_PKEY *key = NULL;
-	json_t *jwk = NULL, *ev = NULL, *att = NULL, *jwe = NULL, *tok = NULL;
+	json_t *jwk = NULL, *ev = NULL, *att = NULL, *jwe = NULL;
 	char *text = NULL;
 	struct vt_secret *secret = NULL;
 	uint8_t digest[64], rd[64] = {0};
@@ -207,7 +207,6 @@ static int do_complete(struct conn *c, const struct session *s, bool *mismatch)
 out:
 	vt_secret_free(secret);
 	free(text);
-	json_decref(tok);
 	json_decref(jwe);
 	json_decref(att);
 	json_decref(ev);
