@@ -10,6 +10,7 @@ stopped by stop(), also on failure (use it as a context manager).
 The load itself comes from bench/bench_cluster.c (C, libcurl, one keep-alive
 connection per worker).
 """
+import base64
 import json
 import os
 import secrets
@@ -138,8 +139,7 @@ class Cluster:
         return self
 
     def start_pg(self):
-        env = dict(os.environ)
-        p = subprocess.run([PG_SCRIPT, "start"], capture_output=True, text=True, timeout=120, env=env)
+        p = subprocess.run([PG_SCRIPT, "start"], capture_output=True, text=True, timeout=120)
         if p.returncode != 0:
             raise kh.TestFailure(f"pg-server.sh start: rc={p.returncode} {p.stderr[-2000:]}")
         self.pg_dir, self.db_url = p.stdout.split()[:2]
@@ -285,7 +285,7 @@ backend replicas
 
     def set_refvals(self, values, target=None):
         msg = {"version": "0.1.0", "type": "sample",
-               "payload": __import__("base64").b64encode(json.dumps(values).encode()).decode()}
+               "payload": base64.b64encode(json.dumps(values).encode()).decode()}
         return self.admin_request(self.port_of(target), "POST", "/kbs/v0/reference-value", msg)
 
     def set_resource(self, path, data, target=None):
@@ -299,18 +299,20 @@ backend replicas
         kh.check(r.status == 200, f"resource: {r!r}")
 
     # ---------------------------------------------------------------- load
+    def load_argv(self, concurrency, seconds, retries=0, url=None):
+        return [bench_bin(), "load", url or self.url, self.sim_dir, self.resource, self.secret.hex(),
+                str(concurrency), str(seconds), str(retries)]
+
     def load(self, concurrency, seconds, retries=0, url=None):
         """Run bench_cluster load; returns its JSON result."""
-        p = subprocess.run([bench_bin(), "load", url or self.url, self.sim_dir, self.resource, self.secret.hex(),
-                            str(concurrency), str(seconds), str(retries)],
+        p = subprocess.run(self.load_argv(concurrency, seconds, retries, url),
                            capture_output=True, text=True, timeout=seconds + 120)
         if p.returncode != 0:
             raise kh.TestFailure(f"bench_cluster: rc={p.returncode} {p.stderr[-2000:]}")
         return json.loads(p.stdout.strip().splitlines()[-1])
 
     def load_async(self, concurrency, seconds, retries=0):
-        return subprocess.Popen([bench_bin(), "load", self.url, self.sim_dir, self.resource, self.secret.hex(),
-                                 str(concurrency), str(seconds), str(retries)],
+        return subprocess.Popen(self.load_argv(concurrency, seconds, retries),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     @staticmethod

@@ -9,6 +9,7 @@ Starts PostgreSQL (tests/pg-server.sh), three `veritee serve` and HAProxy on
 127.0.0.1 ports chosen at run time, stops them at the end, also on failure.
 Skips, saying why, without the PostgreSQL server or HAProxy.
 """
+import glob
 import os
 import signal
 import sys
@@ -237,9 +238,11 @@ def main():
 
 
 def subprocess_missing_pg():
-    return not any(os.path.exists(f"{d}/initdb") for d in ["/usr/lib/postgresql/15/bin"] +
-                   [f"/usr/lib/postgresql/{v}/bin" for v in os.listdir("/usr/lib/postgresql")]
-                   if os.path.isdir("/usr/lib/postgresql")) if os.path.isdir("/usr/lib/postgresql") else True
+    # Where tests/pg-server.sh looks: $PG_BIN, else /usr/lib/postgresql/*/bin.
+    pg_bin = os.environ.get("PG_BIN")
+    if pg_bin:
+        return not os.access(f"{pg_bin}/initdb", os.X_OK)
+    return not glob.glob("/usr/lib/postgresql/*/bin/initdb")
 
 
 if __name__ == "__main__":
