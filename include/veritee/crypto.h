@@ -134,5 +134,7 @@ VT_API bool vt_x509_window_narrow(X509 *cert, int64_t *nb, int64_t *na);
 
 /* SHA-256 of n bytes. */
 VT_API VT_MUST_USE vt_status vt_sha256(const void *p, size_t n, uint8_t out[32], struct vt_err *err);
+/* The same as lowercase hex in out[65]. */
+VT_API VT_MUST_USE vt_status vt_sha256_hex(const void *p, size_t n, char out[65], struct vt_err *err);
 
 #endif

@@ -85,6 +85,8 @@ VT_API void vt_wipe(void *p, size_t n);
  * strict: invalid characters, bad padding or non-canonical trailing bits fail.
  */
 VT_API char *vt_hex_encode(const uint8_t *p, size_t n);
+/* Lowercase hex of n bytes into out[2n + 1] (NUL-terminated), no allocation. */
+VT_API void vt_hex_encode_to(const uint8_t *p, size_t n, char *out);
 /* Value of one hex digit (either case), or -1. */
 VT_API int vt_hex_digit(char c);
 VT_API VT_MUST_USE vt_status vt_hex_decode(const char *s, uint8_t **out, size_t *out_len, struct vt_err *err);

@@ -14,22 +14,6 @@
 
 static const char genesis[65] = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/* Lowercase hex SHA-256 of n bytes into out[65]. */
-static vt_status sha256_hex(const void *p, size_t n, char out[65], struct vt_err *err)
-{
-	static const char digits[] = "0123456789abcdef";
-	uint8_t d[32];
-	vt_status rc = vt_sha256(p, n, d, err);
-	if (rc != VT_OK)
-		return rc;
-	for (size_t i = 0; i < 32; i++) {
-		out[2 * i] = digits[d[i] >> 4];
-		out[2 * i + 1] = digits[d[i] & 15];
-	}
-	out[64] = '\0';
-	return VT_OK;
-}
-
 static bool is_hash_hex(const char *s)
 {
 	if (s == NULL || strlen(s) != 64)
@@ -92,7 +76,7 @@ static vt_status make_entry(void *ctx, const struct vt_audit_link *prev, char **
 		rc = vt_fail(err, VT_E_NOMEM, VT_STEP_STORAGE, "audit", "cannot serialize the release log entry");
 		goto out;
 	}
-	VT_GUARD(sha256_hex(text, strlen(text), hash, err));
+	VT_GUARD(vt_sha256_hex(text, strlen(text), hash, err));
 	payload = json_pack("{s:s, s:I, s:I}", "hash", hash, "seq", (json_int_t)(prev->seq + 1), "time",
 			    (json_int_t)a->now);
 	header = json_pack("{s:s, s:s, s:s}", "alg", "ES256", "typ", VT_AUDIT_HEAD_TYP, "kid", a->b->token_kid);
@@ -144,15 +128,15 @@ static vt_status append(struct vt_broker *b, const struct vt_http_request *req, 
 	if (token != NULL && bearer != NULL && strcmp(token, bearer) == 0) {
 		const char *jti = json_string_value(json_object_get(claims, "jti"));
 		credential = "bearer";
-		rc = jti ? sha256_hex(jti, strlen(jti), session, err) : sha256_hex(token, strlen(token), session, err);
+		rc = jti ? vt_sha256_hex(jti, strlen(jti), session, err) : vt_sha256_hex(token, strlen(token), session, err);
 		have_session = true;
 	} else if (req->session_cookie != NULL) {
 		credential = "cookie";
-		rc = sha256_hex(req->session_cookie, strlen(req->session_cookie), session, err);
+		rc = vt_sha256_hex(req->session_cookie, strlen(req->session_cookie), session, err);
 		have_session = true;
 	} else if (bearer != NULL) {
 		credential = "bearer";
-		rc = sha256_hex(bearer, strlen(bearer), session, err);
+		rc = vt_sha256_hex(bearer, strlen(bearer), session, err);
 		have_session = true;
 	}
 	if (rc != VT_OK)
@@ -165,7 +149,7 @@ static vt_status append(struct vt_broker *b, const struct vt_http_request *req, 
 			text = json_dumps(claims, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
 		if (text == NULL)
 			return vt_fail(err, VT_E_NOMEM, VT_STEP_STORAGE, "audit", "out of memory");
-		rc = sha256_hex(text, strlen(text), digest, err);
+		rc = vt_sha256_hex(text, strlen(text), digest, err);
 		free(text);
 		if (rc != VT_OK)
 			return rc;
@@ -381,7 +365,7 @@ static vt_status verify_entry(const json_t *entry, long i, int64_t expect_seq, c
 	json_t *body = json_deep_copy(entry);
 	char *text = NULL, calc[65];
 	bool ok = body && json_object_del(body, "hash") == 0 && (text = vt_json_canonical(body)) != NULL &&
-		  sha256_hex(text, strlen(text), calc, NULL) == VT_OK;
+		  vt_sha256_hex(text, strlen(text), calc, NULL) == VT_OK;
 	free(text);
 	json_decref(body);
 	if (!ok)

@@ -73,17 +73,7 @@ void vt_session_db_free(struct vt_session_db *d)
 /* hex SHA-256 of the cookie: the row's key. */
 static vt_status id_hash(const char *id, char out[65], struct vt_err *err)
 {
-	static const char digits[] = "0123456789abcdef";
-	uint8_t d[32];
-	vt_status rc = vt_sha256(id, strlen(id), d, err);
-	if (rc != VT_OK)
-		return rc;
-	for (size_t i = 0; i < 32; i++) {
-		out[2 * i] = digits[d[i] >> 4];
-		out[2 * i + 1] = digits[d[i] & 15];
-	}
-	out[64] = '\0';
-	return VT_OK;
+	return vt_sha256_hex(id, strlen(id), out, err);
 }
 
 /* The live count as this replica believes it: recounted once a second. */

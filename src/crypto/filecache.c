@@ -175,6 +175,15 @@ vt_status vt_sha256(const void *p, size_t n, uint8_t out[32], struct vt_err *err
 	return VT_OK;
 }
 
+vt_status vt_sha256_hex(const void *p, size_t n, char out[65], struct vt_err *err)
+{
+	uint8_t d[32];
+	vt_status rc = vt_sha256(p, n, d, err);
+	if (rc == VT_OK)
+		vt_hex_encode_to(d, sizeof(d), out);
+	return rc;
+}
+
 static struct file_entry *entry_new(char *key, uint8_t *bytes, size_t size, struct vt_err *err)
 {
 	struct file_entry *e = calloc(1, sizeof(*e));

@@ -4,19 +4,23 @@
 
 #include "veritee/util.h"
 
-char *vt_hex_encode(const uint8_t *p, size_t n)
+void vt_hex_encode_to(const uint8_t *p, size_t n, char *out)
 {
 	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+char *vt_hex_encode(const uint8_t *p, size_t n)
+{
 	if (n > (SIZE_MAX - 1) / 2)
 		return NULL;
 	char *s = malloc(2 * n + 1);
-	if (s == NULL)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		s[2 * i] = digits[p[i] >> 4];
-		s[2 * i + 1] = digits[p[i] & 15];
-	}
-	s[2 * n] = '\0';
+	if (s != NULL)
+		vt_hex_encode_to(p, n, s);
 	return s;
 }
 

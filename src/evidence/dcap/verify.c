@@ -1371,7 +1371,6 @@ out:
 
 vt_status vt_dcap_claim_hex(json_t *o, const char *key, const void *p, size_t n, struct vt_err *err)
 {
-	static const char digits[] = "0123456789abcdef";
 	char buf[2 * 64 + 1];
 	if (n > 64) {
 		char *h = vt_hex_encode(p, n);
@@ -1382,11 +1381,7 @@ vt_status vt_dcap_claim_hex(json_t *o, const char *key, const void *p, size_t n,
 		return set_new(o, key, s, err);
 	}
 	/* the usual case: on the stack, and lowercase hex needs no UTF-8 check */
-	const uint8_t *b = p;
-	for (size_t i = 0; i < n; i++) {
-		buf[2 * i] = digits[b[i] >> 4];
-		buf[2 * i + 1] = digits[b[i] & 15];
-	}
+	vt_hex_encode_to(p, n, buf);
 	return set_new(o, key, json_stringn_nocheck(buf, 2 * n), err);
 }
 

@@ -567,7 +567,6 @@ static bool put(json_t *c, const char *key, json_t *v)
 
 static bool put_hex(json_t *c, const char *key, const uint8_t *p, size_t n)
 {
-	static const char digits[] = "0123456789abcdef";
 	char buf[2 * 64 + 1];
 	if (n > 64) {
 		char *h = vt_hex_encode(p, n);
@@ -576,10 +575,7 @@ static bool put_hex(json_t *c, const char *key, const uint8_t *p, size_t n)
 		return ok;
 	}
 	/* on the stack; lowercase hex needs no UTF-8 check */
-	for (size_t i = 0; i < n; i++) {
-		buf[2 * i] = digits[p[i] >> 4];
-		buf[2 * i + 1] = digits[p[i] & 15];
-	}
+	vt_hex_encode_to(p, n, buf);
 	return put(c, key, json_stringn_nocheck(buf, 2 * n));
 }
 
