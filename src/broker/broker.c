@@ -178,6 +178,16 @@ void vt_broker_handle(struct vt_broker *b, const struct vt_http_request *req, st
 	new_request_id(b, r->request_id);
 	r->note = &note;
 	atomic_fetch_add(&b->m.requests, 1);
+	/* Behind a trusted load balancer, the client is the one it names: for
+	 * the handlers (quotas, rate limits), the log line and the record. */
+	struct vt_http_request fwd;
+	char fwd_client[INET6_ADDRSTRLEN];
+	if (vt_broker_forwarded_client(b, req, fwd_client, sizeof(fwd_client))) {
+		fwd = *req;
+		fwd.client = fwd_client;
+		req = &fwd;
+	}
+	const char *client = req->client;
 	dispatch(b, req, r);
 	r->note = NULL;
 	if (r->status == 503)
@@ -185,8 +195,6 @@ void vt_broker_handle(struct vt_broker *b, const struct vt_http_request *req, st
 	double secs = mono_seconds() - t0;
 	vt_obs_request(&b->obs, vt_obs_endpoint(req->path), secs);
 
-	char fwd[INET6_ADDRSTRLEN];
-	const char *client = vt_broker_forwarded_client(b, req, fwd, sizeof(fwd)) ? fwd : req->client;
 	if (note.attest) {
 		struct vt_attest_event ev = {
 			.time = vt_broker_now(b), .tee = note.tee, .ok = note.ok, .has_step = !note.ok, .step = note.step,
@@ -257,14 +265,6 @@ static void dispatch(struct vt_broker *b, const struct vt_http_request *req, str
 	const char *rest = slash ? slash + 1 : "";
 	bool get = strcmp(m, "GET") == 0, post = strcmp(m, "POST") == 0, del = strcmp(m, "DELETE") == 0;
 
-	/* Behind a trusted load balancer, the client is the one it names. */
-	struct vt_http_request fwd;
-	char client[INET6_ADDRSTRLEN];
-	if (vt_broker_forwarded_client(b, req, client, sizeof(client))) {
-		fwd = *req;
-		fwd.client = client;
-		req = &fwd;
-	}
 	if (strcmp(first, "auth") == 0 && post && !slash) {
 		if (!vt_broker_rate_limited(b, b->rl_auth, req, r))
 			vt_broker_auth(b, req, r);
