@@ -484,27 +484,36 @@ static void refval_delete(struct vt_broker *b, const char *id, struct vt_http_re
 	vt_resp_json(r, 200, json_pack("{s:s}", "deleted", id));
 }
 
-/* GET admin/attestations?limit=N (1..500, default 100): the newest first. */
-static void attestations_list(struct vt_broker *b, const struct vt_http_request *req, struct vt_http_response *r)
+bool vt_broker_query_int(const char *query, const char *name, int64_t *out)
 {
-	int64_t limit = 100;
+	size_t klen = strlen(name);
 	bool seen = false;
-	for (const char *q = req->query; q != NULL && *q;) {
+	for (const char *q = query; q != NULL && *q;) {
 		const char *amp = strchr(q, '&');
 		size_t n = amp ? (size_t)(amp - q) : strlen(q);
-		if (n >= 6 && strncmp(q, "limit=", 6) == 0) {
-			if (seen || n == 6 || n > 6 + 9) {
-				limit = -1;
-				break;
+		if (n > klen && strncmp(q, name, klen) == 0 && q[klen] == '=') {
+			size_t digits = n - klen - 1;
+			if (seen || digits == 0 || digits > 18)
+				return false;
+			int64_t v = 0;
+			for (size_t i = klen + 1; i < n; i++) {
+				if (q[i] < '0' || q[i] > '9')
+					return false;
+				v = v * 10 + (q[i] - '0');
 			}
-			limit = 0;
-			for (size_t i = 6; i < n && limit >= 0; i++)
-				limit = q[i] >= '0' && q[i] <= '9' ? limit * 10 + (q[i] - '0') : -1;
+			*out = v;
 			seen = true;
 		}
 		q = amp ? amp + 1 : NULL;
 	}
-	if (limit < 1 || limit > VT_EVENTS_MAX) {
+	return true;
+}
+
+/* GET admin/attestations?limit=N (1..500, default 100): the newest first. */
+static void attestations_list(struct vt_broker *b, const struct vt_http_request *req, struct vt_http_response *r)
+{
+	int64_t limit = 100;
+	if (!vt_broker_query_int(req->query, "limit", &limit) || limit < 1 || limit > VT_EVENTS_MAX) {
 		vt_resp_error(r, "SerdeError", "Bad query: limit=1..500");
 		return;
 	}

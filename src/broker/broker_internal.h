@@ -90,6 +90,10 @@ static inline struct vt_request_note *vt_note(struct vt_http_response *r)
 {
 	return r->note;
 }
+/* The value of `name`=N (decimal, 1..18 digits) in a raw query string
+ * into *out, left as it is when absent; false when it is repeated, empty
+ * or not digits.  Other parameters are ignored (admin.c). */
+bool vt_broker_query_int(const char *query, const char *name, int64_t *out);
 /* An attestation-policy-selector id or policy set name: 1..48 of [A-Za-z0-9_.-]. */
 bool vt_broker_selector_valid(const char *s);
 

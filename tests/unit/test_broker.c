@@ -61,12 +61,7 @@ static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	f->dir = vt_test_tmpdir();
-	snprintf(f->simdir, sizeof(f->simdir), "%s/sim", f->dir);
-	assert_int_equal(vt_sim_ensure_keys(f->simdir, NULL), VT_OK);
-	assert_int_equal(vt_key_generate(VT_KEY_P256, &f->admin, NULL), VT_OK);
-	char *pub = vt_test_path_in(f->dir, "admin.pub");
-	assert_int_equal(vt_key_save_pem(pub, f->admin, false, 0644, NULL), VT_OK);
-	free(pub);
+	vt_test_broker_keys(f->dir, f->simdir, sizeof(f->simdir), &f->admin);
 	f->b = make_broker(f, "kbs.db", true);
 	*state = f;
 	return 0;
