@@ -21,9 +21,9 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from jwcrypto import jwk, jws  # noqa: E402
-
+# kbs_helpers first: under a python without jwcrypto it runs the test again with /usr/bin/python3
 import kbs_helpers as kh  # noqa: E402
+from jwcrypto import jwk, jws  # noqa: E402
 from kbs_helpers import (DEFAULT_MEASUREMENT, Broker, Tap, Tee, TestFailure, b64url_dec, canonical, check,  # noqa: E402
                          eq, full_attest, jwt_parts, request, run)
 
