@@ -138,6 +138,16 @@ static vt_status set_path(char **slot, const char *dir, json_t *v, const char *k
 	return *slot ? VT_OK : vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, key, "out of memory");
 }
 
+/* A string taken as it is (a URI: no path resolution). */
+static vt_status set_verbatim(char **slot, json_t *v, const char *key, struct vt_err *err)
+{
+	if (!json_is_string(v))
+		return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, key, "\"%s\" must be a string", key);
+	free(*slot);
+	*slot = strdup(json_string_value(v));
+	return *slot ? VT_OK : vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, key, "out of memory");
+}
+
 static vt_status set_int(int64_t *slot, json_t *v, const char *key, int64_t lo, int64_t hi, struct vt_err *err)
 {
 	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
@@ -366,11 +376,7 @@ vt_status vt_broker_config_load(const char *path, struct vt_broker_config *c, st
 		} else if (strcmp(key, "database") == 0) {
 			/* A PostgreSQL URI as it is; anything else is an SQLite path. */
 			if (json_is_string(v) && vt_store_is_url(json_string_value(v))) {
-				free(c->db_path);
-				if ((c->db_path = strdup(json_string_value(v))) == NULL) {
-					rc = vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, key, "out of memory");
-					goto out;
-				}
+				VT_GUARD(set_verbatim(&c->db_path, v, key, err));
 			} else {
 				VT_GUARD(set_path(&c->db_path, dir, v, key, err));
 			}
@@ -378,11 +384,7 @@ vt_status vt_broker_config_load(const char *path, struct vt_broker_config *c, st
 			VT_GUARD(set_path(&c->master_key_path, dir, v, key, err));
 		} else if (strcmp(key, "token_signing_key") == 0) {
 			if (json_is_string(v) && vt_pkcs11_is_uri(json_string_value(v))) { /* an HSM key, as it is */
-				free(c->token_key_path);
-				if ((c->token_key_path = strdup(json_string_value(v))) == NULL) {
-					rc = vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, key, "out of memory");
-					goto out;
-				}
+				VT_GUARD(set_verbatim(&c->token_key_path, v, key, err));
 			} else {
 				VT_GUARD(set_path(&c->token_key_path, dir, v, key, err));
 			}
@@ -392,11 +394,7 @@ vt_status vt_broker_config_load(const char *path, struct vt_broker_config *c, st
 					     "\"master_key_wrapping_key\" must be a PKCS#11 URI (\"pkcs11:...\")");
 				goto out;
 			}
-			free(c->master_key_wrapping_key);
-			if ((c->master_key_wrapping_key = strdup(json_string_value(v))) == NULL) {
-				rc = vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, key, "out of memory");
-				goto out;
-			}
+			VT_GUARD(set_verbatim(&c->master_key_wrapping_key, v, key, err));
 		} else if (strcmp(key, "pkcs11_module") == 0) {
 			VT_GUARD(set_path(&c->pkcs11_module, dir, v, key, err));
 		} else if (strcmp(key, "insecure_sim_root") == 0) {
