@@ -193,45 +193,14 @@ void vt_broker_audit_refusal(struct vt_broker *b, const struct vt_http_request *
 
 /* ------------------------------------------------------------ export */
 
-/* "since=N&limit=M": digits only, each at most once; other names are
- * ignored.  False on a malformed value. */
-static bool parse_query(const char *q, int64_t *since, int64_t *limit)
-{
-	bool seen_since = false, seen_limit = false;
-	while (q != NULL && *q) {
-		const char *amp = strchr(q, '&');
-		size_t n = amp ? (size_t)(amp - q) : strlen(q);
-		int64_t *dst = NULL;
-		bool *seen = NULL;
-		size_t klen = 0;
-		if (n >= 6 && strncmp(q, "since=", 6) == 0)
-			dst = since, seen = &seen_since, klen = 6;
-		else if (n >= 6 && strncmp(q, "limit=", 6) == 0)
-			dst = limit, seen = &seen_limit, klen = 6;
-		if (dst != NULL) {
-			if (*seen || n == klen || n - klen > 18)
-				return false;
-			int64_t v = 0;
-			for (size_t i = klen; i < n; i++) {
-				if (q[i] < '0' || q[i] > '9')
-					return false;
-				v = v * 10 + (q[i] - '0');
-			}
-			*dst = v;
-			*seen = true;
-		}
-		q = amp ? amp + 1 : NULL;
-	}
-	return true;
-}
-
 void vt_broker_audit_export(struct vt_broker *b, const struct vt_http_request *req, struct vt_http_response *r)
 {
 	struct vt_err e = {0};
 	int64_t since = 0, limit = VT_AUDIT_PAGE_MAX, head_seq = 0;
 	json_t *rows = NULL, *entries = NULL;
 	char *head = NULL;
-	if (!parse_query(req->query, &since, &limit) || limit < 1 || limit > VT_AUDIT_PAGE_MAX) {
+	if (!vt_broker_query_int(req->query, "since", &since) || !vt_broker_query_int(req->query, "limit", &limit) ||
+	    limit < 1 || limit > VT_AUDIT_PAGE_MAX) {
 		vt_resp_error(r, "SerdeError", "Bad query: since=N (entries after seq N, N >= 0) and limit=1..500");
 		return;
 	}
