@@ -115,6 +115,8 @@ VT_API VT_MUST_USE vt_status vt_file_write(const char *path, const void *p, size
  * Time.  Verification takes `now` as an input; these help callers produce it.
  */
 VT_API int64_t vt_now(void); /* wall clock, seconds since the epoch */
+/* Milliseconds on CLOCK_MONOTONIC: deadlines and intervals, never dates. */
+VT_API int64_t vt_mono_ms(void);
 /* Parse "2025-12-08T00:00:00Z" (also "+00:00" / fractional seconds). */
 VT_API VT_MUST_USE vt_status vt_time_parse_rfc3339(const char *s, int64_t *out, struct vt_err *err);
 /* Format as RFC 3339 UTC into buf (at least 21 bytes). */

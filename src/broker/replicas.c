@@ -21,13 +21,7 @@
 
 #include "broker/broker_internal.h"
 #include "broker/ratelimit.h"
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "veritee/util.h"
 
 vt_status vt_broker_store_open(struct vt_broker *b, const struct vt_secret *master_key, struct vt_err *err)
 {
@@ -136,7 +130,7 @@ bool vt_broker_forwarded_client(struct vt_broker *b, const struct vt_http_reques
 bool vt_broker_rate_limited(struct vt_broker *b, struct vt_ratelimit *rl, const struct vt_http_request *req,
 			    struct vt_http_response *r)
 {
-	unsigned wait = vt_ratelimit_take(rl, req->client, mono_ms());
+	unsigned wait = vt_ratelimit_take(rl, req->client, vt_mono_ms());
 	if (wait == 0)
 		return false;
 	atomic_fetch_add(&b->m.rate_limited, 1);

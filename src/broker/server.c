@@ -87,13 +87,6 @@ struct request {
 	bool answered;   /* the early answer is queued */
 };
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ------------------------------------------------------ body budgets */
 
 static struct client_bytes **client_slot(struct vt_conn_guard *g, const char *addr)
@@ -150,7 +143,7 @@ static void budget_give(struct vt_conn_guard *g, const char *addr, size_t n)
 static void set_deadline(struct vt_conn_guard *g, struct slot *s, int64_t seconds)
 {
 	pthread_mutex_lock(&g->lock);
-	s->deadline_ms = mono_ms() + seconds * 1000;
+	s->deadline_ms = vt_mono_ms() + seconds * 1000;
 	pthread_mutex_unlock(&g->lock);
 }
 
@@ -177,7 +170,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 		else
 			snprintf(s->client, sizeof(s->client), "-");
 		pthread_mutex_lock(&g->lock);
-		s->deadline_ms = mono_ms() + g->cfg->header_timeout * 1000;
+		s->deadline_ms = vt_mono_ms() + g->cfg->header_timeout * 1000;
 		s->next = g->head;
 		if (g->head)
 			g->head->prev = s;
@@ -217,7 +210,7 @@ static void *reaper(void *arg)
 			ts.tv_nsec -= 1000000000L;
 		}
 		pthread_cond_timedwait(&g->wake, &g->lock, &ts);
-		int64_t now = mono_ms();
+		int64_t now = vt_mono_ms();
 		for (struct slot *s = g->head; s; s = s->next) {
 			if (!s->reaped && s->fd >= 0 && s->deadline_ms <= now) {
 				shutdown(s->fd, SHUT_RDWR);

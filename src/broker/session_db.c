@@ -43,13 +43,6 @@ struct vt_session_db {
 	int64_t last_sweep;   /* wall seconds */
 };
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 struct vt_session_db *vt_session_db_new(struct vt_store *store, size_t max, size_t max_per_client)
 {
 	struct vt_session_db *d = calloc(1, sizeof(*d));
@@ -84,7 +77,7 @@ static vt_status estimate(struct vt_session_db *d, int64_t now, int64_t *out, st
 	/* Counting is a scan of the live sessions: often near the cap, rarely
 	 * far below it. */
 	int64_t every = est * 2 < (int64_t)d->max ? COUNT_REFRESH_FAR_MS : COUNT_REFRESH_MS;
-	bool stale = d->counted_at == 0 || mono_ms() - d->counted_at >= every;
+	bool stale = d->counted_at == 0 || vt_mono_ms() - d->counted_at >= every;
 	pthread_mutex_unlock(&d->lock);
 	if (stale) {
 		int64_t n = 0;
@@ -94,7 +87,7 @@ static vt_status estimate(struct vt_session_db *d, int64_t now, int64_t *out, st
 		pthread_mutex_lock(&d->lock);
 		d->count = n;
 		d->created = 0;
-		d->counted_at = mono_ms();
+		d->counted_at = vt_mono_ms();
 		est = n;
 		pthread_mutex_unlock(&d->lock);
 	}

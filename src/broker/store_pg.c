@@ -25,6 +25,7 @@
 #include <libpq-fe.h>
 
 #include "broker/store_internal.h"
+#include "veritee/util.h"
 
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS 2000
@@ -55,13 +56,6 @@ struct pg {
 	PGconn *listen;
 	int64_t listen_retry_ms;
 };
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static struct pg *pg_of(struct vt_store *s)
 {
@@ -175,7 +169,7 @@ static vt_status pg_acquire(struct vt_store *s, void **conn, struct vt_err *err)
 {
 	struct pg *p = pg_of(s);
 	struct pg_conn *dead = NULL;
-	int64_t deadline = mono_ms() + p->wait_ms;
+	int64_t deadline = vt_mono_ms() + p->wait_ms;
 	vt_status rc = VT_OK;
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
@@ -193,7 +187,7 @@ static vt_status pg_acquire(struct vt_store *s, void **conn, struct vt_err *err)
 			dead = pc;
 		}
 		if (p->open < p->max) {
-			if (p->down && mono_ms() < p->retry_at_ms) {
+			if (p->down && vt_mono_ms() < p->retry_at_ms) {
 				rc = vt_fail(err, VT_E_UNAVAILABLE, VT_STEP_STORAGE, "database",
 					     "database unavailable: %s (retrying in the background)", p->why);
 				break;
@@ -211,7 +205,7 @@ static vt_status pg_acquire(struct vt_store *s, void **conn, struct vt_err *err)
 				p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : BACKOFF_FIRST_MS;
 				if (p->backoff_ms > BACKOFF_MAX_MS)
 					p->backoff_ms = BACKOFF_MAX_MS;
-				p->retry_at_ms = mono_ms() + p->backoff_ms;
+				p->retry_at_ms = vt_mono_ms() + p->backoff_ms;
 				memcpy(p->why, why, sizeof(p->why));
 				pthread_cond_broadcast(&p->cv);
 				rc = vt_fail(err, VT_E_UNAVAILABLE, VT_STEP_STORAGE, "database", "database unavailable: %s", why);
@@ -224,7 +218,7 @@ static vt_status pg_acquire(struct vt_store *s, void **conn, struct vt_err *err)
 			return VT_OK;
 		}
 		/* Every connection is busy: wait, a bounded time, in a bounded queue. */
-		int64_t now = mono_ms();
+		int64_t now = vt_mono_ms();
 		if (p->waiting >= p->max_waiting || now >= deadline) {
 			rc = vt_fail(err, VT_E_UNAVAILABLE, VT_STEP_STORAGE, "database",
 				     "all %zu database connections busy (%zu requests waiting, at most %lld ms): overloaded",
@@ -410,7 +404,7 @@ static void pg_wait_change(struct vt_store *s, int timeout_ms)
 		p->listen = NULL;
 	}
 	if (p->listen == NULL) {
-		if (mono_ms() < p->listen_retry_ms) {
+		if (vt_mono_ms() < p->listen_retry_ms) {
 			sleep_ms(timeout_ms);
 			return;
 		}
@@ -423,7 +417,7 @@ static void pg_wait_change(struct vt_store *s, int timeout_ms)
 		if (!ok) {
 			PQfinish(p->listen);
 			p->listen = NULL;
-			p->listen_retry_ms = mono_ms() + 1000;
+			p->listen_retry_ms = vt_mono_ms() + 1000;
 			sleep_ms(timeout_ms);
 			return;
 		}

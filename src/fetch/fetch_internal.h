@@ -43,9 +43,6 @@ void vt_fetch_gate_note_failure(struct vt_fetch_gate *gate, const char *url, con
 /* The gate's timeout_ms, or VT_FETCH_TIMEOUT_DEFAULT_MS without a gate. */
 long vt_fetch_gate_timeout_ms(const struct vt_fetch_gate *gate);
 
-/* Milliseconds on CLOCK_MONOTONIC (deadlines). */
-int64_t vt_fetch_mono_ms(void);
-
 /*
  * GET request.  The whole call, 429 retries and their waits included, ends
  * by vt_fetch_gate_timeout_ms(ticket->gate) after it starts.

@@ -41,16 +41,9 @@ struct vt_fetch_gate {
 	struct negative_entry *negative;  /* VT_FETCH_GATE_NEGATIVE */
 };
 
-int64_t vt_fetch_mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int64_t gate_now(const struct vt_fetch_gate *g)
 {
-	return g->s.clock != NULL ? g->s.clock(g->s.clock_arg) : vt_fetch_mono_ms() / 1000;
+	return g->s.clock != NULL ? g->s.clock(g->s.clock_arg) : vt_mono_ms() / 1000;
 }
 
 void vt_fetch_gate_defaults(struct vt_fetch_gate_settings *s)

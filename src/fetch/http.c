@@ -60,7 +60,7 @@ static vt_status get(vt_http_get_fn http_get, const struct vt_fetch_req *req, in
 				       .capture = {req->headers[0], req->headers[1], "Retry-After"}};
 	vt_status rc = VT_OK;
 	for (int n = 0;; n++) {
-		int64_t left = deadline - vt_fetch_mono_ms();
+		int64_t left = deadline - vt_mono_ms();
 		if (left <= 0) {
 			rc = vt_fail(ferr, VT_E_IO, VT_STEP_COLLATERAL, VT_FETCH_FIELD_TIMEOUT,
 				     "GET %s (%s): no answer within the %ld ms fetch deadline", url, what, total_ms);
@@ -92,7 +92,7 @@ static vt_status get(vt_http_get_fn http_get, const struct vt_fetch_req *req, in
 			long wait = ra >= 0 ? ra : 1L << n;
 			if (wait > RETRY_WAIT_MAX_S)
 				wait = RETRY_WAIT_MAX_S;
-			if (wait * 1000 >= deadline - vt_fetch_mono_ms()) {
+			if (wait * 1000 >= deadline - vt_mono_ms()) {
 				rc = vt_fail(ferr, VT_E_IO, VT_STEP_COLLATERAL, what,
 					     "GET %s: HTTP 429 (rate limited; waiting %ld s would pass the %ld ms fetch "
 					     "deadline)", url, wait, total_ms);
@@ -130,7 +130,7 @@ vt_status vt_fetch_get(struct vt_fetch_ticket *t, const struct vt_fetch_req *req
 			       "collateral as files, a cache or with the evidence, or use the veritee CLI",
 			       req->url, req->what);
 	long total_ms = vt_fetch_gate_timeout_ms(t->gate);
-	int64_t deadline = vt_fetch_mono_ms() + total_ms;
+	int64_t deadline = vt_mono_ms() + total_ms;
 	vt_status rc = vt_fetch_gate_admit(t, req->url, req->what, err);
 	if (rc != VT_OK)
 		return rc;
