@@ -151,21 +151,16 @@ static double mono_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* 16 hex digits from the CSPRNG; a counter should it fail (an id, not a secret). */
-static void new_request_id(struct vt_broker *b, char id[17])
+/* 16 hex digits from the CSPRNG; should it fail, this request's number
+ * `seq` (an id, not a secret: unique is all it needs). */
+static void new_request_id(uint64_t seq, char id[17])
 {
-	static const char hex[] = "0123456789abcdef";
 	uint8_t raw[8];
 	if (vt_random(raw, sizeof(raw), NULL) != VT_OK) {
-		uint64_t n = atomic_fetch_add(&b->m.requests, 0);
 		for (size_t i = 0; i < 8; i++)
-			raw[i] = (uint8_t)(n >> (8 * (7 - i)));
+			raw[i] = (uint8_t)(seq >> (8 * (7 - i)));
 	}
-	for (size_t i = 0; i < 8; i++) {
-		id[2 * i] = hex[raw[i] >> 4];
-		id[2 * i + 1] = hex[raw[i] & 15];
-	}
-	id[16] = '\0';
+	vt_hex_encode_to(raw, sizeof(raw), id);
 }
 
 /* Every request: a request id, the handler, one log line, the request
@@ -175,9 +170,8 @@ void vt_broker_handle(struct vt_broker *b, const struct vt_http_request *req, st
 	double t0 = mono_seconds();
 	struct vt_request_note note = {0};
 	memset(r, 0, sizeof(*r));
-	new_request_id(b, r->request_id);
+	new_request_id(atomic_fetch_add(&b->m.requests, 1), r->request_id);
 	r->note = &note;
-	atomic_fetch_add(&b->m.requests, 1);
 	/* Behind a trusted load balancer, the client is the one it names: for
 	 * the handlers (quotas, rate limits), the log line and the record. */
 	struct vt_http_request fwd;
