@@ -16,7 +16,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -27,14 +26,6 @@ from jwcrypto import jwk
 ROOT = kh.ROOT
 PG_SCRIPT = os.path.join(ROOT, "tests", "pg-server.sh")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def have_haproxy():
@@ -127,7 +118,7 @@ class Cluster:
             self.admin_jwk = jwk.JWK.from_pem(f.read())
         if self.use_pg:
             self.start_pg()
-        self.front_port = free_port() if self.use_haproxy else None
+        self.front_port = kh.free_port() if self.use_haproxy else None
         for i in range(self.n):
             self.add_replica(i)
         # Replica 0 creates the shared key files; the others then start with them.

@@ -11,6 +11,7 @@ import json
 import os
 import select
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -372,9 +373,17 @@ def verify_jwt(token, pubkey):
     return json.loads(s.payload)
 
 
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 def raw_http(port, data, timeout=10):
     """Send raw bytes (e.g. a request line http.client refuses); return the raw answer."""
-    import socket
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     try:
         s.sendall(data)

@@ -19,9 +19,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from jwcrypto import jwk  # noqa: E402
-
 import kbs_helpers as kh  # noqa: E402
+# kbs_helpers first: under a python without jwcrypto it re-runs the test with Debian's
+from jwcrypto import jwk  # noqa: E402
 from kbs_helpers import (DEFAULT_MEASUREMENT, Broker, Tap, Tee, TestFailure, attest, attest_body,  # noqa: E402
                          attest_evidence, auth, b64url, b64url_dec, check, eq, expect_err, full_attest, jwt_parts,
                          mint_jwt, request, run, verify_jwt)

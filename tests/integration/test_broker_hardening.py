@@ -166,9 +166,9 @@ if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "--trickle-a
 
 # ------------------------------------------------------------------------------
 
-from jwcrypto import jwk  # noqa: E402
-
 import kbs_helpers as kh  # noqa: E402
+# kbs_helpers first: under a python without jwcrypto it re-runs the test with Debian's
+from jwcrypto import jwk  # noqa: E402
 from kbs_helpers import (DEFAULT_MEASUREMENT, Broker, Resp, Tap, Tee, TestFailure, attest_body, b64url,  # noqa: E402
                          check, eq, expect_err, mint_jwt, request, run)
 

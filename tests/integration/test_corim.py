@@ -28,12 +28,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import kbs_helpers as kh  # noqa: E402
+# kbs_helpers first: under a python without jwcrypto it re-runs the test with Debian's
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature  # noqa: E402
 from jwcrypto import jwk  # noqa: E402
-
-import kbs_helpers as kh  # noqa: E402
 from kbs_helpers import (DEFAULT_MEASUREMENT, Broker, Tap, TestFailure, check, eq, mint_jwt, request,  # noqa: E402
                          run)
 

@@ -27,14 +27,6 @@ VECTORS = os.environ.get("VERITEE_VECTORS") or os.path.join(kh.ROOT, "..", "shar
 T2025 = "2025-01-01T00:00:00Z"
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
 def wait_port(port, proc=None, timeout=15):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -111,7 +103,7 @@ class World:
     def s_server(self, cert, key, extra=()):
         """openssl s_server on a free loopback port; returns (proc, port)."""
         for _ in range(5):
-            port = free_port()
+            port = kh.free_port()
             p = self.spawn(["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-cert", cert, "-key", key,
                             "-quiet", *extra], stdin=True)
             if wait_port(port, p):

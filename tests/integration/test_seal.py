@@ -26,11 +26,6 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-if "jwcrypto" not in sys.modules:
-    try:
-        import jwcrypto  # noqa: F401
-    except ImportError:  # the pyenv python has no jwcrypto: use Debian's
-        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
 
 import kbs_helpers as kh  # noqa: E402
 from kbs_helpers import DEFAULT_MEASUREMENT, Broker, Tap, TestFailure, check, eq, run  # noqa: E402

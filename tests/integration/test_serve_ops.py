@@ -47,14 +47,6 @@ def check_config(tmp, name, settings):
     return run(["serve", "--config", path, "--check-config"])
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def wait_for(pred, timeout, what):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -302,7 +294,7 @@ def main():
             ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
             ns.bind(sock_path)
             ns.settimeout(30)
-            port = free_port()
+            port = kh.free_port()
             cfg = path("n.json")
             write_json(cfg, dict(sound, listen=f"127.0.0.1:{port}", database="n.db", master_key="n.master",
                                  token_signing_key="n-token.key"))

@@ -24,11 +24,6 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-if "jwcrypto" not in sys.modules:
-    try:
-        import jwcrypto  # noqa: F401
-    except ImportError:  # a python without jwcrypto: use Debian's
-        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
 
 import kbs_helpers as kh  # noqa: E402
 from kbs_helpers import Broker, Tap, check, eq  # noqa: E402

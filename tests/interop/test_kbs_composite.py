@@ -22,10 +22,10 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "integration"))
 
+from kbs_helpers import Broker, Tap, TestFailure, check, eq, request, run  # noqa: E402
+# kbs_helpers first: under a python without jwcrypto it re-runs the test with Debian's
 from jwcrypto import jwe as jwe_mod  # noqa: E402
 from jwcrypto import jwk, jws  # noqa: E402
-
-from kbs_helpers import Broker, Tap, TestFailure, check, eq, request, run  # noqa: E402
 
 KBS_ERR = "https://github.com/confidential-containers/kbs/errors/"
 CPU_MEASUREMENT = hashlib.sha384(b"veritee sim default workload").hexdigest()
