@@ -13,7 +13,10 @@
  * connection is added to libmicrohttpd at accept, before the handshake, so
  * a client that never finishes its handshake is reaped at header_timeout
  * like one that never sends its headers (the reaper shuts libmicrohttpd's
- * end down; we see end-of-file on ours and close).
+ * end down; we see end-of-file on ours and close).  One deadline is ours:
+ * response bytes buffered here that a client does not take within
+ * FRONT_STALL_MS close the connection, since libmicrohttpd may have given
+ * up on it and closed its end, after which its limits no longer count it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,10 +37,12 @@
 #include <openssl/ssl.h>
 
 #include "broker/tls_front.h"
+#include "veritee/util.h"
 
 #define FRONT_BUF	  8192
 #define FRONT_MAX_THREADS 16
 #define ACCEPT_BURST	  32
+#define FRONT_STALL_MS	  10000
 
 enum tag { T_LISTEN, T_STOP, T_TCP, T_APP };
 
@@ -53,6 +58,7 @@ struct front_conn {
 	int tcp, app;
 	SSL *ssl;
 	bool handshaking, net_eof, app_eof, dead;
+	int64_t stall_until; /* bytes to send that the client has not taken: close at this vt_mono_ms() */
 	uint32_t tcp_events, app_events; /* registered interest */
 	size_t in_len, in_off;		 /* net -> app */
 	size_t out_len, out_off;	 /* app -> net */
@@ -67,6 +73,7 @@ struct front_loop {
 	struct ep_tag listen_tag, stop_tag;
 	struct front_conn *head;
 	struct front_conn *dead; /* closed during the current batch */
+	unsigned stalled;        /* connections with stall_until set */
 };
 
 struct vt_tls_front {
@@ -143,6 +150,8 @@ static void conn_close(struct front_loop *l, struct front_conn *c)
 		l->head = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	if (c->stall_until != 0)
+		l->stalled--;
 	SSL_free(c->ssl);
 	c->ssl = NULL;
 	close(c->tcp);
@@ -264,8 +273,13 @@ static bool pump(struct front_loop *l, struct front_conn *c)
 			SSL_shutdown(c->ssl); /* best effort close_notify */
 			goto close;
 		}
-		if (c->net_eof && c->in_len == 0 && c->app_eof)
-			goto close;
+	}
+	if (tcp_out && c->stall_until == 0) { /* a response waits for the client to read */
+		c->stall_until = vt_mono_ms() + FRONT_STALL_MS;
+		l->stalled++;
+	} else if (c->out_len == 0 && c->stall_until != 0) { /* it took everything */
+		c->stall_until = 0;
+		l->stalled--;
 	}
 	set_interest(l, c->tcp, &c->tcp_tag, &c->tcp_events, (tcp_in ? EPOLLIN : 0u) | (tcp_out ? EPOLLOUT : 0u));
 	/* readable only when there is room to read into (level-triggered: no spinning on a full
@@ -349,12 +363,24 @@ static void accept_some(struct front_loop *l)
 	}
 }
 
+/* Close the connections whose client has not read in time. */
+static void close_stalled(struct front_loop *l)
+{
+	int64_t now = vt_mono_ms();
+	for (struct front_conn *c = l->head, *next; c != NULL && l->stalled > 0; c = next) {
+		next = c->next;
+		if (c->stall_until != 0 && c->stall_until <= now)
+			conn_close(l, c);
+	}
+}
+
 static void *loop_main(void *arg)
 {
 	struct front_loop *l = arg;
 	struct epoll_event evs[64];
 	for (;;) {
-		int n = epoll_wait(l->ep, evs, 64, -1);
+		/* wake once a second while a connection is stalled */
+		int n = epoll_wait(l->ep, evs, 64, l->stalled > 0 ? 1000 : -1);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -374,6 +400,8 @@ static void *loop_main(void *arg)
 			if ((t->tag == T_TCP || t->tag == T_APP) && !t->c->dead)
 				pump(l, t->c);
 		}
+		if (l->stalled > 0)
+			close_stalled(l);
 		free_dead(l);
 	}
 	while (l->head)

@@ -8,7 +8,9 @@ renewal without a restart):
   keeps working;
 * a broken key (not B's) is written and the broker gets SIGHUP: new
   connections are still served B and the log has an error line naming
-  tls_key; the broker still answers.
+  tls_key; the broker still answers;
+* a client that sends requests and never reads the responses is
+  disconnected by the TLS front once its writes have stalled for 10 s.
 
     VERITEE_BIN=build/veritee /usr/bin/python3 tests/integration/test_tls_reload.py
 """
@@ -76,7 +78,9 @@ def main():
         replace(path("tls.pem"), a_pem)
         replace(path("tls.key"), a_key)
         b = Broker(tmp, "tls", {"listen": "127.0.0.1:0", "database": "tls.db", "master_key": "tls.master",
-                                "tls_cert": "tls.pem", "tls_key": "tls.key"})
+                                "tls_cert": "tls.pem", "tls_key": "tls.key",
+                                # libmicrohttpd's own deadlines out of the way of the stall case
+                                "header_timeout_seconds": 120, "request_timeout_seconds": 120})
         check(b.start() is None, f"broker did not start: {b.stderr_text()[-2000:]!r}")
 
         def hup_and_wait(needle):
@@ -119,6 +123,41 @@ def main():
             eq(served_cert(b.port), pem_der(b_pem), "still B after an unreadable key")
             check(b.alive(), "the broker is still running")
         tap.run("a key that is not the certificate's + SIGHUP: still B, an error in the log", broken_key)
+
+        def stalled_reader():
+            # Pipelined requests whose responses the client never reads: the
+            # TLS front closes the connection FRONT_STALL_MS (10 s) after its
+            # writes stop, even once libmicrohttpd has given up on its end.
+            def fds():
+                return len(os.listdir(f"/proc/{b.proc.pid}/fd"))
+            base, seen = fds(), time.monotonic()  # settled: earlier connections' descriptors closed
+            while time.monotonic() - seen < 1:
+                if fds() != base:
+                    base, seen = fds(), time.monotonic()
+                time.sleep(0.05)
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            raw = socket.socket()
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            raw.connect(("127.0.0.1", b.port))
+            t = ctx.wrap_socket(raw)
+            # ~20 MiB of answers (/metrics is ~10 KiB): more than every buffer on the way
+            t.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * 2000)
+            deadline = time.monotonic() + 3
+            while fds() <= base and time.monotonic() < deadline:
+                time.sleep(0.05)
+            check(fds() > base, "the connection is open on the broker's side")
+            time.sleep(2)
+            check(fds() > base, "still open 2 s later (the client has not read)")
+            deadline = time.monotonic() + 20
+            while fds() > base:
+                check(time.monotonic() < deadline, f"still {fds() - base} more descriptors 22 s after the client "
+                                                   "stopped reading")
+                time.sleep(0.2)
+            t.close()
+            check(b.alive(), "the broker is still running")
+        tap.run("a client that never reads its responses is disconnected (10 s stall limit)", stalled_reader)
 
         def stop():
             eq(b.stop(), 0, "exit code")
