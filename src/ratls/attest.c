@@ -137,6 +137,8 @@ vt_status vt_ratls_ssl_ctx_serve_fresh(SSL_CTX *ctx, EVP_PKEY *key, const struct
 	pthread_once(&g_once, idx_init);
 	if (g_ctx_idx < 0 || g_ssl_idx < 0)
 		return vt_fail(err, VT_E_CRYPTO, VT_STEP_CRYPTO, "ssl", "no ex_data index");
+	if (SSL_CTX_get_ex_data(ctx, g_ctx_idx) != NULL) /* a second call would replace (and leak) the first */
+		return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "ssl", "this SSL_CTX already serves fresh certificates");
 	struct fresh *f = calloc(1, sizeof(*f));
 	if (f == NULL)
 		return vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");

@@ -1088,6 +1088,9 @@ static void test_openssl(void **state)
 	assert_int_equal(vt_ratls_ssl_ctx_use(fresh_s, g_key, g_cert, &e), VT_OK);
 	co = (struct vt_ratls_cert_opts){.tee = "sim"};
 	assert_int_equal(vt_ratls_ssl_ctx_serve_fresh(fresh_s, g_key, &co, g_attest, &e), VT_OK);
+	/* a second call is refused (it would have replaced and leaked the first) */
+	assert_int_equal(vt_ratls_ssl_ctx_serve_fresh(fresh_s, g_key, &co, g_attest, &e), VT_E_USAGE);
+	assert_non_null(strstr(e.detail, "already serves fresh certificates"));
 	c = SSL_new(fresh_c);
 	s = SSL_new(fresh_s);
 	assert_int_equal(handshake(c, s), 1);
