@@ -127,7 +127,7 @@ void vt_broker_auth(struct vt_broker *b, const struct vt_http_request *req, stru
 	}
 	int64_t now = vt_broker_now(b);
 	int64_t expires = now + b->cfg.session_timeout;
-	char id[33], nonce[45];
+	char id[VT_SESSION_ID_MAX], nonce[45];
 	if (vt_session_create(b->sessions, &sp, req->client, now, expires, id, nonce, &e) != VT_OK) {
 		vt_broker_log_err(b, "auth", &e);
 		vt_resp_err(r, "AttestationError", "Attestation error: RCAR handshake Auth failed", &e);

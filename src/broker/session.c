@@ -304,7 +304,7 @@ static vt_status new_id_nonce(char id[33], char nonce[45], struct vt_err *err)
 }
 
 vt_status vt_session_create(struct vt_session_table *t, const struct vt_session_params *params, const char *client,
-			    int64_t now, int64_t expires, char id[33], char nonce[45], struct vt_err *err)
+			    int64_t now, int64_t expires, char id[VT_SESSION_ID_MAX], char nonce[45], struct vt_err *err)
 {
 	if (params == NULL)
 		return vt_fail(err, VT_E_NOMEM, VT_STEP_SESSION, "", "cannot create session");
@@ -313,11 +313,9 @@ vt_status vt_session_create(struct vt_session_table *t, const struct vt_session_
 	if (rc != VT_OK)
 		return rc;
 	if (t->db) {
-		rc = vt_session_db_create(t->db, params, client, now, expires, new_id, new_nonce, err);
-		if (rc == VT_OK) {
-			memcpy(id, new_id, 33);
+		rc = vt_session_db_create(t->db, params, client, now, expires, new_nonce, id, err);
+		if (rc == VT_OK)
 			memcpy(nonce, new_nonce, 45);
-		}
 		return rc;
 	}
 	struct session *s = calloc(1, sizeof(*s));

@@ -1,7 +1,9 @@
 /* RCAR sessions: keyed by a random 128-bit id, expiring; in memory
- * (vt_sessions_new: one broker) or in a shared store (vt_sessions_new_shared:
- * replicas on PostgreSQL, session_db.c).
+ * (vt_sessions_new: one broker) or, for replicas on a shared store
+ * (vt_sessions_new_shared, session_db.c), carried in an authenticated
+ * cookie with only the nonce's use written to the store.
  *
+ * In memory:
  * Admission is O(1) and cannot be monopolised by one client: each client
  * address may hold at most `max_per_client` unattested sessions (at the
  * quota its own oldest unattested session is evicted), and when the table
@@ -30,19 +32,24 @@ struct vt_session_params {
 	char policy[64];  /* attestation-policy-selector, "default" when absent */
 };
 
+/* A session id (the cookie's value) fits in this, NUL included: 32 hex
+ * digits in memory, an authenticated cookie of at most ~280 characters with
+ * a shared store. */
+#define VT_SESSION_ID_MAX 320
+
 struct vt_session_table *vt_sessions_new(size_t max, size_t max_per_client);
-/* The same table kept in a shared store (PostgreSQL), so that every broker
- * on the store serves every session (session_db.c; the store must outlive
- * the table). */
+/* Sessions that every broker on a shared store (PostgreSQL) serves
+ * (session_db.c; the store must outlive the table).  max and
+ * max_per_client bound nothing there: unattested sessions are not held. */
 struct vt_store;
 struct vt_session_table *vt_sessions_new_shared(struct vt_store *store, size_t max, size_t max_per_client);
 void vt_sessions_free(struct vt_session_table *t);
 
 /* Create a session for `client` (its address; NULL = one anonymous
- * client): fills id (33 chars incl. NUL) and nonce (45 chars).
+ * client): fills id and nonce (45 chars incl. NUL).
  * VT_E_LIMIT only when the table is full of attested sessions. */
 vt_status vt_session_create(struct vt_session_table *t, const struct vt_session_params *params, const char *client,
-			    int64_t now, int64_t expires, char id[33], char nonce[45], struct vt_err *err);
+			    int64_t now, int64_t expires, char id[VT_SESSION_ID_MAX], char nonce[45], struct vt_err *err);
 
 /* Claim an AUTHED session for attestation (AUTHED -> ATTESTING) and copy
  * out its parameters and nonce.  VT_E_NOTFOUND when unknown, expired or evicted;
@@ -64,16 +71,16 @@ vt_status vt_session_token(struct vt_session_table *t, const char *id, int64_t n
 
 size_t vt_sessions_count(struct vt_session_table *t);
 
-/* Whether `id` has the form of a session id (32 hex digits). */
+/* Whether `id` has the form of an in-memory session id (32 hex digits). */
 bool vt_session_id_ok(const char *id);
 
 /* session_db.c: the shared-store implementation behind the functions above
- * (session.c checks `params` and makes the id and nonce). */
+ * (session.c checks `params` and makes the nonce; session_db.c the id). */
 struct vt_session_db;
 struct vt_session_db *vt_session_db_new(struct vt_store *store, size_t max, size_t max_per_client);
 void vt_session_db_free(struct vt_session_db *d);
 vt_status vt_session_db_create(struct vt_session_db *d, const struct vt_session_params *params, const char *client,
-			       int64_t now, int64_t expires, const char id[33], const char nonce[45],
+			       int64_t now, int64_t expires, const char nonce[45], char id[VT_SESSION_ID_MAX],
 			       struct vt_err *err);
 vt_status vt_session_db_claim(struct vt_session_db *d, const char *id, int64_t now, struct vt_session_params *params,
 			      char nonce[45], struct vt_err *err);

@@ -111,6 +111,22 @@ out:
 	return rc;
 }
 
+/* A key for one purpose: HMAC-SHA-256(master key, label).  The master key
+ * is 32 uniformly random bytes, so this is HKDF-Expand's first block with
+ * the label as info: keys for different labels are independent. */
+vt_status vt_store_derive_key(const struct vt_store *s, const char *label, struct vt_secret **out, struct vt_err *err)
+{
+	struct vt_secret *k = vt_secret_new(32);
+	size_t len = 0;
+	if (k == NULL || EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, s->key->data, s->key->len, (const uint8_t *)label,
+				   strlen(label), k->data, 32, &len) == NULL || len != 32) {
+		vt_secret_free(k);
+		return vt_fail(err, VT_E_CRYPTO, VT_STEP_STORAGE, "master_key", "cannot derive a key");
+	}
+	*out = k;
+	return VT_OK;
+}
+
 /* ------------------------------------------------- connections, retries */
 
 /* One operation on one connection.  *retry_ok: the failure happened before
@@ -159,7 +175,7 @@ static vt_status run(struct vt_store *s, void *c, enum vt_sql q, const struct vt
  * everything an admin or a release depends on is durable before it is
  * acknowledged: kv, resources and admin token ids commit synchronously
  * (`durable` transactions), and the release log waits for the WAL flush
- * after its serialised append (vt_sql_audit_commit), so the flushes of
+ * after its serialised append (vt_sql_audit_close), so the flushes of
  * concurrent releases are grouped instead of each holding the chain's lock.
  */
 
@@ -248,7 +264,8 @@ static vt_status migrate_op(struct vt_store *s, void *c, void *ctx, bool *retry_
 	}
 	m->from = (size_t)cur;
 	for (size_t v = (size_t)cur + 1; v <= vt_schema_version_latest(); v++) {
-		rc = s->drv->exec(s, c, vt_schema_migration(v, be), err);
+		const char *step = vt_schema_migration(v, be);
+		rc = step ? s->drv->exec(s, c, step, err) : VT_OK;
 		if (rc != VT_OK) {
 			vt_err_context(err, "schema migration");
 			goto out;
@@ -830,34 +847,85 @@ struct append_ctx {
 	void *ctx;
 };
 
+/* Appends text statements (NULL-terminated) to a batch; false when they
+ * do not fit. */
+static bool add_texts(struct vt_db_step *steps, size_t *n, const char *const *texts)
+{
+	for (; *texts; texts++) {
+		if (*n == VT_DB_STEPS_MAX)
+			return false;
+		steps[(*n)++] = (struct vt_db_step){.sql = *texts};
+	}
+	return true;
+}
+
+/* The steps in order, stopping at the first failure; one round trip where
+ * the driver can (PostgreSQL), else one statement at a time. */
+static vt_status run_batch(struct vt_store *s, void *c, const struct vt_db_step *steps, size_t n, size_t *done,
+			   struct vt_err *err)
+{
+	*done = 0;
+	if (s->drv->batch)
+		return s->drv->batch(s, c, steps, n, done, err);
+	for (; *done < n; (*done)++) {
+		const struct vt_db_step *st = &steps[*done];
+		vt_status rc = st->sql ? s->drv->exec(s, c, st->sql, err)
+				       : run(s, c, st->q, st->args, st->nargs, st->fn, st->ctx, NULL, err);
+		if (rc != VT_OK)
+			return rc;
+	}
+	return VT_OK;
+}
+
 static vt_status audit_append_op(struct vt_store *s, void *c, void *ctx, bool *retry_ok, struct vt_err *err)
 {
 	struct append_ctx *a = ctx;
 	char *entry = NULL, *head = NULL, hash[65] = "";
-	struct vt_audit_link prev;
-	/* Serialised, but not holding the lock through a disk flush: the
-	 * flush comes after, outside the lock, grouped with others'. */
-	vt_status rc = s->drv->exec(s, c, vt_sql_audit_begin(s->drv->backend), err);
-	if (rc != VT_OK) {
+	struct vt_audit_link prev = {.seq = 0};
+	memset(prev.hash, '0', 64);
+	prev.hash[64] = '\0';
+	struct head_row h = {&prev, NULL, false};
+	const enum vt_db_backend be = s->drv->backend;
+	struct vt_db_step st[VT_DB_STEPS_MAX];
+	size_t n = 0, done = 0;
+	/* Two round trips on PostgreSQL: BEGIN, the chain's lock and the head;
+	 * then the entry, COMMIT and the flush.  Serialised, but not holding
+	 * the lock through a disk flush: the flush comes after, outside the
+	 * lock, grouped with others'. */
+	if (!add_texts(st, &n, vt_sql_audit_open(be)))
+		return vt_fail(err, VT_E_INTERNAL, VT_STEP_STORAGE, "audit", "release log batch too long");
+	st[n++] = (struct vt_db_step){.q = SQL_AUDIT_HEAD, .fn = head_row_fn, .ctx = &h};
+	vt_status rc = run_batch(s, c, st, n, &done, err);
+	if (rc != VT_OK && done == 0) {
 		*retry_ok = true; /* nothing ran */
 		return rc;
 	}
-	VT_GUARD(audit_head(s, c, &prev, NULL, err));
+	if (rc == VT_OK && h.corrupt)
+		rc = vt_fail(err, VT_E_IO, VT_STEP_STORAGE, "audit_head", "release log head is corrupt");
+	if (rc != VT_OK)
+		goto out;
 	VT_GUARD(a->make(a->ctx, &prev, &entry, hash, &head, err));
-	if (s->drv->backend == VT_DB_PG) {
-		struct vt_db_arg both[] = {DB_I(prev.seq + 1), DB_T(entry), DB_T(hash), DB_T(head)};
-		VT_GUARD(run(s, c, SQL_AUDIT_APPEND, both, 4, NULL, NULL, NULL, err));
+	struct vt_db_arg both[] = {DB_I(prev.seq + 1), DB_T(entry), DB_T(hash), DB_T(head)};
+	struct vt_db_arg hp[] = {DB_I(prev.seq + 1), DB_T(hash), DB_T(head)};
+	n = 0;
+	if (be == VT_DB_PG) { /* the entry and the head in one statement */
+		st[n++] = (struct vt_db_step){.q = SQL_AUDIT_APPEND, .args = both, .nargs = 4};
 	} else {
-		struct vt_db_arg ins[] = {DB_I(prev.seq + 1), DB_T(entry), DB_T(hash)};
-		VT_GUARD(run(s, c, SQL_AUDIT_INSERT, ins, 3, NULL, NULL, NULL, err));
-		struct vt_db_arg hp[] = {DB_I(prev.seq + 1), DB_T(hash), DB_T(head)};
-		VT_GUARD(run(s, c, SQL_AUDIT_HEAD_PUT, hp, 3, NULL, NULL, NULL, err));
+		st[n++] = (struct vt_db_step){.q = SQL_AUDIT_INSERT, .args = both, .nargs = 3};
+		st[n++] = (struct vt_db_step){.q = SQL_AUDIT_HEAD_PUT, .args = hp, .nargs = 3};
 	}
+	if (!add_texts(st, &n, vt_sql_audit_close(be))) {
+		rc = vt_fail(err, VT_E_INTERNAL, VT_STEP_STORAGE, "audit", "release log batch too long");
+		goto out;
+	}
+	/* Durable before the caller releases (fail closed). */
+	rc = run_batch(s, c, st, n, &done, err);
 out:
 	free(entry);
 	free(head);
-	/* Durable before the caller releases (fail closed). */
-	return tx_finish(s, c, rc, vt_sql_audit_commit(s->drv->backend), err);
+	if (rc != VT_OK && !s->drv->conn_broken(c))
+		(void)s->drv->exec(s, c, "ROLLBACK", NULL); /* nothing stays open */
+	return rc;
 }
 
 vt_status vt_store_audit_append(struct vt_store *s, vt_store_audit_make make, void *ctx, struct vt_err *err)
@@ -921,192 +989,100 @@ vt_status vt_store_audit_read(struct vt_store *s, int64_t since, size_t limit, j
 	return VT_OK;
 }
 
+vt_status vt_store_available(struct vt_store *s, struct vt_err *err)
+{
+	return s->drv->available ? s->drv->available(s, err) : VT_OK;
+}
+
 /* ------------------------------------------------------------- sessions */
 
-struct sess_ctx {
-	const char *id_hash, *client, *token;
+struct att_ctx {
+	const char *id_hash, *token;
 	char *token_out;
-	const struct vt_store_session *in;
-	struct vt_store_session *out;
-	int64_t now, expires, count, changes, state, grace;
-	bool found;
+	int64_t now, expires, count, changes;
 };
 
-static vt_status sess_insert_op(struct vt_store *s, void *c, void *ctx, bool *retry_ok, struct vt_err *err)
+static vt_status att_put_op(struct vt_store *s, void *c, void *ctx, bool *retry_ok, struct vt_err *err)
 {
 	(void)retry_ok;
-	struct sess_ctx *x = ctx;
-	struct vt_db_arg a[] = {DB_T(x->id_hash),    DB_T(x->client),     DB_T(x->in->tee),	   DB_T(x->in->hash),
-				DB_T(x->in->policy), DB_T(x->in->nonce), DB_I(x->expires), DB_I(x->now)};
-	if (s->drv->backend == VT_DB_PG) /* one round trip */
-		return run(s, c, SQL_SESSION_INSERT_COUNT, a, 8, row_num, &x->count, NULL, err);
-	vt_status rc = run(s, c, SQL_SESSION_INSERT, a, 7, NULL, NULL, NULL, err);
-	struct vt_db_arg p[] = {DB_T(x->client), DB_I(x->now)};
-	return rc == VT_OK ? run(s, c, SQL_SESSION_PENDING, p, 2, row_num, &x->count, NULL, err) : rc;
+	struct att_ctx *x = ctx;
+	struct vt_db_arg a[] = {DB_T(x->id_hash), DB_T(x->token) /* NULL: SQL NULL */, DB_I(x->expires)};
+	return run(s, c, SQL_ATTESTED_PUT, a, 3, NULL, NULL, &x->changes, err);
 }
 
-vt_status vt_store_session_insert(struct vt_store *s, const char *id_hash, const char *client,
-				  const struct vt_store_session *v, int64_t expires, int64_t now, int64_t *pending,
-				  struct vt_err *err)
+vt_status vt_store_attested_put(struct vt_store *s, const char *id_hash, const char *token, int64_t expires,
+				bool *won, struct vt_err *err)
 {
-	struct sess_ctx x = {.id_hash = id_hash, .client = client ? client : "-", .in = v, .expires = expires, .now = now};
-	vt_status rc = with_conn(s, false, sess_insert_op, &x, err);
-	if (pending)
-		*pending = x.count;
+	/* Not retried once it ran: an insert cut off by a lost connection may
+	 * have happened, and the retry would read as a lost race. */
+	struct att_ctx x = {.id_hash = id_hash, .token = token, .expires = expires};
+	vt_status rc = with_conn(s, false, att_put_op, &x, err);
+	*won = rc == VT_OK && x.changes == 1;
 	return rc;
-}
-
-static vt_status sess_evict_op(struct vt_store *s, void *c, void *ctx, bool *retry_ok, struct vt_err *err)
-{
-	(void)retry_ok;
-	struct sess_ctx *x = ctx;
-	struct vt_db_arg a[] = {DB_T(x->client)};
-	return x->client ? run(s, c, SQL_SESSION_EVICT_CLIENT, a, 1, NULL, NULL, &x->changes, err)
-			 : run(s, c, SQL_SESSION_EVICT_OLDEST, NULL, 0, NULL, NULL, &x->changes, err);
-}
-
-vt_status vt_store_session_evict(struct vt_store *s, const char *client, bool *evicted, struct vt_err *err)
-{
-	struct sess_ctx x = {.client = client};
-	vt_status rc = with_conn(s, false, sess_evict_op, &x, err);
-	*evicted = x.changes > 0;
-	return rc;
-}
-
-static vt_status sess_count_op(struct vt_store *s, void *c, void *ctx, bool *retry_ok, struct vt_err *err)
-{
-	(void)retry_ok;
-	struct sess_ctx *x = ctx;
-	struct vt_db_arg a[] = {DB_I(x->now)};
-	return run(s, c, SQL_SESSION_COUNT, a, 1, row_num, &x->count, NULL, err);
-}
-
-vt_status vt_store_session_count(struct vt_store *s, int64_t now, int64_t *count, struct vt_err *err)
-{
-	struct sess_ctx x = {.now = now};
-	vt_status rc = with_conn(s, true, sess_count_op, &x, err);
-	*count = x.count;
-	return rc;
-}
-
-static vt_status claim_row(void *ctx, const struct vt_db_row *r, struct vt_err *err)
-{
-	(void)err;
-	struct sess_ctx *x = ctx;
-	const char *t = vt_db_text(r, 0), *h = vt_db_text(r, 1), *p = vt_db_text(r, 2), *n = vt_db_text(r, 3);
-	snprintf(x->out->tee, sizeof(x->out->tee), "%s", t ? t : "");
-	snprintf(x->out->hash, sizeof(x->out->hash), "%s", h ? h : "");
-	snprintf(x->out->policy, sizeof(x->out->policy), "%s", p ? p : "");
-	snprintf(x->out->nonce, sizeof(x->out->nonce), "%s", n ? n : "");
-	x->found = true;
-	return VT_OK;
-}
-
-static vt_status sess_claim_op(struct vt_store *s, void *c, void *ctx, bool *retry_ok, struct vt_err *err)
-{
-	(void)retry_ok;
-	struct sess_ctx *x = ctx;
-	struct vt_db_arg a[] = {DB_T(x->id_hash), DB_I(x->now)};
-	vt_status rc = run(s, c, SQL_SESSION_CLAIM, a, 2, claim_row, x, NULL, err);
-	if (rc != VT_OK || x->found)
-		return rc;
-	/* Lost, or never there: say which (the row is read after the UPDATE,
-	 * so a concurrent winner is seen as "already used"). */
-	return run(s, c, SQL_SESSION_STATE, a, 1, row_num, &x->state, NULL, err);
-}
-
-vt_status vt_store_session_claim(struct vt_store *s, const char *id_hash, int64_t now, struct vt_store_session *out,
-				 struct vt_err *err)
-{
-	struct sess_ctx x = {.id_hash = id_hash, .now = now, .out = out, .state = -1};
-	vt_status rc = with_conn(s, false, sess_claim_op, &x, err);
-	if (rc != VT_OK || x.found)
-		return rc;
-	if (x.state > 0) /* attesting or attested (-1: no such row; 0: expired unclaimed) */
-		return vt_fail(err, VT_E_REJECTED, VT_STEP_SESSION, "runtime-data.nonce",
-			       "nonce already used: a session attests once");
-	return vt_fail(err, VT_E_NOTFOUND, VT_STEP_SESSION, "kbs-session-id", "unknown or expired session");
-}
-
-static vt_status sess_attested_op(struct vt_store *s, void *c, void *ctx, bool *retry_ok, struct vt_err *err)
-{
-	(void)retry_ok;
-	struct sess_ctx *x = ctx;
-	struct vt_db_arg a[] = {DB_T(x->id_hash), DB_T(x->token)};
-	return run(s, c, SQL_SESSION_ATTESTED, a, 2, NULL, NULL, &x->changes, err);
-}
-
-vt_status vt_store_session_attested(struct vt_store *s, const char *id_hash, const char *token, struct vt_err *err)
-{
-	struct sess_ctx x = {.id_hash = id_hash, .token = token};
-	vt_status rc = with_conn(s, false, sess_attested_op, &x, err);
-	if (rc == VT_OK && x.changes == 0)
-		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_SESSION, "kbs-session-id", "session is not being attested");
-	return rc;
-}
-
-static vt_status sess_fail_op(struct vt_store *s, void *c, void *ctx, bool *retry_ok, struct vt_err *err)
-{
-	(void)retry_ok;
-	struct sess_ctx *x = ctx;
-	struct vt_db_arg a[] = {DB_T(x->id_hash)};
-	return run(s, c, SQL_SESSION_FAIL, a, 1, NULL, NULL, NULL, err);
-}
-
-vt_status vt_store_session_fail(struct vt_store *s, const char *id_hash, struct vt_err *err)
-{
-	struct sess_ctx x = {.id_hash = id_hash};
-	return with_conn(s, true, sess_fail_op, &x, err);
 }
 
 static vt_status token_row(void *ctx, const struct vt_db_row *r, struct vt_err *err)
 {
-	struct sess_ctx *x = ctx;
-	char **out = &x->token_out;
+	struct att_ctx *x = ctx;
 	const char *t = vt_db_text(r, 0);
-	free(*out);
-	*out = t ? strdup(t) : NULL;
-	if (t && *out == NULL)
+	free(x->token_out);
+	x->token_out = t ? strdup(t) : NULL;
+	if (t && x->token_out == NULL)
 		return vt_fail(err, VT_E_NOMEM, VT_STEP_STORAGE, "", "out of memory");
 	return VT_OK;
 }
 
-static vt_status sess_token_op(struct vt_store *s, void *c, void *ctx, bool *retry_ok, struct vt_err *err)
+static vt_status att_token_op(struct vt_store *s, void *c, void *ctx, bool *retry_ok, struct vt_err *err)
 {
 	(void)retry_ok;
-	struct sess_ctx *x = ctx;
+	struct att_ctx *x = ctx;
 	struct vt_db_arg a[] = {DB_T(x->id_hash), DB_I(x->now)};
-	return run(s, c, SQL_SESSION_TOKEN, a, 2, token_row, x, NULL, err);
+	return run(s, c, SQL_ATTESTED_TOKEN, a, 2, token_row, x, NULL, err);
 }
 
-vt_status vt_store_session_token(struct vt_store *s, const char *id_hash, int64_t now, char **token,
-				 struct vt_err *err)
+vt_status vt_store_attested_token(struct vt_store *s, const char *id_hash, int64_t now, char **token,
+				  struct vt_err *err)
 {
-	struct sess_ctx x = {.id_hash = id_hash, .now = now};
-	vt_status rc = with_conn(s, true, sess_token_op, &x, err);
-	char *t = x.token_out;
-	if (rc == VT_OK && t == NULL)
+	struct att_ctx x = {.id_hash = id_hash, .now = now};
+	vt_status rc = with_conn(s, true, att_token_op, &x, err);
+	if (rc == VT_OK && x.token_out == NULL)
 		rc = vt_fail(err, VT_E_NOTFOUND, VT_STEP_SESSION, "kbs-session-id", "no attested session");
 	if (rc != VT_OK) {
-		free(t);
+		free(x.token_out);
 		return rc;
 	}
-	*token = t;
+	*token = x.token_out;
 	return VT_OK;
 }
 
-static vt_status sess_sweep_op(struct vt_store *s, void *c, void *ctx, bool *retry_ok, struct vt_err *err)
+static vt_status att_count_op(struct vt_store *s, void *c, void *ctx, bool *retry_ok, struct vt_err *err)
 {
 	(void)retry_ok;
-	struct sess_ctx *x = ctx;
-	struct vt_db_arg a[] = {DB_I(x->now), DB_I(x->now - x->grace)};
-	return run(s, c, SQL_SESSION_SWEEP, a, 2, NULL, NULL, NULL, err);
+	struct att_ctx *x = ctx;
+	struct vt_db_arg a[] = {DB_I(x->now)};
+	return run(s, c, SQL_ATTESTED_COUNT, a, 1, row_num, &x->count, NULL, err);
 }
 
-vt_status vt_store_session_sweep(struct vt_store *s, int64_t now, int64_t grace, struct vt_err *err)
+vt_status vt_store_attested_count(struct vt_store *s, int64_t now, int64_t *count, struct vt_err *err)
 {
-	struct sess_ctx x = {.now = now, .grace = grace};
-	return with_conn(s, true, sess_sweep_op, &x, err);
+	struct att_ctx x = {.now = now};
+	vt_status rc = with_conn(s, true, att_count_op, &x, err);
+	*count = x.count;
+	return rc;
+}
+
+static vt_status att_sweep_op(struct vt_store *s, void *c, void *ctx, bool *retry_ok, struct vt_err *err)
+{
+	(void)retry_ok;
+	struct att_ctx *x = ctx;
+	struct vt_db_arg a[] = {DB_I(x->now)};
+	return run(s, c, SQL_ATTESTED_SWEEP, a, 1, NULL, NULL, NULL, err);
+}
+
+vt_status vt_store_attested_sweep(struct vt_store *s, int64_t before, struct vt_err *err)
+{
+	struct att_ctx x = {.now = before};
+	return with_conn(s, true, att_sweep_op, &x, err);
 }
 
 /* ----------------------------------------------------- TPM challenges */

@@ -141,41 +141,32 @@ vt_status vt_store_audit_append(struct vt_store *s, vt_store_audit_make make, vo
 vt_status vt_store_audit_read(struct vt_store *s, int64_t since, size_t limit, json_t **entries, char **head,
 			      int64_t *head_seq, struct vt_err *err);
 
+/* A 32-byte key for one purpose (`label`), derived from the master key: the
+ * same on every broker that shares it (vt_secret_free it). */
+vt_status vt_store_derive_key(const struct vt_store *s, const char *label, struct vt_secret **out, struct vt_err *err);
+
+/* VT_E_UNAVAILABLE, at once, when the database is known to be down (a
+ * request that writes nothing can still fail fast, as the others do). */
+vt_status vt_store_available(struct vt_store *s, struct vt_err *err);
+
 /* ------------------------------------------------------------ sessions
- * RCAR sessions in the database (session_db.c uses these when the store is
- * shared).  A session is keyed by the hex SHA-256 of its cookie (`id_hash`),
- * never the cookie itself.  state: 0 authed, 1 attesting, 2 attested. */
-struct vt_store_session {
-	char tee[32];
-	char hash[8];
-	char policy[64];
-	char nonce[45];
-};
-/* Insert an unattested session; *pending (may be NULL): the client's live
- * unattested sessions, this one included (one round trip on PostgreSQL). */
-vt_status vt_store_session_insert(struct vt_store *s, const char *id_hash, const char *client,
-				  const struct vt_store_session *v, int64_t expires, int64_t now, int64_t *pending,
+ * What replicas share of an RCAR session (session_db.c): only the use of
+ * its nonce.  The session itself travels in its sealed cookie; a row is
+ * written once, by the /attest that uses the nonce, keyed by the hex
+ * SHA-256 of the session's id (`id_hash`), never anything a client sends. */
+/* Record the nonce's use: the token of a successful attestation, or NULL
+ * (burnt: the attestation failed).  One INSERT … ON CONFLICT DO NOTHING,
+ * so exactly one of any number of concurrent uses (on any broker) sets
+ * *won; the others find the nonce used. */
+vt_status vt_store_attested_put(struct vt_store *s, const char *id_hash, const char *token, int64_t expires,
+				bool *won, struct vt_err *err);
+/* The token of an attested, unexpired session (malloc'd), or VT_E_NOTFOUND. */
+vt_status vt_store_attested_token(struct vt_store *s, const char *id_hash, int64_t now, char **token,
 				  struct vt_err *err);
-/* Delete the oldest unattested session of `client` (NULL: of anyone);
- * *evicted = whether one was. */
-vt_status vt_store_session_evict(struct vt_store *s, const char *client, bool *evicted, struct vt_err *err);
-/* Live sessions (every state). */
-vt_status vt_store_session_count(struct vt_store *s, int64_t now, int64_t *count, struct vt_err *err);
-/* authed -> attesting in one conditional UPDATE, so exactly one of any
- * number of concurrent claims (on any broker) wins.  VT_E_NOTFOUND when
- * unknown or expired, VT_E_REJECTED when already claimed or attested. */
-vt_status vt_store_session_claim(struct vt_store *s, const char *id_hash, int64_t now, struct vt_store_session *out,
-				 struct vt_err *err);
-/* attesting -> attested with its token; VT_E_REJECTED when not attesting. */
-vt_status vt_store_session_attested(struct vt_store *s, const char *id_hash, const char *token, struct vt_err *err);
-/* Remove the session if it is attesting (its attestation failed). */
-vt_status vt_store_session_fail(struct vt_store *s, const char *id_hash, struct vt_err *err);
-/* The token of an attested, live session (malloc'd), or VT_E_NOTFOUND. */
-vt_status vt_store_session_token(struct vt_store *s, const char *id_hash, int64_t now, char **token,
-				 struct vt_err *err);
-/* Delete expired sessions (attesting ones only `grace` seconds after their
- * expiry: their broker may still be finishing). */
-vt_status vt_store_session_sweep(struct vt_store *s, int64_t now, int64_t grace, struct vt_err *err);
+/* Attested, unexpired sessions (for the sessions gauge). */
+vt_status vt_store_attested_count(struct vt_store *s, int64_t now, int64_t *count, struct vt_err *err);
+/* Delete the rows of sessions that expired before `before`. */
+vt_status vt_store_attested_sweep(struct vt_store *s, int64_t before, struct vt_err *err);
 
 /* ------------------------------------------------- TPM enrollment challenges
  * Pending TPM credential-activation challenges (tpm_enroll.c): the secret

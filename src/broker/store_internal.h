@@ -34,17 +34,10 @@ enum vt_sql {
 	SQL_AUDIT_INSERT,
 	SQL_AUDIT_HEAD_PUT,
 	SQL_AUDIT_RANGE,
-	SQL_SESSION_INSERT,
-	SQL_SESSION_PENDING,
-	SQL_SESSION_EVICT_CLIENT,
-	SQL_SESSION_EVICT_OLDEST,
-	SQL_SESSION_COUNT,
-	SQL_SESSION_CLAIM,
-	SQL_SESSION_STATE,
-	SQL_SESSION_ATTESTED,
-	SQL_SESSION_FAIL,
-	SQL_SESSION_TOKEN,
-	SQL_SESSION_SWEEP,
+	SQL_ATTESTED_PUT,
+	SQL_ATTESTED_TOKEN,
+	SQL_ATTESTED_COUNT,
+	SQL_ATTESTED_SWEEP,
 	SQL_CHALLENGE_PURGE,
 	SQL_CHALLENGE_COUNT,
 	SQL_CHALLENGE_PUT,
@@ -52,7 +45,6 @@ enum vt_sql {
 	SQL_RESOURCE_LIST, /* admin: paths and sealed sizes, never values */
 	SQL_KV_DELETE,
 	SQL_AUDIT_APPEND,       /* PostgreSQL: entry and head in one statement; SQLite: none */
-	SQL_SESSION_INSERT_COUNT, /* PostgreSQL: insert and the client's pending count; SQLite: none */
 	SQL_COUNT
 };
 
@@ -62,18 +54,20 @@ enum vt_db_backend { VT_DB_SQLITE, VT_DB_PG };
 const char *vt_sql_text(enum vt_sql q, enum vt_db_backend b);
 
 /* Schema migrations: migration i (1-based) brings the schema from version
- * i-1 to i.  Each is one multi-statement SQL text. */
+ * i-1 to i.  Each is one multi-statement SQL text, or NULL when a backend
+ * has nothing to change. */
 size_t vt_schema_version_latest(void);
 const char *vt_schema_migration(size_t version, enum vt_db_backend b);
 /* Taken first in the migration transaction (PostgreSQL: an advisory lock,
  * so replicas starting together migrate once); NULL for SQLite. */
 const char *vt_sql_migrate_lock(enum vt_db_backend b);
-/* The release log's append (store.c): its BEGIN, serialised among every
- * thread and broker (SQLite: BEGIN IMMEDIATE; PostgreSQL: BEGIN and the
- * chain's advisory lock, one round trip), and its COMMIT, durable before
- * the caller releases (PostgreSQL: COMMIT and a WAL flush, one round trip). */
-const char *vt_sql_audit_begin(enum vt_db_backend b);
-const char *vt_sql_audit_commit(enum vt_db_backend b);
+/* The release log's append (store.c), one statement per string,
+ * NULL-terminated, each list run as one batch: what opens it, serialised
+ * among every thread and broker (SQLite: BEGIN IMMEDIATE; PostgreSQL: BEGIN
+ * and the chain's advisory lock), and what closes it, durable before the
+ * caller releases (PostgreSQL: COMMIT, then a WAL flush outside the lock). */
+const char *const *vt_sql_audit_open(enum vt_db_backend b);
+const char *const *vt_sql_audit_close(enum vt_db_backend b);
 
 /* One statement argument. */
 struct vt_db_arg {
@@ -83,7 +77,7 @@ struct vt_db_arg {
 	const void *bytes;
 	size_t size;
 };
-#define DB_T(s) ((struct vt_db_arg){.kind = 't', .text = (s)})
+#define DB_T(s) ((struct vt_db_arg){.kind = 't', .text = (s)}) /* NULL: SQL NULL */
 #define DB_I(n) ((struct vt_db_arg){.kind = 'i', .num = (n)})
 #define DB_B(p, n) ((struct vt_db_arg){.kind = 'b', .bytes = (p), .size = (n)})
 
@@ -94,6 +88,18 @@ struct vt_db_row {
 	int row;
 };
 typedef vt_status (*vt_db_row_fn)(void *ctx, const struct vt_db_row *row, struct vt_err *err);
+
+/* One statement of a batch: SQL text without parameters (one statement)
+ * when `sql` is set, else the prepared statement `q` with its arguments. */
+struct vt_db_step {
+	const char *sql;
+	enum vt_sql q;
+	const struct vt_db_arg *args;
+	size_t nargs;
+	vt_db_row_fn fn; /* may be NULL */
+	void *ctx;
+};
+#define VT_DB_STEPS_MAX 8
 
 struct vt_db_driver {
 	const char *name;
@@ -113,10 +119,20 @@ struct vt_db_driver {
 			 vt_db_row_fn fn, void *ctx, int64_t *changes, struct vt_err *err);
 	/* Run SQL text without parameters (BEGIN, COMMIT, migrations). */
 	vt_status (*exec)(struct vt_store *s, void *conn, const char *sql, struct vt_err *err);
+	/* Run up to VT_DB_STEPS_MAX steps in order, stopping at the first
+	 * failure (*done: how many succeeded).  NULL: store.c runs them one by
+	 * one.  PostgreSQL sends them in one round trip (pipeline mode): a
+	 * statement costs the server and the broker a quarter as much CPU
+	 * pipelined as alone (docs/benchmarks.md). */
+	vt_status (*batch)(struct vt_store *s, void *conn, const struct vt_db_step *steps, size_t n, size_t *done,
+			   struct vt_err *err);
 	const char *(*text)(const struct vt_db_row *r, int col); /* NULL for SQL NULL */
 	int64_t (*num)(const struct vt_db_row *r, int col);
 	/* The bytes of a BLOB/BYTEA column; valid during the callback. */
 	const uint8_t *(*bytes)(const struct vt_db_row *r, int col, size_t *size);
+	/* VT_E_UNAVAILABLE, without waiting, when the database is known to be
+	 * down (NULL: always available). */
+	vt_status (*available)(struct vt_store *s, struct vt_err *err);
 	void (*wait_change)(struct vt_store *s, int timeout_ms);
 	void (*close)(struct vt_store *s);
 };

@@ -275,6 +275,29 @@ static bool pg_conn_broken(void *conn)
 	return PQstatus(((struct pg_conn *)conn)->c) != CONNECTION_OK;
 }
 
+/* Known down: refused at once until the back-off ends; then one connection
+ * attempt (acquire) says whether it is back.  Up: no round trip, and no
+ * wait for a busy pool. */
+static vt_status pg_available(struct vt_store *s, struct vt_err *err)
+{
+	struct pg *p = pg_of(s);
+	char why[sizeof(p->why)];
+	pthread_mutex_lock(&p->lock);
+	bool down = p->down, due = down && vt_mono_ms() >= p->retry_at_ms;
+	memcpy(why, p->why, sizeof(why));
+	pthread_mutex_unlock(&p->lock);
+	if (!down)
+		return VT_OK;
+	if (!due)
+		return vt_fail(err, VT_E_UNAVAILABLE, VT_STEP_STORAGE, "database",
+			       "database unavailable: %s (retrying in the background)", why);
+	void *c = NULL;
+	vt_status rc = pg_acquire(s, &c, err);
+	if (rc == VT_OK)
+		pg_release(s, c, false);
+	return rc;
+}
+
 /* ------------------------------------------------------------- statements */
 
 struct pg_row {
@@ -312,50 +335,50 @@ static const uint8_t *pg_bytes(const struct vt_db_row *row, int col, size_t *siz
 
 static const struct vt_db_driver pg_driver;
 
-static vt_status pg_run(struct vt_store *s, void *conn, enum vt_sql q, const struct vt_db_arg *args, size_t nargs,
-			vt_db_row_fn fn, void *ctx, int64_t *changes, struct vt_err *err)
+/* Prepares statement q on the connection the first time it is used there. */
+static vt_status prepare_once(struct vt_store *s, struct pg_conn *pc, enum vt_sql q, size_t nargs, const char *name,
+			      struct vt_err *err)
 {
-	struct pg_conn *pc = conn;
-	const char *sql = vt_sql_text(q, VT_DB_PG);
-	if (changes)
-		*changes = 0;
-	if (sql == NULL)
+	if (pc->prepared[q])
 		return VT_OK;
-	if (nargs > MAX_PARAMS)
-		return vt_fail(err, VT_E_INTERNAL, VT_STEP_STORAGE, "database", "too many statement parameters");
-	char name[16];
-	snprintf(name, sizeof(name), "vt%d", (int)q);
-	PGresult *r = NULL;
-	vt_status rc = VT_OK;
-	if (!pc->prepared[q]) {
-		r = PQprepare(pc->c, name, sql, (int)nargs, NULL);
-		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-			rc = pg_fail(s, pc->c, r, "prepare", err);
-			PQclear(r);
-			return rc;
-		}
-		PQclear(r);
-		pc->prepared[q] = true;
-	}
+	PGresult *r = PQprepare(pc->c, name, vt_sql_text(q, VT_DB_PG), (int)nargs, NULL);
+	vt_status rc = PQresultStatus(r) == PGRES_COMMAND_OK ? VT_OK : pg_fail(s, pc->c, r, "prepare", err);
+	PQclear(r);
+	pc->prepared[q] = rc == VT_OK;
+	return rc;
+}
+
+/* libpq's parameter arrays for args (nums holds the integers' text). */
+struct pg_params {
 	const char *values[MAX_PARAMS];
 	int lengths[MAX_PARAMS], formats[MAX_PARAMS];
 	char nums[MAX_PARAMS][24];
+};
+
+static void bind_params(struct pg_params *p, const struct vt_db_arg *args, size_t nargs)
+{
 	for (size_t i = 0; i < nargs; i++) {
 		const struct vt_db_arg *a = &args[i];
-		lengths[i] = 0;
-		formats[i] = 0;
+		p->lengths[i] = 0;
+		p->formats[i] = 0;
 		if (a->kind == 'i') {
-			snprintf(nums[i], sizeof(nums[i]), "%" PRId64, a->num);
-			values[i] = nums[i];
+			snprintf(p->nums[i], sizeof(p->nums[i]), "%" PRId64, a->num);
+			p->values[i] = p->nums[i];
 		} else if (a->kind == 'b') {
-			values[i] = a->bytes;
-			lengths[i] = (int)a->size;
-			formats[i] = 1; /* binary: bytea as is */
+			p->values[i] = a->bytes;
+			p->lengths[i] = (int)a->size;
+			p->formats[i] = 1; /* binary: bytea as is */
 		} else {
-			values[i] = a->text;
+			p->values[i] = a->text;
 		}
 	}
-	r = PQexecPrepared(pc->c, name, (int)nargs, values, lengths, formats, 0);
+}
+
+/* A statement's result: its rows to fn, its row count to *changes. */
+static vt_status take_result(struct vt_store *s, struct pg_conn *pc, PGresult *r, vt_db_row_fn fn, void *ctx,
+			     int64_t *changes, struct vt_err *err)
+{
+	vt_status rc = VT_OK;
 	ExecStatusType st = PQresultStatus(r);
 	if (st == PGRES_TUPLES_OK) {
 		struct pg_row pr = {r, pc};
@@ -374,6 +397,28 @@ static vt_status pg_run(struct vt_store *s, void *conn, enum vt_sql q, const str
 		const char *t = PQcmdTuples(r);
 		*changes = t && t[0] ? strtoll(t, NULL, 10) : 0;
 	}
+	return rc;
+}
+
+static vt_status pg_run(struct vt_store *s, void *conn, enum vt_sql q, const struct vt_db_arg *args, size_t nargs,
+			vt_db_row_fn fn, void *ctx, int64_t *changes, struct vt_err *err)
+{
+	struct pg_conn *pc = conn;
+	if (changes)
+		*changes = 0;
+	if (vt_sql_text(q, VT_DB_PG) == NULL)
+		return VT_OK;
+	if (nargs > MAX_PARAMS)
+		return vt_fail(err, VT_E_INTERNAL, VT_STEP_STORAGE, "database", "too many statement parameters");
+	char name[16];
+	snprintf(name, sizeof(name), "vt%d", (int)q);
+	vt_status rc = prepare_once(s, pc, q, nargs, name, err);
+	if (rc != VT_OK)
+		return rc;
+	struct pg_params p;
+	bind_params(&p, args, nargs);
+	PGresult *r = PQexecPrepared(pc->c, name, (int)nargs, p.values, p.lengths, p.formats, 0);
+	rc = take_result(s, pc, r, fn, ctx, changes, err);
 	PQclear(r);
 	return rc;
 }
@@ -385,6 +430,76 @@ static vt_status pg_exec(struct vt_store *s, void *conn, const char *sql, struct
 	ExecStatusType st = PQresultStatus(r);
 	vt_status rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? VT_OK : pg_fail(s, pc->c, r, "exec", err);
 	PQclear(r);
+	return rc;
+}
+
+/* Every step sent in pipeline mode, then one sync: one round trip.  After
+ * a failure the server skips the rest (PGRES_PIPELINE_ABORTED); every
+ * result is still read up to the sync so the connection stays usable. */
+static vt_status pg_batch(struct vt_store *s, void *conn, const struct vt_db_step *steps, size_t n, size_t *done,
+			  struct vt_err *err)
+{
+	struct pg_conn *pc = conn;
+	char names[VT_DB_STEPS_MAX][16];
+	*done = 0;
+	if (n > VT_DB_STEPS_MAX)
+		return vt_fail(err, VT_E_INTERNAL, VT_STEP_STORAGE, "database", "too many statements in a batch");
+	for (size_t i = 0; i < n; i++) {
+		if (steps[i].sql != NULL)
+			continue;
+		if (steps[i].nargs > MAX_PARAMS || vt_sql_text(steps[i].q, VT_DB_PG) == NULL)
+			return vt_fail(err, VT_E_INTERNAL, VT_STEP_STORAGE, "database", "statement %d cannot be batched",
+				       (int)steps[i].q);
+		snprintf(names[i], sizeof(names[i]), "vt%d", (int)steps[i].q);
+		vt_status prc = prepare_once(s, pc, steps[i].q, steps[i].nargs, names[i], err);
+		if (prc != VT_OK)
+			return prc;
+	}
+	if (PQenterPipelineMode(pc->c) != 1)
+		return pg_fail(s, pc->c, NULL, "pipeline", err);
+	bool sent = true;
+	for (size_t i = 0; i < n && sent; i++) {
+		if (steps[i].sql != NULL) {
+			sent = PQsendQueryParams(pc->c, steps[i].sql, 0, NULL, NULL, NULL, NULL, 0) == 1;
+		} else {
+			struct pg_params p;
+			bind_params(&p, steps[i].args, steps[i].nargs);
+			sent = PQsendQueryPrepared(pc->c, names[i], (int)steps[i].nargs, p.values, p.lengths, p.formats,
+						   0) == 1;
+		}
+	}
+	vt_status rc = VT_OK;
+	if (!sent || PQpipelineSync(pc->c) != 1) {
+		rc = pg_fail(s, pc->c, NULL, "pipeline", err);
+		/* The connection is in an unknown state: drop it. */
+		PQfinish(pc->c);
+		pc->c = NULL;
+		return rc;
+	}
+	for (size_t i = 0; i < n; i++) {
+		PGresult *r = PQgetResult(pc->c);
+		if (r == NULL) {
+			rc = rc != VT_OK ? rc : pg_fail(s, pc->c, NULL, "pipeline", err);
+			break;
+		}
+		if (rc == VT_OK) {
+			rc = take_result(s, pc, r, steps[i].fn, steps[i].ctx, NULL, err);
+			if (rc == VT_OK)
+				(*done)++;
+		}
+		PQclear(r);
+		while ((r = PQgetResult(pc->c)) != NULL) /* the NULL that ends each statement's results */
+			PQclear(r);
+	}
+	/* Up to and including the sync. */
+	for (PGresult *r; (r = PQgetResult(pc->c)) != NULL;) {
+		bool sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+		PQclear(r);
+		if (sync)
+			break;
+	}
+	if (PQexitPipelineMode(pc->c) != 1 && rc == VT_OK)
+		rc = pg_fail(s, pc->c, NULL, "pipeline", err);
 	return rc;
 }
 
@@ -460,6 +575,8 @@ static const struct vt_db_driver pg_driver = {
 	.conn_broken = pg_conn_broken,
 	.run = pg_run,
 	.exec = pg_exec,
+	.batch = pg_batch,
+	.available = pg_available,
 	.text = pg_text,
 	.num = pg_num,
 	.bytes = pg_bytes,

@@ -52,31 +52,12 @@ static const struct sql_text statements[SQL_COUNT] = {
 	[SQL_AUDIT_APPEND] = {NULL, "WITH e AS (INSERT INTO audit(seq, entry, hash) VALUES($1, $2, $3)) "
 				    "INSERT INTO audit_head(id, seq, hash, jws) VALUES(1, $1, $3, $4) "
 				    "ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, jws = excluded.jws"},
-	[SQL_SESSION_INSERT_COUNT] = {NULL, "WITH ins AS (INSERT INTO sessions(id_hash, client, tee, hash, policy, nonce, "
-					    "expires, state) VALUES($1, $2, $3, $4, $5, $6, $7, 0) RETURNING 1) "
-					    "SELECT count(*) + (SELECT count(*) FROM ins) FROM sessions "
-					    "WHERE client = $2 AND state = 0 AND expires > $8"},
-	[SQL_SESSION_INSERT] = {"INSERT INTO sessions(id_hash, client, tee, hash, policy, nonce, expires, state) "
-				"VALUES($1, $2, $3, $4, $5, $6, $7, 0)",
-				NULL},
-	[SQL_SESSION_PENDING] = {"SELECT count(*) FROM sessions WHERE client = $1 AND state = 0 AND expires > $2", NULL},
-	[SQL_SESSION_EVICT_CLIENT] = {"DELETE FROM sessions WHERE seq = "
-				      "(SELECT seq FROM sessions WHERE client = $1 AND state = 0 ORDER BY seq LIMIT 1)",
-				      NULL},
-	[SQL_SESSION_EVICT_OLDEST] = {"DELETE FROM sessions WHERE seq = "
-				      "(SELECT seq FROM sessions WHERE state = 0 ORDER BY seq LIMIT 1)",
-				      NULL},
-	[SQL_SESSION_COUNT] = {"SELECT count(*) FROM sessions WHERE expires > $1", NULL},
-	/* The nonce's single use: one conditional UPDATE, so of any number of
-	 * concurrent claims, on any broker, exactly one changes the row. */
-	[SQL_SESSION_CLAIM] = {"UPDATE sessions SET state = 1 WHERE id_hash = $1 AND state = 0 AND expires > $2 "
-			       "RETURNING tee, hash, policy, nonce",
-			       NULL},
-	[SQL_SESSION_STATE] = {"SELECT state FROM sessions WHERE id_hash = $1", NULL},
-	[SQL_SESSION_ATTESTED] = {"UPDATE sessions SET state = 2, token = $2 WHERE id_hash = $1 AND state = 1", NULL},
-	[SQL_SESSION_FAIL] = {"DELETE FROM sessions WHERE id_hash = $1 AND state = 1", NULL},
-	[SQL_SESSION_TOKEN] = {"SELECT token FROM sessions WHERE id_hash = $1 AND state = 2 AND expires > $2", NULL},
-	[SQL_SESSION_SWEEP] = {"DELETE FROM sessions WHERE expires <= $1 AND (state <> 1 OR expires <= $2)", NULL},
+	/* The nonce's single use: whichever /attest inserts first. */
+	[SQL_ATTESTED_PUT] = {"INSERT INTO attested(id_hash, token, expires) VALUES($1, $2, $3) ON CONFLICT(id_hash) DO NOTHING",
+			      NULL},
+	[SQL_ATTESTED_TOKEN] = {"SELECT token FROM attested WHERE id_hash = $1 AND token IS NOT NULL AND expires > $2", NULL},
+	[SQL_ATTESTED_COUNT] = {"SELECT count(*) FROM attested WHERE token IS NOT NULL AND expires > $1", NULL},
+	[SQL_ATTESTED_SWEEP] = {"DELETE FROM attested WHERE expires < $1", NULL},
 	[SQL_CHALLENGE_PURGE] = {"DELETE FROM tpm_challenges WHERE expires <= $1", NULL},
 	[SQL_CHALLENGE_COUNT] = {"SELECT count(*) FROM tpm_challenges", NULL},
 	[SQL_CHALLENGE_PUT] = {"INSERT INTO tpm_challenges(id, ak_digest, sealed, expires) VALUES($1, $2, $3, $4)", NULL},
@@ -135,6 +116,21 @@ static const struct sql_text migrations[] = {
 	 "CREATE INDEX sessions_expires ON sessions(expires);"
 	 "CREATE TABLE tpm_challenges(id TEXT PRIMARY KEY, ak_digest TEXT NOT NULL, sealed BYTEA NOT NULL,"
 	 " expires BIGINT NOT NULL);"},
+	/* Version 3: a session travels in its sealed cookie (session_db.c);
+	 * the database keeps only the use of its nonce, with the token of the
+	 * attestation that used it.  PostgreSQL keeps such a row (its token,
+	 * an EAR of ~2.6 KiB) in its heap page, uncompressed, instead of
+	 * offering it to pglz (base64 does not compress) and moving it to the
+	 * TOAST table and its index; larger tokens (many devices) are still
+	 * TOASTed.  The old session rows are dropped: a round in flight
+	 * during the upgrade starts again at /auth. */
+	{"CREATE TABLE attested(id_hash TEXT PRIMARY KEY, token TEXT, expires INTEGER NOT NULL);"
+	 "CREATE INDEX attested_expires ON attested(expires);"
+	 "DROP TABLE IF EXISTS sessions;",
+	 "CREATE TABLE attested(id_hash TEXT PRIMARY KEY, token TEXT, expires BIGINT NOT NULL)"
+	 " WITH (toast_tuple_target = 8160);"
+	 "CREATE INDEX attested_expires ON attested(expires);"
+	 "DROP TABLE IF EXISTS sessions;"},
 };
 
 size_t vt_schema_version_latest(void)
@@ -147,7 +143,7 @@ const char *vt_schema_migration(size_t version, enum vt_db_backend b)
 	if (version == 0 || version > vt_schema_version_latest())
 		return NULL;
 	const struct sql_text *m = &migrations[version - 1];
-	return b == VT_DB_PG ? m->pg : m->both;
+	return b == VT_DB_PG ? m->pg : m->both; /* NULL: nothing to run */
 }
 
 const char *vt_sql_migrate_lock(enum vt_db_backend b)
@@ -155,16 +151,21 @@ const char *vt_sql_migrate_lock(enum vt_db_backend b)
 	return b == VT_DB_PG ? "SELECT pg_advisory_xact_lock(" LOCK_MIGRATE ")" : NULL;
 }
 
-const char *vt_sql_audit_begin(enum vt_db_backend b)
+const char *const *vt_sql_audit_open(enum vt_db_backend b)
 {
-	return b == VT_DB_PG ? "BEGIN; SELECT pg_advisory_xact_lock(" LOCK_AUDIT ")" : "BEGIN IMMEDIATE";
+	static const char *const pg[] = {"BEGIN", "SELECT pg_advisory_xact_lock(" LOCK_AUDIT ")", NULL};
+	static const char *const sq[] = {"BEGIN IMMEDIATE", NULL};
+	return b == VT_DB_PG ? pg : sq;
 }
 
 /* A synchronous commit of a transaction with an id waits for the WAL up to
  * its commit record, so up to every earlier one: the append's own COMMIT
- * stays asynchronous (the lock is not held through a flush). */
-const char *vt_sql_audit_commit(enum vt_db_backend b)
+ * stays asynchronous (the lock is not held through a flush), and the
+ * second transaction waits for the flush. */
+const char *const *vt_sql_audit_close(enum vt_db_backend b)
 {
-	return b == VT_DB_PG ? "COMMIT; BEGIN; SET LOCAL synchronous_commit = on; SELECT txid_current(); COMMIT"
-			     : "COMMIT";
+	static const char *const pg[] = {"COMMIT", "BEGIN", "SET LOCAL synchronous_commit = on", "SELECT txid_current()",
+					 "COMMIT", NULL};
+	static const char *const sq[] = {"COMMIT", NULL};
+	return b == VT_DB_PG ? pg : sq;
 }

@@ -413,163 +413,258 @@ static void test_audit_concurrent_brokers(void **state)
 	vt_store_close(other);
 }
 
-/* ---------------------------------------------------------------- sessions */
-
-static void session_values(struct vt_store_session *v, const char *nonce)
+static vt_status make_fails(void *ctx, const struct vt_audit_link *prev, char **entry, char hash[65], char **head,
+			    struct vt_err *err)
 {
-	memset(v, 0, sizeof(*v));
-	snprintf(v->tee, sizeof(v->tee), "sim");
-	snprintf(v->hash, sizeof(v->hash), "sha384");
-	snprintf(v->policy, sizeof(v->policy), "default");
-	snprintf(v->nonce, sizeof(v->nonce), "%s", nonce);
+	(void)ctx, (void)prev, (void)entry, (void)hash, (void)head;
+	return vt_fail(err, VT_E_CRYPTO, VT_STEP_CRYPTO, "head", "cannot sign (test)");
 }
 
-static void test_sessions(void **state)
+static void assert_chain(struct vt_store *s, int64_t want)
+{
+	json_t *entries = NULL;
+	char *head = NULL;
+	int64_t head_seq = 0;
+	assert_int_equal(vt_store_audit_read(s, 0, 100, &entries, &head, &head_seq, NULL), VT_OK);
+	assert_int_equal(head_seq, want);
+	assert_int_equal(json_array_size(entries), (size_t)want);
+	char prev[65];
+	memset(prev, '0', 64);
+	prev[64] = '\0';
+	for (size_t i = 0; i < (size_t)want; i++) {
+		char expect[200];
+		snprintf(expect, sizeof(expect), "{\"prev\":\"%s\",\"seq\":%zu}", prev, i + 1);
+		assert_string_equal(json_string_value(json_object_get(json_array_get(entries, i), "entry")), expect);
+		snprintf(prev, sizeof(prev), "%s", json_string_value(json_object_get(json_array_get(entries, i), "hash")));
+	}
+	json_decref(entries);
+	free(head);
+}
+
+/* A failed append leaves nothing behind, and the next one continues the
+ * chain on the same connection (PostgreSQL: after a pipeline whose
+ * transaction was open when it failed). */
+static void test_audit_failed_append(void **state)
 {
 	struct fx *f = fx_or_skip(state);
-	struct vt_store_session v, out;
 	struct vt_err e = {0};
-	char *token = NULL;
-	int64_t n = 0;
-	bool evicted = false;
-	session_values(&v, "nonce-1");
-	assert_int_equal(vt_store_session_insert(f->s, "h1", "10.0.0.1", &v, 1100, 1000, NULL, NULL), VT_OK);
-	session_values(&v, "nonce-2");
-	assert_int_equal(vt_store_session_insert(f->s, "h2", "10.0.0.1", &v, 1100, 1000, &n, NULL), VT_OK);
-	assert_int_equal(n, 2); /* the client's unattested sessions, this one included */
-	session_values(&v, "nonce-3");
-	assert_int_equal(vt_store_session_insert(f->s, "h3", "10.0.0.2", &v, 1100, 1000, &n, NULL), VT_OK);
-	assert_int_equal(n, 1);
-	assert_int_equal(vt_store_session_count(f->s, 1000, &n, NULL), VT_OK);
-	assert_int_equal(n, 3);
-	/* Claim once: the nonce comes back; the second claim is refused. */
-	assert_int_equal(vt_store_session_claim(f->s, "h1", 1000, &out, NULL), VT_OK);
-	assert_string_equal(out.nonce, "nonce-1");
-	assert_string_equal(out.tee, "sim");
-	assert_int_equal(vt_store_session_claim(f->s, "h1", 1000, &out, &e), VT_E_REJECTED);
-	assert_string_equal(e.field, "runtime-data.nonce");
-	vt_err_clear(&e);
-	assert_int_equal(vt_store_session_claim(f->s, "nope", 1000, &out, &e), VT_E_NOTFOUND);
-	/* Expired: not claimable. */
-	vt_err_clear(&e);
-	assert_int_equal(vt_store_session_claim(f->s, "h3", 1100, &out, &e), VT_E_NOTFOUND);
-	/* No token before attested; the token after; not past expiry. */
-	assert_int_equal(vt_store_session_token(f->s, "h1", 1000, &token, NULL), VT_E_NOTFOUND);
-	assert_int_equal(vt_store_session_attested(f->s, "h1", "tok.en.sig", NULL), VT_OK);
-	assert_int_equal(vt_store_session_attested(f->s, "h1", "tok.en.sig", NULL), VT_E_REJECTED);
-	assert_int_equal(vt_store_session_token(f->s, "h1", 1000, &token, NULL), VT_OK);
-	assert_string_equal(token, "tok.en.sig");
-	free(token);
-	assert_int_equal(vt_store_session_token(f->s, "h1", 1100, &token, NULL), VT_E_NOTFOUND);
-	/* A failed attestation removes the session (only while attesting). */
-	assert_int_equal(vt_store_session_claim(f->s, "h2", 1000, &out, NULL), VT_OK);
-	assert_int_equal(vt_store_session_fail(f->s, "h2", NULL), VT_OK);
-	assert_int_equal(vt_store_session_claim(f->s, "h2", 1000, &out, NULL), VT_E_NOTFOUND);
-	/* Eviction: a client's oldest unattested session, then anyone's. */
-	session_values(&v, "n4");
-	assert_int_equal(vt_store_session_insert(f->s, "h4", "10.0.0.9", &v, 5000, 1000, NULL, NULL), VT_OK);
-	session_values(&v, "n5");
-	int64_t pending = 0;
-	assert_int_equal(vt_store_session_insert(f->s, "h5", "10.0.0.9", &v, 5000, 1000, &pending, NULL), VT_OK);
-	assert_int_equal(pending, 2); /* counted with the insert, itself included */
-	assert_int_equal(vt_store_session_evict(f->s, "10.0.0.9", &evicted, NULL), VT_OK);
-	assert_true(evicted);
-	assert_int_equal(vt_store_session_claim(f->s, "h4", 1000, &out, NULL), VT_E_NOTFOUND);
-	assert_int_equal(vt_store_session_claim(f->s, "h5", 1000, &out, NULL), VT_OK);
-	/* h3 (expired, unattested) is the oldest unattested one left. */
-	assert_int_equal(vt_store_session_evict(f->s, NULL, &evicted, NULL), VT_OK);
-	assert_true(evicted);
-	assert_int_equal(vt_store_session_evict(f->s, NULL, &evicted, NULL), VT_OK);
-	assert_false(evicted); /* attested and attesting ones are never evicted */
-	/* Sweep: expired ones go; an attesting one only after the grace. */
-	assert_int_equal(vt_store_session_sweep(f->s, 6000, 1500, NULL), VT_OK);
-	assert_int_equal(vt_store_session_count(f->s, 0, &n, NULL), VT_OK);
-	assert_int_equal(n, 1); /* h5: attesting, expired at 5000, kept until 6500 */
-	assert_int_equal(vt_store_session_sweep(f->s, 6600, 1500, NULL), VT_OK);
-	assert_int_equal(vt_store_session_count(f->s, 0, &n, NULL), VT_OK);
-	assert_int_equal(n, 0);
+	assert_int_equal(vt_store_audit_append(f->s, make_entry, NULL, NULL), VT_OK);
+	/* Failing between the two round trips: after BEGIN and the lock. */
+	assert_int_equal(vt_store_audit_append(f->s, make_fails, NULL, &e), VT_E_CRYPTO);
+	assert_string_equal(e.field, "head");
+	assert_chain(f->s, 1);
+	if (f->pg) {
+		/* Failing inside the second round trip: the entry's insert
+		 * collides, so COMMIT and the flush are skipped by the server. */
+		assert_int_equal(pg_psql("INSERT INTO audit(seq, entry, hash) VALUES(2, 'planted', 'x')"), 0);
+		memset(&e, 0, sizeof(e));
+		assert_int_not_equal(vt_store_audit_append(f->s, make_entry, NULL, &e), VT_OK);
+		assert_non_null(strstr(e.detail, "23505")); /* unique_violation, reported with its code */
+		assert_int_equal(pg_psql("DELETE FROM audit WHERE seq = 2"), 0);
+	}
+	assert_int_equal(vt_store_audit_append(f->s, make_entry, NULL, NULL), VT_OK);
+	assert_int_equal(vt_store_audit_append(f->s, make_entry, NULL, NULL), VT_OK);
+	assert_chain(f->s, 3);
 }
 
-struct claimer {
+/* ---------------------------------------------------------------- sessions */
+
+/* The store's part of a session: the nonce's use, once. */
+static void test_attested(void **state)
+{
+	struct fx *f = fx_or_skip(state);
+	char *token = NULL;
+	int64_t n = -1;
+	bool won = false;
+	assert_int_equal(vt_store_attested_put(f->s, "h1", "tok.en.sig", 1100, &won, NULL), VT_OK);
+	assert_true(won);
+	/* A second use of the same nonce, with a token or burnt: lost. */
+	assert_int_equal(vt_store_attested_put(f->s, "h1", "other.tok.en", 1100, &won, NULL), VT_OK);
+	assert_false(won);
+	assert_int_equal(vt_store_attested_put(f->s, "h1", NULL, 1100, &won, NULL), VT_OK);
+	assert_false(won);
+	assert_int_equal(vt_store_attested_token(f->s, "h1", 1000, &token, NULL), VT_OK);
+	assert_string_equal(token, "tok.en.sig"); /* the first one's */
+	free(token);
+	token = NULL;
+	/* Burnt: used, no token. */
+	assert_int_equal(vt_store_attested_put(f->s, "h2", NULL, 1100, &won, NULL), VT_OK);
+	assert_true(won);
+	assert_int_equal(vt_store_attested_put(f->s, "h2", "late.tok.en", 1100, &won, NULL), VT_OK);
+	assert_false(won);
+	struct vt_err e = {0};
+	assert_int_equal(vt_store_attested_token(f->s, "h2", 1000, &token, &e), VT_E_NOTFOUND);
+	assert_string_equal(e.field, "kbs-session-id");
+	assert_int_equal(vt_store_attested_token(f->s, "nope", 1000, &token, NULL), VT_E_NOTFOUND);
+	/* Expired: no token. */
+	assert_int_equal(vt_store_attested_token(f->s, "h1", 1100, &token, NULL), VT_E_NOTFOUND);
+	assert_null(token);
+	/* Counted: attested and live only. */
+	assert_int_equal(vt_store_attested_put(f->s, "h3", "t3", 5000, &won, NULL), VT_OK);
+	assert_int_equal(vt_store_attested_count(f->s, 1000, &n, NULL), VT_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(vt_store_attested_count(f->s, 2000, &n, NULL), VT_OK);
+	assert_int_equal(n, 1);
+	/* Swept: rows of sessions that expired before the cut-off. */
+	assert_int_equal(vt_store_attested_sweep(f->s, 1101, NULL), VT_OK);
+	assert_int_equal(vt_store_attested_put(f->s, "h1", "again", 9000, &won, NULL), VT_OK);
+	assert_true(won); /* the row was gone (the cookie itself has expired by then) */
+	assert_int_equal(vt_store_attested_token(f->s, "h3", 1000, &token, NULL), VT_OK);
+	assert_string_equal(token, "t3");
+	free(token);
+}
+
+struct user {
 	struct vt_store *s;
+	struct vt_session_table *t;
+	const char *id;
 	vt_status rc;
+	bool won;
 	pthread_barrier_t *go;
 };
 
-static void *claim_main(void *arg)
+static void *use_main(void *arg)
 {
-	struct claimer *c = arg;
-	struct vt_store_session out;
-	pthread_barrier_wait(c->go);
-	c->rc = vt_store_session_claim(c->s, "race", 1000, &out, NULL);
+	struct user *u = arg;
+	pthread_barrier_wait(u->go);
+	if (u->t)
+		u->rc = vt_session_attested(u->t, u->id, vt_now(), "tok.en.sig", NULL);
+	else
+		u->rc = vt_store_attested_put(u->s, u->id, "tok.en.sig", 2000, &u->won, NULL);
 	return NULL;
 }
 
-static void test_claim_race_two_brokers(void **state)
+/* Eight uses of one nonce at once, on two brokers: exactly one wins. */
+static void race(struct vt_store *a, struct vt_store *b, struct vt_session_table *ta, struct vt_session_table *tb,
+		 const char *id)
+{
+	pthread_barrier_t go;
+	pthread_barrier_init(&go, NULL, 8);
+	struct user u[8];
+	pthread_t t[8];
+	for (int i = 0; i < 8; i++) {
+		u[i] = (struct user){i % 2 ? b : a, i % 2 ? tb : ta, id, VT_OK, false, &go};
+		pthread_create(&t[i], NULL, use_main, &u[i]);
+	}
+	int won = 0, lost = 0;
+	for (int i = 0; i < 8; i++) {
+		pthread_join(t[i], NULL);
+		if (ta) {
+			won += u[i].rc == VT_OK;
+			lost += u[i].rc == VT_E_REJECTED;
+		} else {
+			assert_int_equal(u[i].rc, VT_OK);
+			won += u[i].won;
+			lost += !u[i].won;
+		}
+	}
+	pthread_barrier_destroy(&go);
+	assert_int_equal(won, 1);
+	assert_int_equal(lost, 7);
+}
+
+static void test_attest_race_two_brokers(void **state)
 {
 	struct fx *f = fx_or_skip(state);
 	struct vt_store *other = open_store(f, f->mk);
+	char id[16];
 	for (int round = 0; round < 5; round++) {
-		struct vt_store_session v;
-		session_values(&v, "race-nonce");
-		if (round > 0)
-			assert_int_equal(vt_store_session_sweep(f->s, 999999, 0, NULL), VT_OK);
-		assert_int_equal(vt_store_session_insert(f->s, "race", "c", &v, 2000, 1000, NULL, NULL), VT_OK);
-		pthread_barrier_t go;
-		pthread_barrier_init(&go, NULL, 8);
-		struct claimer c[8];
-		pthread_t t[8];
-		for (int i = 0; i < 8; i++) {
-			c[i] = (struct claimer){i % 2 ? other : f->s, VT_OK, &go};
-			pthread_create(&t[i], NULL, claim_main, &c[i]);
-		}
-		int won = 0, refused = 0;
-		for (int i = 0; i < 8; i++) {
-			pthread_join(t[i], NULL);
-			won += c[i].rc == VT_OK;
-			refused += c[i].rc == VT_E_REJECTED;
-		}
-		pthread_barrier_destroy(&go);
-		assert_int_equal(won, 1);
-		assert_int_equal(refused, 7);
+		snprintf(id, sizeof(id), "race-%d", round);
+		race(f->s, other, NULL, NULL, id);
 	}
+	/* The same through the session tables, with a real cookie. */
+	struct vt_session_table *ta = vt_sessions_new_shared(f->s, 10, 2), *tb = vt_sessions_new_shared(other, 10, 2);
+	assert_non_null(ta);
+	assert_non_null(tb);
+	struct vt_session_params p = {.tee = "sim", .hash = "sha384", .policy = "default"};
+	char cookie[VT_SESSION_ID_MAX], nonce[45];
+	for (int round = 0; round < 3; round++) {
+		assert_int_equal(vt_session_create(ta, &p, "c", vt_now(), vt_now() + 60, cookie, nonce, NULL), VT_OK);
+		race(NULL, NULL, ta, tb, cookie);
+	}
+	vt_sessions_free(ta);
+	vt_sessions_free(tb);
 	vt_store_close(other);
 }
 
 /* The session table of replicas (session.h over session_db.c) on the
- * store: one round, single use, the per-client quota. */
+ * store: one round; the nonce's single use; what a cookie cannot do. */
 static void test_session_table_on_store(void **state)
 {
 	struct fx *f = fx_or_skip(state);
 	struct vt_session_table *t = vt_sessions_new_shared(f->s, 10, 2);
 	assert_non_null(t);
-	struct vt_session_params p = {.tee = "sim", .hash = "sha384", .policy = "default"}, got;
-	char id[33], nonce[45], n2[45], first[33], *token = NULL;
+	struct vt_session_params p = {.tee = "sim", .hash = "sha512", .policy = "set-a"}, got;
+	char id[VT_SESSION_ID_MAX], id2[VT_SESSION_ID_MAX], nonce[45], n2[45], *token = NULL;
 	int64_t now = vt_now();
 	struct vt_err e = {0};
 	assert_int_equal(vt_session_create(t, &p, "10.0.0.1", now, now + 60, id, nonce, NULL), VT_OK);
-	assert_true(vt_session_id_ok(id));
+	assert_true(strlen(id) > 32 && strlen(id) < VT_SESSION_ID_MAX);
+	assert_int_equal(strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"), strlen(id));
 	assert_int_equal(strlen(nonce), 44);
+	/* /auth wrote nothing. */
+	int64_t rows = -1;
+	assert_int_equal(vt_store_attested_count(f->s, 0, &rows, NULL), VT_OK);
+	assert_int_equal(rows, 0);
 	assert_int_equal(vt_session_claim(t, "not-an-id", now, &got, n2, &e), VT_E_NOTFOUND);
 	assert_int_equal(vt_session_token(t, id, now, &token, NULL), VT_E_NOTFOUND);
+	/* The cookie brings back what /auth decided. */
 	assert_int_equal(vt_session_claim(t, id, now, &got, n2, NULL), VT_OK);
 	assert_string_equal(n2, nonce);
 	assert_string_equal(got.tee, "sim");
-	assert_string_equal(got.policy, "default");
+	assert_string_equal(got.hash, "sha512");
+	assert_string_equal(got.policy, "set-a");
+	/* Expired: refused as unknown. */
 	vt_err_clear(&e);
-	assert_int_equal(vt_session_claim(t, id, now, &got, n2, &e), VT_E_REJECTED);
-	assert_string_equal(e.field, "runtime-data.nonce");
+	assert_int_equal(vt_session_claim(t, id, now + 60, &got, n2, &e), VT_E_NOTFOUND);
+	assert_string_equal(e.field, "kbs-session-id");
+	/* Any character changed (but the last, whose low bits base64 may not
+	 * use), or one cut off: refused as unknown. */
+	for (size_t i = 0; i + 1 < strlen(id); i += 3) {
+		snprintf(id2, sizeof(id2), "%s", id);
+		id2[i] = id2[i] == 'A' ? 'B' : 'A';
+		assert_int_equal(vt_session_claim(t, id2, now, &got, n2, NULL), VT_E_NOTFOUND);
+	}
+	snprintf(id2, sizeof(id2), "%s", id);
+	id2[strlen(id2) - 1] = '\0';
+	assert_int_equal(vt_session_claim(t, id2, now, &got, n2, NULL), VT_E_NOTFOUND);
+	/* One attestation per nonce. */
 	assert_int_equal(vt_session_attested(t, id, now, "tok.en.sig", NULL), VT_OK);
+	vt_err_clear(&e);
+	assert_int_equal(vt_session_attested(t, id, now, "tok.en.sig", &e), VT_E_REJECTED);
+	assert_non_null(strstr(e.detail, "nonce already used"));
 	assert_int_equal(vt_session_token(t, id, now, &token, NULL), VT_OK);
 	assert_string_equal(token, "tok.en.sig");
 	free(token);
-	/* Quota 2 per client: a third /auth evicts the client's oldest. */
-	assert_int_equal(vt_session_create(t, &p, "10.0.0.2", now, now + 60, first, nonce, NULL), VT_OK);
-	for (int i = 0; i < 2; i++)
-		assert_int_equal(vt_session_create(t, &p, "10.0.0.2", now, now + 60, id, nonce, NULL), VT_OK);
-	assert_int_equal(vt_session_claim(t, first, now, &got, n2, NULL), VT_E_NOTFOUND);
-	assert_int_equal(vt_session_claim(t, id, now, &got, n2, NULL), VT_OK);
-	assert_string_equal(n2, nonce);
+	token = NULL;
+	assert_int_equal(vt_sessions_count(t), 1);
+	/* Another broker on the store (same master key) serves the session. */
+	struct vt_store *other = open_store(f, f->mk);
+	struct vt_session_table *t2 = vt_sessions_new_shared(other, 10, 2);
+	assert_int_equal(vt_session_token(t2, id, now, &token, NULL), VT_OK);
+	assert_string_equal(token, "tok.en.sig");
+	free(token);
+	token = NULL;
+	/* A failed attestation burns the nonce. */
+	assert_int_equal(vt_session_create(t2, &p, "10.0.0.1", now, now + 60, id2, nonce, NULL), VT_OK);
+	assert_int_equal(vt_session_claim(t, id2, now, &got, n2, NULL), VT_OK);
+	vt_session_fail(t, id2);
+	assert_int_equal(vt_session_attested(t2, id2, now, "tok.en.sig", NULL), VT_E_REJECTED);
+	assert_int_equal(vt_session_token(t2, id2, now, &token, NULL), VT_E_NOTFOUND);
+	vt_sessions_free(t2);
+	vt_store_close(other);
+	if (!f->pg) {
+		/* A broker with another master key cannot read the cookie. */
+		struct fx g = {.pg = false};
+		snprintf(g.db, sizeof(g.db), "%s/other.db", f->dir);
+		struct vt_secret *mk = vt_secret_random(32);
+		struct vt_store *s3 = open_store(&g, mk);
+		struct vt_session_table *t3 = vt_sessions_new_shared(s3, 10, 2);
+		assert_int_equal(vt_session_claim(t3, id, now, &got, n2, NULL), VT_E_NOTFOUND);
+		vt_sessions_free(t3);
+		vt_store_close(s3);
+		vt_secret_free(mk);
+	}
 	vt_sessions_free(t);
 }
 
@@ -702,15 +797,15 @@ int main(void)
 	const struct CMUnitTest sqlite_tests[] = {
 		BOTH(test_open_migrate_keys), BOTH(test_resources), BOTH(test_kv_generation),
 		BOTH(test_kv_list_add),	      BOTH(test_jti),	    BOTH(test_audit_concurrent_brokers),
-		BOTH(test_sessions),	      BOTH(test_claim_race_two_brokers), BOTH(test_challenges),
-		BOTH(test_admin_list_delete), BOTH(test_session_table_on_store),
+		BOTH(test_attested),	      BOTH(test_attest_race_two_brokers), BOTH(test_challenges),
+		BOTH(test_admin_list_delete), BOTH(test_session_table_on_store), BOTH(test_audit_failed_append),
 	};
 	const struct CMUnitTest pg_tests[] = {
 		PG(test_open_migrate_keys), PG(test_resources), PG(test_kv_generation),
 		PG(test_kv_list_add),	    PG(test_jti),	PG(test_audit_concurrent_brokers),
-		PG(test_sessions),	    PG(test_claim_race_two_brokers), PG(test_challenges),
+		PG(test_attested),	    PG(test_attest_race_two_brokers), PG(test_challenges),
 		PG(test_pg_unreachable_at_start), PG(test_pg_outage_fail_fast_recover), PG(test_pg_refuses_writes),
-		PG(test_admin_list_delete), PG(test_session_table_on_store),
+		PG(test_admin_list_delete), PG(test_session_table_on_store), PG(test_audit_failed_append),
 	};
 	int failed = cmocka_run_group_tests_name("store_sqlite", sqlite_tests, NULL, NULL);
 	failed += cmocka_run_group_tests_name("store_postgresql", pg_tests, group_setup_pg, group_teardown_pg);
