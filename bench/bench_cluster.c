@@ -66,7 +66,7 @@ static double cpu_s(void)
 struct conn {
 	CURL *curl;
 	struct vt_buf body;
-	char cookie[80];
+	char cookie[VT_KBS_COOKIE_MAX];
 };
 
 static size_t on_body(char *p, size_t size, size_t n, void *ctx)
@@ -83,8 +83,10 @@ static size_t on_header(char *p, size_t size, size_t n, void *ctx)
 	if (len > sizeof(name) && strncasecmp(p, name, sizeof(name) - 1) == 0) {
 		const char *v = p + sizeof(name) - 1;
 		size_t k = 0;
-		while (k < len - (sizeof(name) - 1) && v[k] != ';' && v[k] != '\r' && k < sizeof(c->cookie) - 1)
+		while (k < len - (sizeof(name) - 1) && v[k] != ';' && v[k] != '\r')
 			k++;
+		if (k >= sizeof(c->cookie))
+			k = 0; /* too long: no session (counted as an error), never cut */
 		memcpy(c->cookie, v, k);
 		c->cookie[k] = '\0';
 	}
@@ -107,7 +109,7 @@ static void conn_free(struct conn *c)
 /* One request; the session cookie `cookie` (may be NULL) is sent. */
 static int req(struct conn *c, const char *method, const char *path, const char *cookie, const char *body)
 {
-	char u[512], ck[128];
+	char u[512], ck[VT_KBS_COOKIE_MAX + 32];
 	snprintf(u, sizeof(u), "%s%s", url, path);
 	c->body.len = 0;
 	CURL *h = c->curl;
@@ -145,7 +147,7 @@ static int req(struct conn *c, const char *method, const char *path, const char 
 }
 
 struct session {
-	char cookie[80];
+	char cookie[VT_KBS_COOKIE_MAX];
 	char nonce[64];
 };
 

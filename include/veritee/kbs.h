@@ -16,6 +16,9 @@
 #define VT_KBS_VERSION "0.4.0"
 #define VT_KBS_PREFIX "/kbs/v0"
 #define VT_KBS_COOKIE "kbs-session-id"
+/* The longest session cookie value a client keeps (a veritee broker on SQLite
+ * sends 32 hex digits, replicas ~190 characters, Trustee a UUID); a longer one is refused, not cut. */
+#define VT_KBS_COOKIE_MAX 1024
 #define VT_KBS_ERROR_BASE "https://github.com/confidential-containers/kbs/errors/"
 
 /*

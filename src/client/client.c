@@ -21,7 +21,8 @@ struct http {
 	const char *url;
 	const char *cacert;
 	long timeout_ms;
-	char cookie[80];    /* session id from Set-Cookie */
+	char cookie[VT_KBS_COOKIE_MAX]; /* session id from Set-Cookie */
+	bool cookie_too_long;
 	struct vt_buf body; /* last response body */
 	bool ratls;                          /* verify the broker's RA-TLS certificate (ratls_opts) */
 	struct vt_ratls_verify_opts ratls_opts;
@@ -66,8 +67,11 @@ static size_t on_header(char *p, size_t size, size_t n, void *ctx)
 		if ((size_t)(end - v) > cl + 1 && strncmp(v, VT_KBS_COOKIE, cl) == 0 && v[cl] == '=') {
 			v += cl + 1;
 			size_t k = 0;
-			while (v + k < end && v[k] != ';' && v[k] != '\r' && v[k] != '\n' && k < sizeof(h->cookie) - 1)
+			while (v + k < end && v[k] != ';' && v[k] != '\r' && v[k] != '\n')
 				k++;
+			h->cookie_too_long = k >= sizeof(h->cookie);
+			if (h->cookie_too_long)
+				k = 0; /* refused below, never cut */
 			memcpy(h->cookie, v, k);
 			h->cookie[k] = '\0';
 		}
@@ -318,6 +322,11 @@ vt_status vt_client_get_resource(const struct vt_client_opts *o, const char *res
 	const char *nonce;
 	VT_GUARD(vt_json_parse((const char *)h.body.data, h.body.len, MAX_RESPONSE, &resp, err));
 	VT_GUARD(vt_json_get_string(resp, "nonce", &nonce, err));
+	if (h.cookie_too_long) {
+		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_SESSION, "Set-Cookie",
+			     "broker's kbs-session-id cookie is longer than %d bytes", VT_KBS_COOKIE_MAX - 1);
+		goto out;
+	}
 	if (h.cookie[0] == '\0') {
 		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_SESSION, "Set-Cookie", "broker sent no kbs-session-id cookie");
 		goto out;

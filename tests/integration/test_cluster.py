@@ -12,6 +12,7 @@ Skips, saying why, without the PostgreSQL server or HAProxy.
 import glob
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -36,6 +37,13 @@ def cases(tap, c):
         r = kh.request(r2.port, "GET", f"/kbs/v0/resource/{c.resource}", cookie=cookie)
         check(r.status == 200, f"/resource on r2: {r!r}")
         eq(tee.decrypt(r.body), c.secret, "secret released by r2")
+        # The cookie is the session (~190 characters, authenticated): the
+        # database has no row for it until /attest.
+        check(len(cookie) > 100, f"session cookie: {cookie!r}")
+        # veritee's own client, through HAProxy, keeps that cookie whole.
+        p = subprocess.run([os.environ["VERITEE_BIN"], "get-resource", c.front_url, "kbs:///" + c.resource,
+                            "--tee", "sim", "--sim-dir", c.sim_dir], capture_output=True, timeout=60)
+        check(p.returncode == 0 and p.stdout == c.secret, f"veritee get-resource through HAProxy: {p!r}")
         # Through HAProxy (round-robin per request): every replica serves every step.
         res = c.load(4, 3)
         check(res["rounds"] > 20 and res["errors"] == 0 and res["mismatch"] == 0, f"load through HAProxy: {res}")
