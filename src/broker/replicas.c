@@ -149,7 +149,7 @@ void vt_broker_readyz(struct vt_broker *b, struct vt_http_response *r)
 	if (vt_store_ping(b->store, &e) == VT_OK) {
 		vt_resp_json(r, 200,
 			     json_pack("{s:b, s:s, s:s}", "ready", 1, "database", vt_store_backend(b->store), "sessions",
-				       vt_store_shared(b->store) ? "database" : "memory"));
+				       vt_store_shared(b->store) ? "cookie" : "memory"));
 		return;
 	}
 	char why[600];

@@ -189,6 +189,7 @@ class Cluster:
         servers = "\n".join(f"    server {b.name} 127.0.0.1:{b.port} check" for b in self.brokers)
         return f"""global
     maxconn 4000
+    nbthread 1
 defaults
     mode http
     timeout connect 1s
