@@ -3,9 +3,10 @@
  * under load (docs/broker.md, "Several replicas"; docs/decisions.md):
  *
  *  - the store named by "database": an SQLite file (one broker, sessions in
- *    memory) or a PostgreSQL URI (any number of replicas: sessions, TPM
- *    challenges, policies and reference values in the database, policy
- *    changes followed by sync.c);
+ *    memory) or a PostgreSQL URI (any number of replicas: sessions in their
+ *    authenticated cookies with the nonces' uses, TPM challenges, policies
+ *    and reference values in the database, policy changes followed by
+ *    sync.c);
  *  - on a shared store every replica must sign tokens with the same key
  *    and seal with the same master key: both are bound to the database at
  *    first start and checked by every replica after;
@@ -42,7 +43,7 @@ vt_status vt_broker_store_open(struct vt_broker *b, const struct vt_secret *mast
 			       "set \"token_signing_key\" to a file every replica has (docs/broker.md)");
 	vt_status rc = vt_store_open(c->db_path, master_key, &st, &b->store, err);
 	if (rc == VT_OK && vt_store_shared(b->store))
-		vt_broker_log(b, "INFO", "store: %s (pool of %zu connections, sessions in the database)",
+		vt_broker_log(b, "INFO", "store: %s (pool of %zu connections, sessions in cookies)",
 			      vt_store_name(b->store), st.pool_size);
 	return rc;
 }
@@ -52,11 +53,10 @@ vt_status vt_broker_replicas_init(struct vt_broker *b, struct vt_err *err)
 	if (!vt_store_shared(b->store))
 		return VT_OK;
 	vt_status rc = VT_OK;
-	struct vt_session_table *t = vt_sessions_new_shared(b->store, b->cfg.max_sessions ? b->cfg.max_sessions : 100000,
-							    b->cfg.max_sessions_per_client ? b->cfg.max_sessions_per_client
-											   : 1000);
+	/* max_sessions bounds nothing here: unattested sessions are not held. */
+	struct vt_session_table *t = vt_sessions_new_shared(b->store, 0, 0);
 	if (t == NULL)
-		return vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, "", "out of memory");
+		return vt_fail(err, VT_E_CRYPTO, VT_STEP_CONFIG, "master_key", "cannot key the session cookies");
 	vt_sessions_free(b->sessions);
 	b->sessions = t;
 	/* A replica with another token key would issue tokens the others
