@@ -46,6 +46,7 @@ struct vt_broker {
 	int64_t (*clock)(void *);
 	void *clock_ctx;
 	struct vt_broker_metrics m;
+	uint64_t request_id_key;       /* random at start: request ids differ between brokers */
 	struct vt_obs obs;             /* request and verification metrics, the attestation record (events.c) */
 
 	void *daemon;                  /* struct MHD_Daemon * */

@@ -566,12 +566,16 @@ void vt_broker_resource_get(struct vt_broker *b, const struct vt_http_request *r
 	struct vt_secret *secret = NULL;
 	EVP_PKEY *tee_key = NULL;
 	struct vt_appraisal ap = {0};
-	bool have_ap = false;
+	bool have_ap = false, prefetched = false;
+	struct vt_store_sealed sealed = {0};
 	int64_t now = vt_broker_now(b);
 	struct vt_buf detail;
 	vt_buf_init(&detail, 8192);
 
-	if (req->session_cookie && vt_session_token(b->sessions, req->session_cookie, now, &token, &e) == VT_OK) {
+	/* With replicas, the token and the (still sealed) resource come in one
+	 * round trip; the resource is opened only if the policy allows. */
+	if (req->session_cookie && vt_session_token_resource(b->sessions, req->session_cookie, now, path, &token, &sealed,
+							     &prefetched, &e) == VT_OK) {
 		/* cookie path */
 	} else if (e.code == VT_E_UNAVAILABLE) { /* the session store is down: 503, not "no token" */
 		vt_broker_log_err(b, "resource", &e);
@@ -630,7 +634,8 @@ void vt_broker_resource_get(struct vt_broker *b, const struct vt_http_request *r
 		vt_resp_error(r, "PolicyDeny", detail.data ? (const char *)detail.data : "Access denied by policy");
 		goto out;
 	}
-	if (vt_store_resource_get(b->store, path, &secret, &e) != VT_OK) {
+	if ((prefetched ? vt_store_resource_open(b->store, path, &sealed, &secret, &e)
+			: vt_store_resource_get(b->store, path, &secret, &e)) != VT_OK) {
 		vt_broker_audit_refusal(b, req, token, claims, path, "error", e.step);
 		vt_broker_log_err(b, "resource", &e);
 		vt_resp_err(r, "PluginInternalError", "Plugin internal error", &e);
@@ -668,6 +673,7 @@ out:
 	}
 	if (have_ap)
 		vt_appraisal_free(&ap);
+	vt_store_sealed_free(&sealed);
 	vt_buf_free(&detail);
 	free(explain);
 	free(token);

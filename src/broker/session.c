@@ -447,6 +447,17 @@ vt_status vt_session_token(struct vt_session_table *t, const char *id, int64_t n
 	return VT_OK;
 }
 
+vt_status vt_session_token_resource(struct vt_session_table *t, const char *id, int64_t now, const char *path,
+				    char **token, struct vt_store_sealed *resource, bool *prefetched, struct vt_err *err)
+{
+	*prefetched = false;
+	if (t->db == NULL)
+		return vt_session_token(t, id, now, token, err);
+	vt_status rc = vt_session_db_token_resource(t->db, id, now, path, token, resource, err);
+	*prefetched = rc == VT_OK; /* else the caller may go on with a Bearer token: no resource read yet */
+	return rc;
+}
+
 size_t vt_sessions_count(struct vt_session_table *t)
 {
 	if (t->db)

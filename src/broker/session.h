@@ -69,6 +69,13 @@ void vt_session_fail(struct vt_session_table *t, const char *id);
 /* The token of an ATTESTED, unexpired session (malloc'd), or VT_E_NOTFOUND. */
 vt_status vt_session_token(struct vt_session_table *t, const char *id, int64_t now, char **token, struct vt_err *err);
 
+/* vt_session_token; with a shared store, also the resource at `path`,
+ * sealed, read in the same round trip (*prefetched then true, and only on
+ * success; its data NULL when there is no such resource). */
+struct vt_store_sealed;
+vt_status vt_session_token_resource(struct vt_session_table *t, const char *id, int64_t now, const char *path,
+				    char **token, struct vt_store_sealed *resource, bool *prefetched, struct vt_err *err);
+
 size_t vt_sessions_count(struct vt_session_table *t);
 
 /* Whether `id` has the form of an in-memory session id (32 hex digits). */
@@ -87,6 +94,8 @@ vt_status vt_session_db_claim(struct vt_session_db *d, const char *id, int64_t n
 vt_status vt_session_db_attested(struct vt_session_db *d, const char *id, const char *token, struct vt_err *err);
 void vt_session_db_fail(struct vt_session_db *d, const char *id);
 vt_status vt_session_db_token(struct vt_session_db *d, const char *id, int64_t now, char **token, struct vt_err *err);
+vt_status vt_session_db_token_resource(struct vt_session_db *d, const char *id, int64_t now, const char *path,
+				       char **token, struct vt_store_sealed *resource, struct vt_err *err);
 size_t vt_session_db_count(struct vt_session_db *d);
 
 #endif

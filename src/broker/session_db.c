@@ -291,6 +291,17 @@ vt_status vt_session_db_token(struct vt_session_db *d, const char *id, int64_t n
 	return rc == VT_OK ? vt_store_attested_token(d->store, h, now, token, err) : rc;
 }
 
+vt_status vt_session_db_token_resource(struct vt_session_db *d, const char *id, int64_t now, const char *path,
+				       char **token, struct vt_store_sealed *resource, struct vt_err *err)
+{
+	struct cookie k;
+	char h[65];
+	if (cookie_open(d, id, now, &k, NULL) != VT_OK)
+		return vt_fail(err, VT_E_NOTFOUND, VT_STEP_SESSION, "kbs-session-id", "no attested session");
+	vt_status rc = row_key(&k, h, err);
+	return rc == VT_OK ? vt_store_attested_token_resource(d->store, h, now, path, token, resource, err) : rc;
+}
+
 size_t vt_session_db_count(struct vt_session_db *d)
 {
 	/* Attested sessions, counted at most every 10 s (a scan). */

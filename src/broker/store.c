@@ -503,6 +503,23 @@ static vt_status res_get_op(struct vt_store *s, void *c, void *ctx, bool *retry_
 	return run(s, c, SQL_RESOURCE_GET, a, 1, res_row, r, NULL, err);
 }
 
+void vt_store_sealed_free(struct vt_store_sealed *sealed)
+{
+	if (sealed == NULL)
+		return;
+	free(sealed->data);
+	sealed->data = NULL;
+	sealed->len = 0;
+}
+
+vt_status vt_store_resource_open(struct vt_store *s, const char *path, const struct vt_store_sealed *sealed,
+				 struct vt_secret **out, struct vt_err *err)
+{
+	if (sealed->data == NULL)
+		return vt_fail(err, VT_E_NOTFOUND, VT_STEP_STORAGE, "resource", "resource not found");
+	return unseal(s->key, path, sealed->data, sealed->len, out, err);
+}
+
 vt_status vt_store_resource_get(struct vt_store *s, const char *path, struct vt_secret **out, struct vt_err *err)
 {
 	struct res_ctx r = {.path = path, .key = s->key};
@@ -1052,6 +1069,53 @@ vt_status vt_store_attested_token(struct vt_store *s, const char *id_hash, int64
 		return rc;
 	}
 	*token = x.token_out;
+	return VT_OK;
+}
+
+struct token_resource_ctx {
+	struct att_ctx att;
+	const char *path;
+	struct vt_store_sealed sealed;
+};
+
+static vt_status token_resource_row(void *ctx, const struct vt_db_row *r, struct vt_err *err)
+{
+	struct token_resource_ctx *x = ctx;
+	vt_status rc = token_row(&x->att, r, err);
+	size_t n = 0;
+	const uint8_t *p = rc == VT_OK ? vt_db_bytes(r, 1, &n) : NULL;
+	vt_store_sealed_free(&x->sealed);
+	if (p != NULL) {
+		if ((x->sealed.data = malloc(n ? n : 1)) == NULL)
+			return vt_fail(err, VT_E_NOMEM, VT_STEP_STORAGE, "", "out of memory");
+		memcpy(x->sealed.data, p, n);
+		x->sealed.len = n;
+	}
+	return rc;
+}
+
+static vt_status att_token_resource_op(struct vt_store *s, void *c, void *ctx, bool *retry_ok, struct vt_err *err)
+{
+	(void)retry_ok;
+	struct token_resource_ctx *x = ctx;
+	struct vt_db_arg a[] = {DB_T(x->att.id_hash), DB_I(x->att.now), DB_T(x->path)};
+	return run(s, c, SQL_ATTESTED_TOKEN_RESOURCE, a, 3, token_resource_row, x, NULL, err);
+}
+
+vt_status vt_store_attested_token_resource(struct vt_store *s, const char *id_hash, int64_t now, const char *path,
+					   char **token, struct vt_store_sealed *resource, struct vt_err *err)
+{
+	struct token_resource_ctx x = {.att = {.id_hash = id_hash, .now = now}, .path = path};
+	vt_status rc = with_conn(s, true, att_token_resource_op, &x, err);
+	if (rc == VT_OK && x.att.token_out == NULL)
+		rc = vt_fail(err, VT_E_NOTFOUND, VT_STEP_SESSION, "kbs-session-id", "no attested session");
+	if (rc != VT_OK) {
+		free(x.att.token_out);
+		vt_store_sealed_free(&x.sealed);
+		return rc;
+	}
+	*token = x.att.token_out;
+	*resource = x.sealed;
 	return VT_OK;
 }
 

@@ -163,6 +163,20 @@ vt_status vt_store_attested_put(struct vt_store *s, const char *id_hash, const c
 /* The token of an attested, unexpired session (malloc'd), or VT_E_NOTFOUND. */
 vt_status vt_store_attested_token(struct vt_store *s, const char *id_hash, int64_t now, char **token,
 				  struct vt_err *err);
+/* A resource as stored: sealed (data NULL: no such resource). */
+struct vt_store_sealed {
+	uint8_t *data;
+	size_t len;
+};
+void vt_store_sealed_free(struct vt_store_sealed *sealed);
+/* vt_store_attested_token and, in the same statement, the resource at
+ * `path`, still sealed: /resource in one round trip.  The resource is
+ * opened (vt_store_resource_open) only once the policy allows it. */
+vt_status vt_store_attested_token_resource(struct vt_store *s, const char *id_hash, int64_t now, const char *path,
+					   char **token, struct vt_store_sealed *resource, struct vt_err *err);
+/* Open a sealed resource read for `path`: as vt_store_resource_get. */
+vt_status vt_store_resource_open(struct vt_store *s, const char *path, const struct vt_store_sealed *sealed,
+				 struct vt_secret **out, struct vt_err *err);
 /* Attested, unexpired sessions (for the sessions gauge). */
 vt_status vt_store_attested_count(struct vt_store *s, int64_t now, int64_t *count, struct vt_err *err);
 /* Delete the rows of sessions that expired before `before`. */

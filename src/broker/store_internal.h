@@ -36,6 +36,7 @@ enum vt_sql {
 	SQL_AUDIT_RANGE,
 	SQL_ATTESTED_PUT,
 	SQL_ATTESTED_TOKEN,
+	SQL_ATTESTED_TOKEN_RESOURCE,
 	SQL_ATTESTED_COUNT,
 	SQL_ATTESTED_SWEEP,
 	SQL_CHALLENGE_PURGE,
@@ -128,7 +129,8 @@ struct vt_db_driver {
 			   struct vt_err *err);
 	const char *(*text)(const struct vt_db_row *r, int col); /* NULL for SQL NULL */
 	int64_t (*num)(const struct vt_db_row *r, int col);
-	/* The bytes of a BLOB/BYTEA column; valid during the callback. */
+	/* The bytes of a BLOB/BYTEA column, NULL for SQL NULL; valid during
+	 * the callback. */
 	const uint8_t *(*bytes)(const struct vt_db_row *r, int col, size_t *size);
 	/* VT_E_UNAVAILABLE, without waiting, when the database is known to be
 	 * down (NULL: always available). */

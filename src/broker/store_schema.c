@@ -56,6 +56,9 @@ static const struct sql_text statements[SQL_COUNT] = {
 	[SQL_ATTESTED_PUT] = {"INSERT INTO attested(id_hash, token, expires) VALUES($1, $2, $3) ON CONFLICT(id_hash) DO NOTHING",
 			      NULL},
 	[SQL_ATTESTED_TOKEN] = {"SELECT token FROM attested WHERE id_hash = $1 AND token IS NOT NULL AND expires > $2", NULL},
+	[SQL_ATTESTED_TOKEN_RESOURCE] = {"SELECT a.token, r.sealed FROM attested a LEFT JOIN resources r ON r.path = $3 "
+					 "WHERE a.id_hash = $1 AND a.token IS NOT NULL AND a.expires > $2",
+					 NULL},
 	[SQL_ATTESTED_COUNT] = {"SELECT count(*) FROM attested WHERE token IS NOT NULL AND expires > $1", NULL},
 	[SQL_ATTESTED_SWEEP] = {"DELETE FROM attested WHERE expires < $1", NULL},
 	[SQL_CHALLENGE_PURGE] = {"DELETE FROM tpm_challenges WHERE expires <= $1", NULL},

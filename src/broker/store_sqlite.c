@@ -67,6 +67,9 @@ static int64_t sq_num(const struct vt_db_row *r, int col)
 
 static const uint8_t *sq_bytes(const struct vt_db_row *r, int col, size_t *size)
 {
+	*size = 0;
+	if (sqlite3_column_type(r->impl, col) == SQLITE_NULL)
+		return NULL; /* as PostgreSQL's driver: NULL is SQL NULL, "" an empty blob */
 	const uint8_t *p = sqlite3_column_blob(r->impl, col);
 	*size = (size_t)sqlite3_column_bytes(r->impl, col);
 	return p ? p : (const uint8_t *)"";

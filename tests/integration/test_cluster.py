@@ -44,6 +44,17 @@ def cases(tap, c):
         p = subprocess.run([os.environ["VERITEE_BIN"], "get-resource", c.front_url, "kbs:///" + c.resource,
                             "--tee", "sim", "--sim-dir", c.sim_dir], capture_output=True, timeout=60)
         check(p.returncode == 0 and p.stdout == c.secret, f"veritee get-resource through HAProxy: {p!r}")
+        # On replicas the token and the sealed resource come in one round trip;
+        # what is refused, and when, is as on one broker: a missing resource
+        # after the policy; a Bearer token without a cookie; a bad cookie.
+        r = kh.request(r1.port, "GET", "/kbs/v0/resource/default/key/absent", cookie=cookie)
+        kh.expect_err(r, 401, "PluginInternalError", "resource not found")
+        cookie2, token, _ = kh.full_attest(r0.port, tee)
+        r = kh.request(r2.port, "GET", f"/kbs/v0/resource/{c.resource}", bearer=token)
+        check(r.status == 200, f"Bearer token on r2: {r!r}")
+        eq(tee.decrypt(r.body), c.secret, "secret released for a Bearer token")
+        r = kh.request(r2.port, "GET", f"/kbs/v0/resource/{c.resource}", cookie=cookie2[:-4] + "AAAA")
+        kh.expect_err(r, 401, "TokenNotFound")
         # Through HAProxy (round-robin per request): every replica serves every step.
         res = c.load(4, 3)
         check(res["rounds"] > 20 and res["errors"] == 0 and res["mismatch"] == 0, f"load through HAProxy: {res}")

@@ -514,6 +514,52 @@ static void test_attested(void **state)
 	free(token);
 }
 
+/* /resource on replicas: the token and the sealed resource in one read. */
+static void test_attested_token_resource(void **state)
+{
+	struct fx *f = fx_or_skip(state);
+	char *token = NULL;
+	bool won = false;
+	struct vt_store_sealed sealed = {0};
+	struct vt_secret *secret = NULL;
+	struct vt_err e = {0};
+	assert_int_equal(vt_store_resource_put(f->s, "repo/key/one", (const uint8_t *)"s3cret", 6, NULL), VT_OK);
+	/* No attested session: nothing, whatever the resource. */
+	assert_int_equal(vt_store_attested_token_resource(f->s, "h1", 1000, "repo/key/one", &token, &sealed, &e),
+			 VT_E_NOTFOUND);
+	assert_string_equal(e.field, "kbs-session-id");
+	assert_null(sealed.data);
+	assert_int_equal(vt_store_attested_put(f->s, "h1", "tok.en.sig", 1100, &won, NULL), VT_OK);
+	assert_int_equal(vt_store_attested_token_resource(f->s, "h1", 1000, "repo/key/one", &token, &sealed, NULL), VT_OK);
+	assert_string_equal(token, "tok.en.sig");
+	free(token);
+	assert_non_null(sealed.data);
+	assert_int_equal(sealed.len, 12 + 6 + 16); /* still sealed: IV, ciphertext, tag */
+	/* Opened for its own path only (the path is the AAD). */
+	vt_err_clear(&e);
+	assert_int_equal(vt_store_resource_open(f->s, "repo/key/two", &sealed, &secret, &e), VT_E_REJECTED);
+	assert_int_equal(vt_store_resource_open(f->s, "repo/key/one", &sealed, &secret, NULL), VT_OK);
+	assert_int_equal(secret->len, 6);
+	assert_memory_equal(secret->data, "s3cret", 6);
+	vt_secret_free(secret);
+	vt_store_sealed_free(&sealed);
+	/* A missing resource: the token, and nothing to open. */
+	assert_int_equal(vt_store_attested_token_resource(f->s, "h1", 1000, "repo/key/none", &token, &sealed, NULL), VT_OK);
+	assert_string_equal(token, "tok.en.sig");
+	free(token);
+	assert_null(sealed.data);
+	vt_err_clear(&e);
+	assert_int_equal(vt_store_resource_open(f->s, "repo/key/none", &sealed, &secret, &e), VT_E_NOTFOUND);
+	assert_string_equal(e.field, "resource");
+	/* Burnt or expired: no token. */
+	assert_int_equal(vt_store_attested_put(f->s, "h2", NULL, 1100, &won, NULL), VT_OK);
+	assert_int_equal(vt_store_attested_token_resource(f->s, "h2", 1000, "repo/key/one", &token, &sealed, NULL),
+			 VT_E_NOTFOUND);
+	assert_int_equal(vt_store_attested_token_resource(f->s, "h1", 1100, "repo/key/one", &token, &sealed, NULL),
+			 VT_E_NOTFOUND);
+	assert_null(sealed.data);
+}
+
 struct user {
 	struct vt_store *s;
 	struct vt_session_table *t;
@@ -797,13 +843,13 @@ int main(void)
 	const struct CMUnitTest sqlite_tests[] = {
 		BOTH(test_open_migrate_keys), BOTH(test_resources), BOTH(test_kv_generation),
 		BOTH(test_kv_list_add),	      BOTH(test_jti),	    BOTH(test_audit_concurrent_brokers),
-		BOTH(test_attested),	      BOTH(test_attest_race_two_brokers), BOTH(test_challenges),
+		BOTH(test_attested), BOTH(test_attested_token_resource),	      BOTH(test_attest_race_two_brokers), BOTH(test_challenges),
 		BOTH(test_admin_list_delete), BOTH(test_session_table_on_store), BOTH(test_audit_failed_append),
 	};
 	const struct CMUnitTest pg_tests[] = {
 		PG(test_open_migrate_keys), PG(test_resources), PG(test_kv_generation),
 		PG(test_kv_list_add),	    PG(test_jti),	PG(test_audit_concurrent_brokers),
-		PG(test_attested),	    PG(test_attest_race_two_brokers), PG(test_challenges),
+		PG(test_attested), PG(test_attested_token_resource),	    PG(test_attest_race_two_brokers), PG(test_challenges),
 		PG(test_pg_unreachable_at_start), PG(test_pg_outage_fail_fast_recover), PG(test_pg_refuses_writes),
 		PG(test_admin_list_delete), PG(test_session_table_on_store), PG(test_audit_failed_append),
 	};
