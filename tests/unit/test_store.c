@@ -613,7 +613,7 @@ static void test_attest_race_two_brokers(void **state)
 {
 	struct fx *f = fx_or_skip(state);
 	struct vt_store *other = open_store(f, f->mk);
-	char id[16];
+	char id[32];
 	for (int round = 0; round < 5; round++) {
 		snprintf(id, sizeof(id), "race-%d", round);
 		race(f->s, other, NULL, NULL, id);
