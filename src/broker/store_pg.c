@@ -498,8 +498,14 @@ static vt_status pg_batch(struct vt_store *s, void *conn, const struct vt_db_ste
 		if (sync)
 			break;
 	}
-	if (PQexitPipelineMode(pc->c) != 1 && rc == VT_OK)
-		rc = pg_fail(s, pc->c, NULL, "pipeline", err);
+	if (PQexitPipelineMode(pc->c) != 1) {
+		if (rc == VT_OK)
+			rc = pg_fail(s, pc->c, NULL, "pipeline", err);
+		/* Results were left unread: the connection cannot serve another
+		 * statement; drop it (the pool opens a new one). */
+		PQfinish(pc->c);
+		pc->c = NULL;
+	}
 	return rc;
 }
 
