@@ -40,6 +40,11 @@ VT_API VT_MUST_USE vt_status vt_reader_skip(struct vt_reader *r, size_t n, const
 /* Fail unless every byte has been consumed. */
 VT_API VT_MUST_USE vt_status vt_reader_expect_end(const struct vt_reader *r, const char *what, struct vt_err *err);
 
+/* The writer's side: the low n bytes of v (n <= 8) at p, little- or
+ * big-endian. */
+VT_API void vt_put_le(uint8_t *p, uint64_t v, size_t n);
+VT_API void vt_put_be(uint8_t *p, uint64_t v, size_t n);
+
 /* ---------------------------------------------------------------------------
  * Capped growable buffer.  `max` bounds the total size (VT_E_LIMIT past it).
  * The buffer owns `data`; vt_buf_free releases it (and wipes it when `wipe`).

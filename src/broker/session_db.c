@@ -144,8 +144,8 @@ static vt_status cookie_make(struct vt_session_db *d, const struct cookie *k, ch
 	p[n++] = COOKIE_VERSION;
 	memcpy(p + n, k->sid, SID_SIZE);
 	n += SID_SIZE;
-	for (int i = 0; i < 8; i++) /* little-endian, as vt_reader_u64le reads it */
-		p[n++] = (uint8_t)((uint64_t)k->expires >> (8 * i));
+	vt_put_le(p + n, (uint64_t)k->expires, 8); /* as vt_reader_u64le reads it */
+	n += 8;
 	if (!put_str(p, &n, k->nonce) || !put_str(p, &n, k->params.tee) || !put_str(p, &n, k->params.hash) ||
 	    !put_str(p, &n, k->params.policy))
 		return vt_fail(err, VT_E_USAGE, VT_STEP_SESSION, "kbs-session-id", "session parameters too long");

@@ -4,14 +4,6 @@
 
 /* ---------------------------------------------------------------- JWE pieces */
 
-static void put_u32be(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
 /* RFC 7518 §4.6.2 Concat KDF, SHA-256, one round (keydatalen 256 bits),
  * AlgorithmID = alg, PartyUInfo = PartyVInfo = empty. */
 static bool concat_kdf_a256(const uint8_t *z, size_t zl, const char *alg, uint8_t kek[32])
@@ -19,9 +11,9 @@ static bool concat_kdf_a256(const uint8_t *z, size_t zl, const char *alg, uint8_
 	uint8_t counter[4], alglen[4], zero[4] = {0, 0, 0, 0}, bits[4];
 	size_t al = strlen(alg);
 	unsigned int outl = 0;
-	put_u32be(counter, 1);
-	put_u32be(alglen, (uint32_t)al);
-	put_u32be(bits, 256);
+	vt_put_be(counter, 1, 4);
+	vt_put_be(alglen, (uint32_t)al, 4);
+	vt_put_be(bits, 256, 4);
 	EVP_MD_CTX *c = EVP_MD_CTX_new();
 	bool ok = c != NULL && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1 &&
 		  EVP_DigestUpdate(c, counter, 4) == 1 && EVP_DigestUpdate(c, z, zl) == 1 &&

@@ -111,18 +111,6 @@ static vt_status check(const struct vt_seal_header *h, vt_status code, struct vt
 	return VT_OK;
 }
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 vt_status vt_seal_header_encode(const struct vt_seal_header *h, uint8_t *out, size_t cap, size_t *out_size,
 				struct vt_err *err)
 {
@@ -140,28 +128,28 @@ vt_status vt_seal_header_encode(const struct vt_seal_header *h, uint8_t *out, si
 			       cap < VT_SEAL_MAX_HEADER ? cap : (size_t)VT_SEAL_MAX_HEADER);
 	uint8_t *p = out;
 	memcpy(p, VT_SEAL_MAGIC, 8), p += 8;
-	put16(p, h->version), p += 2;
-	put32(p, (uint32_t)need), p += 4;
+	vt_put_le(p, h->version, 2), p += 2;
+	vt_put_le(p, (uint32_t)need, 4), p += 4;
 	*p++ = h->cipher;
 	*p++ = h->payload;
-	put16(p, h->flags), p += 2;
-	put32(p, h->chunk_size), p += 4;
+	vt_put_le(p, h->flags, 2), p += 2;
+	vt_put_le(p, h->chunk_size, 4), p += 4;
 	memcpy(p, h->file_id, VT_SEAL_FILE_ID_SIZE), p += VT_SEAL_FILE_ID_SIZE;
 	memcpy(p, h->nonce_prefix, VT_SEAL_NONCE_PREFIX_SIZE), p += VT_SEAL_NONCE_PREFIX_SIZE;
 	*p++ = h->threshold;
 	*p++ = h->count;
-	put16(p, (uint16_t)rl), p += 2;
+	vt_put_le(p, (uint16_t)rl, 2), p += 2;
 	memcpy(p, h->resource, rl), p += rl;
 	for (unsigned i = 0; i < h->count; i++) {
 		const struct vt_seal_broker *b = &h->brokers[i];
 		size_t ul = strlen(b->url);
 		*p++ = b->index;
-		put16(p, (uint16_t)ul), p += 2;
+		vt_put_le(p, (uint16_t)ul, 2), p += 2;
 		memcpy(p, b->url, ul), p += ul;
 		memcpy(p, b->commitment, VT_SEAL_COMMIT_SIZE), p += VT_SEAL_COMMIT_SIZE;
 	}
 	if (h->flags & VT_SEAL_FLAG_LOCAL) {
-		put16(p, h->local_blob_size), p += 2;
+		vt_put_le(p, h->local_blob_size, 2), p += 2;
 		memcpy(p, h->local_blob, h->local_blob_size), p += h->local_blob_size;
 	}
 	*out_size = (size_t)(p - out);

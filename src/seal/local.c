@@ -215,8 +215,7 @@ static vt_status sim_key(const struct vt_seal_local_opts *o, const uint8_t file_
 	}
 	memcpy(info, SIM_LABEL, sizeof(SIM_LABEL) - 1);
 	memcpy(info + sizeof(SIM_LABEL) - 1, o->sim_measurement, 48);
-	for (int i = 0; i < 4; i++)
-		info[sizeof(SIM_LABEL) - 1 + 48 + i] = (uint8_t)(o->sim_svn >> (8 * i));
+	vt_put_le(info + sizeof(SIM_LABEL) - 1 + 48, o->sim_svn, 4);
 	rc = vt_seal_hkdf(der, (size_t)der_size, file_id, VT_SEAL_FILE_ID_SIZE, info, sizeof(info), out, err);
 out:
 	if (der)

@@ -35,28 +35,16 @@ static const char SNP_LABEL[] = "veritee/seal/snp/v1"; /* 19 bytes, no NUL */
 
 /* ------------------------------------------------------------ blob */
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 /* MSG_KEY_REQ without its reserved tail, little-endian, as the kernel's
  * struct snp_derived_key_req lays it out. */
 void vt_seal_snp_blob_encode(const struct vt_seal_snp_key_req *req, uint8_t out[VT_SEAL_SNP_BLOB_SIZE])
 {
-	put32(out, req->root_key_select);
-	put32(out + 4, 0);
-	put64(out + 8, req->guest_field_select);
-	put32(out + 16, req->vmpl);
-	put32(out + 20, req->guest_svn);
-	put64(out + 24, req->tcb_version);
+	vt_put_le(out, req->root_key_select, 4);
+	vt_put_le(out + 4, 0, 4);
+	vt_put_le(out + 8, req->guest_field_select, 8);
+	vt_put_le(out + 16, req->vmpl, 4);
+	vt_put_le(out + 20, req->guest_svn, 4);
+	vt_put_le(out + 24, req->tcb_version, 8);
 }
 
 vt_status vt_seal_snp_blob_parse(const uint8_t *blob, size_t size, struct vt_seal_snp_key_req *out,

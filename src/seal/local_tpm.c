@@ -243,12 +243,6 @@ static vt_status policy_digest(uint32_t mask, const TPM2B_DIGEST *pcrs, uint8_t 
 
 /* ------------------------------------------------------------ blob */
 
-static void put16be(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
 /* hash(be16) sizeofSelect(1) pcrSelect(3) || values || TPM2B_PUBLIC || TPM2B_PRIVATE */
 static vt_status blob_encode(const struct tpm_blob *b, uint8_t *out, size_t cap, size_t *out_size,
 			     struct vt_err *err)
@@ -256,10 +250,9 @@ static vt_status blob_encode(const struct tpm_blob *b, uint8_t *out, size_t cap,
 	size_t off = 0;
 	if (cap < 6 + NUM_PCRS * PCR_SIZE)
 		return vt_fail(err, VT_E_LIMIT, VT_STEP_NONE, "local_blob", "no room for the TPM blob");
-	put16be(out, TPM2_ALG_SHA256);
+	vt_put_be(out, TPM2_ALG_SHA256, 2);
 	out[2] = PCR_SELECT_SIZE;
-	for (unsigned i = 0; i < PCR_SELECT_SIZE; i++)
-		out[3 + i] = (uint8_t)(b->pcrs >> (8 * i));
+	vt_put_le(out + 3, b->pcrs, PCR_SELECT_SIZE);
 	off = 6;
 	for (unsigned i = 0; i < NUM_PCRS; i++)
 		if (b->pcrs & (1u << i))

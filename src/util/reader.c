@@ -79,3 +79,15 @@ vt_status vt_reader_expect_end(const struct vt_reader *r, const char *what, stru
 		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, what, "%zu unexpected trailing bytes", r->size - r->off);
 	return VT_OK;
 }
+
+void vt_put_le(uint8_t *p, uint64_t v, size_t n)
+{
+	for (size_t i = 0; i < n && i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+void vt_put_be(uint8_t *p, uint64_t v, size_t n)
+{
+	for (size_t i = 0; i < n && i < 8; i++)
+		p[n - 1 - i] = (uint8_t)(v >> (8 * i));
+}

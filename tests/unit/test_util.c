@@ -8,6 +8,27 @@
 #include "veritee/json.h"
 #include "veritee/kbs.h"
 
+/* The writers read back by the reader, and their exact bytes. */
+static void test_put(void **state)
+{
+	(void)state;
+	uint8_t b[16] = {0};
+	vt_put_le(b, 0x0102030405060708ULL, 8);
+	vt_put_be(b + 8, 0x0102030405060708ULL, 8);
+	const uint8_t want[16] = {8, 7, 6, 5, 4, 3, 2, 1, 1, 2, 3, 4, 5, 6, 7, 8};
+	assert_memory_equal(b, want, 16);
+	uint8_t s[4] = {0xee, 0xee, 0xee, 0xee};
+	vt_put_be(s + 1, 0xabcd, 2); /* the low n bytes only, nothing past them */
+	vt_put_le(s + 3, 0x1234, 1);
+	const uint8_t want_s[4] = {0xee, 0xab, 0xcd, 0x34};
+	assert_memory_equal(s, want_s, 4);
+	struct vt_reader r;
+	uint64_t v = 0;
+	vt_reader_init(&r, b, 8);
+	assert_int_equal(vt_reader_u64le(&r, &v, "x", NULL), VT_OK);
+	assert_true(v == 0x0102030405060708ULL);
+}
+
 static void test_reader(void **state)
 {
 	(void)state;
@@ -337,7 +358,7 @@ static void test_ecdsa_raw(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_reader),	      cmocka_unit_test(test_hex),
+		cmocka_unit_test(test_put), cmocka_unit_test(test_reader),	      cmocka_unit_test(test_hex),
 		cmocka_unit_test(test_base64),	      cmocka_unit_test(test_jcs),
 		cmocka_unit_test(test_json_parse_limits), cmocka_unit_test(test_pointer),
 		cmocka_unit_test(test_time),	      cmocka_unit_test(test_secret_and_buf),

@@ -111,20 +111,6 @@ vt_status vt_se_measurement(const uint8_t *key, size_t key_size, const struct vt
 
 /* ------------------------------------------------------------ test builders */
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)(v >> 32));
-	put32(p + 4, (uint32_t)v);
-}
-
 vt_status vt_se_arcb_build(const struct vt_se_arcb_spec *s, uint8_t **out, size_t *out_size, struct vt_err *err)
 {
 	if (s == NULL || out == NULL || out_size == NULL)
@@ -138,13 +124,13 @@ vt_status vt_se_arcb_build(const struct vt_se_arcb_spec *s, uint8_t **out, size_
 	bool ok = false;
 	if (b == NULL)
 		return vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");
-	put32(b + 0x08, VT_SE_VERSION_1);
-	put32(b + 0x0c, (uint32_t)n);
+	vt_put_be(b + 0x08, VT_SE_VERSION_1, 4);
+	vt_put_be(b + 0x0c, (uint32_t)n, 4);
 	memcpy(b + 0x10, s->iv, VT_SE_IV_SIZE);
 	b[0x27] = nks;
-	put32(b + 0x2c, (uint32_t)sea);
-	put64(b + 0x30, s->flags);
-	put32(b + 0x38, s->mai ? s->mai : VT_SE_MAI_HMAC_SHA512);
+	vt_put_be(b + 0x2c, (uint32_t)sea, 4);
+	vt_put_be(b + 0x30, s->flags, 8);
+	vt_put_be(b + 0x38, s->mai ? s->mai : VT_SE_MAI_HMAC_SHA512, 4);
 	memset(b + 0x40, 0x3c, VT_SE_CUST_KEY_SIZE);
 	for (size_t i = 0; i < nks; i++) {
 		uint8_t *slot = b + VT_SE_ARCB_MIN_AAD + i * VT_SE_KEYSLOT_SIZE;
@@ -178,12 +164,12 @@ vt_status vt_se_hdr_build(uint8_t seed, uint8_t nks, const uint8_t *phkh, uint8_
 	if (b == NULL)
 		return vt_fail(err, VT_E_NOMEM, VT_STEP_NONE, "", "out of memory");
 	memcpy(b, "IBMSecEx", 8);
-	put32(b + 0x08, VT_SE_VERSION_1);
-	put32(b + 0x0c, (uint32_t)n);
+	vt_put_be(b + 0x08, VT_SE_VERSION_1, 4);
+	vt_put_be(b + 0x0c, (uint32_t)n, 4);
 	memset(b + 0x10, 0x4d, VT_SE_IV_SIZE);
-	put64(b + 0x20, nks);
-	put64(b + 0x28, sea);
-	put64(b + 0x30, 0x100);
+	vt_put_be(b + 0x20, nks, 8);
+	vt_put_be(b + 0x28, sea, 8);
+	vt_put_be(b + 0x30, 0x100, 8);
 	memset(b + 0x40, 0x3c, VT_SE_CUST_KEY_SIZE);
 	memset(b + 0xe0, seed, VT_SE_DIGEST_SIZE);
 	memset(b + 0x120, (uint8_t)(seed + 1), VT_SE_DIGEST_SIZE);

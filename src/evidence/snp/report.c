@@ -41,8 +41,7 @@ vt_snp_product vt_snp_product_from_cpuid(uint8_t family, uint8_t model)
 void vt_snp_tcb_decode(uint64_t raw, vt_snp_product product, struct vt_snp_tcb *out)
 {
 	uint8_t b[8];
-	for (size_t i = 0; i < sizeof(b); i++)
-		b[i] = (uint8_t)(raw >> (8 * i));
+	vt_put_le(b, raw, sizeof(b));
 	memset(out, 0, sizeof(*out));
 	out->raw = raw;
 	if (product == VT_SNP_PRODUCT_TURIN) {

@@ -42,12 +42,6 @@ enum {
 
 /* ------------------------------------------------------------ helpers */
 
-static void put_le(uint8_t *p, uint64_t v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 static const char *type_name(const json_t *v)
 {
 	switch (json_typeof(v)) {
@@ -326,7 +320,7 @@ vt_status vt_snp_report_from_json(const json_t *obj, uint8_t out[VT_SNP_REPORT_S
 	uint32_t version = 0;
 	for (size_t i = 0; i < COUNT(U_MEMBERS); i++) {
 		VT_GUARD(get_uint(obj, PATH, U_MEMBERS[i].key, U_MEMBERS[i].max, REQUIRED, NULL, &v, err));
-		put_le(buf + U_MEMBERS[i].off, v, U_MEMBERS[i].size);
+		vt_put_le(buf + U_MEMBERS[i].off, v, U_MEMBERS[i].size);
 		if (i == 0)
 			version = (uint32_t)v;
 	}
@@ -361,7 +355,7 @@ vt_status vt_snp_report_from_json(const json_t *obj, uint8_t out[VT_SNP_REPORT_S
 				     vt_snp_product_name(product));
 			goto out;
 		}
-		put_le(buf + TCB_FIELDS[i].off, v, 8);
+		vt_put_le(buf + TCB_FIELDS[i].off, v, 8);
 	}
 	VT_GUARD(get_fw_version(obj, "current", buf + OFF_CURRENT_VER, err));
 	VT_GUARD(get_fw_version(obj, "committed", buf + OFF_COMMITTED_VER, err));
@@ -369,7 +363,7 @@ vt_status vt_snp_report_from_json(const json_t *obj, uint8_t out[VT_SNP_REPORT_S
 	/* Mitigation vectors (version 5): absent or null reads as 0. */
 	for (size_t i = 0; i < COUNT(MIT_MEMBERS); i++) {
 		VT_GUARD(get_uint(obj, PATH, MIT_MEMBERS[i].key, MIT_MEMBERS[i].max, OPTIONAL, NULL, &v, err));
-		put_le(buf + MIT_MEMBERS[i].off, v, 8);
+		vt_put_le(buf + MIT_MEMBERS[i].off, v, 8);
 	}
 
 	json_t *sig;

@@ -43,12 +43,6 @@ static vt_status check_members(const json_t *evidence, struct vt_err *err)
 	return VT_OK;
 }
 
-static void le64(uint64_t v, uint8_t out[8])
-{
-	for (size_t i = 0; i < 8; i++)
-		out[i] = (uint8_t)(v >> (8 * i));
-}
-
 #define HEX(obj, key, p, n) VT_GUARD(vt_dcap_claim_hex((obj), (key), (p), (n), err))
 
 static vt_status set_bool(json_t *o, const char *k, bool v, struct vt_err *err)
@@ -76,8 +70,8 @@ static vt_status make_claims(const struct vt_dcap_quote *q, const struct vt_dcap
 	HEX(hdr, "user_data", h + 28, 20);
 
 	uint8_t ta[8], xf[8];
-	le64(b->td_attributes, ta);
-	le64(b->xfam, xf);
+	vt_put_le(ta, b->td_attributes, 8);
+	vt_put_le(xf, b->xfam, 8);
 	HEX(body, "tcb_svn", b->tee_tcb_svn, 16);
 	HEX(body, "mr_seam", b->mr_seam, 48);
 	HEX(body, "mrsigner_seam", b->mrsigner_seam, 48);
