@@ -98,4 +98,24 @@ vt_status vt_session_db_token_resource(struct vt_session_db *d, const char *id, 
 				       char **token, struct vt_store_sealed *resource, struct vt_err *err);
 size_t vt_session_db_count(struct vt_session_db *d);
 
+/* session_cookie.c: the authenticated cookie that is a session on a shared
+ * store (the format is at the top of that file). */
+#define VT_SESSION_SID_SIZE 16
+struct vt_session_cookie {
+	uint8_t sid[VT_SESSION_SID_SIZE]; /* random: the database row's key is its SHA-256 */
+	int64_t expires;
+	char nonce[45];
+	struct vt_session_params params;
+};
+struct vt_cookie_key;
+/* HMAC-SHA-256 under `key` (session_db.c derives it from master_key). */
+struct vt_cookie_key *vt_cookie_key_new(const uint8_t *key, size_t key_len);
+void vt_cookie_key_free(struct vt_cookie_key *k);
+vt_status vt_session_cookie_encode(const struct vt_cookie_key *k, const struct vt_session_cookie *c,
+				   char out[VT_SESSION_ID_MAX], struct vt_err *err);
+/* VT_E_NOTFOUND for anything this key did not make (no oracle on why);
+ * the expiry is the caller's to check. */
+vt_status vt_session_cookie_decode(const struct vt_cookie_key *k, const char *id, struct vt_session_cookie *c,
+				   struct vt_err *err);
+
 #endif

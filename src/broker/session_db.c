@@ -29,10 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/core_names.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-
 #include "broker/session.h"
 #include "broker/store.h"
 #include "veritee/crypto.h"
@@ -41,27 +37,13 @@
 #define SWEEP_SECONDS 30
 #define SWEEP_GRACE 600 /* a row outlives its session this long: replicas' clocks may differ */
 #define COUNT_REFRESH_MS 10000
-#define COOKIE_VERSION 1
-#define SID_SIZE 16
-#define MAC_SIZE 32
-/* version, id, expiry, then four strings of at most 255 bytes (in practice
- * a 44-byte nonce and names of at most 63). */
-#define PAYLOAD_MAX (1 + SID_SIZE + 8 + 4 * 64)
 
 struct vt_session_db {
 	struct vt_store *store;
-	EVP_MAC_CTX *mac; /* keyed once; each use works on a copy */
+	struct vt_cookie_key *key; /* session_cookie.c */
 	pthread_mutex_t lock;
 	int64_t count, counted_at; /* attested sessions, when last counted (monotonic ms) */
 	int64_t last_sweep;        /* wall seconds */
-};
-
-/* What the cookie says. */
-struct cookie {
-	uint8_t sid[SID_SIZE];
-	int64_t expires;
-	char nonce[45];
-	struct vt_session_params params;
 };
 
 struct vt_session_db *vt_session_db_new(struct vt_store *store, size_t max, size_t max_per_client)
@@ -69,140 +51,42 @@ struct vt_session_db *vt_session_db_new(struct vt_store *store, size_t max, size
 	(void)max, (void)max_per_client; /* unattested sessions are not held: see above */
 	struct vt_session_db *d = calloc(1, sizeof(*d));
 	struct vt_secret *key = NULL;
-	EVP_MAC *m = EVP_MAC_fetch(NULL, "HMAC", NULL);
-	if (d == NULL || m == NULL || vt_store_derive_key(store, "veritee kbs session cookie v1", &key, NULL) != VT_OK)
-		goto fail;
-	OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0), OSSL_PARAM_END};
-	d->mac = EVP_MAC_CTX_new(m);
-	if (d->mac == NULL || EVP_MAC_init(d->mac, key->data, key->len, params) != 1)
-		goto fail;
-	EVP_MAC_free(m);
+	if (d == NULL || vt_store_derive_key(store, "veritee kbs session cookie v1", &key, NULL) != VT_OK ||
+	    (d->key = vt_cookie_key_new(key->data, key->len)) == NULL) {
+		vt_secret_free(key);
+		free(d);
+		return NULL;
+	}
 	vt_secret_free(key);
 	d->store = store;
 	pthread_mutex_init(&d->lock, NULL);
 	return d;
-fail:
-	EVP_MAC_free(m);
-	vt_secret_free(key);
-	if (d)
-		EVP_MAC_CTX_free(d->mac);
-	free(d);
-	return NULL;
 }
 
 void vt_session_db_free(struct vt_session_db *d)
 {
 	if (d == NULL)
 		return;
-	EVP_MAC_CTX_free(d->mac);
+	vt_cookie_key_free(d->key);
 	pthread_mutex_destroy(&d->lock);
 	free(d);
 }
 
-/* ------------------------------------------------------------- cookies */
-
-static vt_status mac(struct vt_session_db *d, const uint8_t *p, size_t n, uint8_t out[MAC_SIZE], struct vt_err *err)
-{
-	size_t len = 0;
-	EVP_MAC_CTX *c = EVP_MAC_CTX_dup(d->mac);
-	bool ok = c != NULL && EVP_MAC_update(c, p, n) == 1 && EVP_MAC_final(c, out, &len, MAC_SIZE) == 1 &&
-		  len == MAC_SIZE;
-	EVP_MAC_CTX_free(c);
-	return ok ? VT_OK : vt_fail(err, VT_E_CRYPTO, VT_STEP_SESSION, "kbs-session-id", "HMAC-SHA-256 failed");
-}
-
-static bool put_str(uint8_t *p, size_t *n, const char *s)
-{
-	size_t len = strlen(s);
-	if (len > 255 || *n + 1 + len > PAYLOAD_MAX)
-		return false;
-	p[(*n)++] = (uint8_t)len;
-	memcpy(p + *n, s, len);
-	*n += len;
-	return true;
-}
-
-static vt_status get_str(struct vt_reader *r, char *out, size_t size, const char *field, struct vt_err *err)
-{
-	uint8_t len = 0;
-	vt_status rc = vt_reader_u8(r, &len, field, err);
-	if (rc == VT_OK && (size_t)len >= size)
-		rc = vt_fail(err, VT_E_PARSE, VT_STEP_SESSION, field, "too long");
-	if (rc == VT_OK)
-		rc = vt_reader_copy(r, out, len, field, err);
-	if (rc == VT_OK)
-		out[len] = '\0';
-	return rc;
-}
-
-/* base64url(payload || HMAC(payload)). */
-static vt_status cookie_make(struct vt_session_db *d, const struct cookie *k, char out[VT_SESSION_ID_MAX],
-			     struct vt_err *err)
-{
-	uint8_t p[PAYLOAD_MAX + MAC_SIZE];
-	size_t n = 0;
-	p[n++] = COOKIE_VERSION;
-	memcpy(p + n, k->sid, SID_SIZE);
-	n += SID_SIZE;
-	vt_put_le(p + n, (uint64_t)k->expires, 8); /* as vt_reader_u64le reads it */
-	n += 8;
-	if (!put_str(p, &n, k->nonce) || !put_str(p, &n, k->params.tee) || !put_str(p, &n, k->params.hash) ||
-	    !put_str(p, &n, k->params.policy))
-		return vt_fail(err, VT_E_USAGE, VT_STEP_SESSION, "kbs-session-id", "session parameters too long");
-	vt_status rc = mac(d, p, n, p + n, err);
-	if (rc != VT_OK)
-		return rc;
-	char *b = vt_b64url_encode(p, n + MAC_SIZE);
-	if (b == NULL || strlen(b) >= VT_SESSION_ID_MAX) {
-		free(b);
-		return vt_fail(err, VT_E_NOMEM, VT_STEP_SESSION, "kbs-session-id", "cannot make the session cookie");
-	}
-	memcpy(out, b, strlen(b) + 1);
-	free(b);
-	return VT_OK;
-}
-
-/* The cookie's session if its MAC is right and it has not expired: else
+/* The cookie's session if it is authentic and has not expired: else
  * VT_E_NOTFOUND, as for an unknown session (no oracle on why). */
-static vt_status cookie_open(struct vt_session_db *d, const char *id, int64_t now, struct cookie *k,
+static vt_status cookie_open(struct vt_session_db *d, const char *id, int64_t now, struct vt_session_cookie *k,
 			     struct vt_err *err)
 {
-	uint8_t *raw = NULL, want[MAC_SIZE];
-	size_t n = 0, idlen = id ? strlen(id) : 0;
-	vt_status rc = VT_OK;
-	memset(k, 0, sizeof(*k));
-	if (idlen == 0 || idlen >= VT_SESSION_ID_MAX || vt_b64url_decode(id, idlen, &raw, &n, NULL) != VT_OK ||
-	    n < 1 + MAC_SIZE || n > PAYLOAD_MAX + MAC_SIZE || mac(d, raw, n - MAC_SIZE, want, NULL) != VT_OK ||
-	    CRYPTO_memcmp(want, raw + n - MAC_SIZE, MAC_SIZE) != 0 || raw[0] != COOKIE_VERSION) {
+	vt_status rc = vt_session_cookie_decode(d->key, id, k, err);
+	if (rc == VT_OK && k->expires <= now)
 		rc = vt_fail(err, VT_E_NOTFOUND, VT_STEP_SESSION, "kbs-session-id", "unknown or expired session");
-		goto out;
-	}
-	/* Authentic: the broker wrote these bytes.  Read them as carefully as
-	 * any others all the same. */
-	struct vt_reader r;
-	uint64_t exp = 0;
-	vt_reader_init(&r, raw + 1, n - 1 - MAC_SIZE);
-	VT_GUARD(vt_reader_copy(&r, k->sid, SID_SIZE, "kbs-session-id.sid", err));
-	VT_GUARD(vt_reader_u64le(&r, &exp, "kbs-session-id.expires", err));
-	VT_GUARD(get_str(&r, k->nonce, sizeof(k->nonce), "kbs-session-id.nonce", err));
-	VT_GUARD(get_str(&r, k->params.tee, sizeof(k->params.tee), "kbs-session-id.tee", err));
-	VT_GUARD(get_str(&r, k->params.hash, sizeof(k->params.hash), "kbs-session-id.hash", err));
-	VT_GUARD(get_str(&r, k->params.policy, sizeof(k->params.policy), "kbs-session-id.policy", err));
-	VT_GUARD(vt_reader_expect_end(&r, "kbs-session-id", err));
-	k->expires = (int64_t)exp;
-	if (k->expires <= now)
-		rc = vt_fail(err, VT_E_NOTFOUND, VT_STEP_SESSION, "kbs-session-id", "unknown or expired session");
-out:
-	if (raw)
-		vt_wipe(raw, n);
-	free(raw);
 	return rc;
 }
 
 /* hex SHA-256 of the session id: the row's key. */
-static vt_status row_key(const struct cookie *k, char out[65], struct vt_err *err)
+static vt_status row_key(const struct vt_session_cookie *k, char out[65], struct vt_err *err)
 {
-	return vt_sha256_hex(k->sid, SID_SIZE, out, err);
+	return vt_sha256_hex(k->sid, VT_SESSION_SID_SIZE, out, err);
 }
 
 static void sweep(struct vt_session_db *d, int64_t now)
@@ -223,17 +107,17 @@ vt_status vt_session_db_create(struct vt_session_db *d, const struct vt_session_
 			       struct vt_err *err)
 {
 	(void)client; /* nothing is held per client */
-	struct cookie k = {.expires = expires, .params = *params};
+	struct vt_session_cookie k = {.expires = expires, .params = *params};
 	memcpy(k.nonce, nonce, 45);
 	/* Nothing is written, but a session the database cannot attest is no
 	 * use to the guest: fail fast, like every other request. */
 	vt_status rc = vt_store_available(d->store, err);
 	if (rc == VT_OK)
-		rc = vt_random(k.sid, SID_SIZE, err);
+		rc = vt_random(k.sid, VT_SESSION_SID_SIZE, err);
 	if (rc != VT_OK)
 		return rc;
 	sweep(d, now);
-	return cookie_make(d, &k, id, err);
+	return vt_session_cookie_encode(d->key, &k, id, err);
 }
 
 vt_status vt_session_db_claim(struct vt_session_db *d, const char *id, int64_t now, struct vt_session_params *params,
@@ -241,7 +125,7 @@ vt_status vt_session_db_claim(struct vt_session_db *d, const char *id, int64_t n
 {
 	/* Nothing is written here: the nonce's use is recorded by
 	 * vt_session_db_attested (or _fail), and whichever comes first wins. */
-	struct cookie k;
+	struct vt_session_cookie k;
 	vt_status rc = cookie_open(d, id, now, &k, err);
 	if (rc != VT_OK)
 		return rc;
@@ -253,7 +137,7 @@ vt_status vt_session_db_claim(struct vt_session_db *d, const char *id, int64_t n
 /* Record the nonce's use; VT_E_REJECTED when another use came first. */
 static vt_status record_use(struct vt_session_db *d, const char *id, const char *token, struct vt_err *err)
 {
-	struct cookie k;
+	struct vt_session_cookie k;
 	char h[65];
 	bool won = false;
 	/* The cookie opened at the claim; an expiry since then does not undo
@@ -283,7 +167,7 @@ void vt_session_db_fail(struct vt_session_db *d, const char *id)
 
 vt_status vt_session_db_token(struct vt_session_db *d, const char *id, int64_t now, char **token, struct vt_err *err)
 {
-	struct cookie k;
+	struct vt_session_cookie k;
 	char h[65];
 	if (cookie_open(d, id, now, &k, NULL) != VT_OK)
 		return vt_fail(err, VT_E_NOTFOUND, VT_STEP_SESSION, "kbs-session-id", "no attested session");
@@ -294,7 +178,7 @@ vt_status vt_session_db_token(struct vt_session_db *d, const char *id, int64_t n
 vt_status vt_session_db_token_resource(struct vt_session_db *d, const char *id, int64_t now, const char *path,
 				       char **token, struct vt_store_sealed *resource, struct vt_err *err)
 {
-	struct cookie k;
+	struct vt_session_cookie k;
 	char h[65];
 	if (cookie_open(d, id, now, &k, NULL) != VT_OK)
 		return vt_fail(err, VT_E_NOTFOUND, VT_STEP_SESSION, "kbs-session-id", "no attested session");
