@@ -44,14 +44,13 @@ json_t *vt_audit_jwk(EVP_PKEY *key)
 
 void vt_broker_jwks(struct vt_broker *b, struct vt_http_response *r)
 {
-	json_t *jwk = json_copy(b->token_jwk);
-	if (jwk == NULL || json_object_set_new(jwk, "kid", json_string(b->token_kid)) != 0 ||
-	    json_object_set_new(jwk, "use", json_string("sig")) != 0) {
-		json_decref(jwk);
-		vt_resp_error(r, "InternalError", "cannot export the token-signing key");
+	r->status = 200;
+	r->content_type = "application/json";
+	if ((r->body = strdup(b->jwks)) == NULL) {
+		vt_resp_error(r, "InternalError", "out of memory");
 		return;
 	}
-	vt_resp_json(r, 200, json_pack("{s:[o]}", "keys", jwk));
+	r->body_size = strlen(r->body);
 }
 
 /* ------------------------------------------------------------ appending */

@@ -557,11 +557,16 @@ vt_status vt_broker_new(const struct vt_broker_config *c, struct vt_broker **out
 		VT_GUARD(vt_master_key_load(c->master_key_path, &mk, err));
 	VT_GUARD(vt_broker_store_open(b, mk, err));
 	/* Every token, release-log head and JWKS names the key: derive that once. */
+	json_t *jwks = NULL;
 	if ((b->token_jwk = vt_key_to_jwk(b->token_key, "ES256", false)) == NULL ||
-	    (b->token_kid = vt_jwk_thumbprint(b->token_jwk)) == NULL) {
+	    (b->token_kid = vt_jwk_thumbprint(b->token_jwk)) == NULL ||
+	    (jwks = json_pack("{s:[o*]}", "keys", vt_audit_jwk(b->token_key))) == NULL ||
+	    json_array_size(json_object_get(jwks, "keys")) != 1 || (b->jwks = vt_json_compact(jwks)) == NULL) {
+		json_decref(jwks);
 		rc = vt_fail(err, VT_E_CRYPTO, VT_STEP_CONFIG, "token_signing_key", "cannot export the token-signing key");
 		goto out;
 	}
+	json_decref(jwks);
 	VT_GUARD(vt_broker_replicas_init(b, err));
 
 	size_t npol = 0, nref = 0;
@@ -596,6 +601,7 @@ void vt_broker_free(struct vt_broker *b)
 	EVP_PKEY_free(b->token_key);
 	json_decref(b->token_jwk);
 	free(b->token_kid);
+	free(b->jwks);
 	for (size_t i = 0; i < b->admin_key_count; i++)
 		EVP_PKEY_free(b->admin_keys[i]);
 	free(b->admin_keys);

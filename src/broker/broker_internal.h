@@ -34,6 +34,7 @@ struct vt_broker {
 	EVP_PKEY *token_key;           /* EAR signing key (P-256) */
 	json_t *token_jwk;             /* its public JWK (as EAR headers carry it) */
 	char *token_kid;               /* its RFC 7638 thumbprint: "kid" in EARs, release-log heads, the JWKS */
+	char *jwks;                    /* GET /.well-known/jwks.json, made once (audit.c) */
 	EVP_PKEY **admin_keys;
 	size_t admin_key_count;
 	struct vt_verifier *verifier;  /* the accepted TEEs with their trust anchors and caches */
