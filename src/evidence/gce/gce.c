@@ -24,6 +24,7 @@
 #include <tss2/tss2_mu.h>
 #include <tss2/tss2_tpm2_types.h>
 
+#include "crypto/x509_roots.h"
 #include "evidence/gce/proto.h"
 #include "veritee/crypto.h"
 #include "veritee/gce.h"
@@ -115,45 +116,17 @@ static vt_status der_cert(const uint8_t *der, size_t size, const char *field, X5
 static vt_status verify_chain(X509 *leaf, STACK_OF(X509) *evidence_ints, const char *roots_path, int64_t now,
 			      struct vt_err *err)
 {
-	vt_status rc = VT_OK;
-	STACK_OF(X509) *all = sk_X509_new_null(), *untrusted = sk_X509_new_null();
-	X509_STORE *store = X509_STORE_new();
-	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-	size_t anchors = 0;
-	if (all == NULL || untrusted == NULL || store == NULL || ctx == NULL)
-		goto nomem;
-	VT_GUARD(vt_x509_load_all(roots_path, "gce_roots", all, err));
-	for (int i = 0; i < sk_X509_num(all); i++) {
-		X509 *c = sk_X509_value(all, i);
-		if (X509_self_signed(c, 0) == 1) {
-			if (X509_STORE_add_cert(store, c) != 1)
-				ERR_clear_error(); /* a duplicate */
-			anchors++;
-		} else if (!sk_X509_push(untrusted, c)) {
-			goto nomem;
-		}
-	}
-	for (int i = 0; i < sk_X509_num(evidence_ints); i++)
-		if (!sk_X509_push(untrusted, sk_X509_value(evidence_ints, i)))
-			goto nomem;
-	if (anchors == 0) {
+	struct vt_x509_roots *roots = NULL;
+	vt_status rc = vt_x509_roots_load(roots_path, "gce_roots", &roots, err);
+	if (rc != VT_OK)
+		return rc;
+	if (vt_x509_roots_anchors(roots) == 0) {
 		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_CHAIN, "gce_roots",
 			     "the Google roots %.300s hold no self-signed (root) certificate", roots_path);
 		goto out;
 	}
-	if (X509_STORE_CTX_init(ctx, store, leaf, untrusted) != 1)
-		goto nomem;
-	X509_VERIFY_PARAM *vp = X509_STORE_CTX_get0_param(ctx);
-	X509_VERIFY_PARAM_set_time(vp, (time_t)now);
-	X509_VERIFY_PARAM_set_depth(vp, GCE_CHAIN_DEPTH);
-	if (X509_verify_cert(ctx) != 1) {
-		int e = X509_STORE_CTX_get_error(ctx);
-		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_CHAIN, "attestation.ak_cert",
-			     "the AK certificate does not chain to the Google roots: %s (depth %d)",
-			     X509_verify_cert_error_string(e), X509_STORE_CTX_get_error_depth(ctx));
-		ERR_clear_error();
-		goto out;
-	}
+	VT_GUARD(vt_x509_roots_verify(roots, leaf, evidence_ints, now, GCE_CHAIN_DEPTH, NULL, "attestation.ak_cert",
+				      "the AK certificate", "the Google roots", err));
 	if (X509_check_ca(leaf) != 0) {
 		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_CHAIN, "attestation.ak_cert", "the AK certificate is a CA");
 		goto out;
@@ -163,14 +136,8 @@ static vt_status verify_chain(X509 *leaf, STACK_OF(X509) *evidence_ints, const c
 			     "the AK certificate's key usage lacks digitalSignature");
 		goto out;
 	}
-	goto out;
-nomem:
-	rc = vt_fail(err, VT_E_NOMEM, VT_STEP_CHAIN, "attestation.ak_cert", "out of memory");
 out:
-	X509_STORE_CTX_free(ctx);
-	X509_STORE_free(store);
-	sk_X509_free(untrusted);
-	sk_X509_pop_free(all, X509_free);
+	vt_x509_roots_free(roots);
 	return rc;
 }
 

@@ -39,6 +39,7 @@
 #include <tss2/tss2_rc.h>
 #include <tss2/tss2_tpm2_types.h>
 
+#include "crypto/x509_roots.h"
 #include "veritee/crypto.h"
 #include "veritee/tpm.h"
 #include "veritee/util.h"
@@ -95,10 +96,7 @@ vt_status vt_tpm_ek_verify(const uint8_t *ek_cert_der, size_t size, const char *
 {
 	vt_status rc;
 	X509 *leaf = NULL;
-	STACK_OF(X509) *all = NULL, *untrusted = NULL;
-	X509_STORE *store = NULL;
-	X509_STORE_CTX *ctx = NULL;
-	size_t roots = 0;
+	struct vt_x509_roots *roots = NULL;
 	if (ek_pub_out)
 		*ek_pub_out = NULL;
 	if (roots_path == NULL || *roots_path == '\0')
@@ -113,44 +111,14 @@ vt_status vt_tpm_ek_verify(const uint8_t *ek_cert_der, size_t size, const char *
 		rc = vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "ek_cert", "the EK certificate is not one DER X.509 certificate");
 		goto out;
 	}
-	all = sk_X509_new_null();
-	untrusted = sk_X509_new_null();
-	store = X509_STORE_new();
-	ctx = X509_STORE_CTX_new();
-	if (all == NULL || untrusted == NULL || store == NULL || ctx == NULL)
-		goto nomem;
-	VT_GUARD(vt_x509_load_all(roots_path, "tpm_ek_roots", all, err));
-	/* Self-signed certificates are the trust anchors; the others are
-	 * intermediates the chain may use but not end at. */
-	for (int i = 0; i < sk_X509_num(all); i++) {
-		X509 *c = sk_X509_value(all, i);
-		if (X509_self_signed(c, 0) == 1) {
-			if (X509_STORE_add_cert(store, c) != 1)
-				ERR_clear_error(); /* a duplicate */
-			roots++;
-		} else if (!sk_X509_push(untrusted, c)) {
-			goto nomem;
-		}
-	}
-	if (roots == 0) {
+	VT_GUARD(vt_x509_roots_load(roots_path, "tpm_ek_roots", &roots, err));
+	if (vt_x509_roots_anchors(roots) == 0) {
 		rc = vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "tpm_ek_roots",
 			     "EK roots %.300s hold no self-signed (root) CA certificate", roots_path);
 		goto out;
 	}
-	if (X509_STORE_CTX_init(ctx, store, leaf, untrusted) != 1)
-		goto nomem;
-	X509_STORE_CTX_set_verify_cb(ctx, ek_verify_cb);
-	X509_VERIFY_PARAM *vp = X509_STORE_CTX_get0_param(ctx);
-	X509_VERIFY_PARAM_set_time(vp, (time_t)now);
-	X509_VERIFY_PARAM_set_depth(vp, 8);
-	if (X509_verify_cert(ctx) != 1) {
-		int e = X509_STORE_CTX_get_error(ctx);
-		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_CHAIN, "ek_cert",
-			     "the EK certificate does not chain to the configured EK roots: %s (depth %d)",
-			     X509_verify_cert_error_string(e), X509_STORE_CTX_get_error_depth(ctx));
-		ERR_clear_error();
-		goto out;
-	}
+	VT_GUARD(vt_x509_roots_verify(roots, leaf, NULL, now, 8, ek_verify_cb, "ek_cert", "the EK certificate",
+				      "the configured EK roots", err));
 	if (X509_check_ca(leaf) != 0) {
 		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_CHAIN, "ek_cert", "the EK certificate is a CA certificate");
 		goto out;
@@ -166,14 +134,8 @@ vt_status vt_tpm_ek_verify(const uint8_t *ek_cert_der, size_t size, const char *
 	else
 		EVP_PKEY_free(k);
 	rc = VT_OK;
-	goto out;
-nomem:
-	rc = vt_fail(err, VT_E_NOMEM, VT_STEP_CHAIN, "ek_cert", "out of memory");
 out:
-	X509_STORE_CTX_free(ctx);
-	X509_STORE_free(store);
-	sk_X509_free(untrusted);
-	sk_X509_pop_free(all, X509_free);
+	vt_x509_roots_free(roots);
 	X509_free(leaf);
 	return rc;
 }

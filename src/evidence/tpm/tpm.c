@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "crypto/x509_roots.h"
 #include "veritee/crypto.h"
 #include "veritee/json.h"
 #include "veritee/tpm.h"
@@ -333,11 +334,7 @@ extern const struct vt_tee vt_tee_tpm;
 struct tpm_state {
 	uint8_t ak_digest[32];
 	bool has_digest;
-	/* ek_roots, read once: the self-signed ones in `anchors`, the others
-	 * (borrowed from `certs`) as intermediates. */
-	STACK_OF(X509) *certs;
-	STACK_OF(X509) *intermediates;
-	X509_STORE *anchors;
+	struct vt_x509_roots *roots; /* ek_roots, read once */
 	char *ek_roots; /* the path, for vt_tpm_ek_verify */
 	X509 *ak_cert;  /* an AK certificate given outside the evidence */
 };
@@ -347,9 +344,7 @@ static void tpm_state_free(void *state)
 	struct tpm_state *st = state;
 	if (st == NULL)
 		return;
-	X509_STORE_free(st->anchors);
-	sk_X509_free(st->intermediates);
-	sk_X509_pop_free(st->certs, X509_free);
+	vt_x509_roots_free(st->roots);
 	X509_free(st->ak_cert);
 	free(st->ek_roots);
 	free(st);
@@ -358,27 +353,12 @@ static void tpm_state_free(void *state)
 /* The ek_roots file or directory into st, once per verifier. */
 static vt_status ek_roots_load(struct tpm_state *st, const char *roots, struct vt_err *err)
 {
-	st->certs = sk_X509_new_null();
-	st->intermediates = sk_X509_new_null();
-	st->anchors = X509_STORE_new();
-	st->ek_roots = strdup(roots);
-	if (st->certs == NULL || st->intermediates == NULL || st->anchors == NULL || st->ek_roots == NULL)
+	if ((st->ek_roots = strdup(roots)) == NULL)
 		return vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, "ek_roots", "out of memory");
-	vt_status rc = vt_x509_load_all(roots, "ek_roots", st->certs, err);
+	vt_status rc = vt_x509_roots_load(roots, "ek_roots", &st->roots, err);
 	if (rc != VT_OK)
 		return rc;
-	size_t n_anchors = 0;
-	for (int i = 0; i < sk_X509_num(st->certs); i++) {
-		X509 *c = sk_X509_value(st->certs, i);
-		if (X509_self_signed(c, 0) == 1) {
-			if (X509_STORE_add_cert(st->anchors, c) != 1)
-				ERR_clear_error(); /* a duplicate */
-			n_anchors++;
-		} else if (!sk_X509_push(st->intermediates, c)) {
-			return vt_fail(err, VT_E_NOMEM, VT_STEP_CONFIG, "ek_roots", "out of memory");
-		}
-	}
-	if (n_anchors == 0)
+	if (vt_x509_roots_anchors(st->roots) == 0)
 		return vt_fail(err, VT_E_USAGE, VT_STEP_CONFIG, "ek_roots",
 			       "ek_roots %.300s hold no self-signed (root) CA certificate", roots);
 	return VT_OK;
@@ -444,23 +424,9 @@ static vt_status tpm_state_new(const struct vt_verifier *v, const json_t *o, voi
 static vt_status cert_to_roots(const struct tpm_state *st, X509 *leaf, int64_t now, const char *what,
 			       struct vt_err *err)
 {
-	vt_status rc = VT_OK;
-	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-	if (ctx == NULL || X509_STORE_CTX_init(ctx, st->anchors, leaf, st->intermediates) != 1) {
-		rc = vt_fail(err, VT_E_NOMEM, VT_STEP_CHAIN, what, "out of memory");
-		goto out;
-	}
-	X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx), (time_t)now);
-	X509_VERIFY_PARAM_set_depth(X509_STORE_CTX_get0_param(ctx), 8);
-	if (X509_verify_cert(ctx) != 1) {
-		int e = X509_STORE_CTX_get_error(ctx);
-		rc = vt_fail(err, VT_E_REJECTED, VT_STEP_CHAIN, what, "the %s does not chain to ek_roots: %s (depth %d)",
-			     what, X509_verify_cert_error_string(e), X509_STORE_CTX_get_error_depth(ctx));
-	}
-out:
-	ERR_clear_error();
-	X509_STORE_CTX_free(ctx);
-	return rc;
+	char the[64];
+	snprintf(the, sizeof(the), "the %s", what);
+	return vt_x509_roots_verify(st->roots, leaf, NULL, now, 8, NULL, what, the, "ek_roots", err);
 }
 
 /* The base64 DER certificate `key` of the evidence: exactly one certificate. */
