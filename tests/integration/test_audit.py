@@ -304,6 +304,26 @@ def main():
             p = verify(out, "--jwks", path("jwks.json"))
             eq(p.returncode, 0, f"verify with the JWKS saved before the restart: {p.stdout!r}")
         T("the chain continues across a restart (same token key, same JWKS)", restart)
+
+        def pruned_by_hand():
+            # docs/broker.md: keep an export, delete the oldest rows, then
+            # export and check from after them.
+            db = sqlite3.connect(path("b.db"), timeout=10)
+            db.execute("DELETE FROM audit WHERE seq <= 5")
+            db.commit()
+            db.close()
+            out = path("pruned-all.json")
+            eq(b.admin(admin_key, "audit", "--out", out).returncode, 0, "export from seq 1")
+            p = verify(out, "--url", b.url)
+            eq(p.returncode, 1, f"from seq 1 the deleted rows are missing: {p.stdout!r}")
+            check(b"seq 1" in p.stdout, f"names the first missing seq: {p.stdout!r}")
+            out = path("pruned.json")
+            eq(b.admin(admin_key, "audit", "--out", out, "--since", "5").returncode, 0, "export --since 5")
+            eq([e["seq"] for e in json.load(open(out))["entries"]], [6, 7, 8], "the rows kept")
+            p = verify(out, "--url", b.url)
+            eq(p.returncode, 0, f"verify --since 5: {p.stdout!r}")
+            check(b"starts at seq 6" in p.stdout, f"stdout {p.stdout!r}")
+        T("rows deleted by hand: the log verifies from after them (--since), not from seq 1", pruned_by_hand)
     except Exception as e:  # noqa: BLE001 - setup errors become one failed case
         def reraise(exc=e):
             raise exc
