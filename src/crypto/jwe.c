@@ -26,14 +26,26 @@ static bool concat_kdf_a256(const uint8_t *z, size_t zl, const char *alg, uint8_
 	return ok;
 }
 
-/* ECDH shared secret (x-coordinate) between `priv` and `peer`. */
+/* ECDH shared secret (x-coordinate) between `priv` and `peer`.
+ *
+ * The peer's key is validated first: SP 800-56A's partial public-key
+ * validation (coordinates in range, on the curve, not the point at
+ * infinity).  On the curves allowed here (P-256, P-384, P-521, all of
+ * cofactor 1) a point on the curve is in the prime-order group, so this is
+ * full validation.  OpenSSL's check at set_peer (validate_peer = 1) also
+ * multiplies the point by the group order, which cost as much as the
+ * derivation itself and adds nothing for cofactor 1 (docs/decisions.md). */
 static bool ecdh_derive(EVP_PKEY *priv, EVP_PKEY *peer, uint8_t *z, size_t zcap, size_t *zl)
 {
-	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, priv, NULL);
+	EVP_PKEY_CTX *pc = vt_jose_curve_of_key(peer) ? EVP_PKEY_CTX_new_from_pkey(NULL, peer, NULL) : NULL;
+	bool valid = pc != NULL && EVP_PKEY_public_check_quick(pc) == 1;
+	EVP_PKEY_CTX_free(pc);
+	EVP_PKEY_CTX *c = valid ? EVP_PKEY_CTX_new_from_pkey(NULL, priv, NULL) : NULL;
 	size_t len = 0;
-	bool ok = c != NULL && EVP_PKEY_derive_init(c) == 1 && EVP_PKEY_derive_set_peer_ex(c, peer, 1) == 1 &&
+	bool ok = c != NULL && EVP_PKEY_derive_init(c) == 1 && EVP_PKEY_derive_set_peer_ex(c, peer, 0) == 1 &&
 		  EVP_PKEY_derive(c, NULL, &len) == 1 && len <= zcap && EVP_PKEY_derive(c, z, &len) == 1;
 	EVP_PKEY_CTX_free(c);
+	ERR_clear_error();
 	if (!ok) {
 		vt_wipe(z, zcap);
 		return false;
