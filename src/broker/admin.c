@@ -583,6 +583,8 @@ void vt_broker_admin(struct vt_broker *b, const struct vt_http_request *req, con
 		vt_resp_json(r, 200, vt_obs_stats_json(&b->obs, vt_broker_now(b)));
 		if (r->body == NULL)
 			vt_resp_error(r, "PluginInternalError", "out of memory");
+	} else if (strcmp(first, "admin") == 0 && strcmp(rest, "audit") == 0 && strcmp(m, "DELETE") == 0) {
+		vt_broker_audit_prune(b, req, r); /* the release log's oldest entries */
 	} else if (strcmp(first, "admin") == 0 && strcmp(rest, "audit") != 0) { /* GET admin/resources[/R/T/G] */
 		handle_resource_list(b, rest, r);
 	} else if (strcmp(first, "admin") == 0) { /* GET admin/audit: the release log */

@@ -61,13 +61,31 @@ struct append_ctx {
 	int64_t now;
 };
 
+/* A link of the chain {hash, seq, time}, in canonical JSON, signed as a
+ * compact JWS of type `typ` with the token-signing key: the head after each
+ * append, the checkpoint of a prune. */
+static vt_status sign_link(struct vt_broker *b, const char *typ, const struct vt_audit_link *link, int64_t now,
+			   char **jws, struct vt_err *err)
+{
+	json_t *payload = json_pack("{s:s, s:I, s:I}", "hash", link->hash, "seq", (json_int_t)link->seq, "time",
+				    (json_int_t)now);
+	json_t *header = json_pack("{s:s, s:s, s:s}", "alg", "ES256", "typ", typ, "kid", b->token_kid);
+	char *ptext = payload ? vt_json_canonical(payload) : NULL;
+	vt_status rc = header && ptext ? vt_jws_sign(b->token_key, header, (const uint8_t *)ptext, strlen(ptext), jws, err)
+				       : vt_fail(err, VT_E_NOMEM, VT_STEP_STORAGE, "audit",
+						 "cannot build the release log's signed %s", typ);
+	free(ptext);
+	json_decref(payload);
+	json_decref(header);
+	return rc;
+}
+
 /* The next entry on top of `prev`, and the head that signs it. */
 static vt_status make_entry(void *ctx, const struct vt_audit_link *prev, char **entry, char hash[65], char **head,
 			    struct vt_err *err)
 {
 	struct append_ctx *a = ctx;
-	json_t *payload = NULL, *header = NULL;
-	char *text = NULL, *ptext = NULL;
+	char *text = NULL;
 	vt_status rc = VT_OK;
 	if (json_object_set_new(a->entry, "seq", json_integer(prev->seq + 1)) != 0 ||
 	    json_object_set_new(a->entry, "prev", json_string(prev->hash)) != 0 ||
@@ -76,23 +94,21 @@ static vt_status make_entry(void *ctx, const struct vt_audit_link *prev, char **
 		goto out;
 	}
 	VT_GUARD(vt_sha256_hex(text, strlen(text), hash, err));
-	payload = json_pack("{s:s, s:I, s:I}", "hash", hash, "seq", (json_int_t)(prev->seq + 1), "time",
-			    (json_int_t)a->now);
-	header = json_pack("{s:s, s:s, s:s}", "alg", "ES256", "typ", VT_AUDIT_HEAD_TYP, "kid", a->b->token_kid);
-	ptext = payload ? vt_json_canonical(payload) : NULL;
-	if (header == NULL || ptext == NULL) {
-		rc = vt_fail(err, VT_E_NOMEM, VT_STEP_STORAGE, "audit", "cannot build the release log head");
-		goto out;
-	}
-	VT_GUARD(vt_jws_sign(a->b->token_key, header, (const uint8_t *)ptext, strlen(ptext), head, err));
+	struct vt_audit_link next = {.seq = prev->seq + 1};
+	memcpy(next.hash, hash, 65);
+	VT_GUARD(sign_link(a->b, VT_AUDIT_HEAD_TYP, &next, a->now, head, err));
 	*entry = text;
 	text = NULL;
 out:
 	free(text);
-	free(ptext);
-	json_decref(payload);
-	json_decref(header);
 	return rc;
+}
+
+/* The checkpoint of a prune: entry `at`, the last one deleted. */
+static vt_status make_checkpoint(void *ctx, const struct vt_audit_link *at, char **jws, struct vt_err *err)
+{
+	struct vt_broker *b = ctx;
+	return sign_link(b, VT_AUDIT_CHECKPOINT_TYP, at, vt_broker_now(b), jws, err);
 }
 
 /* The TEE the verified token speaks for: the annotated evidence's one
@@ -195,15 +211,15 @@ void vt_broker_audit_refusal(struct vt_broker *b, const struct vt_http_request *
 void vt_broker_audit_export(struct vt_broker *b, const struct vt_http_request *req, struct vt_http_response *r)
 {
 	struct vt_err e = {0};
-	int64_t since = 0, limit = VT_AUDIT_PAGE_MAX, head_seq = 0;
-	json_t *rows = NULL, *entries = NULL;
-	char *head = NULL;
+	int64_t since = 0, limit = VT_AUDIT_PAGE_MAX;
+	struct vt_audit_page pg = {0};
+	json_t *entries = NULL;
 	if (!vt_broker_query_int(req->query, "since", &since) || !vt_broker_query_int(req->query, "limit", &limit) ||
 	    limit < 1 || limit > VT_AUDIT_PAGE_MAX) {
 		vt_resp_error(r, "SerdeError", "Bad query: since=N (entries after seq N, N >= 0) and limit=1..500");
 		return;
 	}
-	if (vt_store_audit_read(b->store, since, (size_t)limit, &rows, &head, &head_seq, &e) != VT_OK) {
+	if (vt_store_audit_read(b->store, since, (size_t)limit, &pg, &e) != VT_OK) {
 		vt_broker_log_err(b, "audit export", &e);
 		vt_resp_err(r, "PluginInternalError", "Release log error", &e);
 		return;
@@ -211,8 +227,9 @@ void vt_broker_audit_export(struct vt_broker *b, const struct vt_http_request *r
 	entries = json_array();
 	size_t i;
 	json_t *row;
-	int64_t last = since;
-	json_array_foreach(rows, i, row) {
+	/* Entries through the checkpoint were pruned: the page starts after it. */
+	int64_t last = since > pg.checkpoint_seq ? since : pg.checkpoint_seq;
+	json_array_foreach(pg.entries, i, row) {
 		const char *text = json_string_value(json_object_get(row, "entry"));
 		json_t *entry = NULL;
 		if (vt_json_parse(text, strlen(text), 1u << 16, &entry, &e) != VT_OK || !json_is_object(entry)) {
@@ -226,8 +243,10 @@ void vt_broker_audit_export(struct vt_broker *b, const struct vt_http_request *r
 		json_object_set(entry, "hash", json_object_get(row, "hash"));
 		json_array_append_new(entries, entry);
 	}
-	json_t *body = entries ? json_pack("{s:O, s:o, s:b}", "entries", entries, "head",
-					   head ? json_string(head) : json_null(), "more", last < head_seq)
+	json_t *body = entries ? json_pack("{s:O, s:o, s:b, s:o, s:I}", "entries", entries, "head",
+					   pg.head ? json_string(pg.head) : json_null(), "more", last < pg.head_seq,
+					   "checkpoint", pg.checkpoint ? json_string(pg.checkpoint) : json_null(),
+					   "pruned_through", (json_int_t)pg.checkpoint_seq)
 			       : NULL;
 	if (body == NULL)
 		vt_resp_error(r, "PluginInternalError", "Release log error: out of memory");
@@ -235,8 +254,34 @@ void vt_broker_audit_export(struct vt_broker *b, const struct vt_http_request *r
 		vt_resp_json(r, 200, body);
 out:
 	json_decref(entries);
-	json_decref(rows);
-	free(head);
+	vt_audit_page_free(&pg);
+}
+
+void vt_broker_audit_prune(struct vt_broker *b, const struct vt_http_request *req, struct vt_http_response *r)
+{
+	struct vt_err e = {0};
+	int64_t through = -1, deleted = 0;
+	if (!vt_broker_query_int(req->query, "through", &through) || through < 1) {
+		vt_resp_error(r, "SerdeError", "Bad query: through=N (delete the entries up to seq N, N >= 1)");
+		return;
+	}
+	vt_status rc = vt_store_audit_prune(b->store, through, make_checkpoint, b, &deleted, &e);
+	if (rc == VT_E_USAGE) {
+		vt_resp_err(r, "SerdeError", "Release log not pruned", &e);
+		return;
+	}
+	if (rc != VT_OK) {
+		vt_broker_log_err(b, "audit prune", &e);
+		vt_resp_err(r, "PluginInternalError", "Release log error: nothing was pruned", &e);
+		return;
+	}
+	vt_broker_log(b, "INFO", "admin: release log pruned through seq %lld (%lld entries deleted)", (long long)through,
+		      (long long)deleted);
+	json_t *body = json_pack("{s:I, s:I}", "pruned_through", (json_int_t)through, "deleted", (json_int_t)deleted);
+	if (body == NULL)
+		vt_resp_error(r, "PluginInternalError", "out of memory");
+	else
+		vt_resp_json(r, 200, body);
 }
 
 /* ------------------------------------------------------------ verification */
@@ -260,9 +305,11 @@ static vt_status tampered(struct vt_audit_result *res, long index, int64_t seq, 
 	return vt_fail(err, VT_E_REJECTED, VT_STEP_SIGNATURE, field, "%s", res->why);
 }
 
-/* Verify the head with the JWKS key of its "kid"; its payload in *out. */
-static vt_status verify_head(const char *head, const json_t *jwks, struct vt_audit_result *res, json_t **out,
-			     struct vt_err *err)
+/* Verify a signed link (the head, or the checkpoint: `what`, of JOSE type
+ * `typ`) with the JWKS key of its "kid"; its payload in *out, which must
+ * hold seq, time and hash. */
+static vt_status verify_link(const char *head, const char *typ_want, const char *what, const json_t *jwks,
+			     struct vt_audit_result *res, json_t **out, struct vt_err *err)
 {
 	static const char *const algs[] = {"ES256", NULL};
 	json_t *hdr = NULL, *keys = json_object_get(jwks, "keys");
@@ -270,13 +317,14 @@ static vt_status verify_head(const char *head, const json_t *jwks, struct vt_aud
 	if (!json_is_array(keys))
 		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "keys", "the JWKS has no \"keys\" array");
 	if (vt_jws_peek_header(head, &hdr, NULL) != VT_OK)
-		return tampered(res, -1, 0, err, "the head is not a compact JWS");
+		return tampered(res, -1, 0, err, "the %s is not a compact JWS", what);
 	const char *kid = json_string_value(json_object_get(hdr, "kid"));
 	const char *typ = json_string_value(json_object_get(hdr, "typ"));
-	snprintf(res->head_kid, sizeof(res->head_kid), "%s", kid ? kid : "");
-	if (kid == NULL || typ == NULL || strcmp(typ, VT_AUDIT_HEAD_TYP) != 0) {
-		rc = tampered(res, -1, 0, err, "the head is not a release log head (typ %s, kid %s)", typ ? typ : "absent",
-			      kid ? "present" : "absent");
+	if (strcmp(typ_want, VT_AUDIT_HEAD_TYP) == 0)
+		snprintf(res->head_kid, sizeof(res->head_kid), "%s", kid ? kid : "");
+	if (kid == NULL || typ == NULL || strcmp(typ, typ_want) != 0) {
+		rc = tampered(res, -1, 0, err, "the %s is not a release log %s (typ %s, kid %s)", what, what,
+			      typ ? typ : "absent", kid ? "present" : "absent");
 		goto out;
 	}
 	bool known = false;
@@ -295,14 +343,19 @@ static vt_status verify_head(const char *head, const json_t *jwks, struct vt_aud
 			EVP_PKEY_free(key);
 			rc = vt_json_parse((const char *)payload, n, 1u << 12, out, NULL);
 			free(payload);
+			json_t *sq = json_object_get(*out, "seq"), *tm = json_object_get(*out, "time");
 			if (rc != VT_OK || !json_is_object(*out))
-				rc = tampered(res, -1, 0, err, "the signed head's payload is not a JSON object");
+				rc = tampered(res, -1, 0, err, "the signed %s's payload is not a JSON object", what);
+			else if (!json_is_integer(sq) || json_integer_value(sq) < 1 || !json_is_integer(tm) ||
+				 !is_hash_hex(json_string_value(json_object_get(*out, "hash"))))
+				rc = tampered(res, -1, 0, err, "the signed %s lacks seq, time or hash", what);
 			goto out;
 		}
 		EVP_PKEY_free(key);
 	}
-	rc = known ? tampered(res, -1, 0, err, "the head's signature does not verify with the published key %.64s", kid)
-		   : tampered(res, -1, 0, err, "the head is signed by key %.64s, which the JWKS does not hold", kid);
+	rc = known ? tampered(res, -1, 0, err, "the %s's signature does not verify with the published key %.64s", what,
+			      kid)
+		   : tampered(res, -1, 0, err, "the %s is signed by key %.64s, which the JWKS does not hold", what, kid);
 out:
 	json_decref(hdr);
 	return rc;
@@ -356,12 +409,15 @@ vt_status vt_audit_verify(const json_t *log, const json_t *jwks, struct vt_audit
 	memset(res, 0, sizeof(*res));
 	res->bad_index = -1;
 	json_t *entries = json_object_get(log, "entries"), *head = json_object_get(log, "head");
-	json_t *sincev = json_object_get(log, "since"), *hp = NULL;
+	json_t *sincev = json_object_get(log, "since"), *hp = NULL, *cp = NULL;
+	json_t *ckpt = json_object_get(log, "checkpoint");
 	vt_status rc = VT_OK;
 	if (!json_is_object(log) || !json_is_array(entries))
 		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "entries", "not a release log: no \"entries\" array");
 	if (head != NULL && !json_is_null(head) && !json_is_string(head))
 		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "head", "\"head\" must be a compact JWS or null");
+	if (ckpt != NULL && !json_is_null(ckpt) && !json_is_string(ckpt))
+		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "checkpoint", "\"checkpoint\" must be a compact JWS or null");
 	if (sincev != NULL && (!json_is_integer(sincev) || json_integer_value(sincev) < 0))
 		return vt_fail(err, VT_E_PARSE, VT_STEP_PARSE, "since", "\"since\" must be a non-negative integer");
 	if (!json_is_object(jwks))
@@ -375,16 +431,30 @@ vt_status vt_audit_verify(const json_t *log, const json_t *jwks, struct vt_audit
 			return VT_OK; /* nothing logged, nothing proven */
 		return tampered(res, -1, 0, err, "the log has no signed head");
 	}
-	VT_GUARD(verify_head(json_string_value(head), jwks, res, &hp, err));
-	json_t *hs = json_object_get(hp, "seq"), *ht = json_object_get(hp, "time");
+	VT_GUARD(verify_link(json_string_value(head), VT_AUDIT_HEAD_TYP, "head", jwks, res, &hp, err));
 	const char *hh = json_string_value(json_object_get(hp, "hash"));
-	if (!json_is_integer(hs) || json_integer_value(hs) < 1 || !json_is_integer(ht) || !is_hash_hex(hh)) {
-		rc = tampered(res, -1, 0, err, "the signed head lacks seq, time or hash");
-		goto out;
-	}
-	res->head_seq = json_integer_value(hs);
-	res->head_time = json_integer_value(ht);
+	res->head_seq = json_integer_value(json_object_get(hp, "seq"));
+	res->head_time = json_integer_value(json_object_get(hp, "time"));
 	const char *prev = since == 0 ? genesis : NULL;
+	/* A log that starts where the broker pruned it: the checkpoint signs the
+	 * hash the first entry kept must link to. */
+	if (ckpt != NULL && json_is_string(ckpt)) {
+		VT_GUARD(verify_link(json_string_value(ckpt), VT_AUDIT_CHECKPOINT_TYP, "checkpoint", jwks, res, &cp, err));
+		int64_t cseq = json_integer_value(json_object_get(cp, "seq"));
+		if (cseq > since) {
+			rc = tampered(res, -1, 0, err,
+				      "the log starts after seq %lld, but the checkpoint says seq %lld was pruned: entries "
+				      "of the log were deleted after its export, or the checkpoint is another log's",
+				      (long long)since, (long long)cseq);
+			goto out;
+		}
+		if (cseq == since) {
+			prev = json_string_value(json_object_get(cp, "hash"));
+			res->checkpoint_seq = cseq;
+			res->checkpoint_time = json_integer_value(json_object_get(cp, "time"));
+			res->prev_unchecked = false;
+		}
+	}
 	for (size_t i = 0; i < n; i++) {
 		json_t *e = json_array_get(entries, i);
 		int64_t expect = since + 1 + (int64_t)i;
@@ -413,7 +483,14 @@ vt_status vt_audit_verify(const json_t *log, const json_t *jwks, struct vt_audit
 			      "the last entry (seq %lld) is not the one the head signs: it was rewritten", (long long)last);
 		goto out;
 	}
+	/* A log with no entry after a checkpoint: the head must be that link. */
+	if (n == 0 && prev != NULL && since > 0 && strcmp(prev, hh) != 0) {
+		rc = tampered(res, -1, 0, err, "the head (seq %lld) does not sign the checkpoint's entry",
+			      (long long)res->head_seq);
+		goto out;
+	}
 out:
 	json_decref(hp);
+	json_decref(cp);
 	return rc;
 }

@@ -30,6 +30,9 @@ struct vt_broker;
 /* The JOSE "typ" of a signed head: explicit typing keeps a head from being
  * taken for an EAR (RFC 8725 §3.11); it also lacks every EAR claim. */
 #define VT_AUDIT_HEAD_TYP "veritee-audit-head+jwt"
+/* The JOSE "typ" of a prune's checkpoint: {hash, seq, time} of the last
+ * entry deleted, signed like a head. */
+#define VT_AUDIT_CHECKPOINT_TYP "veritee-audit-checkpoint+jwt"
 
 /* Append the release of `resource` to the log.  `token` is the attestation
  * token the request presented, `claims` its verified claims.  Fail closed:
@@ -48,10 +51,15 @@ void vt_broker_audit_refusal(struct vt_broker *b, const struct vt_http_request *
  * with "kid" (RFC 7638 thumbprint), "alg":"ES256", "use":"sig"]}. */
 void vt_broker_jwks(struct vt_broker *b, struct vt_http_response *r);
 /* GET /kbs/v0/admin/audit?since=N&limit=M (admin-authenticated by the
- * caller): {"entries":[...], "head": JWS | null, "more": bool}, the
- * entries after seq N, at most M (default and cap VT_AUDIT_PAGE_MAX), none
- * beyond the head returned with them. */
+ * caller): {"entries":[...], "head": JWS | null, "more": bool,
+ * "checkpoint": JWS | null, "pruned_through": C}, the entries after
+ * max(N, C), at most M (default and cap VT_AUDIT_PAGE_MAX), none beyond the
+ * head returned with them. */
 void vt_broker_audit_export(struct vt_broker *b, const struct vt_http_request *req, struct vt_http_response *r);
+/* DELETE /kbs/v0/admin/audit?through=N (admin-authenticated by the
+ * caller): delete the entries up to seq N, leaving a signed checkpoint of
+ * entry N (vt_store_audit_prune): {"pruned_through": N, "deleted": K}. */
+void vt_broker_audit_prune(struct vt_broker *b, const struct vt_http_request *req, struct vt_http_response *r);
 
 /* The public JWK of `key` with "kid", "alg" "ES256" and "use" "sig" (new
  * reference), or NULL. */
@@ -64,6 +72,8 @@ struct vt_audit_result {
 	int64_t head_seq, head_time;
 	char head_kid[96];
 	bool prev_unchecked;    /* the log starts after seq 0: its first "prev" is taken on trust */
+	int64_t checkpoint_seq; /* the log starts after a signed checkpoint (a prune) at this seq; 0: none */
+	int64_t checkpoint_time;
 	long bad_index;         /* index in "entries" of the first bad entry; -1 when none or the head */
 	int64_t bad_seq;        /* seq of the first bad (or first missing) entry; 0 when none or the head */
 	char why[320];
@@ -74,7 +84,10 @@ struct vt_audit_result {
  * a JWKS {"keys": [...]}: the head is signed by a key of the JWKS (by
  * "kid"); entry i has seq N+1+i, its "hash" is SHA-256 of the canonical
  * JSON of the entry without "hash", its "prev" is the previous entry's
- * hash (64 '0' before seq 1); the last entry is the signed head.
+ * hash (64 '0' before seq 1); the last entry is the signed head.  With a
+ * "checkpoint" (a prune's signed link, by a key of the JWKS) at seq N, the
+ * first entry's "prev" must be its hash; a checkpoint beyond N means
+ * entries were deleted after the export.
  *   VT_OK           intact (an empty log with no head is intact: it proves nothing)
  *   VT_E_REJECTED   tampered: res->bad_index / bad_seq / why name the first bad entry
  *                   (or the head), also in err

@@ -285,6 +285,7 @@ static void dispatch(struct vt_broker *b, const struct vt_http_request *req, str
 		   (strcmp(first, "resource-policy") == 0 && (post || get || del) && !slash) ||
 		   (strcmp(first, "reference-value") == 0 && post && !slash) ||
 		   (strcmp(first, "reference-value") == 0 && ((get && (!slash || rest[0])) || (del && slash && rest[0]))) ||
+		   (strcmp(first, "admin") == 0 && del && strcmp(rest, "audit") == 0) ||
 		   (strcmp(first, "admin") == 0 && get &&
 		    (strcmp(rest, "audit") == 0 || strcmp(rest, "resources") == 0 || strncmp(rest, "resources/", 10) == 0 ||
 		     strcmp(rest, "attestations") == 0 || strcmp(rest, "stats") == 0))) {

@@ -844,8 +844,10 @@ static vt_status head_row_fn(void *ctx, const struct vt_db_row *r, struct vt_err
 	return VT_OK;
 }
 
-/* The current head's (seq, hash); the genesis link when the log is empty. */
-static vt_status audit_head(struct vt_store *s, void *c, struct vt_audit_link *out, char **jws, struct vt_err *err)
+/* A signed link of the chain (the head, or the checkpoint of a prune):
+ * its (seq, hash) and JWS; seq 0 and the genesis hash when there is none. */
+static vt_status audit_link(struct vt_store *s, void *c, enum vt_sql q, const char *table, struct vt_audit_link *out,
+			    char **jws, struct vt_err *err)
 {
 	out->seq = 0;
 	memset(out->hash, '0', 64);
@@ -853,10 +855,16 @@ static vt_status audit_head(struct vt_store *s, void *c, struct vt_audit_link *o
 	if (jws)
 		*jws = NULL;
 	struct head_row h = {out, jws, false};
-	vt_status rc = run(s, c, SQL_AUDIT_HEAD, NULL, 0, head_row_fn, &h, NULL, err);
+	vt_status rc = run(s, c, q, NULL, 0, head_row_fn, &h, NULL, err);
 	if (rc == VT_OK && h.corrupt)
-		rc = vt_fail(err, VT_E_IO, VT_STEP_STORAGE, "audit_head", "release log head is corrupt");
+		rc = vt_fail(err, VT_E_IO, VT_STEP_STORAGE, table, "release log %s is corrupt", table);
 	return rc;
+}
+
+/* The current head's (seq, hash); the genesis link when the log is empty. */
+static vt_status audit_head(struct vt_store *s, void *c, struct vt_audit_link *out, char **jws, struct vt_err *err)
+{
+	return audit_link(s, c, SQL_AUDIT_HEAD, "audit_head", out, jws, err);
 }
 
 struct append_ctx {
@@ -957,8 +965,8 @@ struct read_ctx {
 	int64_t since;
 	size_t limit;
 	json_t *list;
-	char *jws;
-	struct vt_audit_link head;
+	char *jws, *ckpt_jws;
+	struct vt_audit_link head, ckpt;
 };
 
 static vt_status audit_row(void *ctx, const struct vt_db_row *r, struct vt_err *err)
@@ -976,21 +984,27 @@ static vt_status audit_read_op(struct vt_store *s, void *c, void *ctx, bool *ret
 	struct read_ctx *rd = ctx;
 	json_array_clear(rd->list);
 	free(rd->jws);
-	rd->jws = NULL;
-	/* One snapshot: the entries and the head come from the same state. */
+	free(rd->ckpt_jws);
+	rd->jws = rd->ckpt_jws = NULL;
+	/* One snapshot: the entries, the head and the checkpoint come from the
+	 * same state. */
 	vt_status rc = tx_begin(s, c, false, retry_ok, err);
 	if (rc != VT_OK)
 		return rc;
 	VT_GUARD(audit_head(s, c, &rd->head, &rd->jws, err));
-	struct vt_db_arg a[] = {DB_I(rd->since), DB_I(rd->head.seq), DB_I((int64_t)rd->limit)};
+	VT_GUARD(audit_link(s, c, SQL_AUDIT_CHECKPOINT, "audit_checkpoint", &rd->ckpt, &rd->ckpt_jws, err));
+	/* Entries at or below the checkpoint were pruned: the page starts after it. */
+	int64_t from = rd->since > rd->ckpt.seq ? rd->since : rd->ckpt.seq;
+	struct vt_db_arg a[] = {DB_I(from), DB_I(rd->head.seq), DB_I((int64_t)rd->limit)};
 	VT_GUARD(run(s, c, SQL_AUDIT_RANGE, a, 3, audit_row, rd, NULL, err));
 out:
 	return tx_end(s, c, rc, err);
 }
 
-vt_status vt_store_audit_read(struct vt_store *s, int64_t since, size_t limit, json_t **entries, char **head,
-			      int64_t *head_seq, struct vt_err *err)
+vt_status vt_store_audit_read(struct vt_store *s, int64_t since, size_t limit, struct vt_audit_page *page,
+			      struct vt_err *err)
 {
+	memset(page, 0, sizeof(*page));
 	struct read_ctx rd = {.since = since, .limit = limit, .list = json_array()};
 	if (rd.list == NULL)
 		return vt_fail(err, VT_E_NOMEM, VT_STEP_STORAGE, "", "out of memory");
@@ -998,12 +1012,98 @@ vt_status vt_store_audit_read(struct vt_store *s, int64_t since, size_t limit, j
 	if (rc != VT_OK) {
 		json_decref(rd.list);
 		free(rd.jws);
+		free(rd.ckpt_jws);
 		return rc;
 	}
-	*entries = rd.list;
-	*head = rd.jws;
-	*head_seq = rd.head.seq;
+	page->entries = rd.list;
+	page->head = rd.jws;
+	page->head_seq = rd.head.seq;
+	page->checkpoint = rd.ckpt_jws;
+	page->checkpoint_seq = rd.ckpt.seq;
 	return VT_OK;
+}
+
+void vt_audit_page_free(struct vt_audit_page *page)
+{
+	if (page == NULL)
+		return;
+	json_decref(page->entries);
+	free(page->head);
+	free(page->checkpoint);
+	memset(page, 0, sizeof(*page));
+}
+
+struct prune_ctx {
+	int64_t through, deleted;
+	vt_store_audit_sign sign;
+	void *ctx;
+};
+
+static vt_status prune_op(struct vt_store *s, void *c, void *ctx, bool *retry_ok, struct vt_err *err)
+{
+	struct prune_ctx *p = ctx;
+	const enum vt_db_backend be = s->drv->backend;
+	struct vt_db_step st[VT_DB_STEPS_MAX];
+	size_t n = 0, done = 0;
+	struct vt_audit_link head, ckpt, at = {.seq = 0};
+	char *jws = NULL;
+	if (!add_texts(st, &n, vt_sql_audit_open(be)))
+		return vt_fail(err, VT_E_INTERNAL, VT_STEP_STORAGE, "audit", "release log batch too long");
+	vt_status rc = run_batch(s, c, st, n, &done, err);
+	if (rc != VT_OK && done == 0) {
+		*retry_ok = true; /* nothing ran */
+		return rc;
+	}
+	if (rc != VT_OK)
+		goto out;
+	/* Under the chain's lock: no append moves the head meanwhile. */
+	VT_GUARD(audit_head(s, c, &head, NULL, err));
+	VT_GUARD(audit_link(s, c, SQL_AUDIT_CHECKPOINT, "audit_checkpoint", &ckpt, NULL, err));
+	if (p->through <= ckpt.seq) {
+		rc = vt_fail(err, VT_E_USAGE, VT_STEP_STORAGE, "through",
+			     "the release log is already pruned through seq %lld", (long long)ckpt.seq);
+		goto out;
+	}
+	if (p->through >= head.seq) {
+		rc = vt_fail(err, VT_E_USAGE, VT_STEP_STORAGE, "through",
+			     "through must be below the head (seq %lld): the entry the head signs stays",
+			     (long long)head.seq);
+		goto out;
+	}
+	struct vt_db_arg a[] = {DB_I(p->through)};
+	struct head_row h = {&at, NULL, false};
+	VT_GUARD(run(s, c, SQL_AUDIT_HASH_AT, a, 1, head_row_fn, &h, NULL, err));
+	if (at.seq != p->through || h.corrupt) {
+		rc = vt_fail(err, VT_E_IO, VT_STEP_STORAGE, "audit", "release log entry seq %lld is missing or corrupt",
+			     (long long)p->through);
+		goto out;
+	}
+	VT_GUARD(p->sign(p->ctx, &at, &jws, err));
+	VT_GUARD(run(s, c, SQL_AUDIT_PRUNE, a, 1, NULL, NULL, &p->deleted, err));
+	struct vt_db_arg cp[] = {DB_I(at.seq), DB_T(at.hash), DB_T(jws)};
+	VT_GUARD(run(s, c, SQL_AUDIT_CHECKPOINT_PUT, cp, 3, NULL, NULL, NULL, err));
+	n = 0;
+	if (!add_texts(st, &n, vt_sql_audit_prune_close(be))) {
+		rc = vt_fail(err, VT_E_INTERNAL, VT_STEP_STORAGE, "audit", "release log batch too long");
+		goto out;
+	}
+	rc = run_batch(s, c, st, n, &done, err);
+out:
+	free(jws);
+	if (rc != VT_OK && !s->drv->conn_broken(c))
+		(void)s->drv->exec(s, c, "ROLLBACK", NULL); /* nothing stays open */
+	return rc;
+}
+
+vt_status vt_store_audit_prune(struct vt_store *s, int64_t through, vt_store_audit_sign sign, void *ctx,
+			       int64_t *deleted, struct vt_err *err)
+{
+	struct prune_ctx p = {.through = through, .sign = sign, .ctx = ctx};
+	*deleted = 0;
+	vt_status rc = with_conn(s, false, prune_op, &p, err);
+	if (rc == VT_OK)
+		*deleted = p.deleted;
+	return rc;
 }
 
 vt_status vt_store_available(struct vt_store *s, struct vt_err *err)

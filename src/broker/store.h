@@ -134,12 +134,30 @@ typedef vt_status (*vt_store_audit_make)(void *ctx, const struct vt_audit_link *
  * exists without the head that covers it.  `make` runs inside the
  * transaction. */
 vt_status vt_store_audit_append(struct vt_store *s, vt_store_audit_make make, void *ctx, struct vt_err *err);
-/* One consistent snapshot: entries with since < seq <= head, at most
- * `limit`, in seq order, as stored text with their hashes ([{"entry":
- * text, "hash": hex}] in *entries, a new array); *head the signed head
- * (malloc'd, NULL when the log is empty) and *head_seq its seq. */
-vt_status vt_store_audit_read(struct vt_store *s, int64_t since, size_t limit, json_t **entries, char **head,
-			      int64_t *head_seq, struct vt_err *err);
+/* One page of the release log, read in one snapshot (vt_audit_page_free). */
+struct vt_audit_page {
+	json_t *entries;        /* [{"entry": stored text, "hash": hex}], in seq order */
+	char *head;             /* the signed head; NULL when the log is empty */
+	int64_t head_seq;
+	char *checkpoint;       /* the signed checkpoint of the last prune; NULL when never pruned */
+	int64_t checkpoint_seq; /* entries up to it were pruned; 0 when never */
+};
+/* Entries with max(since, checkpoint_seq) < seq <= head, at most `limit`. */
+vt_status vt_store_audit_read(struct vt_store *s, int64_t since, size_t limit, struct vt_audit_page *page,
+			      struct vt_err *err);
+void vt_audit_page_free(struct vt_audit_page *page);
+
+/* Signs the checkpoint of a prune: the link of the last entry deleted
+ * (malloc'd *jws). */
+typedef vt_status (*vt_store_audit_sign)(void *ctx, const struct vt_audit_link *at, char **jws, struct vt_err *err);
+/* Deletes the entries with seq <= through and stores `sign`'s checkpoint of
+ * entry `through`, in one transaction under the chain's lock, committed
+ * durably: the log stays checkable from through + 1, whose "prev" the
+ * checkpoint signs.  VT_E_USAGE (field "through") when through is not above
+ * the last checkpoint, or not below the head (the entry the head signs
+ * stays).  *deleted: the rows removed. */
+vt_status vt_store_audit_prune(struct vt_store *s, int64_t through, vt_store_audit_sign sign, void *ctx,
+			       int64_t *deleted, struct vt_err *err);
 
 /* A 32-byte key for one purpose (`label`), derived from the master key: the
  * same on every broker that shares it (vt_secret_free it). */

@@ -34,6 +34,10 @@ enum vt_sql {
 	SQL_AUDIT_INSERT,
 	SQL_AUDIT_HEAD_PUT,
 	SQL_AUDIT_RANGE,
+	SQL_AUDIT_CHECKPOINT,     /* the signed link the chain starts after, once pruned */
+	SQL_AUDIT_CHECKPOINT_PUT,
+	SQL_AUDIT_HASH_AT,
+	SQL_AUDIT_PRUNE,
 	SQL_ATTESTED_PUT,
 	SQL_ATTESTED_TOKEN,
 	SQL_ATTESTED_TOKEN_RESOURCE,
@@ -69,6 +73,7 @@ const char *vt_sql_migrate_lock(enum vt_db_backend b);
  * caller releases (PostgreSQL: COMMIT, then a WAL flush outside the lock). */
 const char *const *vt_sql_audit_open(enum vt_db_backend b);
 const char *const *vt_sql_audit_close(enum vt_db_backend b);
+const char *const *vt_sql_audit_prune_close(enum vt_db_backend b);
 
 /* One statement argument. */
 struct vt_db_arg {

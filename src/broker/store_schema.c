@@ -48,6 +48,12 @@ static const struct sql_text statements[SQL_COUNT] = {
 				"ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, jws = excluded.jws",
 				NULL},
 	[SQL_AUDIT_RANGE] = {"SELECT entry, hash FROM audit WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3", NULL},
+	[SQL_AUDIT_CHECKPOINT] = {"SELECT seq, hash, jws FROM audit_checkpoint WHERE id = 1", NULL},
+	[SQL_AUDIT_CHECKPOINT_PUT] = {"INSERT INTO audit_checkpoint(id, seq, hash, jws) VALUES(1, $1, $2, $3) "
+				      "ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, jws = excluded.jws",
+				      NULL},
+	[SQL_AUDIT_HASH_AT] = {"SELECT seq, hash, '' FROM audit WHERE seq = $1", NULL},
+	[SQL_AUDIT_PRUNE] = {"DELETE FROM audit WHERE seq <= $1", NULL},
 	/* PostgreSQL: one round trip each where SQLite runs two statements. */
 	[SQL_AUDIT_APPEND] = {NULL, "WITH e AS (INSERT INTO audit(seq, entry, hash) VALUES($1, $2, $3)) "
 				    "INSERT INTO audit_head(id, seq, hash, jws) VALUES(1, $1, $3, $4) "
@@ -134,6 +140,13 @@ static const struct sql_text migrations[] = {
 	 " WITH (toast_tuple_target = 8160);"
 	 "CREATE INDEX attested_expires ON attested(expires);"
 	 "DROP TABLE IF EXISTS sessions;"},
+	/* Version 4: the release log's checkpoint, written when its oldest
+	 * entries are pruned (vt_store_audit_prune): the signed hash of the
+	 * last entry deleted, which the first entry kept links to. */
+	{"CREATE TABLE audit_checkpoint(id INTEGER PRIMARY KEY CHECK(id = 1), seq INTEGER NOT NULL,"
+	 " hash TEXT NOT NULL, jws TEXT NOT NULL);",
+	 "CREATE TABLE audit_checkpoint(id INTEGER PRIMARY KEY CHECK(id = 1), seq BIGINT NOT NULL,"
+	 " hash TEXT NOT NULL, jws TEXT NOT NULL);"},
 };
 
 size_t vt_schema_version_latest(void)
@@ -158,6 +171,15 @@ const char *const *vt_sql_audit_open(enum vt_db_backend b)
 {
 	static const char *const pg[] = {"BEGIN", "SELECT pg_advisory_xact_lock(" LOCK_AUDIT ")", NULL};
 	static const char *const sq[] = {"BEGIN IMMEDIATE", NULL};
+	return b == VT_DB_PG ? pg : sq;
+}
+
+/* The end of a prune: synchronous on PostgreSQL (an admin's rare write:
+ * the chain's lock may be held through the flush). */
+const char *const *vt_sql_audit_prune_close(enum vt_db_backend b)
+{
+	static const char *const pg[] = {"SET LOCAL synchronous_commit = on", "COMMIT", NULL};
+	static const char *const sq[] = {"COMMIT", NULL};
 	return b == VT_DB_PG ? pg : sq;
 }
 

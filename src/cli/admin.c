@@ -79,7 +79,11 @@ static void usage(FILE *f)
 		"  audit --out LOG [--since N] [--page-size N]\n"
 		"                                        export the release log (entries after seq N, default\n"
 		"                                        0 = all) with its signed head to LOG; check it with\n"
-		"                                        `veritee audit verify LOG --url URL`\n");
+		"                                        `veritee audit verify LOG --url URL`\n"
+		"  audit-prune --through N               delete the entries up to seq N (below the head); the\n"
+		"                                        broker keeps a signed checkpoint of entry N, so later\n"
+		"                                        exports start after it and still verify. Export and\n"
+		"                                        keep the log first: what is pruned is gone\n");
 }
 
 static int wrap_master_key(int argc, char **argv)
@@ -468,12 +472,27 @@ static int audit_export(const struct admin *ad, int nargs, char **a)
 		return CLI_ERROR;
 	}
 	int ret = CLI_ERROR;
-	json_t *all = json_array(), *head = json_null(), *pg = NULL;
+	json_t *all = json_array(), *head = json_null(), *pg = NULL, *ckpt = NULL;
 	long long cursor = since;
 	for (;;) {
 		json_decref(pg);
 		if ((pg = audit_page(ad, cursor, page)) == NULL)
 			goto done;
+		/* Entries through `pruned_through` were deleted by a prune: the log
+		 * starts after them, and its signed checkpoint goes with it. */
+		json_t *pt = json_object_get(pg, "pruned_through");
+		if (json_is_integer(pt) && json_integer_value(pt) > cursor) {
+			if (json_array_size(all) > 0) {
+				fprintf(stderr, "veritee admin: the release log was pruned during the export; run it again\n");
+				goto done;
+			}
+			cursor = since = json_integer_value(pt);
+			json_decref(ckpt);
+			ckpt = json_incref(json_object_get(pg, "checkpoint"));
+			fprintf(stderr, "veritee admin: entries through seq %lld were pruned; the export starts after "
+					"the broker's signed checkpoint\n",
+				since);
+		}
 		json_t *entries = json_object_get(pg, "entries"), *e;
 		size_t i;
 		json_array_foreach(entries, i, e) {
@@ -496,6 +515,8 @@ static int audit_export(const struct admin *ad, int nargs, char **a)
 	}
 	json_t *doc = json_pack("{s:I, s:O, s:O}", "since", (json_int_t)since, "entries", all, "head",
 				head ? head : json_null());
+	if (doc != NULL && ckpt != NULL && json_is_string(ckpt))
+		json_object_set(doc, "checkpoint", ckpt);
 	char *text = doc ? json_dumps(doc, JSON_INDENT(1)) : NULL;
 	struct vt_err err = {0};
 	if (text == NULL || vt_file_write(out, text, strlen(text), 0644, &err) != VT_OK) {
@@ -513,7 +534,62 @@ static int audit_export(const struct admin *ad, int nargs, char **a)
 done:
 	json_decref(pg);
 	json_decref(head);
+	json_decref(ckpt);
 	json_decref(all);
+	return ret;
+}
+
+/* audit-prune --through N: delete the release log's entries up to seq N at
+ * the broker, which keeps a signed checkpoint of entry N. */
+static int audit_prune(const struct admin *ad, int nargs, char **a)
+{
+	static const struct option opts[] = {{"through", required_argument, 0, 't'}, {0, 0, 0, 0}};
+	long long through = 0;
+	char **av = a - 1, *end = NULL;
+	int c;
+	struct cli_seen seen = {0};
+	optind = 0;
+	while ((c = cli_getopt(nargs + 1, av, "", opts, "admin audit-prune", &seen, NULL)) != -1) {
+		switch (c) {
+		case CLI_OPT_REPEATED: return CLI_ERROR;
+		case 't':
+			through = strtoll(optarg, &end, 10);
+			if (end == optarg || *end != '\0' || through < 1) {
+				fprintf(stderr, "veritee admin: --through wants a seq number >= 1\n");
+				return CLI_ERROR;
+			}
+			break;
+		default: usage(stderr); return CLI_ERROR;
+		}
+	}
+	if (through < 1 || optind != nargs + 1) {
+		fprintf(stderr, "veritee admin: audit-prune --through N\n");
+		return CLI_ERROR;
+	}
+	char path[128];
+	snprintf(path, sizeof(path), "%s/admin/audit?through=%lld", VT_KBS_PREFIX, through);
+	struct vt_err e = {0};
+	char *token = NULL, *resp = NULL;
+	int status = 0, ret = CLI_ERROR;
+	json_t *j = NULL;
+	/* The token binds the path; the query is not part of it. */
+	if (cli_admin_token(ad->key, ad->url, "DELETE", VT_KBS_PREFIX "/admin/audit", NULL, 0, &token, &e) != VT_OK ||
+	    vt_client_request(ad->url, ad->cacert, "DELETE", path, token, NULL, 0, NULL, &status, &resp, &e) != VT_OK) {
+		cli_err("admin", &e);
+	} else if (status != 200) {
+		print_refusal("DELETE", path, status, resp);
+	} else if (vt_json_parse(resp, strlen(resp), 4096, &j, &e) != VT_OK ||
+		   !json_is_integer(json_object_get(j, "deleted"))) {
+		fprintf(stderr, "veritee admin: DELETE %s: not a prune result\n", path);
+	} else {
+		printf("pruned the release log through seq %lld: %lld entries deleted; it now starts after a signed "
+		       "checkpoint\n",
+		       through, (long long)json_integer_value(json_object_get(j, "deleted")));
+		ret = CLI_OK;
+	}
+	json_decref(j);
+	free(token);
+	free(resp);
 	return ret;
 }
 
@@ -899,6 +975,8 @@ int cmd_admin(int argc, char **argv)
 		ret = import_corim(&ad, nargs, a);
 	} else if (strcmp(cmd, "audit") == 0) {
 		ret = audit_export(&ad, nargs, a);
+	} else if (strcmp(cmd, "audit-prune") == 0) {
+		ret = audit_prune(&ad, nargs, a);
 	} else if (strcmp(cmd, "attestations") == 0) {
 		ret = list_attestations(&ad, nargs, a);
 	} else if (strcmp(cmd, "console-url") == 0) {

@@ -133,6 +133,13 @@ static int verify(int argc, char **argv)
 			printf("OK: %s: %zu entries, seq %lld..%lld, chained to the head signed at %s (seq %lld, key %s)\n",
 			       log_path, res.entries, (long long)res.first_seq, (long long)res.last_seq, when,
 			       (long long)res.head_seq, res.head_kid);
+		if (res.checkpoint_seq > 0) {
+			char pruned[64];
+			fmt_time(res.checkpoint_time, pruned, sizeof(pruned));
+			printf("note: the log starts after the broker's signed checkpoint at seq %lld (entries up to it were "
+			       "pruned at %s); the first entry links to it\n",
+			       (long long)res.checkpoint_seq, pruned);
+		}
 		if (res.prev_unchecked)
 			printf("note: the log starts at seq %lld: what came before it is not checked (export with "
 			       "--since 0 to check the whole chain)\n",

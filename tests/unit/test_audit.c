@@ -445,6 +445,126 @@ static void test_paging(void **state)
 	json_decref(keys);
 }
 
+/* DELETE /kbs/v0/admin/audit?query: the status and body. */
+static int prune(struct fixture *f, const char *query, json_t **out)
+{
+	char *bearer = admin_bearer(f);
+	int st = call(f->b, "DELETE", "/kbs/v0/admin/audit", query, bearer, out);
+	free(bearer);
+	return st;
+}
+
+/* The export after a prune, as `veritee admin audit` writes it: from the
+ * checkpoint, with it. */
+static json_t *export_pruned(struct fixture *f)
+{
+	json_t *page = NULL;
+	assert_int_equal(export_page(f, "since=0", &page), 200);
+	int64_t c = json_integer_value(json_object_get(page, "pruned_through"));
+	json_t *log = json_pack("{s:I, s:O, s:O, s:O}", "since", (json_int_t)c, "entries",
+				json_object_get(page, "entries"), "head", json_object_get(page, "head"), "checkpoint",
+				json_object_get(page, "checkpoint"));
+	json_decref(page);
+	assert_non_null(log);
+	return log;
+}
+
+/* Pruning through the admin API: the oldest entries go, a signed
+ * checkpoint stays, and the rest verifies against it; a checkpoint that
+ * does not fit the log is named. */
+static void test_prune(void **state)
+{
+	struct fixture *f = *state;
+	append_six(f);
+	json_t *full = export_all(f, 0), *keys = jwks(f), *page = NULL;
+	/* refused: no or bad query, the head's entry, no admin token */
+	static const char *const bad[] = {NULL, "through=0", "through=-1", "through=x", "through=6", "through=7"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(prune(f, bad[i], &page), 401); /* the KBS protocol's status for every error */
+		assert_non_null(strstr(json_string_value(json_object_get(page, "detail")), "through"));
+		json_decref(page);
+	}
+	assert_int_equal(call(f->b, "DELETE", "/kbs/v0/admin/audit", "through=2", NULL, &page), 401);
+	json_decref(page);
+
+	assert_int_equal(prune(f, "through=2", &page), 200);
+	assert_int_equal(json_integer_value(json_object_get(page, "deleted")), 2);
+	assert_int_equal(json_integer_value(json_object_get(page, "pruned_through")), 2);
+	json_decref(page);
+	assert_int_equal(prune(f, "through=2", &page), 401); /* already */
+	assert_non_null(strstr(json_string_value(json_object_get(page, "detail")), "already pruned through seq 2"));
+	json_decref(page);
+
+	json_t *log = export_pruned(f);
+	assert_int_equal(json_integer_value(json_object_get(log, "since")), 2);
+	assert_int_equal(json_array_size(json_object_get(log, "entries")), 4);
+	struct vt_audit_result res;
+	struct vt_err e = {0};
+	if (vt_audit_verify(log, keys, &res, &e) != VT_OK)
+		fail_msg("verify: %s", e.detail);
+	assert_int_equal(res.first_seq, 3);
+	assert_int_equal(res.checkpoint_seq, 2);
+	assert_int_equal(res.checkpoint_time, FAKE_NOW + 5);
+	assert_false(res.prev_unchecked);
+	/* the checkpoint is a JWS of its own type over {hash, seq, time} of entry 2 */
+	json_t *hdr = NULL;
+	uint8_t *payload = NULL;
+	size_t n = 0;
+	const char *ck = json_string_value(json_object_get(log, "checkpoint"));
+	assert_int_equal(vt_jws_peek_header(ck, &hdr, NULL), VT_OK);
+	assert_string_equal(json_string_value(json_object_get(hdr, "typ")), VT_AUDIT_CHECKPOINT_TYP);
+	json_decref(hdr);
+	EVP_PKEY *tk = NULL;
+	assert_int_equal(vt_jwk_to_key(json_array_get(json_object_get(keys, "keys"), 0), false, &tk, NULL), VT_OK);
+	assert_int_equal(vt_jws_verify(ck, tk, (const char *const[]){"ES256", NULL}, NULL, &payload, &n, NULL), VT_OK);
+	char want[200];
+	snprintf(want, sizeof(want), "{\"hash\":\"%s\",\"seq\":2,\"time\":%lld}", entry_str(full, 1, "hash"),
+		 (long long)FAKE_NOW + 5);
+	assert_int_equal(n, strlen(want));
+	assert_memory_equal(payload, want, n);
+	free(payload);
+	EVP_PKEY_free(tk);
+
+	/* the first entry kept no longer links to the checkpoint */
+	json_t *t = json_deep_copy(log);
+	json_t *e0 = json_array_get(json_object_get(t, "entries"), 0);
+	json_object_set_new(e0, "prev", json_string(entry_str(full, 2, "hash")));
+	json_t *copy = json_deep_copy(e0);
+	json_object_del(copy, "hash");
+	char *text = vt_json_canonical(copy), h[65];
+	hex_sha256(text, h);
+	json_object_set_new(e0, "hash", json_string(h));
+	free(text);
+	json_decref(copy);
+	expect_tampered(t, keys, 0, 3, "does not chain to entry seq 2");
+	json_decref(t);
+	/* a head passed off as the checkpoint: wrong type */
+	t = json_deep_copy(log);
+	json_object_set(t, "checkpoint", json_object_get(full, "head"));
+	expect_tampered(t, keys, -1, 0, "is not a release log checkpoint");
+	json_decref(t);
+	/* entries deleted after the export: a later checkpoint than the log's start */
+	t = json_deep_copy(log);
+	assert_int_equal(prune(f, "through=4", &page), 200);
+	json_decref(page);
+	json_t *later = export_pruned(f);
+	json_object_set(t, "checkpoint", json_object_get(later, "checkpoint"));
+	expect_tampered(t, keys, -1, 0, "the checkpoint says seq 4 was pruned");
+	json_decref(t);
+	if (vt_audit_verify(later, keys, &res, &e) != VT_OK)
+		fail_msg("verify after the second prune: %s", e.detail);
+	assert_int_equal(res.first_seq, 5);
+	json_decref(later);
+	/* a partial export beyond the checkpoint: as before, prev on trust */
+	t = export_all(f, 5);
+	assert_int_equal(vt_audit_verify(t, keys, &res, NULL), VT_OK);
+	assert_true(res.prev_unchecked);
+	json_decref(t);
+	json_decref(log);
+	json_decref(full);
+	json_decref(keys);
+}
+
 /* An empty log: no head; it verifies and proves nothing. */
 static void test_empty(void **state)
 {
@@ -539,6 +659,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wrong_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_paging, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_release_fails_closed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_continues, setup, teardown),
 	};

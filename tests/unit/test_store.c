@@ -386,12 +386,13 @@ static void test_audit_concurrent_brokers(void **state)
 		pthread_join(t[i], NULL);
 		assert_int_equal(a[i].failed, 0);
 	}
-	json_t *entries = NULL;
-	char *head = NULL;
-	int64_t head_seq = 0;
-	assert_int_equal(vt_store_audit_read(other, 0, 500, &entries, &head, &head_seq, NULL), VT_OK);
-	assert_int_equal(head_seq, 100);
-	assert_int_equal(json_array_size(entries), 100);
+	struct vt_audit_page pg;
+	assert_int_equal(vt_store_audit_read(other, 0, 500, &pg, NULL), VT_OK);
+	assert_int_equal(pg.head_seq, 100);
+	assert_int_equal(json_array_size(pg.entries), 100);
+	assert_null(pg.checkpoint);
+	assert_int_equal(pg.checkpoint_seq, 0);
+	json_t *entries = pg.entries;
 	/* Every entry names the previous one's hash: one chain, no fork. */
 	char prev[65];
 	memset(prev, '0', 64);
@@ -403,13 +404,11 @@ static void test_audit_concurrent_brokers(void **state)
 		assert_string_equal(e, want);
 		snprintf(prev, sizeof(prev), "%s", json_string_value(json_object_get(json_array_get(entries, i), "hash")));
 	}
-	json_decref(entries);
-	free(head);
+	vt_audit_page_free(&pg);
 	/* A page. */
-	assert_int_equal(vt_store_audit_read(f->s, 90, 5, &entries, &head, &head_seq, NULL), VT_OK);
-	assert_int_equal(json_array_size(entries), 5);
-	json_decref(entries);
-	free(head);
+	assert_int_equal(vt_store_audit_read(f->s, 90, 5, &pg, NULL), VT_OK);
+	assert_int_equal(json_array_size(pg.entries), 5);
+	vt_audit_page_free(&pg);
 	vt_store_close(other);
 }
 
@@ -422,11 +421,10 @@ static vt_status make_fails(void *ctx, const struct vt_audit_link *prev, char **
 
 static void assert_chain(struct vt_store *s, int64_t want)
 {
-	json_t *entries = NULL;
-	char *head = NULL;
-	int64_t head_seq = 0;
-	assert_int_equal(vt_store_audit_read(s, 0, 100, &entries, &head, &head_seq, NULL), VT_OK);
-	assert_int_equal(head_seq, want);
+	struct vt_audit_page pg;
+	assert_int_equal(vt_store_audit_read(s, 0, 100, &pg, NULL), VT_OK);
+	assert_int_equal(pg.head_seq, want);
+	json_t *entries = pg.entries;
 	assert_int_equal(json_array_size(entries), (size_t)want);
 	char prev[65];
 	memset(prev, '0', 64);
@@ -437,8 +435,7 @@ static void assert_chain(struct vt_store *s, int64_t want)
 		assert_string_equal(json_string_value(json_object_get(json_array_get(entries, i), "entry")), expect);
 		snprintf(prev, sizeof(prev), "%s", json_string_value(json_object_get(json_array_get(entries, i), "hash")));
 	}
-	json_decref(entries);
-	free(head);
+	vt_audit_page_free(&pg);
 }
 
 /* A failed append leaves nothing behind, and the next one continues the
@@ -465,6 +462,85 @@ static void test_audit_failed_append(void **state)
 	assert_int_equal(vt_store_audit_append(f->s, make_entry, NULL, NULL), VT_OK);
 	assert_int_equal(vt_store_audit_append(f->s, make_entry, NULL, NULL), VT_OK);
 	assert_chain(f->s, 3);
+}
+
+static vt_status sign_checkpoint(void *ctx, const struct vt_audit_link *at, char **jws, struct vt_err *err)
+{
+	(void)err;
+	int *calls = ctx;
+	(*calls)++;
+	char text[120];
+	snprintf(text, sizeof(text), "ckpt.%lld.%.8s", (long long)at->seq, at->hash);
+	*jws = strdup(text);
+	return VT_OK;
+}
+
+static vt_status sign_fails(void *ctx, const struct vt_audit_link *at, char **jws, struct vt_err *err)
+{
+	(void)ctx, (void)at, (void)jws;
+	return vt_fail(err, VT_E_CRYPTO, VT_STEP_CRYPTO, "checkpoint", "cannot sign (test)");
+}
+
+/* Pruning: the oldest entries go, the checkpoint signs the last one
+ * deleted, reads start after it, appends go on; what may not be pruned is
+ * refused with nothing changed. */
+static void test_audit_prune(void **state)
+{
+	struct fx *f = fx_or_skip(state);
+	struct vt_err e = {0};
+	int calls = 0;
+	int64_t deleted = -1;
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(vt_store_audit_append(f->s, make_entry, NULL, NULL), VT_OK);
+	struct vt_audit_page pg;
+	assert_int_equal(vt_store_audit_read(f->s, 0, 100, &pg, NULL), VT_OK);
+	char hash4[65];
+	snprintf(hash4, sizeof(hash4), "%s", json_string_value(json_object_get(json_array_get(pg.entries, 3), "hash")));
+	vt_audit_page_free(&pg);
+
+	/* refused: at or above the head, below 1, or a signing failure */
+	assert_int_equal(vt_store_audit_prune(f->s, 10, sign_checkpoint, &calls, &deleted, &e), VT_E_USAGE);
+	assert_string_equal(e.field, "through");
+	assert_non_null(strstr(e.detail, "below the head (seq 10)"));
+	assert_int_equal(vt_store_audit_prune(f->s, 11, sign_checkpoint, &calls, &deleted, &e), VT_E_USAGE);
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(vt_store_audit_prune(f->s, 4, sign_fails, NULL, &deleted, &e), VT_E_CRYPTO);
+	assert_string_equal(e.field, "checkpoint");
+	assert_int_equal(calls, 0);
+	assert_chain(f->s, 10); /* nothing changed */
+
+	assert_int_equal(vt_store_audit_prune(f->s, 4, sign_checkpoint, &calls, &deleted, NULL), VT_OK);
+	assert_int_equal(deleted, 4);
+	assert_int_equal(calls, 1);
+	assert_int_equal(vt_store_audit_read(f->s, 0, 100, &pg, NULL), VT_OK);
+	assert_int_equal(pg.checkpoint_seq, 4);
+	char want[120];
+	snprintf(want, sizeof(want), "ckpt.4.%.8s", hash4);
+	assert_string_equal(pg.checkpoint, want);
+	assert_int_equal(json_array_size(pg.entries), 6); /* seq 5..10: reads start after the checkpoint */
+	char prev5[200];
+	snprintf(prev5, sizeof(prev5), "{\"prev\":\"%s\",\"seq\":5}", hash4);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(pg.entries, 0), "entry")), prev5);
+	vt_audit_page_free(&pg);
+	assert_int_equal(vt_store_audit_read(f->s, 7, 100, &pg, NULL), VT_OK); /* since beyond it: as before */
+	assert_int_equal(json_array_size(pg.entries), 3);
+	vt_audit_page_free(&pg);
+
+	/* not again at or below the checkpoint */
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(vt_store_audit_prune(f->s, 4, sign_checkpoint, &calls, &deleted, &e), VT_E_USAGE);
+	assert_non_null(strstr(e.detail, "already pruned through seq 4"));
+	assert_int_equal(vt_store_audit_prune(f->s, 2, sign_checkpoint, &calls, &deleted, &e), VT_E_USAGE);
+
+	/* appends go on, and a second prune moves the checkpoint */
+	assert_int_equal(vt_store_audit_append(f->s, make_entry, NULL, NULL), VT_OK);
+	assert_int_equal(vt_store_audit_prune(f->s, 9, sign_checkpoint, &calls, &deleted, NULL), VT_OK);
+	assert_int_equal(deleted, 5);
+	assert_int_equal(vt_store_audit_read(f->s, 0, 100, &pg, NULL), VT_OK);
+	assert_int_equal(pg.checkpoint_seq, 9);
+	assert_int_equal(pg.head_seq, 11);
+	assert_int_equal(json_array_size(pg.entries), 2);
+	vt_audit_page_free(&pg);
 }
 
 /* ---------------------------------------------------------------- sessions */
@@ -841,17 +917,24 @@ static void test_pg_refuses_writes(void **state)
 int main(void)
 {
 	const struct CMUnitTest sqlite_tests[] = {
-		BOTH(test_open_migrate_keys), BOTH(test_resources), BOTH(test_kv_generation),
-		BOTH(test_kv_list_add),	      BOTH(test_jti),	    BOTH(test_audit_concurrent_brokers),
-		BOTH(test_attested), BOTH(test_attested_token_resource),	      BOTH(test_attest_race_two_brokers), BOTH(test_challenges),
-		BOTH(test_admin_list_delete), BOTH(test_session_table_on_store), BOTH(test_audit_failed_append),
+		BOTH(test_open_migrate_keys),	   BOTH(test_resources),
+		BOTH(test_kv_generation),	   BOTH(test_kv_list_add),
+		BOTH(test_jti),			   BOTH(test_audit_concurrent_brokers),
+		BOTH(test_attested),		   BOTH(test_attested_token_resource),
+		BOTH(test_attest_race_two_brokers), BOTH(test_challenges),
+		BOTH(test_admin_list_delete),	   BOTH(test_session_table_on_store),
+		BOTH(test_audit_failed_append),	   BOTH(test_audit_prune),
 	};
 	const struct CMUnitTest pg_tests[] = {
-		PG(test_open_migrate_keys), PG(test_resources), PG(test_kv_generation),
-		PG(test_kv_list_add),	    PG(test_jti),	PG(test_audit_concurrent_brokers),
-		PG(test_attested), PG(test_attested_token_resource),	    PG(test_attest_race_two_brokers), PG(test_challenges),
-		PG(test_pg_unreachable_at_start), PG(test_pg_outage_fail_fast_recover), PG(test_pg_refuses_writes),
-		PG(test_admin_list_delete), PG(test_session_table_on_store), PG(test_audit_failed_append),
+		PG(test_open_migrate_keys),	    PG(test_resources),
+		PG(test_kv_generation),		    PG(test_kv_list_add),
+		PG(test_jti),			    PG(test_audit_concurrent_brokers),
+		PG(test_attested),		    PG(test_attested_token_resource),
+		PG(test_attest_race_two_brokers),   PG(test_challenges),
+		PG(test_pg_unreachable_at_start),   PG(test_pg_outage_fail_fast_recover),
+		PG(test_pg_refuses_writes),	    PG(test_admin_list_delete),
+		PG(test_session_table_on_store),    PG(test_audit_failed_append),
+		PG(test_audit_prune),
 	};
 	int failed = cmocka_run_group_tests_name("store_sqlite", sqlite_tests, NULL, NULL);
 	failed += cmocka_run_group_tests_name("store_postgresql", pg_tests, group_setup_pg, group_teardown_pg);
