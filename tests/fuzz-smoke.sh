@@ -3,7 +3,7 @@
 # plus the shared vectors fuzz/shared-seeds.txt names for it).
 # Prints a TAP line per target; a crash, leak or sanitizer report fails it.
 set -u
-# 12 s each: with 27 targets the smoke stays near five and a half minutes of `make test`;
+# 12 s each: with 28 targets the smoke stays near five and a half minutes of `make test`;
 # longer campaigns: FUZZ_SECONDS=600 tests/fuzz-smoke.sh build-fuzz/fuzz_NAME
 secs=${FUZZ_SECONDS:-12}
 n=0 bad=0
