@@ -543,6 +543,61 @@ static void test_audit_prune(void **state)
 	vt_audit_page_free(&pg);
 }
 
+/* Prunes while two brokers append: every prune sees a consistent chain
+ * (under the same lock), and afterwards the first entry kept links to the
+ * last checkpoint's hash and the rest is one chain up to the head. */
+static void test_audit_prune_during_appends(void **state)
+{
+	struct fx *f = fx_or_skip(state);
+	struct vt_store *other = open_store(f, f->mk);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(vt_store_audit_append(f->s, make_entry, NULL, NULL), VT_OK);
+	struct appender a[2] = {{f->s, 40, 0}, {other, 40, 0}};
+	pthread_t t[2];
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, append_main, &a[i]);
+	int calls = 0, pruned = 0;
+	int64_t deleted = 0, total = 0;
+	for (int64_t through = 3; through <= 60; through += 3) {
+		struct vt_err e = {0};
+		vt_status rc = vt_store_audit_prune(other, through, sign_checkpoint, &calls, &deleted, &e);
+		if (rc == VT_OK) {
+			pruned++;
+			total += deleted;
+		} else if (rc != VT_E_USAGE || strstr(e.detail, "below the head") == NULL) {
+			fail_msg("prune through %lld: %s", (long long)through, e.detail);
+		}
+	}
+	for (int i = 0; i < 2; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(a[i].failed, 0);
+	}
+	assert_true(pruned > 0);
+	struct vt_audit_page pg;
+	assert_int_equal(vt_store_audit_read(f->s, 0, 500, &pg, NULL), VT_OK);
+	assert_int_equal(pg.head_seq, 85);
+	assert_int_equal(total, pg.checkpoint_seq); /* every row up to it deleted once */
+	assert_int_equal((int64_t)json_array_size(pg.entries), 85 - pg.checkpoint_seq);
+	char want_prefix[40];
+	snprintf(want_prefix, sizeof(want_prefix), "ckpt.%lld.", (long long)pg.checkpoint_seq);
+	assert_memory_equal(pg.checkpoint, want_prefix, strlen(want_prefix));
+	const char *ckhash8 = pg.checkpoint + strlen(want_prefix);
+	for (size_t i = 0; i < json_array_size(pg.entries); i++) {
+		json_t *row = json_array_get(pg.entries, i);
+		json_t *entry = json_loads(json_string_value(json_object_get(row, "entry")), 0, NULL);
+		assert_non_null(entry);
+		assert_int_equal(json_integer_value(json_object_get(entry, "seq")), pg.checkpoint_seq + 1 + (int64_t)i);
+		const char *prev = json_string_value(json_object_get(entry, "prev"));
+		if (i == 0)
+			assert_memory_equal(prev, ckhash8, 8); /* links to the checkpoint */
+		else
+			assert_string_equal(prev, json_string_value(json_object_get(json_array_get(pg.entries, i - 1), "hash")));
+		json_decref(entry);
+	}
+	vt_audit_page_free(&pg);
+	vt_store_close(other);
+}
+
 /* ---------------------------------------------------------------- sessions */
 
 /* The store's part of a session: the nonce's use, once. */
@@ -924,6 +979,7 @@ int main(void)
 		BOTH(test_attest_race_two_brokers), BOTH(test_challenges),
 		BOTH(test_admin_list_delete),	   BOTH(test_session_table_on_store),
 		BOTH(test_audit_failed_append),	   BOTH(test_audit_prune),
+		BOTH(test_audit_prune_during_appends),
 	};
 	const struct CMUnitTest pg_tests[] = {
 		PG(test_open_migrate_keys),	    PG(test_resources),
@@ -934,7 +990,7 @@ int main(void)
 		PG(test_pg_unreachable_at_start),   PG(test_pg_outage_fail_fast_recover),
 		PG(test_pg_refuses_writes),	    PG(test_admin_list_delete),
 		PG(test_session_table_on_store),    PG(test_audit_failed_append),
-		PG(test_audit_prune),
+		PG(test_audit_prune),		    PG(test_audit_prune_during_appends),
 	};
 	int failed = cmocka_run_group_tests_name("store_sqlite", sqlite_tests, NULL, NULL);
 	failed += cmocka_run_group_tests_name("store_postgresql", pg_tests, group_setup_pg, group_teardown_pg);
