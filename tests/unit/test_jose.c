@@ -1,6 +1,7 @@
 /* Unit tests for veritee/jose.h: JWK, JWS compact, JWE flattened JSON. */
 #include "testutil.h"
 
+#include <openssl/bn.h>
 #include <openssl/evp.h>
 
 #include "veritee/crypto.h"
@@ -1221,6 +1222,51 @@ static void test_jwk_invalid(void **state)
 	json_decref(good);
 }
 
+/* The low-S rule on P-256, P-384 and P-521, against the order OpenSSL
+ * reports for the key: every signature made is low; its twin (r, n - s)
+ * still verifies under plain ECDSA but is not low; n/2 is the boundary. */
+static void test_ecdsa_low_s(void **state)
+{
+	(void)state;
+	static const enum vt_key_type types[] = {VT_KEY_P256, VT_KEY_P384, VT_KEY_P521};
+	static const char *const mds[] = {"SHA256", "SHA384", "SHA512"};
+	for (size_t t = 0; t < 3; t++) {
+		EVP_PKEY *key = NULL;
+		assert_int_equal(vt_key_generate(types[t], &key, NULL), VT_OK);
+		size_t cs = vt_ec_coord_size(key);
+		BIGNUM *n = NULL, *half = BN_new(), *sv = BN_new();
+		assert_int_equal(EVP_PKEY_get_bn_param(key, "order", &n), 1);
+		assert_int_equal(BN_rshift1(half, n), 1);
+		const EVP_MD *md = EVP_get_digestbyname(mds[t]);
+		uint8_t sig[132], twin[132];
+		for (int i = 0; i < 32; i++) {
+			uint8_t msg[4] = {(uint8_t)i, (uint8_t)t, 7, 9};
+			size_t sl = sizeof(sig);
+			assert_int_equal(vt_ecdsa_sign_raw(key, md, msg, sizeof(msg), sig, &sl, NULL), VT_OK);
+			assert_int_equal(sl, 2 * cs);
+			assert_non_null(BN_bin2bn(sig + cs, (int)cs, sv));
+			assert_true(BN_cmp(sv, half) <= 0);
+			assert_true(vt_ecdsa_raw_low_s(key, sig, sl));
+			memcpy(twin, sig, cs);
+			assert_int_equal(BN_sub(sv, n, sv), 1);
+			assert_int_equal(BN_bn2binpad(sv, twin + cs, (int)cs), (int)cs);
+			assert_false(vt_ecdsa_raw_low_s(key, twin, sl));
+			assert_int_equal(vt_ecdsa_verify_raw(key, md, msg, sizeof(msg), twin, sl, NULL), VT_OK);
+		}
+		/* s = n/2 is low, n/2 + 1 is not */
+		memset(sig, 0x11, cs);
+		assert_int_equal(BN_bn2binpad(half, sig + cs, (int)cs), (int)cs);
+		assert_true(vt_ecdsa_raw_low_s(key, sig, 2 * cs));
+		assert_int_equal(BN_add_word(half, 1), 1);
+		assert_int_equal(BN_bn2binpad(half, sig + cs, (int)cs), (int)cs);
+		assert_false(vt_ecdsa_raw_low_s(key, sig, 2 * cs));
+		BN_free(n);
+		BN_free(half);
+		BN_free(sv);
+		EVP_PKEY_free(key);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1240,6 +1286,7 @@ int main(void)
 		cmocka_unit_test(test_jws_section11_token),
 		cmocka_unit_test(test_jwk_roundtrip),
 		cmocka_unit_test(test_jwk_invalid),
+		cmocka_unit_test(test_ecdsa_low_s),
 	};
 	return cmocka_run_group_tests_name("jose", tests, group_setup, group_teardown);
 }
