@@ -10,7 +10,7 @@ B=${BUILD:-build}
 "$B/bench/bench_kbs" "$PWD/$B/veritee" "${BENCH_SECONDS:-10}" ${BENCH_LEVELS:-1 4 32}
 "$B/bench/bench_verify" "${VERITEE_VECTORS:-$PWD/../shared/vectors}" "${BENCH_SECONDS:-10}"
 "$B/bench/bench_nvidia" "${VERITEE_VECTORS:-$PWD/../shared/vectors}" "${BENCH_SECONDS:-10}"
-"$B/bench/bench_jwe" 3
+"$B/bench/bench_jose" 3
 "$B/bench/bench_ratls" "${BENCH_SECONDS:-10}" || true # prints whether the 0.5 target was met
 if command -v swtpm >/dev/null 2>&1 && command -v tpm2_quote >/dev/null 2>&1; then
 	"$B/bench/bench_tpm" "${BENCH_TPM_SECONDS:-5}"
