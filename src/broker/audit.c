@@ -448,12 +448,18 @@ vt_status vt_audit_verify(const json_t *log, const json_t *jwks, struct vt_audit
 				      (long long)since, (long long)cseq);
 			goto out;
 		}
-		if (cseq == since) {
-			prev = json_string_value(json_object_get(cp, "hash"));
-			res->checkpoint_seq = cseq;
-			res->checkpoint_time = json_integer_value(json_object_get(cp, "time"));
-			res->prev_unchecked = false;
+		/* An export carries the checkpoint only when it starts at it. */
+		if (cseq < since) {
+			rc = tampered(res, -1, 0, err,
+				      "the log starts after seq %lld, but its checkpoint signs seq %lld: the database's record "
+				      "of the prune does not match the signed one",
+				      (long long)since, (long long)cseq);
+			goto out;
 		}
+		prev = json_string_value(json_object_get(cp, "hash"));
+		res->checkpoint_seq = cseq;
+		res->checkpoint_time = json_integer_value(json_object_get(cp, "time"));
+		res->prev_unchecked = false;
 	}
 	for (size_t i = 0; i < n; i++) {
 		json_t *e = json_array_get(entries, i);

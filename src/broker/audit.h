@@ -86,8 +86,9 @@ struct vt_audit_result {
  * JSON of the entry without "hash", its "prev" is the previous entry's
  * hash (64 '0' before seq 1); the last entry is the signed head.  With a
  * "checkpoint" (a prune's signed link, by a key of the JWKS) at seq N, the
- * first entry's "prev" must be its hash; a checkpoint beyond N means
- * entries were deleted after the export.
+ * first entry's "prev" must be its hash; a checkpoint at another seq than
+ * N is tampering (beyond N: entries deleted after the export; before N:
+ * the database's record of the prune was changed).
  *   VT_OK           intact (an empty log with no head is intact: it proves nothing)
  *   VT_E_REJECTED   tampered: res->bad_index / bad_seq / why name the first bad entry
  *                   (or the head), also in err

@@ -554,8 +554,16 @@ static void test_prune(void **state)
 	if (vt_audit_verify(later, keys, &res, &e) != VT_OK)
 		fail_msg("verify after the second prune: %s", e.detail);
 	assert_int_equal(res.first_seq, 5);
+	/* the database says the prune went further than the signed checkpoint:
+	 * rows 5..6 deleted and the checkpoint row's seq moved, its JWS kept */
+	t = json_deep_copy(later);
+	json_object_set_new(t, "since", json_integer(6));
+	json_array_remove(json_object_get(t, "entries"), 0);
+	json_array_remove(json_object_get(t, "entries"), 0);
+	expect_tampered(t, keys, -1, 0, "its checkpoint signs seq 4");
+	json_decref(t);
 	json_decref(later);
-	/* a partial export beyond the checkpoint: as before, prev on trust */
+	/* a partial export beyond the checkpoint (without it): as before, prev on trust */
 	t = export_all(f, 5);
 	assert_int_equal(vt_audit_verify(t, keys, &res, NULL), VT_OK);
 	assert_true(res.prev_unchecked);
