@@ -306,10 +306,10 @@ static vt_status tampered(struct vt_audit_result *res, long index, int64_t seq, 
 }
 
 /* Verify a signed link (the head, or the checkpoint: `what`, of JOSE type
- * `typ`) with the JWKS key of its "kid"; its payload in *out, which must
- * hold seq, time and hash. */
+ * `typ`) with the JWKS key of its "kid" (copied to kid_out when given); its
+ * payload in *out, which must hold seq, time and hash. */
 static vt_status verify_link(const char *head, const char *typ_want, const char *what, const json_t *jwks,
-			     struct vt_audit_result *res, json_t **out, struct vt_err *err)
+			     char kid_out[96], struct vt_audit_result *res, json_t **out, struct vt_err *err)
 {
 	static const char *const algs[] = {"ES256", NULL};
 	json_t *hdr = NULL, *keys = json_object_get(jwks, "keys");
@@ -320,8 +320,8 @@ static vt_status verify_link(const char *head, const char *typ_want, const char 
 		return tampered(res, -1, 0, err, "the %s is not a compact JWS", what);
 	const char *kid = json_string_value(json_object_get(hdr, "kid"));
 	const char *typ = json_string_value(json_object_get(hdr, "typ"));
-	if (strcmp(typ_want, VT_AUDIT_HEAD_TYP) == 0)
-		snprintf(res->head_kid, sizeof(res->head_kid), "%s", kid ? kid : "");
+	if (kid_out != NULL)
+		snprintf(kid_out, 96, "%s", kid ? kid : "");
 	if (kid == NULL || typ == NULL || strcmp(typ, typ_want) != 0) {
 		rc = tampered(res, -1, 0, err, "the %s is not a release log %s (typ %s, kid %s)", what, what,
 			      typ ? typ : "absent", kid ? "present" : "absent");
@@ -431,7 +431,7 @@ vt_status vt_audit_verify(const json_t *log, const json_t *jwks, struct vt_audit
 			return VT_OK; /* nothing logged, nothing proven */
 		return tampered(res, -1, 0, err, "the log has no signed head");
 	}
-	VT_GUARD(verify_link(json_string_value(head), VT_AUDIT_HEAD_TYP, "head", jwks, res, &hp, err));
+	VT_GUARD(verify_link(json_string_value(head), VT_AUDIT_HEAD_TYP, "head", jwks, res->head_kid, res, &hp, err));
 	const char *hh = json_string_value(json_object_get(hp, "hash"));
 	res->head_seq = json_integer_value(json_object_get(hp, "seq"));
 	res->head_time = json_integer_value(json_object_get(hp, "time"));
@@ -439,7 +439,8 @@ vt_status vt_audit_verify(const json_t *log, const json_t *jwks, struct vt_audit
 	/* A log that starts where the broker pruned it: the checkpoint signs the
 	 * hash the first entry kept must link to. */
 	if (ckpt != NULL && json_is_string(ckpt)) {
-		VT_GUARD(verify_link(json_string_value(ckpt), VT_AUDIT_CHECKPOINT_TYP, "checkpoint", jwks, res, &cp, err));
+		VT_GUARD(verify_link(json_string_value(ckpt), VT_AUDIT_CHECKPOINT_TYP, "checkpoint", jwks, NULL, res, &cp,
+				     err));
 		int64_t cseq = json_integer_value(json_object_get(cp, "seq"));
 		if (cseq > since) {
 			rc = tampered(res, -1, 0, err,
