@@ -411,24 +411,6 @@ static vt_status tpm_state_new(const struct vt_verifier *v, const json_t *o, voi
 	return VT_OK;
 }
 
-/*
- * ek_roots: the AK is trusted when a certificate for exactly this AK (the
- * evidence's "ak_cert", else the ak_cert option) chains to them at `now`:
- * an AK certificate a CA issued after checking the TPM, e.g. after
- * credential activation with its EK.  An EK certificate alone does not
- * anchor the AK: an EK cannot sign, so nothing in a quote ties an AK to
- * the EK's TPM without an activation (veritee tpm-enroll).  The EK
- * certificate, when sent, is checked against the same roots and named in
- * the refusal.
- */
-static vt_status cert_to_roots(const struct tpm_state *st, X509 *leaf, int64_t now, const char *what,
-			       struct vt_err *err)
-{
-	char the[64];
-	snprintf(the, sizeof(the), "the %s", what);
-	return vt_x509_roots_verify(st->roots, leaf, NULL, now, 8, NULL, what, the, "ek_roots", err);
-}
-
 /* The base64 DER certificate `key` of the evidence: exactly one certificate. */
 static vt_status cert_member(const json_t *evidence, const char *key, const char *what, X509 **out,
 			     struct vt_err *err)
@@ -505,7 +487,18 @@ static vt_status anchor_by_roots(const struct vt_verify_ctx *ctx, const struct t
 			     ek);
 		goto out;
 	}
-	VT_GUARD(cert_to_roots(st, cert, ctx->now, "AK certificate", err));
+	/*
+	 * ek_roots: the AK is trusted when a certificate for exactly this AK (the
+	 * evidence's "ak_cert", else the ak_cert option) chains to them at `now`:
+	 * an AK certificate a CA issued after checking the TPM, e.g. after
+	 * credential activation with its EK.  An EK certificate alone does not
+	 * anchor the AK: an EK cannot sign, so nothing in a quote ties an AK to
+	 * the EK's TPM without an activation (veritee tpm-enroll).  The EK
+	 * certificate, when sent, is checked against the same roots and named in
+	 * the refusal.
+	 */
+	VT_GUARD(vt_x509_roots_verify(st->roots, cert, NULL, ctx->now, 8, NULL, "AK certificate", "the AK certificate",
+				      "ek_roots", err));
 	VT_GUARD(b64_member(evidence, "ak_public", "ak_public", TPM_AK_B64_MAX, &ak_der, &ak_n, err));
 	VT_GUARD(parse_ak(ak_der, ak_n, &ak, err));
 	if (EVP_PKEY_eq(X509_get0_pubkey(cert), ak) != 1) {
